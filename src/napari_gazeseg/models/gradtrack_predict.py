@@ -1,0 +1,99 @@
+"""Segment images with a trained GradTrack (or baseline U-Net) checkpoint.
+
+>>> predictor = GradTrackPredictor.from_checkpoint()          # the bundled model
+>>> mask = predictor.predict(image, contrast_limits=(0, 4095))  # bool (rows, cols)
+
+The image is taken as the user sees it in napari (contrast limits applied, as
+8-bit RGB), resized to the network's training size, segmented, and the
+foreground probability is resized back (bilinear) to the image's shape before
+thresholding, so the mask lines up pixel for pixel with the image layer.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .gradtrack import GradTrack
+from .gradtrack_data import prepare_image
+from .gradtrack_train import CHECKPOINT_FORMAT, TrainConfig, resolve_device
+from .unet import UNetConfig
+
+__all__ = ["GradTrackPredictor", "default_checkpoint_path"]
+
+
+def default_checkpoint_path() -> Path:
+    """Path of the model bundled with the package (``data/gradtrack_default.pt``)."""
+    return Path(str(resources.files("napari_gazeseg") / "data" / "gradtrack_default.pt"))
+
+
+class GradTrackPredictor:
+    """A loaded network ready to segment 2D images.
+
+    Attributes: ``model`` (eval mode, on ``device``), ``size`` (training side in
+    pixels), ``train_config`` (the :class:`TrainConfig` it was trained with).
+    """
+
+    def __init__(self, model: GradTrack, train_config: TrainConfig, device: torch.device):
+        self.model = model.to(device).eval()
+        self.train_config = train_config
+        self.device = device
+        self.size = model.config.size
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | os.PathLike | None = None, device: str = "auto"
+    ) -> "GradTrackPredictor":
+        """Load ``model.pt`` written by ``gazeseg train`` (``None``: the bundled model)."""
+        path = default_checkpoint_path() if path is None else Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no GradTrack checkpoint at {path}; train one with `gazeseg train` or pass its path."
+            )
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises many types for foreign or corrupt files
+            raise ValueError(
+                f"{path} could not be read as a GradTrack checkpoint ({type(err).__name__}); "
+                "pass a model.pt written by `gazeseg train`."
+            ) from None
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a GradTrack checkpoint; pass a model.pt written by `gazeseg train`.")
+        model = GradTrack(
+            UNetConfig.from_dict(checkpoint["unet"]),
+            track_attention_blocks=tuple(checkpoint["track_attention_blocks"]),
+        )
+        state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
+        model.load_state_dict(state)
+        return cls(model, TrainConfig.from_dict(checkpoint["train_config"]), resolve_device(device))
+
+    @torch.no_grad()
+    def predict_probability(
+        self, image: np.ndarray, contrast_limits: tuple[float, float] | None = None
+    ) -> np.ndarray:
+        """Foreground probability ``(rows, cols)`` float32 in [0, 1] for a 2D grey or RGB image."""
+        image = np.asarray(image)
+        rows, cols = image.shape[:2]
+        batch = prepare_image(image, self.size, contrast_limits)[None].to(self.device)
+        autocast = torch.autocast(
+            device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
+        )
+        with autocast:
+            outputs = self.model(batch)
+        probability = torch.softmax(outputs[max(outputs)].float(), dim=1)[:, 1:2]
+        probability = F.interpolate(probability, size=(rows, cols), mode="bilinear", align_corners=False)
+        return probability[0, 0].clamp(0, 1).cpu().numpy()
+
+    def predict(
+        self,
+        image: np.ndarray,
+        contrast_limits: tuple[float, float] | None = None,
+        threshold: float = 0.5,
+    ) -> np.ndarray:
+        """Boolean foreground mask with the image's ``(rows, cols)``."""
+        return self.predict_probability(image, contrast_limits) > threshold
