@@ -54,6 +54,7 @@ from .unet import UNetConfig
 
 __all__ = [
     "TrainConfig",
+    "FitResult",
     "CHECKPOINT_FORMAT",
     "fit",
     "train_from_folder",
@@ -226,6 +227,14 @@ def save_checkpoint(
     os.replace(temporary, path)
 
 
+@dataclass
+class FitResult:
+    """What :func:`fit` returns."""
+
+    model: GradTrack
+    metrics: dict
+
+
 class _Distributed:
     """Process-group bookkeeping; a no-op for single-process runs."""
 
@@ -282,8 +291,12 @@ def fit(
     val_samples: SampleSet | None = None,
     resume: bool = False,
     on_epoch_end: Callable[[dict], None] | None = None,
-) -> dict:
-    """Train and write checkpoints and metrics to ``out_dir``; returns the last metrics.
+) -> FitResult:
+    """Train and write checkpoints and metrics to ``out_dir``.
+
+    Returns the trained network (unwrapped from DDP, on the training device,
+    in eval mode) and the last epoch's metrics (empty when a resumed run had
+    no epochs left).
 
     ``resume=True`` continues from ``out_dir/last.pt`` when it exists (with the
     same method and network) and finishes the remaining epochs.
@@ -299,7 +312,7 @@ def fit(
         group.close()
 
 
-def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, group) -> dict:
+def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, group) -> FitResult:
     device = group.device(config.device)
     if group.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -379,7 +392,7 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
             if on_epoch_end is not None:
                 on_epoch_end(metrics)
         group.barrier()
-    return metrics
+    return FitResult(_unwrap(model).eval(), metrics)
 
 
 def _restore(path: Path, model, optimizer, config: TrainConfig, device: torch.device) -> int:
@@ -428,7 +441,7 @@ def train_from_folder(
     cache_dir: str | os.PathLike | None = None,
     resume: bool = False,
     on_epoch_end: Callable[[dict], None] | None = None,
-) -> dict:
+) -> FitResult:
     """Prepare a dataset folder's samples (cached) and :func:`fit` on them.
 
     Images with masks are split into training and validation sets by

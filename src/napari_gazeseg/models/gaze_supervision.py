@@ -1,0 +1,278 @@
+"""Per-image supervision for GradTrack and its baselines, made once and cached on disk.
+
+For every training image this module turns the gaze into the maps the losses
+need, all at the training resolution ``size x size`` (float32, in [0, 1]):
+
+=================  ==========================================================
+name               content
+=================  ==========================================================
+``track_50``       gaze-track map ``G^50%`` (eq. 1-2, beta, tau)
+``track_75``       ``G^75%``
+``track_100``      ``G^100%``
+``pseudo_mask``    GradTrack's under-activation pseudo-mask: dense-CRF-refined
+                   VAM above ``pseudo_threshold`` (0.7)
+``vam_soft``       baseline "VAM": the VAM (max 1), values below 0.5 set to 0
+``vam_crf_soft``   baseline "VAM + D-CRF": the CRF-refined VAM, below 0.5 set to 0
+``gazemedseg_i``   GazeMedSeg-style pseudo-masks, one per threshold
+``mask``           the ground truth (label image > 0) when the dataset has it;
+                   all -1 for images without a mask (then never used)
+=================  ==========================================================
+
+The science lives in :mod:`napari_gazeseg.gaze` (``track_maps``,
+``visual_attention_map``, ``dense_crf``, ``pseudo_masks``); this module only
+decides *which* fixations and *which* resolution:
+
+* Resolution: maps are made directly at ``size x size`` from fixations scaled
+  to it (pixel centres at integers: ``p' = (p + 0.5) * size / n - 0.5``), so
+  ``beta`` (10) and ``tau`` mean what they mean in the paper, whose images are
+  224 x 224. The dense CRF sees the image resized to the same size.
+* Sessions: a recording with per-object sessions (object ids 1, 2, ...) is one
+  inspection per object, so the reverse truncation (the last 50 / 75 / 100 % of
+  the track) applies to each session's fixations and the per-object maps are
+  combined by their pixel-wise maximum; fixations outside any session (object
+  id 0) are left out. Without sessions the whole track is one inspection.
+* Recordings (raw samples) are turned into fixations by the Tobii-style I-VT
+  filter (:func:`~napari_gazeseg.gaze.fixations.detect_fixations_ivt`) with its
+  defaults.
+
+The cache holds one ``.npz`` per image under ``cache_dir``, named by a SHA-256
+of the image, the fixations, the mask and every parameter, so changing any of
+them makes new maps and never reuses stale ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
+from ..imaging import to_uint8_rgb
+from .gradtrack_data import SampleSet, prepare_image, resize_map_array
+
+__all__ = [
+    "SupervisionParams",
+    "TRACK_RATIOS",
+    "fixations_for_training",
+    "supervision_targets",
+    "cached_targets",
+    "samples_from_items",
+    "load_folder_samples",
+]
+
+#: Reverse-truncation ratios of the track maps and their target names.
+TRACK_RATIOS = {0.5: "track_50", 0.75: "track_75", 1.0: "track_100"}
+#: Bump when the maps made here change, so old cache files are not reused.
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SupervisionParams:
+    """Parameters of the supervision maps (lengths in pixels at ``size``)."""
+
+    size: int = 224
+    beta: float = 10.0
+    tau: float = 0.25
+    pseudo_threshold: float = 0.7
+    gazemedseg_thresholds: tuple[float, ...] = (0.3, 0.5)
+    soft_label_floor: float = 0.5
+    vam_sigma: float | None = None
+
+    @classmethod
+    def from_train_config(cls, config) -> "SupervisionParams":
+        return cls(
+            size=config.size,
+            beta=config.beta,
+            tau=config.tau,
+            pseudo_threshold=config.pseudo_threshold,
+            gazemedseg_thresholds=tuple(config.gazemedseg_thresholds),
+            vam_sigma=config.vam_sigma,
+        )
+
+    def target_names(self, with_mask: bool) -> tuple[str, ...]:
+        names = [*TRACK_RATIOS.values(), "pseudo_mask", "vam_soft", "vam_crf_soft"]
+        names += [f"gazemedseg_{i}" for i in range(len(self.gazemedseg_thresholds))]
+        return tuple(names + ["mask"]) if with_mask else tuple(names)
+
+
+def fixations_for_training(gaze: GazeRecording | Fixations) -> Fixations:
+    """The 2D fixations of a recording (I-VT) or of a fixation list, checked."""
+    if isinstance(gaze, GazeRecording):
+        from ..gaze.fixations import detect_fixations_ivt
+
+        gaze = detect_fixations_ivt(gaze)
+    if not isinstance(gaze, Fixations):
+        raise ValueError(f"expected gaze samples or fixations, got {type(gaze).__name__}.")
+    if gaze.ndim != 2:
+        raise ValueError(
+            f"GradTrack trains on 2D images but the gaze has {gaze.ndim}D coordinates; "
+            "export one 2D slice per image."
+        )
+    return gaze
+
+
+def _scaled(fixations: Fixations, shape: tuple[int, int], size: int) -> Fixations:
+    scale = np.array([size / shape[0], size / shape[1]])
+    return Fixations(
+        start=fixations.start,
+        duration=fixations.duration,
+        coords=(fixations.coords + 0.5) * scale - 0.5,
+        object_id=fixations.object_id,
+        meta=fixations.meta,
+    )
+
+
+def _inspections(fixations: Fixations) -> list[Fixations]:
+    """One fixation track per object session; the whole track without sessions."""
+    ids = fixations.object_ids
+    if ids.size == 0:
+        return [fixations] if len(fixations) else []
+    return [fixations.for_object(int(i)) for i in ids if int(i) != NO_OBJECT]
+
+
+def _soft_label(values: np.ndarray, floor: float) -> np.ndarray:
+    return np.where(values >= floor, values, 0.0)
+
+
+def supervision_targets(
+    image: np.ndarray,
+    gaze: GazeRecording | Fixations,
+    params: SupervisionParams,
+    mask: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """All supervision maps of one image (see the module table), ``(size, size)`` float32."""
+    from ..gaze.crf import dense_crf, pseudo_masks
+    from ..gaze.maps import track_maps, visual_attention_map
+
+    image = np.asarray(image)
+    rgb = to_uint8_rgb(image)
+    shape = rgb.shape[:2]
+    size = params.size
+    grid = (size, size)
+    fixations = _scaled(fixations_for_training(gaze), shape, size)
+    tracks = {ratio: np.zeros(grid) for ratio in TRACK_RATIOS}
+    vam = np.zeros(grid)
+    vam_options = {} if params.vam_sigma is None else {"sigma": params.vam_sigma}
+    for inspection in _inspections(fixations):
+        for ratio, values in track_maps(
+            inspection, grid, ratios=tuple(TRACK_RATIOS), beta=params.beta, tau=params.tau
+        ).items():
+            tracks[ratio] = np.maximum(tracks[ratio], values)
+        attention = visual_attention_map(inspection, grid, **vam_options)
+        if attention.max() > 0:
+            vam = np.maximum(vam, attention / attention.max())
+    small_rgb = np.clip(np.round(resize_map_rgb(rgb, size)), 0, 255).astype(np.uint8)
+    refined = np.asarray(dense_crf(small_rgb, vam), dtype=np.float64)
+    thresholds = (params.pseudo_threshold, *params.gazemedseg_thresholds)
+    masks = pseudo_masks(refined, thresholds)
+    targets = {TRACK_RATIOS[ratio]: values for ratio, values in tracks.items()}
+    targets["pseudo_mask"] = masks[0]
+    targets["vam_soft"] = _soft_label(vam, params.soft_label_floor)
+    targets["vam_crf_soft"] = _soft_label(refined, params.soft_label_floor)
+    for index in range(len(params.gazemedseg_thresholds)):
+        targets[f"gazemedseg_{index}"] = masks[index + 1]
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape[:2] != shape:
+            raise ValueError(f"the mask's shape {mask.shape} differs from the image's {shape}; pair them correctly.")
+        targets["mask"] = resize_map_array(mask > 0, size, binary=True)
+    return {name: np.asarray(values, dtype=np.float32) for name, values in targets.items()}
+
+
+def resize_map_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """``(rows, cols, 3)`` image resized to ``(size, size, 3)`` float32 (antialiased)."""
+    return np.stack([resize_map_array(rgb[..., c], size) for c in range(rgb.shape[-1])], axis=-1)
+
+
+def _digest(image: np.ndarray, fixations: Fixations, mask: np.ndarray | None, params: SupervisionParams) -> str:
+    hasher = hashlib.sha256()
+    hasher.update(json.dumps({"version": CACHE_VERSION, **asdict(params)}, sort_keys=True).encode())
+    for array in (image, fixations.start, fixations.duration, fixations.coords, fixations.object_id):
+        array = np.ascontiguousarray(array)
+        hasher.update(f"{array.dtype.str}{array.shape}".encode())
+        hasher.update(array.tobytes())
+    if mask is not None:
+        mask = np.ascontiguousarray(mask)
+        hasher.update(f"mask{mask.dtype.str}{mask.shape}".encode())
+        hasher.update(mask.tobytes())
+    return hasher.hexdigest()
+
+
+def cached_targets(
+    image: np.ndarray,
+    gaze: GazeRecording | Fixations,
+    params: SupervisionParams,
+    mask: np.ndarray | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`supervision_targets`, read from or written to ``cache_dir`` when given."""
+    if cache_dir is None:
+        return supervision_targets(image, gaze, params, mask)
+    fixations = fixations_for_training(gaze)
+    image = np.asarray(image)
+    path = Path(cache_dir) / f"{_digest(image, fixations, mask, params)}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            return {name: stored[name] for name in stored.files}
+    targets = supervision_targets(image, fixations, params, mask)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(temporary, **targets)
+    os.replace(temporary, path)
+    return targets
+
+
+def samples_from_items(
+    items: Iterable[tuple[str, np.ndarray, np.ndarray | None, GazeRecording | Fixations]],
+    params: SupervisionParams,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> SampleSet:
+    """A :class:`SampleSet` from ``(name, image, mask or None, gaze)`` items.
+
+    The ``mask`` target is present when any image has a mask; images without
+    one get -1 there.
+    """
+    items = list(items)
+    if not items:
+        raise ValueError("there are no images with gaze to train on; check the dataset folder.")
+    with_mask = any(mask is not None for _, _, mask, _ in items)
+    names = params.target_names(with_mask)
+    images, targets = [], []
+    iterator = items
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(items, desc="gaze maps", unit="image", leave=False)
+    for name, image, mask, gaze in iterator:
+        maps = cached_targets(image, gaze, params, mask, cache_dir)
+        if with_mask and "mask" not in maps:
+            maps["mask"] = np.full((params.size, params.size), -1.0, dtype=np.float32)
+        images.append(prepare_image(image, params.size))
+        targets.append(torch.from_numpy(np.stack([maps[n] for n in names])))
+    return SampleSet(torch.stack(images), torch.stack(targets), names, tuple(item[0] for item in items))
+
+
+def load_folder_samples(
+    folder: str | os.PathLike,
+    params: SupervisionParams,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> SampleSet:
+    """Samples of a dataset folder (``images/``, ``gaze/``, optional ``masks/``).
+
+    ``cache_dir`` defaults to ``FOLDER/.gazeseg-cache/gradtrack``.
+    """
+    from ..gaze.dataset import iter_dataset
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no dataset folder at {folder}; create one with `gazeseg simulate` or pass its path.")
+    cache_dir = folder / ".gazeseg-cache" / "gradtrack" if cache_dir is None else cache_dir
+    return samples_from_items(iter_dataset(folder), params, cache_dir, progress)
