@@ -1,0 +1,1 @@
+"""Stand-ins for hardware the test machines lack (the Tobii eye tracker)."""
