@@ -12,8 +12,10 @@ name               content
 ``pseudo_mask``    GradTrack's under-activation pseudo-mask: dense-CRF-refined
                    VAM above ``pseudo_threshold`` (0.7)
 ``vam_soft``       baseline "VAM": the VAM (max 1), values below 0.5 set to 0
+                   (sigma: GazeMedSeg's 70 px on 768 px, scaled to ``size``)
 ``vam_crf_soft``   baseline "VAM + D-CRF": the CRF-refined VAM, below 0.5 set to 0
-``gazemedseg_i``   GazeMedSeg-style pseudo-masks, one per threshold
+``gazemedseg_i``   GazeMedSeg-style pseudo-masks of the CRF-refined VAM, one
+                   per threshold (Kvasir-SEG's 0.5 and 0.3)
 ``mask``           the ground truth (label image > 0) when the dataset has it;
                    all -1 for images without a mask (then never used)
 =================  ==========================================================
@@ -52,6 +54,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from ..gaze.maps import GAZEMEDSEG_CANVAS, GAZEMEDSEG_SIGMA, track_maps, visual_attention_map
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..imaging import to_uint8_rgb
 from .gradtrack_data import SampleSet, prepare_image, resize_map_array
@@ -80,9 +83,17 @@ class SupervisionParams:
     beta: float = 10.0
     tau: float = 0.25
     pseudo_threshold: float = 0.7
-    gazemedseg_thresholds: tuple[float, ...] = (0.3, 0.5)
+    gazemedseg_thresholds: tuple[float, ...] = (0.5, 0.3)
     soft_label_floor: float = 0.5
     vam_sigma: float | None = None
+
+    @property
+    def sigma(self) -> float:
+        """VAM sigma in pixels at ``size``: ``vam_sigma``, else GazeMedSeg's Kvasir-SEG
+        sigma (70 px on its 768 px canvas) scaled to ``size`` (20.4 px at 224)."""
+        if self.vam_sigma is not None:
+            return float(self.vam_sigma)
+        return GAZEMEDSEG_SIGMA["kvasir"] * self.size / GAZEMEDSEG_CANVAS
 
     @classmethod
     def from_train_config(cls, config) -> "SupervisionParams":
@@ -148,7 +159,6 @@ def supervision_targets(
 ) -> dict[str, np.ndarray]:
     """All supervision maps of one image (see the module table), ``(size, size)`` float32."""
     from ..gaze.crf import dense_crf, pseudo_masks
-    from ..gaze.maps import track_maps, visual_attention_map
 
     image = np.asarray(image)
     rgb = to_uint8_rgb(image)
@@ -158,25 +168,21 @@ def supervision_targets(
     fixations = _scaled(fixations_for_training(gaze), shape, size)
     tracks = {ratio: np.zeros(grid) for ratio in TRACK_RATIOS}
     vam = np.zeros(grid)
-    vam_options = {} if params.vam_sigma is None else {"sigma": params.vam_sigma}
     for inspection in _inspections(fixations):
         for ratio, values in track_maps(
             inspection, grid, ratios=tuple(TRACK_RATIOS), beta=params.beta, tau=params.tau
         ).items():
             tracks[ratio] = np.maximum(tracks[ratio], values)
-        attention = visual_attention_map(inspection, grid, **vam_options)
-        if attention.max() > 0:
-            vam = np.maximum(vam, attention / attention.max())
+        vam = np.maximum(vam, visual_attention_map(inspection, grid, sigma=params.sigma))
     small_rgb = np.clip(np.round(resize_map_rgb(rgb, size)), 0, 255).astype(np.uint8)
-    refined = np.asarray(dense_crf(small_rgb, vam), dtype=np.float64)
-    thresholds = (params.pseudo_threshold, *params.gazemedseg_thresholds)
-    masks = pseudo_masks(refined, thresholds)
+    refined = dense_crf(small_rgb, vam)
     targets = {TRACK_RATIOS[ratio]: values for ratio, values in tracks.items()}
-    targets["pseudo_mask"] = masks[0]
+    targets["pseudo_mask"] = pseudo_masks(refined, params.pseudo_threshold)[params.pseudo_threshold]
     targets["vam_soft"] = _soft_label(vam, params.soft_label_floor)
     targets["vam_crf_soft"] = _soft_label(refined, params.soft_label_floor)
-    for index in range(len(params.gazemedseg_thresholds)):
-        targets[f"gazemedseg_{index}"] = masks[index + 1]
+    levels = pseudo_masks(refined, params.gazemedseg_thresholds)
+    for index, threshold in enumerate(params.gazemedseg_thresholds):
+        targets[f"gazemedseg_{index}"] = levels[threshold]
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape[:2] != shape:
@@ -275,4 +281,5 @@ def load_folder_samples(
     if not folder.is_dir():
         raise FileNotFoundError(f"no dataset folder at {folder}; create one with `gazeseg simulate` or pass its path.")
     cache_dir = folder / ".gazeseg-cache" / "gradtrack" if cache_dir is None else cache_dir
-    return samples_from_items(iter_dataset(folder), params, cache_dir, progress)
+    items = ((item.name, item.image, item.mask, item.gaze) for item in iter_dataset(folder))
+    return samples_from_items(items, params, cache_dir, progress)

@@ -101,7 +101,7 @@ class TrainConfig:
     beta: float = 10.0
     tau: float = 0.25
     pseudo_threshold: float = 0.7
-    gazemedseg_thresholds: tuple[float, ...] = (0.3, 0.5)
+    gazemedseg_thresholds: tuple[float, ...] = (0.5, 0.3)
     vam_sigma: float | None = None
     seed: int = 0
     device: str = "auto"
