@@ -1,0 +1,177 @@
+"""Screen -> canvas -> world -> image data coordinates, vectorised per batch.
+
+The chain, for normalised display-area gaze ``(x, y)``:
+
+1. **screen**: the tracked screen's geometry in Qt's global *logical* pixels
+   (physical pixels divided by the device pixel ratio), so
+   ``global = screen_origin + (x, y) * screen_size``;
+2. **canvas**: minus the global position of the top-left corner of napari's
+   canvas widget (logical pixels, ``(x, y)``);
+3. **world**: through the 2D camera, whose ``center`` (world ``(row, col)`` of
+   the displayed dimensions) sits at the middle of the canvas and whose
+   ``zoom`` is canvas pixels per world unit; axes flip where the camera's 2D
+   orientation is ``up`` / ``left``. Non-displayed dimensions take
+   ``viewer.dims.point`` (the slice on screen);
+4. **data**: the image layer's world -> data transform (scale, translate,
+   rotate, shear, affine), an affine map taken from ``layer.world_to_data``.
+
+:class:`ViewTransform` is an immutable snapshot of all of this, taken on the UI
+thread (:func:`snapshot_view`) and applied to whole batches on any thread
+(:meth:`ViewTransform.map`). Samples off the canvas or off the image come back
+invalid with NaN coordinates; their screen coordinates are kept by the caller.
+Pixel centres are at integers, so the image covers ``-0.5 .. shape - 0.5``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ViewTransform", "snapshot_view", "viewer_camera", "ViewNotMappableError"]
+
+
+class ViewNotMappableError(ValueError):
+    """The viewer shows the image in a way gaze cannot be mapped to (3D view)."""
+
+
+@dataclass(frozen=True)
+class ViewTransform:
+    """Everything needed to map normalised display points to image data coordinates.
+
+    Attributes
+    ----------
+    screen_origin, screen_size : (2,) float
+        Tracked screen's top-left corner and size, global logical pixels ``(x, y)``.
+    canvas_origin, canvas_size : (2,) float
+        Canvas widget's top-left corner (global) and size, logical pixels ``(x, y)``.
+    center : (2,) float
+        Camera centre, world ``(row, col)`` of the displayed dimensions.
+    zoom : float
+        Canvas logical pixels per world unit.
+    flip : (2,) float
+        ``+1`` or ``-1`` per displayed axis ``(row, col)`` (camera orientation).
+    world_point : (W,) float
+        ``viewer.dims.point``: world position of every dimension (slice on screen).
+    displayed : (2,) int
+        World dimensions shown on the canvas (``viewer.dims.displayed``).
+    world_to_data : (D, W + 1) float
+        Affine matrix from world (homogeneous) to the layer's data coordinates.
+    data_shape : (D,) int
+        Shape of the image layer's data (level 0).
+    device_pixel_ratio : float
+        Physical pixels per logical pixel of the tracked screen.
+    """
+
+    screen_origin: np.ndarray
+    screen_size: np.ndarray
+    canvas_origin: np.ndarray
+    canvas_size: np.ndarray
+    center: np.ndarray
+    zoom: float
+    flip: np.ndarray
+    world_point: np.ndarray
+    displayed: np.ndarray
+    world_to_data: np.ndarray
+    data_shape: np.ndarray
+    device_pixel_ratio: float = 1.0
+
+    @property
+    def ndim(self) -> int:
+        """Dimensionality of the data coordinates produced."""
+        return int(self.world_to_data.shape[0])
+
+    def canvas_xy(self, display: np.ndarray) -> np.ndarray:
+        """Normalised display ``(N, 2)`` ``(x, y)`` -> canvas logical pixels ``(x, y)``."""
+        return self.screen_origin + np.asarray(display, float) * self.screen_size - self.canvas_origin
+
+    def world(self, display: np.ndarray) -> np.ndarray:
+        """Normalised display ``(N, 2)`` -> world coordinates ``(N, W)``."""
+        canvas = self.canvas_xy(display)
+        offset_rc = (canvas[:, ::-1] - self.canvas_size[::-1] / 2.0) / self.zoom
+        world = np.tile(self.world_point, (canvas.shape[0], 1))
+        world[:, self.displayed] = self.center + offset_rc * self.flip
+        return world
+
+    def map(self, display: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map a batch of display points to image data coordinates.
+
+        Returns ``(coords (N, D), valid (N,))``: NaN coordinates and ``False``
+        where the point is NaN, off the canvas or off the image.
+        """
+        display = np.asarray(display, dtype=np.float64).reshape(-1, 2)
+        canvas = self.canvas_xy(display)
+        with np.errstate(invalid="ignore"):
+            on_canvas = np.all((canvas >= 0) & (canvas < self.canvas_size), axis=1)
+        world = self.world(display)
+        homogeneous = np.column_stack([world, np.ones(world.shape[0])])
+        coords = homogeneous @ self.world_to_data.T
+        with np.errstate(invalid="ignore"):
+            on_image = np.all((coords >= -0.5) & (coords < self.data_shape - 0.5), axis=1)
+        valid = on_canvas & on_image & np.isfinite(coords).all(axis=1)
+        coords[~valid] = np.nan
+        return coords, valid
+
+
+def _world_to_data_matrix(layer, world_ndim: int) -> np.ndarray:
+    """The layer's world -> data map as a ``(D, W + 1)`` affine matrix.
+
+    ``layer.world_to_data`` is affine, so its values at the origin and the unit
+    vectors determine it exactly.
+    """
+    origin = np.zeros(world_ndim)
+    b = np.asarray(layer.world_to_data(origin), dtype=float)
+    columns = [np.asarray(layer.world_to_data(np.eye(world_ndim)[i]), dtype=float) - b for i in range(world_ndim)]
+    return np.column_stack(columns + [b])
+
+
+def viewer_camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, else ``viewer.camera``)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
+def snapshot_view(viewer, layer, screen=None) -> ViewTransform:
+    """Take the current screen, canvas, camera, slice and layer transform (UI thread).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    layer : napari.layers.Image (or any layer with ``world_to_data``)
+        The image the gaze is recorded over.
+    screen : QScreen or None
+        The screen the tracker's display area covers; None takes the screen
+        showing napari's canvas.
+    """
+    if viewer.dims.ndisplay != 2:
+        raise ViewNotMappableError(
+            "Gaze can only be mapped in the 2D view; switch napari to 2D (Ctrl+Y) to record."
+        )
+    canvas = viewer.window._qt_viewer.canvas.native
+    from qtpy.QtCore import QPoint
+
+    if screen is None:
+        screen = canvas.screen()
+    geometry = screen.geometry()
+    top_left = canvas.mapToGlobal(QPoint(0, 0))
+    camera = viewer_camera(viewer)
+    orientation = tuple(str(o) for o in getattr(camera, "orientation2d", ("down", "right")))
+    flip = np.array([-1.0 if orientation[0] == "up" else 1.0, -1.0 if orientation[1] == "left" else 1.0])
+    world_ndim = viewer.dims.ndim
+    shape = layer.level_shapes[0] if getattr(layer, "multiscale", False) else layer.data.shape
+    if getattr(layer, "rgb", False):
+        shape = shape[:-1]
+    return ViewTransform(
+        screen_origin=np.array([geometry.x(), geometry.y()], dtype=float),
+        screen_size=np.array([geometry.width(), geometry.height()], dtype=float),
+        canvas_origin=np.array([top_left.x(), top_left.y()], dtype=float),
+        canvas_size=np.array([canvas.width(), canvas.height()], dtype=float),
+        center=np.asarray(camera.center, dtype=float)[-2:],
+        zoom=float(camera.zoom),
+        flip=flip,
+        world_point=np.asarray(viewer.dims.point, dtype=float),
+        displayed=np.asarray(viewer.dims.displayed, dtype=int)[-2:],
+        world_to_data=_world_to_data_matrix(layer, world_ndim),
+        data_shape=np.asarray(shape, dtype=float),
+        device_pixel_ratio=float(screen.devicePixelRatio()),
+    )
