@@ -1,0 +1,104 @@
+"""GradTrack supervision maps: content, resolution, sessions, the on-disk cache."""
+
+import numpy as np
+import pytest
+
+from napari_gazeseg.gaze.recording import Fixations
+from napari_gazeseg.models import gaze_supervision
+from napari_gazeseg.models.gaze_supervision import (
+    SupervisionParams,
+    cached_targets,
+    samples_from_items,
+    supervision_targets,
+)
+
+
+def _disk_image(shape=(120, 160), centre=(60, 80), radius=25):
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    disk = np.hypot(rows - centre[0], cols - centre[1]) <= radius
+    return (40 + 160 * disk).astype(np.uint8), disk
+
+
+def _fixations(points, object_id=1, start=0.0):
+    points = np.asarray(points, dtype=float)
+    n = len(points)
+    return Fixations(
+        start=start + 0.3 * np.arange(n), duration=np.full(n, 0.25), coords=points, object_id=np.full(n, object_id)
+    )
+
+
+def test_maps_have_the_training_size_and_nest_as_their_thresholds_do():
+    image, disk = _disk_image()
+    gaze = _fixations([[10, 10], [50, 70], [60, 80], [62, 84], [58, 78]])
+    params = SupervisionParams(size=64, beta=3.0)
+    maps = supervision_targets(image, gaze, params, mask=disk.astype(np.uint8))
+    assert tuple(maps) == params.target_names(with_mask=True)
+    for name, values in maps.items():
+        assert values.shape == (64, 64) and values.dtype == np.float32
+        assert 0 <= values.min() and values.max() <= 1, name
+    # the last half of the track is part of the whole track
+    assert np.all(maps["track_100"] >= maps["track_50"]) and (maps["track_100"] > maps["track_50"]).any()
+    # 0.7 (GradTrack) within 0.5 within 0.3 (GazeMedSeg levels) of the same CRF map
+    assert np.all(maps["pseudo_mask"] <= maps["gazemedseg_0"]) and np.all(maps["gazemedseg_0"] <= maps["gazemedseg_1"])
+    assert maps["pseudo_mask"].any()
+    soft = maps["vam_soft"]
+    assert soft[soft > 0].min() >= 0.5
+    # the conservative pseudo-mask lies on the object the observer looked at
+    assert (maps["pseudo_mask"] * maps["mask"]).sum() / maps["pseudo_mask"].sum() > 0.9
+
+
+def test_fixations_are_scaled_with_pixel_centres_at_integers():
+    image, _ = _disk_image(shape=(300, 400))
+    centre = [(300 - 1) / 2, (400 - 1) / 2]  # the image centre -> (31.5, 31.5) at 64 x 64
+    maps = supervision_targets(image, _fixations([centre]), SupervisionParams(size=64, beta=3.0))
+    track = maps["track_100"]
+    peak = track.max()
+    assert track[31, 31] == track[32, 32] == track[31, 32] == track[32, 31] == pytest.approx(peak)
+
+
+def test_reverse_truncation_applies_to_each_object_session():
+    image, _ = _disk_image(shape=(100, 100))
+    first = _fixations([[20, 20], [22, 22], [24, 24], [25, 25]], object_id=1)
+    second = _fixations([[75, 75], [76, 76], [77, 77], [78, 78]], object_id=2, start=5.0)
+    cue = _fixations([[50, 10]], object_id=0, start=4.0)
+    gaze = Fixations.concatenate([first, cue, second])
+    maps = supervision_targets(image, gaze, SupervisionParams(size=100, beta=3.0))
+    # the last half of *each* session is kept, not only of the whole track
+    assert maps["track_50"][25, 25] > 0.9 and maps["track_50"][78, 78] > 0.9
+    assert maps["track_50"][20, 20] == 0 and maps["track_100"][20, 20] > 0.9
+    # fixations outside any session (the cue) are left out
+    assert maps["track_100"][50, 10] == 0
+
+
+def test_cache_is_reused_and_keyed_by_the_parameters(tmp_path, monkeypatch):
+    image, disk = _disk_image()
+    gaze = _fixations([[50, 70], [60, 80]])
+    params = SupervisionParams(size=32, beta=2.0)
+    first = cached_targets(image, gaze, params, disk, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the cached maps should have been read")
+
+    monkeypatch.setattr(gaze_supervision, "supervision_targets", no_recompute)
+    again = cached_targets(image, gaze, params, disk, tmp_path)
+    assert sorted(again) == sorted(first)
+    for name in first:
+        np.testing.assert_array_equal(again[name], first[name])
+    monkeypatch.undo()
+    cached_targets(image, gaze, SupervisionParams(size=32, beta=3.0), disk, tmp_path)
+    cached_targets(image, _fixations([[50, 70]]), params, disk, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
+def test_samples_mark_missing_masks_and_reject_3d_gaze():
+    image, disk = _disk_image()
+    gaze = _fixations([[50, 70], [60, 80]])
+    params = SupervisionParams(size=32, beta=2.0)
+    samples = samples_from_items([("a", image, disk, gaze), ("b", image, None, gaze)], params)
+    assert samples.images.shape == (2, 3, 32, 32) and samples.names == ("a", "b")
+    mask = samples.targets[:, samples.channel("mask")]
+    assert mask[0].max() == 1 and (mask[1] == -1).all()
+    volume_gaze = Fixations(start=[0.0], duration=[0.2], coords=[[3.0, 50.0, 70.0]])
+    with pytest.raises(ValueError, match="one 2D slice"):
+        samples_from_items([("c", image, None, volume_gaze)], params)
