@@ -166,3 +166,10 @@ def test_distributed_data_parallel_with_two_gloo_processes(tmp_path):
     assert any(not torch.equal(single[name], rank0[name]) for name in rank0)
     predictor = GradTrackPredictor.from_checkpoint(tmp_path / "model.pt", device="cpu")
     assert predictor.predict(np.zeros((32, 32), np.uint8)).shape == (32, 32)
+
+
+def test_a_diverging_run_stops_with_advice_and_keeps_the_last_good_epoch(tmp_path):
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        fit(_disk_samples(8), _config(epochs=3, lr=1e12), tmp_path)
+    assert [m["epoch"] for m in _metrics(tmp_path)] == [1]
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["epoch"] == 1

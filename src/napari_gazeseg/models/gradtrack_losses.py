@@ -81,7 +81,7 @@ def gradtrack_loss(
     supervision: dict[int, float] | None = None,
     lambda_track: float = 0.5,
     lambda_vam: float = 0.5,
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Eq. (5): ``L(100%, 6) + l1 L(50%, 2) + l1 L(75%, 4) + l2 L_VAM``.
 
     Parameters
@@ -93,7 +93,8 @@ def gradtrack_loss(
     supervision : ``{block: ratio}``; default :data:`DEFAULT_TRACK_SUPERVISION`.
         The final block's term has weight 1, the others ``lambda_track``.
 
-    Returns the total loss and its terms as floats (for logging).
+    Returns the total loss and its terms (detached 0-d tensors, for logging;
+    they stay on the device so that training never waits for them).
     """
     supervision = DEFAULT_TRACK_SUPERVISION if supervision is None else supervision
     final = max(outputs)
@@ -109,7 +110,7 @@ def gradtrack_loss(
     vam_term = dice_ce_loss(outputs[final], pseudo_mask)
     terms["vam"] = vam_term
     total = total + lambda_vam * vam_term
-    return total, {name: float(value.detach()) for name, value in terms.items()}
+    return total, {name: value.detach() for name, value in terms.items()}
 
 
 #: Training methods: GradTrack, the paper's gaze baselines and the supervised ceiling.
@@ -122,7 +123,7 @@ def method_loss(
     targets: dict[str, torch.Tensor],
     lambda_track: float = 0.5,
     lambda_vam: float = 0.5,
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The training loss of ``method`` given network ``outputs`` and named ``targets``.
 
     ``targets`` maps the names of :mod:`napari_gazeseg.models.gaze_supervision`
@@ -143,12 +144,12 @@ def method_loss(
     if method in ("vam", "vam_crf", "supervised"):
         name = {"vam": "vam_soft", "vam_crf": "vam_crf_soft", "supervised": "mask"}[method]
         loss = dice_ce_loss(final, targets[name])
-        return loss, {name: float(loss.detach())}
+        return loss, {name: loss.detach()}
     if method == "gazemedseg":
         names = sorted(name for name in targets if name.startswith("gazemedseg_"))
         if not names:
             raise ValueError("the gazemedseg method needs multi-threshold pseudo-masks.")
         terms = {name: dice_ce_loss(final, targets[name]) for name in names}
         loss = torch.stack(list(terms.values())).mean()
-        return loss, {name: float(value.detach()) for name, value in terms.items()}
+        return loss, {name: value.detach() for name, value in terms.items()}
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")

@@ -354,10 +354,11 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
             sampler=sampler,
             generator=generator,
             num_workers=config.num_workers,
+            pin_memory=device.type == "cuda",
             drop_last=False,
         )
         model.train()
-        sums: dict[str, float] = {}
+        sums: dict = {}
         seen = 0
         batches = _progress(loader, group.is_main and config.progress, f"epoch {epoch + 1}/{config.epochs}")
         for images, targets in batches:
@@ -368,18 +369,19 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
             loss, terms = method_loss(
                 config.method, outputs, named, lambda_track=config.lambda_track, lambda_vam=config.lambda_vam
             )
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(
-                    f"the loss became {float(loss)} in epoch {epoch + 1}; lower the learning rate (--lr)."
-                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             count = images.shape[0]
             seen += count
-            for name, value in {"loss": float(loss.detach()), **terms}.items():
-                sums[name] = sums.get(name, 0.0) + value * count
-        averages = group.mean({k: v / max(seen, 1) for k, v in sums.items()}, seen)
+            for name, value in {"loss": loss.detach(), **terms}.items():
+                sums[name] = sums.get(name, 0.0) + value.float() * count
+        # one device-to-host transfer per epoch: the GPU never waits for logging
+        averages = group.mean({k: float(v) / max(seen, 1) for k, v in sums.items()}, seen)
+        if not all(math.isfinite(value) for value in averages.values()):  # the same on every rank
+            raise FloatingPointError(
+                f"the loss became infinite or NaN in epoch {epoch + 1}; lower the learning rate (--lr)."
+            )
         metrics = {"epoch": epoch + 1, "lr": lr, **averages}
         if group.is_main:
             if has_val_masks:
