@@ -1,0 +1,69 @@
+"""A tiny SAM built from segment_anything.modeling for tests (random weights).
+
+Same architecture family as vit_b/l/h: ImageEncoderViT with img_size 1024 and
+patch 16 (so embeddings stay 256 x 64 x 64), the real PromptEncoder and
+MaskDecoder/TwoWayTransformer, only thinner and shallower. It is registered as
+``vit_tiny`` and loaded through the same checkpoint code as the official models.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import torch
+from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+from napari_gazeseg.models.sam_loading import register_sam_builder
+
+TINY_TYPE = "vit_tiny"
+TINY_FILE = "sam_vit_tiny_test.pth"
+
+
+def build_tiny_sam() -> Sam:
+    """An untrained tiny SAM (about 1.5 M parameters)."""
+    prompt_dim = 256
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=1024,
+            patch_size=16,
+            embed_dim=32,
+            depth=1,
+            num_heads=2,
+            mlp_ratio=2,
+            out_chans=prompt_dim,
+            qkv_bias=True,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            use_rel_pos=True,
+            window_size=14,
+            global_attn_indexes=(),
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=prompt_dim,
+            image_embedding_size=(64, 64),
+            input_image_size=(1024, 1024),
+            mask_in_chans=16,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=1, embedding_dim=prompt_dim, mlp_dim=64, num_heads=2),
+            transformer_dim=prompt_dim,
+            iou_head_depth=2,
+            iou_head_hidden_dim=32,
+        ),
+    ).eval()
+
+
+def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
+    """Register ``vit_tiny`` and save a randomly initialised checkpoint into ``folder``."""
+    register_sam_builder(TINY_TYPE, build_tiny_sam, TINY_FILE)
+    torch.manual_seed(seed)
+    model = build_tiny_sam()
+    # The mask decoder's output tokens start near zero; spread them so masks vary.
+    with torch.no_grad():
+        for parameter in model.mask_decoder.parameters():
+            parameter.add_(0.2 * torch.randn_like(parameter))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TINY_FILE
+    torch.save(model.state_dict(), path)
+    return path
