@@ -275,11 +275,11 @@ def load_folder_samples(
 
     ``cache_dir`` defaults to ``FOLDER/.gazeseg-cache/gradtrack``.
     """
-    from ..gaze.dataset import iter_dataset
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no dataset folder at {folder}; create one with `gazeseg simulate` or pass its path.")
+    from ..gaze.dataset import iter_dataset
+
     cache_dir = folder / ".gazeseg-cache" / "gradtrack" if cache_dir is None else cache_dir
     items = ((item.name, item.image, item.mask, item.gaze) for item in iter_dataset(folder))
     return samples_from_items(items, params, cache_dir, progress)
