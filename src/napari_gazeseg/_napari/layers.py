@@ -1,0 +1,638 @@
+"""Gaze data as napari layers, and napari layers back as gaze data.
+
+Builders turn a :class:`~napari_gazeseg.gaze.GazeRecording` or
+:class:`~napari_gazeseg.gaze.Fixations` into napari ``LayerDataTuple``\\ s
+``(data, kwargs, layer_type)``; :func:`recording_from_layer` and
+:func:`fixations_from_layer` turn the layers back into data.
+
+Layers and what they show
+-------------------------
+``"gaze"`` (Points)
+    Every *valid* sample, small, coloured by time (viridis, first sample dark
+    violet, last yellow); border coloured by object id (:func:`object_colors`).
+    Features: ``sample`` (index in the recording), ``t`` (s), ``object_id``,
+    ``screen_x``, ``screen_y`` (normalised display coordinates; NaN when the
+    recording has none, see ``metadata["gazeseg"]["has_screen"]``).
+``"fixations"`` (Points)
+    One point per fixation, area proportional to its duration, face coloured by
+    order (same colormap as the gaze: both encode time), border by object id,
+    the 1-based order as text. Features: ``order`` (1-based), ``start``,
+    ``duration`` (s), ``object_id``.
+``"scanpath"`` (Shapes, paths)
+    Fixations joined in time order, one path per run of consecutive fixations of
+    the same object on the same plane (a saccade to another object or slice ends
+    the path), coloured by object id. Features per path: ``object_id``,
+    ``first_fixation`` (1-based order of its first fixation), ``n_fixations``.
+``"heatmap"`` (Image)
+    A gaze map of :mod:`napari_gazeseg.gaze.maps` per 2D slice, inferno,
+    additive blending, so it lies over the image like light.
+
+Every layer's ``metadata["gazeseg"]`` holds ``kind``, ``meta`` (the recording's
+or fixations' meta) and ``group``: the layers built from one recording share a
+group, which is how widgets find a recording's fixations or heatmap to update.
+
+Invalid samples
+---------------
+Invalid samples have NaN coordinates and cannot be drawn as points. The gaze
+layer keeps them in ``metadata["gazeseg"]["invalid"]``: a dict of arrays
+``sample``, ``t``, ``object_id`` and ``screen`` (``(k, 2)``, or None). Reading
+the layer back merges them with the drawn samples by time, ties broken by the
+original sample index, so native file -> layers -> writer -> native file gives
+back exactly the same recording. Points the user deletes are gone; points the
+user moves keep their new coordinates.
+
+Coordinates
+-----------
+Layer data are image data coordinates in napari axis order (``(row, col)`` or
+``(plane, row, col)``), pixel centres at integers, exactly as in the recording.
+Give ``scale`` and ``translate`` (e.g. :func:`placement_of` an image layer) so the
+layers overlay an image that has them; the data stay in image data coordinates.
+nD points lie on their plane and napari shows them on that slice only.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
+
+__all__ = [
+    "GAZESEG",
+    "HEATMAP_KINDS",
+    "LAYER_KINDS",
+    "fixations_from_layer",
+    "fixations_layer",
+    "gaze_layer",
+    "gaze_layers",
+    "heatmap_layer",
+    "heatmap_map",
+    "layer_kind",
+    "new_group",
+    "object_colors",
+    "placement_of",
+    "recording_from_layer",
+    "recording_from_layer_data",
+    "scanpath_layer",
+    "update_layer",
+]
+
+#: Key of the plugin's entry in ``layer.metadata``.
+GAZESEG = "gazeseg"
+#: The kinds of layer the builders make.
+LAYER_KINDS = ("gaze", "fixations", "scanpath", "heatmap")
+#: What a heatmap is made of: raw gaze samples, fixation centroids, fixation
+#: centroids weighted by duration (SAM meets Gaze), or blurred gaze pixels.
+HEATMAP_KINDS = ("gaze", "fixations", "fixations+duration", "blurred")
+
+#: Colormap for time (gaze samples by time, fixations by order).
+TIME_COLORMAP = "viridis"
+#: Okabe-Ito colour-blind-safe palette for object ids 1, 2, ... (cycled).
+_OBJECT_PALETTE = np.array(
+    [
+        [0.902, 0.624, 0.000],  # orange
+        [0.337, 0.706, 0.914],  # sky blue
+        [0.000, 0.620, 0.451],  # bluish green
+        [0.941, 0.894, 0.259],  # yellow
+        [0.000, 0.447, 0.698],  # blue
+        [0.835, 0.369, 0.000],  # vermillion
+        [0.800, 0.475, 0.655],  # reddish purple
+    ]
+)
+#: Colour of samples and fixations outside any object session (id 0).
+_NO_OBJECT_COLOR = np.array([0.62, 0.62, 0.62])
+
+LayerDataTuple = tuple[Any, dict, str]
+
+
+# -- helpers -------------------------------------------------------------------
+def new_group(name: str) -> str:
+    """A fresh group id for the layers of one recording, readable in the metadata."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def object_colors(object_id: np.ndarray, alpha: float = 1.0) -> np.ndarray | str:
+    """RGBA ``(N, 4)`` colours of object ids: Okabe-Ito for 1, 2, ..., grey for 0.
+
+    napari refuses an empty colour array, so no ids give a plain colour name.
+    """
+    ids = np.asarray(object_id, dtype=np.int64).reshape(-1)
+    if ids.size == 0:
+        return "white"
+    rgb = _OBJECT_PALETTE[(ids - 1) % len(_OBJECT_PALETTE)]
+    rgb[ids == NO_OBJECT] = _NO_OBJECT_COLOR
+    return np.column_stack([rgb, np.full(len(ids), float(alpha))])
+
+
+def _time_colors(values: np.ndarray, alpha: float) -> np.ndarray | str:
+    """RGBA ``(N, 4)`` colours of values along the time colormap, min to max.
+
+    napari refuses an empty colour array, so no values give a plain colour name.
+    """
+    from napari.utils.colormaps import ensure_colormap
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return "white"
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    colors = np.asarray(ensure_colormap(TIME_COLORMAP).map(scaled), dtype=np.float64)
+    colors[:, 3] = alpha
+    return colors
+
+
+def placement_of(image_layer) -> dict[str, tuple[float, ...]]:
+    """``{"scale": ..., "translate": ...}`` of an image layer, for the builders.
+
+    Builders take the last ``D`` entries, ``D`` being the recording's number of
+    coordinate columns, so a 2D recording fits the displayed plane of a stack.
+    """
+    return {
+        "scale": tuple(float(s) for s in image_layer.scale),
+        "translate": tuple(float(s) for s in image_layer.translate),
+    }
+
+
+def _transform(ndim: int, scale, translate) -> dict:
+    kwargs: dict[str, Any] = {}
+    for key, value in (("scale", scale), ("translate", translate)):
+        if value is not None:
+            value = tuple(float(v) for v in value)
+            if len(value) < ndim:
+                raise ValueError(
+                    f"{key} has {len(value)} entries but the gaze data have {ndim} dimensions."
+                )
+            kwargs[key] = value[-ndim:]
+    return kwargs
+
+
+def _extent(shape: Sequence[int] | None, coords: np.ndarray) -> float:
+    """Size in pixels of the image the layers overlay (longest displayed side).
+
+    From the image shape when known, else from the spread of the points; sizes of
+    points and line widths are fractions of it, so they look alike at any zoom.
+    """
+    if shape is not None and len(shape) >= 2:
+        return float(max(shape[-2:]) if len(shape) == coords.shape[1] else max(shape[:2]))
+    finite = coords[np.isfinite(coords).all(axis=1)] if coords.size else coords
+    if finite.shape[0] == 0:
+        return 256.0
+    spread = finite[:, -2:].max(axis=0) - finite[:, -2:].min(axis=0)
+    return float(max(64.0, spread.max() * 1.1))
+
+
+def _gazeseg_meta(kind: str, meta: Mapping, group: str | None, name: str, **extra) -> dict:
+    return {GAZESEG: {"kind": kind, "meta": copy.deepcopy(dict(meta)),
+                      "group": group or new_group(name), **extra}}
+
+
+def _base_name(meta: Mapping, name: str | None) -> str:
+    if name:
+        return name
+    return str(meta.get("image", {}).get("name") or "gaze")
+
+
+def layer_kind(layer) -> str | None:
+    """The gazeseg kind of a layer (``"gaze"``, ``"fixations"``, ...), or None."""
+    entry = getattr(layer, "metadata", {}).get(GAZESEG)
+    return entry.get("kind") if isinstance(entry, Mapping) else None
+
+
+# -- builders --------------------------------------------------------------------
+def gaze_layer(
+    recording: GazeRecording,
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    scale: Sequence[float] | None = None,
+    translate: Sequence[float] | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> LayerDataTuple:
+    """Raw gaze samples as a Points layer (see the module docstring).
+
+    ``image_shape`` (default ``recording.image_shape``) sets the point size: one
+    three-hundredth of the image's longest side, at least one pixel.
+    """
+    base = _base_name(recording.meta, name)
+    valid = recording.valid
+    samples = np.flatnonzero(valid)
+    has_screen = recording.screen is not None
+    screen = recording.screen if has_screen else np.full((len(recording), 2), np.nan)
+    features = pd.DataFrame(
+        {
+            "sample": samples.astype(np.int64),
+            "t": recording.t[valid],
+            "object_id": recording.object_id[valid],
+            "screen_x": screen[valid, 0],
+            "screen_y": screen[valid, 1],
+        }
+    )
+    invalid = ~valid
+    stored_invalid = {
+        "sample": np.flatnonzero(invalid).astype(np.int64),
+        "t": recording.t[invalid].copy(),
+        "object_id": recording.object_id[invalid].copy(),
+        "screen": recording.screen[invalid].copy() if has_screen else None,
+    }
+    extent = _extent(image_shape or recording.image_shape, recording.coords)
+    kwargs = {
+        "name": f"{base} gaze",
+        "features": features,
+        "size": max(1.0, extent / 300.0),
+        "face_color": _time_colors(recording.t[valid], alpha=0.85),
+        "border_color": object_colors(recording.object_id[valid], alpha=0.9),
+        "border_width": 0.2,
+        "border_width_is_relative": True,
+        "blending": "translucent_no_depth",
+        "metadata": _gazeseg_meta(
+            "gaze",
+            recording.meta,
+            group,
+            base,
+            invalid=stored_invalid,
+            has_screen=has_screen,
+            ndim=recording.ndim,
+        ),
+        **_transform(recording.ndim, scale, translate),
+    }
+    return recording.coords[valid].copy(), kwargs, "points"
+
+
+def _fixation_sizes(duration: np.ndarray, extent: float) -> np.ndarray:
+    """Diameters (pixels): area proportional to duration, 300 ms -> extent / 40.
+
+    Clipped to ``[0.5, 2.5]`` times that diameter so very short fixations stay
+    visible and very long ones do not hide their neighbours.
+    """
+    typical = extent / 40.0
+    ratio = np.sqrt(np.clip(np.asarray(duration, dtype=np.float64), 0.0, None) / 0.3)
+    return typical * np.clip(ratio, 0.5, 2.5)
+
+
+def _fixation_text(extent: float) -> dict:
+    return {
+        "string": "{order}",
+        "size": 8,
+        "color": "white",
+        "anchor": "upper_left",
+        "translation": [-extent / 120.0, extent / 120.0],
+        "blending": "translucent",
+    }
+
+
+def fixations_layer(
+    fixations: Fixations,
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    scale: Sequence[float] | None = None,
+    translate: Sequence[float] | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> LayerDataTuple:
+    """Fixations as a Points layer: size from duration, colour by order, order as text."""
+    base = _base_name(fixations.meta, name)
+    extent = _extent(image_shape or fixations.image_shape, fixations.coords)
+    order = np.arange(1, len(fixations) + 1, dtype=np.int64)
+    features = pd.DataFrame(
+        {
+            "order": order,
+            "start": fixations.start,
+            "duration": fixations.duration,
+            "object_id": fixations.object_id,
+        }
+    )
+    text = _fixation_text(extent)
+    if fixations.ndim > 2:
+        text["translation"] = [0.0] * (fixations.ndim - 2) + text["translation"]
+    kwargs = {
+        "name": f"{base} fixations",
+        "features": features,
+        "size": _fixation_sizes(fixations.duration, extent),
+        "face_color": _time_colors(order, alpha=0.55),
+        "border_color": object_colors(fixations.object_id),
+        "border_width": 0.12,
+        "border_width_is_relative": True,
+        "text": text,
+        "metadata": _gazeseg_meta("fixations", fixations.meta, group, base),
+        **_transform(fixations.ndim, scale, translate),
+    }
+    return fixations.coords.copy(), kwargs, "points"
+
+
+def _scanpath_runs(fixations: Fixations) -> list[np.ndarray]:
+    """Index arrays of consecutive fixations on the same object and plane."""
+    if len(fixations) == 0:
+        return []
+    key = np.column_stack([fixations.object_id, np.round(fixations.coords[:, :-2])])
+    breaks = np.flatnonzero((np.diff(key, axis=0) != 0).any(axis=1)) + 1
+    return [run for run in np.split(np.arange(len(fixations)), breaks) if run.size >= 2]
+
+
+def scanpath_layer(
+    fixations: Fixations,
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    scale: Sequence[float] | None = None,
+    translate: Sequence[float] | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> LayerDataTuple:
+    """The scanpath as Shapes paths (see the module docstring).
+
+    On nD recordings each path lies on one plane, so napari shows it on its slice.
+    A run of a single fixation has no path (the fixations layer shows it).
+    """
+    base = _base_name(fixations.meta, name)
+    extent = _extent(image_shape or fixations.image_shape, fixations.coords)
+    runs = _scanpath_runs(fixations)
+    paths = [fixations.coords[run].copy() for run in runs]
+    object_id = np.array([fixations.object_id[run[0]] for run in runs], dtype=np.int64)
+    features = pd.DataFrame(
+        {
+            "object_id": object_id,
+            "first_fixation": np.array([run[0] + 1 for run in runs], dtype=np.int64),
+            "n_fixations": np.array([run.size for run in runs], dtype=np.int64),
+        }
+    )
+    kwargs = {
+        "name": f"{base} scanpath",
+        "ndim": fixations.ndim,
+        "shape_type": "path",
+        "features": features,
+        "edge_color": object_colors(object_id, alpha=0.9),
+        "edge_width": max(0.5, extent / 400.0),
+        "opacity": 0.8,
+        "metadata": _gazeseg_meta("scanpath", fixations.meta, group, base),
+        **_transform(fixations.ndim, scale, translate),
+    }
+    return paths, kwargs, "shapes"
+
+
+def heatmap_map(
+    kind: str,
+    shape: Sequence[int],
+    *,
+    recording: GazeRecording | None = None,
+    fixations: Fixations | None = None,
+    kernel_size: int = 100,
+    sigma: float = 100 / 6,
+) -> np.ndarray:
+    """A gaze map of the given ``kind`` (:data:`HEATMAP_KINDS`) over an image.
+
+    ``shape`` is the image's data shape for the ``D`` coordinate axes:
+    ``(rows, cols)`` or ``(planes, rows, cols)``; nD maps are made slice by
+    slice from the points on each slice. ``"gaze"`` and ``"blurred"`` use the
+    valid samples of ``recording``, ``"fixations"`` and ``"fixations+duration"``
+    the centroids of ``fixations`` (weighted by duration in seconds). Returns
+    float32 of ``shape``. ``kernel_size`` and ``sigma`` (pixels) shape the
+    Gaussian of the three heatmap kinds; ``"blurred"`` always uses the paper's
+    radius 3 and sigma 5 pixels (:func:`~napari_gazeseg.gaze.maps.blurred_gaze`)
+    and ignores them.
+    """
+    from ..gaze.maps import blurred_gaze, gaze_heatmap
+
+    if kind not in HEATMAP_KINDS:
+        raise ValueError(f"heatmap kind must be one of {', '.join(HEATMAP_KINDS)}; got {kind!r}.")
+    if kind in ("gaze", "blurred"):
+        if recording is None:
+            raise ValueError(f"a {kind!r} heatmap needs a gaze recording, not only fixations.")
+        points, weights = recording.coords[recording.valid], None
+    else:
+        if fixations is None:
+            raise ValueError(f"a {kind!r} heatmap needs fixations.")
+        points = fixations.coords
+        weights = fixations.duration if kind == "fixations+duration" else None
+    shape = tuple(int(s) for s in shape)
+    ndim = points.shape[1] if points.ndim == 2 and points.size else len(shape)
+    if len(shape) != ndim:
+        raise ValueError(
+            f"the heatmap shape {shape} must have one entry per gaze coordinate axis ({ndim})."
+        )
+
+    def one_slice(slice_points, slice_weights):
+        if kind == "blurred":
+            return blurred_gaze(slice_points, shape[-2:])
+        return gaze_heatmap(slice_points, shape[-2:], slice_weights, kernel_size, sigma)
+
+    if len(shape) == 2:
+        return one_slice(points, weights).astype(np.float32)
+    out = np.zeros(shape, dtype=np.float32)
+    leading = np.round(points[:, :-2]).astype(np.int64)
+    for plane in {tuple(p) for p in leading}:
+        if any(i < 0 or i >= n for i, n in zip(plane, shape[:-2])):
+            continue
+        on_plane = (leading == plane).all(axis=1)
+        w = None if weights is None else weights[on_plane]
+        out[plane] = one_slice(points[on_plane, -2:], w)
+    return out
+
+
+def heatmap_layer(
+    kind: str,
+    shape: Sequence[int],
+    *,
+    recording: GazeRecording | None = None,
+    fixations: Fixations | None = None,
+    kernel_size: int = 100,
+    sigma: float = 100 / 6,
+    name: str | None = None,
+    group: str | None = None,
+    scale: Sequence[float] | None = None,
+    translate: Sequence[float] | None = None,
+) -> LayerDataTuple:
+    """A heatmap (:func:`heatmap_map`) as an Image layer: inferno, additive."""
+    data = heatmap_map(
+        kind, shape, recording=recording, fixations=fixations, kernel_size=kernel_size, sigma=sigma
+    )
+    source = recording if kind in ("gaze", "blurred") else fixations
+    base = _base_name(source.meta, name)
+    parameters = {"heatmap_kind": kind, "kernel_size": int(kernel_size), "sigma": float(sigma)}
+    kwargs = {
+        "name": f"{base} heatmap",
+        "colormap": "inferno",
+        "blending": "additive",
+        "opacity": 0.7,
+        "contrast_limits": _heatmap_limits(data),
+        "metadata": _gazeseg_meta("heatmap", source.meta, group, base, heatmap=parameters),
+        **_transform(len(shape), scale, translate),
+    }
+    return data, kwargs, "image"
+
+
+def _heatmap_limits(data: np.ndarray) -> tuple[float, float]:
+    high = float(data.max()) if data.size else 0.0
+    return (0.0, high if high > 0 else 1.0)
+
+
+def gaze_layers(
+    recording: GazeRecording | None = None,
+    fixations: Fixations | None = None,
+    *,
+    image_shape: Sequence[int] | None = None,
+    heatmap_kind: str | None = "fixations+duration",
+    kernel_size: int = 100,
+    sigma: float = 100 / 6,
+    name: str | None = None,
+    scale: Sequence[float] | None = None,
+    translate: Sequence[float] | None = None,
+) -> list[LayerDataTuple]:
+    """All layers of one recording, sharing one group, bottom to top.
+
+    Heatmap (when ``heatmap_kind`` is not None and the image shape is known,
+    from ``image_shape`` or the meta), gaze, scanpath, fixations. Either
+    argument may be None (a fixation-only file has no raw gaze).
+    """
+    if recording is None and fixations is None:
+        raise ValueError("give a gaze recording, fixations, or both.")
+    source = recording if recording is not None else fixations
+    base = _base_name(source.meta, name)
+    group = new_group(base)
+    common = {"name": base, "group": group, "scale": scale, "translate": translate}
+    shape = tuple(image_shape) if image_shape is not None else source.image_shape
+    ndim = source.ndim
+    layers: list[LayerDataTuple] = []
+    needs = recording if heatmap_kind in ("gaze", "blurred") else fixations
+    if heatmap_kind is not None and shape is not None and needs is not None:
+        layers.append(
+            heatmap_layer(
+                heatmap_kind,
+                shape[:ndim],
+                recording=recording,
+                fixations=fixations,
+                kernel_size=kernel_size,
+                sigma=sigma,
+                **common,
+            )
+        )
+    if recording is not None:
+        layers.append(gaze_layer(recording, image_shape=shape, **common))
+    if fixations is not None:
+        layers.append(scanpath_layer(fixations, image_shape=shape, **common))
+        layers.append(fixations_layer(fixations, image_shape=shape, **common))
+    return layers
+
+
+# -- updating existing layers ------------------------------------------------------
+_STYLE_KEYS = {
+    "points": ("size", "face_color", "border_color"),
+    "shapes": ("edge_color", "edge_width"),
+    "image": ("contrast_limits",),
+}
+
+
+def update_layer(layer, layer_data: LayerDataTuple) -> None:
+    """Put a builder's output into an existing layer of the same kind, in place.
+
+    Replaces data, features, per-item colours and sizes and the gazeseg
+    metadata; keeps the layer object, its name, visibility, opacity and the
+    user's other settings.
+    """
+    data, kwargs, layer_type = layer_data
+    if layer._type_string != layer_type:
+        raise ValueError(f"cannot put {layer_type} data into the {layer._type_string} layer {layer.name!r}.")
+    if layer_type == "shapes":
+        layer.data = []
+        if len(data):
+            layer.add(data, shape_type="path", edge_color=kwargs["edge_color"])
+        layer.features = kwargs["features"]
+        layer.edge_width = kwargs["edge_width"]
+    else:
+        layer.data = data
+        if not layer.visible:
+            # napari does not re-slice hidden layers; the text of the new features
+            # would be looked up with the old slice's indices
+            layer.set_view_slice()
+        if "features" in kwargs:
+            layer.features = kwargs["features"]
+        for key in _STYLE_KEYS[layer_type]:
+            setattr(layer, key, kwargs[key])
+    if layer_type == "image":
+        layer.reset_contrast_limits_range()
+        layer.contrast_limits = kwargs["contrast_limits"]
+    layer.metadata = {**layer.metadata, GAZESEG: kwargs["metadata"][GAZESEG]}
+
+
+# -- layers back to data -------------------------------------------------------------
+def _entry(metadata: Mapping, expected: str, layer_name: str) -> dict:
+    entry = metadata.get(GAZESEG) if isinstance(metadata, Mapping) else None
+    kind = entry.get("kind") if isinstance(entry, Mapping) else None
+    if kind != expected:
+        what = f"a {kind} layer" if kind else "not a napari-gazeseg layer"
+        raise ValueError(
+            f"Layer {layer_name!r} is {what}; pick a {expected} layer made by napari-gazeseg "
+            "(open a gaze file or a sample)."
+        )
+    return entry
+
+
+def recording_from_layer_data(
+    data, features: pd.DataFrame, metadata: Mapping, layer_name: str = "layer"
+) -> GazeRecording:
+    """The recording behind a gaze Points layer's data, features and metadata.
+
+    Drawn points become valid samples (with their current coordinates); the
+    invalid samples kept in the metadata are merged back in by time, ties broken
+    by the original sample index.
+    """
+    entry = _entry(metadata, "gaze", layer_name)
+    coords = np.asarray(data, dtype=np.float64)
+    n_valid = coords.shape[0]
+    features = pd.DataFrame(features)
+    missing = {"sample", "t", "object_id"} - set(features.columns)
+    if missing or len(features) != n_valid:
+        raise ValueError(
+            f"Layer {layer_name!r} lost its gaze features ({', '.join(sorted(missing)) or 'rows'}); "
+            "open the gaze file again."
+        )
+    invalid = entry["invalid"]
+    n_invalid = len(invalid["t"])
+    ndim = int(entry["ndim"])
+    coords = coords.reshape(n_valid, ndim)
+    sample = np.concatenate([features["sample"].to_numpy(np.int64), np.asarray(invalid["sample"], np.int64)])
+    t = np.concatenate([features["t"].to_numpy(np.float64), np.asarray(invalid["t"], np.float64)])
+    object_id = np.concatenate(
+        [features["object_id"].to_numpy(np.int64), np.asarray(invalid["object_id"], np.int64)]
+    )
+    screen = None
+    if entry.get("has_screen"):
+        valid_screen = features[["screen_x", "screen_y"]].to_numpy(np.float64)
+        screen = np.concatenate([valid_screen, np.asarray(invalid["screen"], np.float64).reshape(-1, 2)])
+    all_coords = np.concatenate([coords, np.full((n_invalid, ndim), np.nan)])
+    valid = np.concatenate([np.ones(n_valid, bool), np.zeros(n_invalid, bool)])
+    order = np.lexsort((sample, t))
+    return GazeRecording(
+        t=t[order],
+        coords=all_coords[order],
+        valid=valid[order],
+        screen=None if screen is None else screen[order],
+        object_id=object_id[order],
+        meta=copy.deepcopy(entry["meta"]),
+    )
+
+
+def recording_from_layer(layer) -> GazeRecording:
+    """The :class:`GazeRecording` shown by a gaze Points layer (see the module docstring)."""
+    return recording_from_layer_data(layer.data, layer.features, layer.metadata, layer.name)
+
+
+def fixations_from_layer(layer) -> Fixations:
+    """The :class:`Fixations` shown by a fixations Points layer, at their current positions."""
+    entry = _entry(layer.metadata, "fixations", layer.name)
+    features = layer.features
+    missing = {"start", "duration", "object_id"} - set(features.columns)
+    if missing:
+        raise ValueError(
+            f"Layer {layer.name!r} lost its fixation features ({', '.join(sorted(missing))}); "
+            "detect the fixations again in the Gaze layers widget."
+        )
+    return Fixations(
+        start=features["start"].to_numpy(np.float64),
+        duration=features["duration"].to_numpy(np.float64),
+        coords=np.asarray(layer.data, dtype=np.float64).reshape(len(features), -1),
+        object_id=features["object_id"].to_numpy(np.int64),
+        meta=copy.deepcopy(entry["meta"]),
+    )

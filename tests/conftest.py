@@ -1,0 +1,99 @@
+"""Shared fixtures: small hand-made gaze data with every awkward case in it.
+
+The recordings hold invalid samples (NaN coordinates, kept screen positions),
+several object ids including 0 (between sessions), and equal timestamps where a
+valid and an invalid sample share one time, so that round trips through layers
+and files must keep the original order exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_gazeseg.gaze.recording import Fixations, GazeRecording
+
+RATE_HZ = 120.0
+
+
+def _meta(shape: tuple[int, ...], name: str) -> dict:
+    return {
+        "sampling_rate_hz": RATE_HZ,
+        "source": "test fixture",
+        "image": {"shape": list(shape), "name": name},
+        "screen": {
+            "width_px": 1920,
+            "height_px": 1080,
+            "width_mm": 527.0,
+            "height_mm": 296.0,
+            "distance_mm": 650.0,
+        },
+    }
+
+
+def make_recording(ndim: int = 2, n: int = 240, seed: int = 0) -> GazeRecording:
+    """``n`` samples at 120 Hz over a 64 x 80 image (4 planes when ``ndim == 3``).
+
+    Objects 1, 0, 2 in three blocks; samples 5-9, 50 and 100 are invalid (blink,
+    track loss); the valid sample 51 has the same timestamp as the invalid
+    sample 50.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (64, 80) if ndim == 2 else (4, 64, 80)
+    t = np.arange(n) / RATE_HZ
+    t[51] = t[50]
+    coords = np.column_stack([rng.uniform(0, 63, n), rng.uniform(0, 79, n)])
+    if ndim == 3:
+        coords = np.column_stack([np.repeat([0, 1, 3], [n // 3, n // 3, n - 2 * (n // 3)]), coords])
+    coords = coords.astype(np.float64)
+    valid = np.ones(n, bool)
+    valid[[5, 6, 7, 8, 9, 50, 100]] = False
+    screen = rng.uniform(0.2, 0.8, (n, 2))
+    screen[[5, 6, 7]] = np.nan  # eyes lost: the tracker has no screen position either
+    object_id = np.repeat([1, 0, 2], [n // 3, n // 3, n - 2 * (n // 3)])
+    return GazeRecording(
+        t=t, coords=coords, valid=valid, screen=screen, object_id=object_id,
+        meta=_meta(shape, f"fixture{ndim}d"),
+    )
+
+
+def make_fixations(ndim: int = 2) -> Fixations:
+    """Nine fixations: objects 1, 1, 1, 0, 2, 2, 2, 2, 1 with growing durations.
+
+    In 3D the first three lie on plane 0, the rest on plane 2 except the last
+    two on plane 3, so scanpaths split by object and by plane.
+    """
+    start = np.array([0.0, 0.3, 0.55, 0.9, 1.2, 1.5, 1.9, 2.2, 2.6])
+    duration = np.array([0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])
+    rows = np.array([10.0, 12.5, 15.0, 30.0, 40.0, 42.0, 44.0, 46.0, 20.25])
+    cols = np.array([10.0, 14.0, 18.0, 40.0, 60.0, 62.0, 58.0, 55.0, 12.0])
+    coords = np.column_stack([rows, cols])
+    shape: tuple[int, ...] = (64, 80)
+    if ndim == 3:
+        coords = np.column_stack([[0, 0, 0, 2, 2, 2, 2, 3, 3], coords]).astype(np.float64)
+        shape = (4, 64, 80)
+    return Fixations(
+        start=start, duration=duration, coords=coords,
+        object_id=[1, 1, 1, 0, 2, 2, 2, 2, 1],
+        meta={**_meta(shape, f"fixture{ndim}d"), "detector": {"method": "hand-made"}},
+    )
+
+
+@pytest.fixture
+def recording_2d() -> GazeRecording:
+    return make_recording(2)
+
+
+@pytest.fixture
+def recording_3d() -> GazeRecording:
+    return make_recording(3)
+
+
+@pytest.fixture
+def fixations_2d() -> Fixations:
+    return make_fixations(2)
+
+
+@pytest.fixture
+def fixations_3d() -> Fixations:
+    return make_fixations(3)

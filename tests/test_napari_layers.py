@@ -1,0 +1,202 @@
+"""Layer builders and their inverses, in a real napari viewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_gazeseg._napari.layers import (
+    GAZESEG,
+    fixations_from_layer,
+    fixations_layer,
+    gaze_layer,
+    gaze_layers,
+    heatmap_layer,
+    heatmap_map,
+    layer_kind,
+    object_colors,
+    placement_of,
+    recording_from_layer,
+    scanpath_layer,
+    update_layer,
+)
+from napari_gazeseg.gaze.maps import blurred_gaze, gaze_heatmap
+from napari_gazeseg.gaze.recording import GazeRecording
+
+
+def _add(viewer, layer_data):
+    return viewer._add_layer_from_data(*layer_data)[0]
+
+
+def test_gaze_layer_holds_valid_samples_with_features(make_napari_viewer, recording_2d):
+    viewer = make_napari_viewer()
+    layer = _add(viewer, gaze_layer(recording_2d))
+    valid = recording_2d.valid
+    assert layer.name == "fixture2d gaze"
+    np.testing.assert_array_equal(layer.data, recording_2d.coords[valid])
+    assert list(layer.features.columns) == ["sample", "t", "object_id", "screen_x", "screen_y"]
+    np.testing.assert_array_equal(layer.features["sample"], np.flatnonzero(valid))
+    np.testing.assert_array_equal(layer.features["t"], recording_2d.t[valid])
+    np.testing.assert_array_equal(layer.features["object_id"], recording_2d.object_id[valid])
+    np.testing.assert_array_equal(layer.features["screen_y"], recording_2d.screen[valid, 1])
+    entry = layer.metadata[GAZESEG]
+    assert entry["kind"] == "gaze" and entry["meta"] == recording_2d.meta
+    np.testing.assert_array_equal(entry["invalid"]["sample"], [5, 6, 7, 8, 9, 50, 100])
+
+
+def test_gaze_colours_encode_time_and_borders_encode_objects(make_napari_viewer, recording_2d):
+    viewer = make_napari_viewer()
+    layer = _add(viewer, gaze_layer(recording_2d))
+    face = layer.face_color
+    # viridis: blue grows then falls, red rises at the end; first and last differ
+    assert not np.allclose(face[0, :3], face[-1, :3])
+    ids = layer.features["object_id"].to_numpy()
+    border = layer.border_color
+    for object_id in np.unique(ids):
+        colours = np.unique(border[ids == object_id], axis=0)
+        assert colours.shape[0] == 1
+    assert len({tuple(border[ids == i][0]) for i in np.unique(ids)}) == len(np.unique(ids))
+    np.testing.assert_allclose(border[ids == 1][0], object_colors(np.array([1]), 0.9)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("fixture", ["recording_2d", "recording_3d"])
+def test_recording_round_trip_through_layer_is_exact(make_napari_viewer, request, fixture):
+    recording = request.getfixturevalue(fixture)
+    viewer = make_napari_viewer()
+    layer = _add(viewer, gaze_layer(recording))
+    back = recording_from_layer(layer)
+    assert back.equals(recording)
+    # the valid sample 51 and the invalid sample 50 share a time and keep their order
+    assert not back.valid[50] and back.valid[51]
+
+
+def test_round_trip_without_screen_and_all_invalid(make_napari_viewer, recording_2d):
+    no_screen = GazeRecording(
+        t=recording_2d.t, coords=recording_2d.coords, object_id=recording_2d.object_id,
+        meta=recording_2d.meta,
+    )
+    all_invalid = recording_2d.select(~recording_2d.valid)
+    viewer = make_napari_viewer()
+    for recording in (no_screen, all_invalid):
+        layer = _add(viewer, gaze_layer(recording))
+        assert recording_from_layer(layer).equals(recording)
+    assert len(viewer.layers[-1].data) == 0
+
+
+def test_moved_and_deleted_points_come_back_as_edited(make_napari_viewer, recording_2d):
+    viewer = make_napari_viewer()
+    layer = _add(viewer, gaze_layer(recording_2d))
+    data = layer.data.copy()
+    data[0] = [1.0, 2.0]
+    layer.data = data
+    layer.selected_data = {1}
+    layer.remove_selected()
+    back = recording_from_layer(layer)
+    assert len(back) == len(recording_2d) - 1
+    np.testing.assert_array_equal(back.coords[0], [1.0, 2.0])
+    assert recording_2d.t[1] not in back.t
+
+
+def test_fixations_layer_sizes_order_text_and_round_trip(make_napari_viewer, fixations_2d):
+    viewer = make_napari_viewer()
+    layer = _add(viewer, fixations_layer(fixations_2d))
+    np.testing.assert_array_equal(layer.data, fixations_2d.coords)
+    np.testing.assert_array_equal(layer.features["order"], np.arange(1, 10))
+    np.testing.assert_array_equal(layer.features["duration"], fixations_2d.duration)
+    assert (np.diff(layer.size) > 0).all()  # durations grow, so do the circles
+    assert list(layer.text.view_text(np.arange(len(layer.data)))) == [str(i) for i in range(1, 10)]
+    assert layer_kind(layer) == "fixations"
+    assert fixations_from_layer(layer).equals(fixations_2d)
+
+
+def test_scanpath_splits_by_object_and_plane(make_napari_viewer, fixations_2d, fixations_3d):
+    viewer = make_napari_viewer()
+    flat = _add(viewer, scanpath_layer(fixations_2d))
+    assert flat.shape_type == ["path", "path"]
+    np.testing.assert_array_equal(flat.data[0], fixations_2d.coords[:3])
+    np.testing.assert_array_equal(flat.data[1], fixations_2d.coords[4:8])
+    np.testing.assert_array_equal(flat.features["object_id"], [1, 2])
+    np.testing.assert_array_equal(flat.features["first_fixation"], [1, 5])
+    np.testing.assert_array_equal(flat.features["n_fixations"], [3, 4])
+    stack = _add(viewer, scanpath_layer(fixations_3d))
+    np.testing.assert_array_equal(stack.features["n_fixations"], [3, 3])
+    for path in stack.data:
+        assert np.unique(path[:, 0]).size == 1  # each path on one plane
+
+
+def test_heatmap_layers_equal_the_maps(make_napari_viewer, recording_2d, fixations_2d):
+    viewer = make_napari_viewer()
+    layer = _add(
+        viewer,
+        heatmap_layer("fixations+duration", (64, 80), fixations=fixations_2d, kernel_size=30, sigma=5),
+    )
+    expected = gaze_heatmap(fixations_2d.coords, (64, 80), fixations_2d.duration, 30, 5)
+    np.testing.assert_allclose(layer.data, expected, rtol=1e-6)
+    assert layer.colormap.name == "inferno" and layer.blending == "additive"
+    assert layer.contrast_limits == [0.0, pytest.approx(float(expected.max()), rel=1e-6)]
+    blurred = heatmap_map("blurred", (64, 80), recording=recording_2d)
+    np.testing.assert_allclose(
+        blurred, blurred_gaze(recording_2d.coords[recording_2d.valid], (64, 80)), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="needs a gaze recording"):
+        heatmap_map("gaze", (64, 80), fixations=fixations_2d)
+
+
+def test_nd_heatmap_is_made_per_slice(fixations_3d):
+    stack = heatmap_map("fixations", (4, 64, 80), fixations=fixations_3d, kernel_size=20, sigma=4)
+    assert stack.shape == (4, 64, 80)
+    assert stack[1].max() == 0.0  # no fixation on plane 1
+    on_plane_2 = fixations_3d.on_slice(2).coords[:, 1:]
+    np.testing.assert_allclose(stack[2], gaze_heatmap(on_plane_2, (64, 80), None, 20, 4), rtol=1e-6)
+
+
+def test_nd_points_show_on_their_slice(make_napari_viewer, recording_3d):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 64, 80), np.uint8))
+    layer = _add(viewer, gaze_layer(recording_3d))
+    viewer.dims.set_point(0, 3)
+    shown = layer.data[layer._view_indices]
+    assert shown.shape[0] > 0 and (shown[:, 0] == 3).all()
+    viewer.dims.set_point(0, 2)
+    assert len(layer._view_indices) == 0  # nobody looked at plane 2
+
+
+def test_layers_take_the_image_placement(make_napari_viewer, recording_3d, fixations_3d):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(
+        np.zeros((4, 64, 80), np.uint8), scale=(5.0, 0.5, 0.25), translate=(0, 10, -3)
+    )
+    built = gaze_layers(recording_3d, fixations_3d, **placement_of(image))
+    layers = [_add(viewer, ld) for ld in built]
+    assert [layer_kind(lay) for lay in layers] == ["heatmap", "gaze", "scanpath", "fixations"]
+    assert len({lay.metadata[GAZESEG]["group"] for lay in layers}) == 1
+    point = recording_3d.coords[0]
+    for layer in layers:
+        np.testing.assert_allclose(layer.data_to_world(point), image.data_to_world(point))
+    assert layers[0].data.shape == (4, 64, 80)
+
+
+def test_update_layer_replaces_contents_in_place(make_napari_viewer, fixations_2d):
+    viewer = make_napari_viewer()
+    points = _add(viewer, fixations_layer(fixations_2d))
+    path = _add(viewer, scanpath_layer(fixations_2d))
+    points.visible = path.visible = False  # hidden layers are updated too
+    fewer = fixations_2d.select(np.arange(4))
+    update_layer(points, fixations_layer(fewer))
+    update_layer(path, scanpath_layer(fewer))
+    assert viewer.layers[0] is points and len(viewer.layers) == 2
+    assert not points.visible and points.name == "fixture2d fixations"
+    assert fixations_from_layer(points).equals(fewer)
+    assert path.nshapes == 1 and path.features["n_fixations"].tolist() == [3]
+    with pytest.raises(ValueError, match="cannot put"):
+        update_layer(points, scanpath_layer(fewer))
+
+
+def test_plain_layers_are_refused_with_a_clear_sentence(make_napari_viewer, fixations_2d):
+    viewer = make_napari_viewer()
+    plain = viewer.add_points(np.zeros((3, 2)), name="clicks")
+    with pytest.raises(ValueError, match="'clicks' is not a napari-gazeseg layer; pick a gaze"):
+        recording_from_layer(plain)
+    fixations = _add(viewer, fixations_layer(fixations_2d))
+    with pytest.raises(ValueError, match="is a fixations layer; pick a gaze layer"):
+        recording_from_layer(fixations)
