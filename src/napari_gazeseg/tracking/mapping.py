@@ -93,6 +93,20 @@ class ViewTransform:
         world[:, self.displayed] = self.center + offset_rc * self.flip
         return world
 
+    def display_of(self, coords: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`map` for the displayed axes: data ``(N, D)`` -> display ``(N, 2)``.
+
+        Where the image point would be on the screen with the view as it is now
+        (NaN coordinates give NaN). Used to replay recordings without screen
+        coordinates.
+        """
+        coords = np.asarray(coords, dtype=np.float64).reshape(-1, self.ndim)
+        linear, offset = self.world_to_data[:, :-1], self.world_to_data[:, -1]
+        world = (coords - offset) @ np.linalg.pinv(linear).T
+        offset_rc = (world[:, self.displayed] - self.center) * self.flip
+        canvas_xy = (offset_rc * self.zoom + self.canvas_size[::-1] / 2.0)[:, ::-1]
+        return (canvas_xy + self.canvas_origin - self.screen_origin) / self.screen_size
+
     def map(self, display: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map a batch of display points to image data coordinates.
 
