@@ -41,14 +41,12 @@ def _inside(labels: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 
 def _screen_px(scene: SimulatedScene, screen: np.ndarray) -> np.ndarray:
-    geometry = scene.geometry
-    return screen * np.array([geometry.width_px, geometry.height_px])
+    return scene.geometry.normalised_to_px(screen)
 
 
 def _true_screen(scene: SimulatedScene, coords: np.ndarray) -> np.ndarray:
     """Normalised screen positions of image coordinates, through the recorded placement."""
-    geometry = scene.geometry
-    return scene.placement.image_to_screen_px(coords) / np.array([geometry.width_px, geometry.height_px])
+    return scene.geometry.px_to_normalised(scene.placement.image_to_screen_px(coords))
 
 
 # -- the data it returns --------------------------------------------------------------

@@ -7,10 +7,11 @@ tracker reports them. Image coordinates are ``(row, col)`` data coordinates with
 pixel centres at integers, so image pixel ``(0, 0)`` covers
 ``[-0.5, 0.5) x [-0.5, 0.5)``.
 
-Gaze *directions* are unit vectors from the eye, which sits ``distance_mm`` in
-front of the screen centre: ``x`` to the right, ``y`` down, ``z`` into the screen.
-Angles between directions are exact visual angles, so accuracy and precision in
-degrees hold anywhere on the screen, not only near its centre.
+Gaze *directions* are vectors from the eye, which sits ``distance_mm`` in front of
+the screen centre (``x`` right, ``y`` down, ``z`` into the screen), as in
+:class:`~napari_gazeseg.gaze.geometry.ScreenGeometry`. Turning unit directions by
+angles gives exact visual angles, so accuracy and precision in degrees hold
+anywhere on the screen, not only near its centre.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImagePlacement", "screen_px_to_directions", "directions_to_screen_px", "tilt"]
+__all__ = ["ImagePlacement", "unit_directions", "screen_from_directions", "tilt"]
 
 
 @dataclass(frozen=True)
@@ -79,26 +80,17 @@ class ImagePlacement:
         return np.stack([row, col], axis=1)
 
 
-def _mm_per_px(geometry) -> tuple[float, float]:
-    return geometry.width_mm / geometry.width_px, geometry.height_mm / geometry.height_px
+def unit_directions(screen: np.ndarray, geometry) -> np.ndarray:
+    """``(N, 2)`` normalised screen ``(x, y)`` to ``(N, 3)`` unit gaze directions."""
+    directions = geometry.directions(screen)
+    return directions / np.linalg.norm(directions, axis=-1, keepdims=True)
 
 
-def screen_px_to_directions(screen_px: np.ndarray, geometry) -> np.ndarray:
-    """``(N, 2)`` screen pixels ``(x, y)`` to ``(N, 3)`` unit gaze directions."""
-    mm_x, mm_y = _mm_per_px(geometry)
-    x = (screen_px[:, 0] - geometry.width_px / 2.0) * mm_x
-    y = (screen_px[:, 1] - geometry.height_px / 2.0) * mm_y
-    vectors = np.stack([x, y, np.full_like(x, float(geometry.distance_mm))], axis=1)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def directions_to_screen_px(directions: np.ndarray, geometry) -> np.ndarray:
-    """``(N, 3)`` gaze directions (any length, pointing at the screen) to ``(N, 2)`` screen pixels."""
-    mm_x, mm_y = _mm_per_px(geometry)
-    along = directions[:, 2] / float(geometry.distance_mm)
-    x = directions[:, 0] / along / mm_x + geometry.width_px / 2.0
-    y = directions[:, 1] / along / mm_y + geometry.height_px / 2.0
-    return np.stack([x, y], axis=1)
+def screen_from_directions(directions: np.ndarray, geometry) -> np.ndarray:
+    """``(N, 3)`` gaze directions (any length, towards the screen) to ``(N, 2)`` normalised ``(x, y)``:
+    where each ray from the eye meets the screen plane (the inverse of ``geometry.directions``)."""
+    mm = directions[:, :2] * (geometry.distance_mm / directions[:, 2:3])
+    return geometry.mm_to_normalised(mm)
 
 
 def tilt(directions: np.ndarray, offsets_rad: np.ndarray) -> np.ndarray:

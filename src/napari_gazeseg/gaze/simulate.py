@@ -32,7 +32,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from scipy import ndimage
 
-from ._display import ImagePlacement, directions_to_screen_px, screen_px_to_directions, tilt
+from ._display import ImagePlacement, screen_from_directions, tilt, unit_directions
 from ._eye import (
     fixation_durations,
     inside_intervals,
@@ -270,14 +270,14 @@ def simulate_gaze(
     placement = ImagePlacement.centred(labels.shape, (geometry.width_px, geometry.height_px), display_fraction)
 
     plan = _plan(labels, ids, observer, rng)
-    targets = screen_px_to_directions(placement.image_to_screen_px(plan.coords), geometry)
+    targets = unit_directions(geometry.px_to_normalised(placement.image_to_screen_px(plan.coords)), geometry)
     start, duration = _timeline(targets, plan.duration)
     total_s = float(start[-1] + duration[-1])
     t = np.arange(int(np.ceil(total_s * rate_hz))) / rate_hz
 
     directions, offsets, kind, session = _eye_path(t, start, duration, targets, plan.object_id, observer, rng)
     offsets = offsets + precision_noise_rad(rng, t.shape[0], observer.precision_deg)
-    screen_px = directions_to_screen_px(tilt(directions, offsets), geometry)
+    screen = screen_from_directions(tilt(directions, offsets), geometry)
 
     lost = inside_intervals(
         t, loss_intervals(rng, total_s, observer.blink_interval_s, observer.blink_duration_s)
@@ -285,8 +285,8 @@ def simulate_gaze(
         t, loss_intervals(rng, total_s, observer.track_loss_interval_s, observer.track_loss_duration_s)
     )
     kind[lost] = LOST
-    screen_px[lost] = np.nan
-    coords = placement.screen_px_to_image(screen_px)
+    screen[lost] = np.nan
+    coords = placement.screen_px_to_image(geometry.normalised_to_px(screen))
     on_image = np.all((coords > -0.5) & (coords < np.asarray(labels.shape) - 0.5), axis=1)
 
     meta = {
@@ -301,7 +301,6 @@ def simulate_gaze(
             "object_ids": [int(i) for i in ids],
         },
     }
-    screen = screen_px / np.array([geometry.width_px, geometry.height_px], dtype=np.float64)
     recording = GazeRecording(
         t=t, coords=coords, valid=on_image & ~lost, screen=screen, object_id=session, meta=meta
     )
