@@ -104,6 +104,29 @@ def test_heatmap_default_path_choice_matches_naive_for_few_and_many_points():
         )
 
 
+@pytest.mark.parametrize(
+    "kernel_size, sigma, weights, separable",
+    [
+        (100, 100 / 6, np.full(300, 0.3), False),  # FFT accurate
+        (31, 2.0, np.full(300, 0.3), True),  # kernel edge exp(-225/8)**2: FFT rounding would show
+        (21, 5.0, np.r_[1e9, np.full(299, 1e-3)], True),  # weights over 12 orders of magnitude
+    ],
+)
+def test_heatmap_falls_back_to_direct_convolution_when_fft_rounding_could_show(
+    monkeypatch, kernel_size, sigma, weights, separable
+):
+    monkeypatch.setattr(maps, "_FFT_COST_PER_PX", -1)
+    calls = []
+    original = maps._splat_separable
+    monkeypatch.setattr(maps, "_splat_separable", lambda *args: calls.append(1) or original(*args))
+    points = np.random.default_rng(kernel_size).uniform(-10, 50, (300, 2))
+    heat = gaze_heatmap(points, (40, 45), weights, kernel_size=kernel_size, sigma=sigma)
+    reference = naive_heatmap(points, (40, 45), weights, kernel_size, sigma)
+    assert bool(calls) == separable
+    np.testing.assert_allclose(heat, reference, rtol=1e-4, atol=0)
+    np.testing.assert_array_equal(heat == 0, reference == 0)
+
+
 def test_heatmap_kernel_placement_for_an_even_size():
     # kernel_size 4: the peak on the point's pixel, 2 pixels before it, 1 after.
     heat = gaze_heatmap([[10.0, 10.0]], (20, 20), kernel_size=4, sigma=1.0)
