@@ -108,7 +108,8 @@ class SimulatedScene:
 
     Attributes
     ----------
-    image : uint8 ``(rows, cols)`` (cells, organ) or ``(rows, cols, 3)`` (polyp).
+    image : uint8 ``(rows, cols)`` (cells, organ) or ``(rows, cols, 3)`` (polyp);
+        a given image is kept as it is.
     labels : int32 ``(rows, cols)``; 0 background, object ids ``1..n``.
     recording : GazeRecording
         The tracker's samples: ``coords`` (row, col) image data coordinates,
@@ -133,6 +134,12 @@ class SimulatedScene:
     sample_kind: np.ndarray
     fixation_phase: np.ndarray
     name: str
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulatedScene({self.name!r}, image {self.image.shape} {self.image.dtype}, "
+            f"{len(self.recording.object_ids)} objects, {self.recording!r}, {self.fixations!r})"
+        )
 
     @property
     def placement(self) -> ImagePlacement:
