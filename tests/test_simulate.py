@@ -89,7 +89,7 @@ def test_each_object_is_one_blob_that_stands_out_from_its_surroundings(kind):
     scene = simulate_observer(kind, shape=(160, 160), n_objects=3, seed=2)
     labels = scene.labels
     assert np.array_equal(np.unique(labels), [0, 1, 2, 3])
-    grey = scene.image.astype(float) if scene.image.ndim == 2 else scene.image.astype(float)
+    values = scene.image.astype(float)  # grey levels, or RGB per pixel
     for object_id in (1, 2, 3):
         mask = labels == object_id
         assert ndimage.label(mask)[1] == 1
@@ -97,7 +97,7 @@ def test_each_object_is_one_blob_that_stands_out_from_its_surroundings(kind):
         ring = ndimage.binary_dilation(mask, iterations=4) & ~ndimage.binary_dilation(mask, iterations=1)
         ring &= labels == 0
         # mean colour inside and just outside differ clearly (grey levels out of 255)
-        contrast = np.linalg.norm(np.atleast_1d(grey[mask].mean(0) - grey[ring].mean(0)))
+        contrast = np.linalg.norm(np.atleast_1d(values[mask].mean(0) - values[ring].mean(0)))
         assert contrast > 12, (object_id, contrast)
 
 
@@ -318,7 +318,7 @@ def test_observer_over_a_given_image_and_labels():
     coins = data.coins()
     labels = measure.label(morphology.remove_small_objects(coins > filters.threshold_otsu(coins), 200))
     scene = simulate_observer(image=coins, labels=labels, object_ids=[3, 1], seed=0, name="coins")
-    assert scene.image is not None and np.array_equal(scene.image, coins)
+    assert np.array_equal(scene.image, coins)
     assert scene.recording.meta["image"] == {"shape": list(coins.shape), "name": "coins"}
     ids = scene.fixations.object_id[scene.fixations.object_id > 0]
     assert ids[0] == 3 and ids[-1] == 1 and set(ids) == {1, 3}
@@ -336,6 +336,8 @@ def test_given_image_errors_say_what_to_do():
         simulate_observer(image=np.zeros((32, 32)), labels=labels)
     with pytest.raises(ValueError, match=r"\[2\] are not in the label image"):
         simulate_observer(image=np.zeros((64, 64)), labels=labels, object_ids=[1, 2])
+    with pytest.raises(ValueError, match="name each object once"):
+        simulate_observer(image=np.zeros((64, 64)), labels=labels, object_ids=[1, 1])
     with pytest.raises(ValueError, match="no objects"):
         simulate_observer(image=np.zeros((64, 64)), labels=np.zeros((64, 64), int))
 

@@ -270,6 +270,8 @@ def simulate_gaze(
     ids = present if object_ids is None else np.asarray(object_ids, dtype=np.int64)
     if ids.size == 0:
         raise ValueError("the label image holds no objects; label at least one object to look at.")
+    if np.unique(ids).size != ids.size:
+        raise ValueError(f"object_ids {ids.tolist()} name an object twice; name each object once.")
     missing = np.setdiff1d(ids, present)
     if missing.size:
         raise ValueError(f"object ids {missing.tolist()} are not in the label image; pick ids it holds.")
