@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import pytest
 import torch
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
@@ -67,3 +68,18 @@ def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
     path = folder / TINY_FILE
     torch.save(model.state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A registered ``vit_tiny`` checkpoint file shared by the session's SAM tests."""
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("sam-checkpoints"))
+
+
+@pytest.fixture
+def no_user_checkpoints(monkeypatch, tmp_path):
+    """Hide the user's own SAM checkpoints: empty cache folder, no environment variables."""
+    monkeypatch.delenv("GAZESEG_SAM_CHECKPOINT", raising=False)
+    monkeypatch.delenv("GAZESEG_SAM_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache" / "napari-gazeseg" / "sam"

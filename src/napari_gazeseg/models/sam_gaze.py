@@ -237,12 +237,22 @@ class GazeSam:
             long_side=self.model.image_encoder.img_size,
         )
 
+    @property
+    def default_prompt(self) -> str:
+        """The prompt a fine-tuned overlay was trained on, else ``"fixations"``."""
+        return str(self.loaded.finetuned_meta.get("prompt", "fixations"))
+
+    @property
+    def default_multimask(self) -> bool:
+        """Multimask output as the overlay was trained (single mask), else True."""
+        return bool(self.loaded.finetuned_meta.get("multimask_output", True))
+
     def segment(
         self,
         fixations: Fixations | np.ndarray | None = None,
         recording: GazeRecording | None = None,
-        prompt: str = "fixations",
-        multimask_output: bool = True,
+        prompt: str | None = None,
+        multimask_output: bool | None = None,
         mask_choice: int | None = None,
         box_margin: float = 0.0,
     ) -> np.ndarray:
@@ -250,11 +260,14 @@ class GazeSam:
 
         ``prompt`` names the gaze prompts (:func:`~napari_gazeseg.models.sam_prompts.parse_prompt_kind`):
         ``"fixations"`` (foreground points), ``"fixations+box"``, a dense kind such
-        as ``"heatmap_fixations"``, or combinations. With ``multimask_output`` the
-        best-scoring of SAM's three masks is returned, or the one ``mask_choice`` names.
+        as ``"heatmap_fixations"``, or combinations; ``None`` is :attr:`default_prompt`.
+        With multimask output (``None``: :attr:`default_multimask`) the best-scoring
+        of SAM's three masks is returned, or the one ``mask_choice`` names.
         """
+        prompt = self.default_prompt if prompt is None else prompt
+        multimask = self.default_multimask if multimask_output is None else multimask_output
         request = self.prompt_for(prompt, fixations, recording, box_margin)
-        return self.predict(request, multimask_output).choose(mask_choice if multimask_output else None)
+        return self.predict(request, multimask).choose(mask_choice if multimask else None)
 
     @property
     def checkpoint(self) -> Path:

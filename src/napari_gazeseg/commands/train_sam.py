@@ -1,0 +1,96 @@
+"""``gazeseg train-sam``: fine-tune SAM's prompt encoder and mask decoder on gaze prompts.
+
+    gazeseg train-sam DATASET --out runs/sam-fixations [--prompt fixations] [--model-type vit_b]
+
+``DATASET`` holds ``images/``, ``masks/`` (label images: the targets) and ``gaze/``.
+Writes ``OUT/model.pt`` (prompt encoder + mask decoder only; use it with
+``gazeseg segment --finetuned OUT/model.pt`` or the widget's fine-tuned field),
+``OUT/last.pt`` (``--resume`` continues from it) and ``OUT/metrics.jsonl``.
+Runs on the GPU when there is one (``--device auto``), else on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train-sam",
+        help="fine-tune SAM's prompt encoder and mask decoder on gaze prompts",
+        description=__doc__.split("\n\n")[0].strip("` "),
+    )
+    parser.add_argument("dataset", help="dataset folder with images/, masks/ and gaze/")
+    parser.add_argument("--out", required=True, help="output folder for model.pt, last.pt, metrics.jsonl")
+    parser.add_argument("--model-type", default="vit_b", help="SAM model: vit_b, vit_l or vit_h")
+    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (default: searched as in docs/sam.md)")
+    parser.add_argument(
+        "--prompt",
+        default="fixations",
+        help="prompt type to train: fixations, fixations+box, heatmap_gaze, heatmap_fixations, "
+        "heatmap_fixations_duration, blurred_gaze, or a '+'-combination",
+    )
+    parser.add_argument("--epochs", type=int, default=55, help="epochs (paper: 55 Cellpose 500, 75 PascalVOC)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 8e-4 dense, 2e-4 points/boxes)")
+    parser.add_argument("--warmup-steps", type=int, default=30, help="linear warm-up steps")
+    parser.add_argument("--epoch-decay", type=float, default=0.95, help="learning-rate factor per epoch")
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--max-objects", type=int, default=16, help="objects of one image decoded per step")
+    parser.add_argument("--box-margin", type=float, default=0.0, help="pixels added around the gaze box")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--cache-dir", default=None, help="embedding cache (default DATASET/.gazeseg-cache/sam)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..models.sam_finetune import SamFinetuneConfig, finetune_sam
+
+    config = SamFinetuneConfig(
+        dataset=args.dataset,
+        out=args.out,
+        model_type=args.model_type,
+        checkpoint=args.checkpoint,
+        prompt=args.prompt,
+        epochs=args.epochs,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        epoch_decay=args.epoch_decay,
+        weight_decay=args.weight_decay,
+        max_objects=args.max_objects,
+        box_margin=args.box_margin,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        seed=args.seed,
+    )
+    bars: dict[str, tqdm] = {}
+
+    def on_embed(done: int, total: int) -> None:
+        bar = bars.setdefault("embed", tqdm(total=total, desc="embeddings", unit="image", disable=args.quiet))
+        bar.update(done - bar.n)
+
+    def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
+        bar = bars.get("epoch")
+        if bar is None or bar.desc != f"epoch {epoch + 1}":
+            if bar is not None:
+                bar.close()
+            bar = bars["epoch"] = tqdm(total=steps, desc=f"epoch {epoch + 1}", unit="step", disable=args.quiet)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+
+    def on_epoch(metrics: dict) -> None:
+        if not args.quiet:
+            tqdm.write(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}))
+
+    path = finetune_sam(config, args.resume, on_step, on_epoch, on_embed)
+    for bar in bars.values():
+        bar.close()
+    print(f"wrote {Path(path)}", flush=True)
+    return 0

@@ -1,0 +1,301 @@
+"""Fine-tune SAM's prompt encoder and mask decoder on one gaze prompt type.
+
+Follows *SAM meets Gaze* (sec. 3): the image encoder is frozen and its embeddings
+are computed once (and cached on disk); the prompt encoder and mask decoder are
+trained for one prompt type with loss IoU-prediction MSE + Dice + 20 x focal,
+AdamW at 8e-4 for dense prompts and 2e-4 for points and boxes, 30 linear warm-up
+steps, then x0.95 per epoch.
+
+One optimisation step sees one image and up to ``max_objects`` of its objects,
+decoded together: their fixation lists are padded to the longest with label -1
+(SAM's "not a point", whose embedding ``PromptEncoder.not_a_point_embed`` is
+trained too). SAM is decoded with a single output mask (``multimask_output=False``),
+which is what the fine-tuned checkpoint records for inference.
+
+Outputs in ``out``: ``model.pt`` (only the prompt encoder and mask decoder, for
+:func:`~napari_gazeseg.models.sam_loading.load_sam`'s ``finetuned``), ``last.pt``
+(everything needed to resume) and ``metrics.jsonl`` (one line per epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..gaze.recording import GazeRecording
+from .embedding_cache import ImageEmbedding
+from .object_gaze import fixations_of
+from .sam_gaze import GazeSam
+from .sam_losses import sam_loss
+from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, parse_prompt_kind
+
+__all__ = ["SamFinetuneConfig", "TrainingImage", "prepare_training_images", "collate_prompts", "finetune_sam"]
+
+_STATE_FORMAT = "napari-gazeseg/sam-finetune-state/1"
+#: Learning rates of SAM meets Gaze: new (dense) prompt types, and points/boxes.
+LR_DENSE, LR_SPARSE = 8e-4, 2e-4
+
+
+@dataclass
+class SamFinetuneConfig:
+    """Settings of one fine-tuning run (see ``gazeseg train-sam --help``)."""
+
+    dataset: str
+    out: str
+    model_type: str = "vit_b"
+    checkpoint: str | None = None
+    prompt: str = "fixations"
+    epochs: int = 55
+    lr: float | None = None
+    warmup_steps: int = 30
+    epoch_decay: float = 0.95
+    weight_decay: float = 0.0
+    max_objects: int = 16
+    box_margin: float = 0.0
+    dense_logit_scale: float = DENSE_LOGIT_SCALE
+    device: str = "auto"
+    cache_dir: str | None = None
+    seed: int = 0
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return float(self.lr)
+        return LR_DENSE if parse_prompt_kind(self.prompt).dense else LR_SPARSE
+
+
+@dataclass
+class TrainingImage:
+    """One image's embedding with the prompts and target masks of its objects."""
+
+    name: str
+    embedding: ImageEmbedding
+    object_ids: list[int]
+    prompts: list[SamPrompt]
+    targets: np.ndarray  # (n_objects, rows, cols) bool
+
+
+def prepare_training_images(
+    config: SamFinetuneConfig, sam: GazeSam, progress: Callable[[int, int], None] | None = None
+) -> list[TrainingImage]:
+    """Embed every image of the dataset folder and build each object's prompt and target.
+
+    Objects are the label ids of ``masks/`` that also have gaze; images without a
+    mask are left out. Raises ValueError when nothing is left to train on.
+    """
+    from ..gaze.dataset import load_dataset
+
+    items = load_dataset(config.dataset)
+    kind = parse_prompt_kind(config.prompt)
+    images, skipped = [], []
+    for index, item in enumerate(items):
+        if progress is not None:
+            progress(index, len(items))
+        if item.mask is None:
+            continue
+        if item.image.ndim not in (2, 3) or (item.image.ndim == 3 and item.image.shape[-1] not in (3, 4)):
+            raise ValueError(f"{item.image_path.name} is not a 2D grey or RGB image; fine-tuning needs 2D images.")
+        recording = item.gaze if isinstance(item.gaze, GazeRecording) else None
+        fixations = fixations_of(item.gaze)
+        embedding = sam.embed(item.image)
+        shape = embedding.original_size
+        ids, prompts, targets = [], [], []
+        for object_id in np.unique(item.mask[item.mask > 0]).tolist():
+            try:
+                prompt = build_prompt(
+                    kind,
+                    shape,
+                    fixations=fixations.for_object(object_id),
+                    recording=None if recording is None else recording.for_object(object_id),
+                    box_margin=config.box_margin,
+                    logit_scale=config.dense_logit_scale,
+                    long_side=sam.model.image_encoder.img_size,
+                )
+            except ValueError as err:  # no gaze on this object
+                skipped.append(f"{item.name} object {object_id}: {err}")
+                continue
+            ids.append(int(object_id))
+            prompts.append(prompt)
+            targets.append(item.mask == object_id)
+        if prompts:
+            images.append(TrainingImage(item.name, embedding, ids, prompts, np.stack(targets)))
+    if progress is not None:
+        progress(len(items), len(items))
+    if skipped:
+        warnings.warn(f"{len(skipped)} objects have no usable gaze and are left out, e.g. {skipped[0]}", stacklevel=2)
+    if not images:
+        raise ValueError(
+            f"{config.dataset} has no object with both a mask (masks/) and gaze; "
+            "fine-tuning needs label masks and gaze for the same objects."
+        )
+    return images
+
+
+def collate_prompts(prompts: list[SamPrompt], device: torch.device):
+    """Batch prompts of one image for SAM's prompt encoder: ``(points, boxes, masks)``.
+
+    Point lists are padded to the longest with coordinates 0 and label -1 (SAM's
+    "not a point"). Every prompt must be of the same kind.
+    """
+    points = boxes = masks = None
+    if prompts[0].point_coords is not None:
+        longest = max(len(p.point_coords) for p in prompts)
+        coords = torch.zeros((len(prompts), longest, 2), dtype=torch.float, device=device)
+        labels = torch.full((len(prompts), longest), -1, dtype=torch.int, device=device)
+        for row, prompt in enumerate(prompts):
+            n = len(prompt.point_coords)
+            coords[row, :n] = torch.as_tensor(prompt.point_coords, dtype=torch.float)
+            labels[row, :n] = torch.as_tensor(prompt.point_labels, dtype=torch.int)
+        points = (coords, labels)
+    if prompts[0].box is not None:
+        boxes = torch.as_tensor(np.stack([p.box for p in prompts]), dtype=torch.float, device=device)
+    if prompts[0].mask_input is not None:
+        masks = torch.as_tensor(np.stack([p.mask_input for p in prompts]), dtype=torch.float, device=device)
+    return points, boxes, masks
+
+
+def _lr_factor(step: int, steps_per_epoch: int, warmup_steps: int, epoch_decay: float) -> float:
+    warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    return warmup * epoch_decay ** (step // steps_per_epoch)
+
+
+def _training_step(sam: GazeSam, image: TrainingImage, chosen: np.ndarray) -> dict[str, torch.Tensor]:
+    model, device = sam.model, sam.device
+    points, boxes, masks = collate_prompts([image.prompts[i] for i in chosen], device)
+    sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=masks)
+    low_res, iou_prediction = model.mask_decoder(
+        image_embeddings=image.embedding.features.to(device),
+        image_pe=model.prompt_encoder.get_dense_pe(),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+        multimask_output=False,
+    )
+    logits = model.postprocess_masks(low_res, image.embedding.input_size, image.embedding.original_size)
+    target = torch.as_tensor(image.targets[chosen], device=device)
+    return sam_loss(logits[:, 0], iou_prediction[:, 0], target)
+
+
+def _state(sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig, epoch: int) -> dict:
+    return {
+        "format": _STATE_FORMAT,
+        "config": asdict(config),
+        "epochs_done": epoch,
+        "prompt_encoder": sam.model.prompt_encoder.state_dict(),
+        "mask_decoder": sam.model.mask_decoder.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+    }
+
+
+def _resume(path: Path, sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig) -> int:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != _STATE_FORMAT:
+        raise ValueError(f"{path} is not a fine-tuning state written by `gazeseg train-sam`; start without --resume.")
+    saved = state["config"]
+    for key in ("model_type", "prompt"):
+        if saved[key] != getattr(config, key):
+            raise ValueError(
+                f"{path} was trained with {key}={saved[key]!r}, not {getattr(config, key)!r}; "
+                f"resume with the same {key} or use another output folder."
+            )
+    sam.model.prompt_encoder.load_state_dict(state["prompt_encoder"])
+    sam.model.mask_decoder.load_state_dict(state["mask_decoder"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return int(state["epochs_done"])
+
+
+def _save_atomic(payload: dict, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+def finetune_sam(
+    config: SamFinetuneConfig,
+    resume: bool = False,
+    on_step: Callable[[int, int, int, float], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_embed: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run (or with ``resume`` continue) a fine-tuning; returns the path of ``model.pt``.
+
+    Callbacks: ``on_embed(done, total)`` while embeddings are computed,
+    ``on_step(epoch, step, steps_per_epoch, loss)`` after each step and
+    ``on_epoch(metrics)`` after each epoch (the line also written to metrics.jsonl).
+    """
+    from .sam_loading import save_finetuned
+
+    if config.epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {config.epochs}.")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = config.cache_dir or str(Path(config.dataset) / ".gazeseg-cache" / "sam")
+    sam = GazeSam(config.model_type, config.checkpoint, config.device, cache_dir=cache_dir, memory_cache_size=1)
+    images = prepare_training_images(config, sam, on_embed)
+    sam.cache.clear_memory()
+
+    model = sam.model
+    model.image_encoder.requires_grad_(False)
+    trained = [*model.prompt_encoder.parameters(), *model.mask_decoder.parameters()]
+    optimizer = torch.optim.AdamW(trained, lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = sum(-(-len(image.prompts) // config.max_objects) for image in images)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, steps_per_epoch, config.warmup_steps, config.epoch_decay)
+    )
+    last_path, metrics_path = out / "last.pt", out / "metrics.jsonl"
+    first_epoch = 0
+    if resume:
+        if not last_path.is_file():
+            raise FileNotFoundError(f"there is nothing to resume in {out} (no last.pt); start without --resume.")
+        first_epoch = _resume(last_path, sam, optimizer, scheduler, config)
+    elif metrics_path.exists():
+        metrics_path.unlink()
+
+    model.prompt_encoder.train()
+    model.mask_decoder.train()
+    for epoch in range(first_epoch, config.epochs):
+        generator = np.random.default_rng([config.seed, epoch])
+        sums = {"loss": 0.0, "dice": 0.0, "focal": 0.0, "iou_mse": 0.0, "iou": 0.0}
+        step = 0
+        for image_index in generator.permutation(len(images)):
+            image = images[image_index]
+            order = generator.permutation(len(image.prompts))
+            for start in range(0, len(order), config.max_objects):
+                losses = _training_step(sam, image, order[start : start + config.max_objects])
+                optimizer.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                optimizer.step()
+                scheduler.step()
+                values = {key: float(value) for key, value in losses.items()}
+                for key in sums:
+                    sums[key] += values[key]
+                step += 1
+                if on_step is not None:
+                    on_step(epoch, step, steps_per_epoch, values["loss"])
+        metrics = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        metrics.update({key: value / steps_per_epoch for key, value in sums.items()})
+        with open(metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+        _save_atomic(_state(sam, optimizer, scheduler, config, epoch + 1), last_path)
+        if on_epoch is not None:
+            on_epoch(metrics)
+    model.eval()
+    meta = {
+        "prompt": parse_prompt_kind(config.prompt).name,
+        "dense_logit_scale": config.dense_logit_scale,
+        "box_margin": config.box_margin,
+        "multimask_output": False,
+        "epochs": config.epochs,
+        "base_checkpoint": sam.checkpoint.name,
+        "base_model_key": sam.loaded.model_key,
+        "dataset": str(config.dataset),
+    }
+    return save_finetuned(model, out / "model.pt", config.model_type, meta)
