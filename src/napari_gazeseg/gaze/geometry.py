@@ -147,6 +147,20 @@ class ScreenGeometry:
         cosine = np.einsum("...i,...i->...", *np.broadcast_arrays(a, b))
         return np.degrees(np.arctan2(sine, cosine))
 
+    def normalised_to_degrees(self, xy) -> np.ndarray:
+        """Normalised ``(x, y)`` to ``(azimuth, elevation)`` in degrees from the screen centre.
+
+        Azimuth is the horizontal rotation of the gaze direction,
+        ``atan(x_mm / distance_mm)``; elevation the rotation out of that plane,
+        ``atan(y_mm / hypot(x_mm, distance_mm))`` (positive downwards). Near the
+        centre both are the visual angles along x and y, so dispersions of these
+        coordinates are in degrees anywhere on the screen.
+        """
+        mm = self.normalised_to_mm(xy)
+        azimuth = np.arctan2(mm[..., 0], self.distance_mm)
+        elevation = np.arctan2(mm[..., 1], np.hypot(mm[..., 0], self.distance_mm))
+        return np.degrees(np.stack([azimuth, elevation], axis=-1))
+
     def eccentricity_deg(self, xy) -> np.ndarray:
         """Visual angle in degrees between normalised ``xy`` and the screen centre."""
         return self.visual_angle_deg(xy, np.array([0.5, 0.5]))

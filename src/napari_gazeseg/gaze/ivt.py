@@ -1,0 +1,377 @@
+"""The Tobii I-VT fixation filter (Olsen 2012), as stages that can each be turned off.
+
+Stages, in Olsen's order, each a function of arrays so it can be tested alone:
+
+1. :func:`fill_gaps`: linear interpolation over gaps of unusable samples up to
+   ``max_gap`` seconds (default 75 ms) inside one session.
+2. :func:`select_eyes`: per-eye screen coordinates into one signal
+   (``"average"``, ``"strict_average"``, ``"left"``, ``"right"``). A
+   :class:`~napari_gazeseg.gaze.recording.GazeRecording` holds the tracker's
+   average of both eyes in ``screen``; the stage applies only when the caller
+   passes per-eye screen coordinates (``eyes=(left, right)``), which are then gap
+   filled one eye at a time before being combined, as Tobii does.
+3. :func:`reduce_noise`: a centred moving median (or mean) over 3 samples.
+4. :func:`window_velocity`: the angle between the first and last sample of a
+   window of about 20 ms centred on each sample, over the time between them.
+5. classification: a sample with velocity strictly below the threshold
+   (30 deg/s) is a fixation sample; consecutive fixation samples form a fixation.
+6. :func:`merge_adjacent`: neighbouring fixations less than 75 ms and 0.5 deg
+   apart become one.
+7. discard: fixations shorter than 60 ms are dropped.
+
+See :mod:`napari_gazeseg.gaze._detection` for the signal (degrees on the screen,
+or image pixels when the screen geometry is unknown), sessions and positions.
+Everything is vectorised over samples; only array operations over fixations.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ._detection import GazeSignal, build_fixations, gaze_signal, run_bounds, runs
+from .recording import Fixations, GazeRecording
+
+__all__ = [
+    "detect_fixations_ivt",
+    "ivt_velocity",
+    "fill_gaps",
+    "select_eyes",
+    "reduce_noise",
+    "window_velocity",
+    "merge_adjacent",
+    "EYE_SELECTIONS",
+    "NOISE_FILTERS",
+]
+
+EYE_SELECTIONS = ("average", "strict_average", "left", "right")
+NOISE_FILTERS = ("median", "mean")
+
+# Slack for comparing times built from float seconds (1 microsecond).
+_TIME_TOLERANCE = 1e-6
+
+
+def fill_gaps(
+    t: np.ndarray, xy: np.ndarray, session: np.ndarray, max_gap: float, period: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly interpolate ``xy`` over short gaps of unusable (NaN) samples.
+
+    A gap is a run of unusable samples with a usable sample on each side in the
+    same session. Its duration is the time from the last usable sample before it
+    to the first usable sample after it, less one sample ``period``: the time
+    during which data were missing (at 120 Hz, 9 missing samples last 75 ms). Gaps
+    up to ``max_gap`` seconds are filled; gaps at the start or end of a session
+    are not.
+
+    Returns the filled ``(N, 2)`` signal and a boolean mask of the filled samples.
+    """
+    n = t.shape[0]
+    usable = np.isfinite(xy).all(axis=1)
+    index = np.arange(n)
+    before = np.maximum.accumulate(np.where(usable, index, -1))
+    after = np.minimum.accumulate(np.where(usable, index, n)[::-1])[::-1]
+    fillable = ~usable & (before >= 0) & (after < n)
+    b, a = before[fillable], after[fillable]
+    same_session = session[b] == session[a]
+    short = t[a] - t[b] - period <= max_gap + _TIME_TOLERANCE
+    filled_index = index[fillable][same_session & short]
+    b, a = before[filled_index], after[filled_index]
+    span = t[a] - t[b]
+    fraction = np.where(span > 0, (t[filled_index] - t[b]) / np.where(span > 0, span, 1.0), 0.5)
+    out = xy.copy()
+    out[filled_index] = xy[b] + fraction[:, None] * (xy[a] - xy[b])
+    filled = np.zeros(n, dtype=bool)
+    filled[filled_index] = True
+    return out, filled
+
+
+def select_eyes(left: np.ndarray, right: np.ndarray, mode: str = "average") -> np.ndarray:
+    """Combine per-eye ``(N, 2)`` signals (NaN where an eye was not tracked).
+
+    ``"average"``: the mean where both eyes are valid, the valid eye where only
+    one is (Tobii's default). ``"strict_average"``: the mean, NaN unless both are
+    valid. ``"left"`` / ``"right"``: one eye only.
+    """
+    if mode not in EYE_SELECTIONS:
+        raise ValueError(f"eye_selection must be one of {', '.join(EYE_SELECTIONS)}, got {mode!r}.")
+    left = np.asarray(left, dtype=np.float64)
+    right = np.asarray(right, dtype=np.float64)
+    if left.shape != right.shape or left.ndim != 2 or left.shape[1] != 2:
+        raise ValueError(f"left and right eye samples must both be (N, 2), got {left.shape} and {right.shape}.")
+    if mode == "left":
+        return left.copy()
+    if mode == "right":
+        return right.copy()
+    both = (left + right) / 2.0
+    if mode == "strict_average":
+        return both
+    left_ok = np.isfinite(left).all(axis=1, keepdims=True)
+    right_ok = np.isfinite(right).all(axis=1, keepdims=True)
+    return np.where(left_ok & right_ok, both, np.where(left_ok, left, right))
+
+
+def reduce_noise(xy: np.ndarray, session: np.ndarray, window: int = 3, kind: str = "median") -> np.ndarray:
+    """A centred moving median (or mean) of ``window`` samples, per coordinate.
+
+    A sample is filtered only when its whole window lies in its run of usable
+    samples (same session, no NaN); other samples keep their value, so the filter
+    never reaches across a gap or a session boundary. ``window`` is odd.
+    """
+    if kind not in NOISE_FILTERS:
+        raise ValueError(f"noise_reduction must be one of {', '.join(NOISE_FILTERS)} or None, got {kind!r}.")
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"the noise filter window must be an odd number of samples, got {window}.")
+    n = xy.shape[0]
+    half = window // 2
+    if half == 0 or n < window:
+        return xy.copy()
+    first, last = run_bounds(np.isfinite(xy).all(axis=1), session)
+    index = np.arange(n)
+    whole = (index - first >= half) & (last - index >= half) & np.isfinite(xy).all(axis=1)
+    views = np.lib.stride_tricks.sliding_window_view(xy, window, axis=0)  # (n - 2h, 2, window)
+    if kind == "median" and window == 3:
+        a, b, c = views[..., 0], views[..., 1], views[..., 2]
+        smooth = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    elif kind == "median":
+        smooth = np.median(views, axis=-1)
+    else:
+        smooth = views.mean(axis=-1)
+    out = xy.copy()
+    centre = whole[half : n - half]
+    out[half : n - half][centre] = smooth[centre]
+    return out
+
+
+def window_velocity(
+    t: np.ndarray, signal: GazeSignal, xy: np.ndarray, half_window: int
+) -> np.ndarray:
+    """Speed at every sample: distance between the window's end samples over their time.
+
+    The window runs from ``half_window`` samples before to ``half_window`` after the
+    sample, clipped to the sample's run of usable samples (so the first and last
+    samples of a run get one-sided windows). Units: degrees per second, or image
+    pixels per second in pixel mode. NaN where the sample is unusable or alone.
+    """
+    n = t.shape[0]
+    usable = np.isfinite(xy).all(axis=1)
+    first, last = run_bounds(usable, signal.session)
+    index = np.arange(n)
+    lo = np.maximum(index - half_window, first)
+    hi = np.minimum(index + half_window, last)
+    dt = t[hi] - t[lo]
+    moving = usable & (hi > lo) & (dt > 0)
+    speed = np.full(n, np.nan)
+    speed[moving] = signal.distance(xy[lo[moving]], xy[hi[moving]]) / dt[moving]
+    return speed
+
+
+def merge_adjacent(
+    t: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    position: np.ndarray,
+    session: np.ndarray,
+    distance,
+    max_gap: float,
+    max_distance: float,
+    period: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Join consecutive fixations that are close in time and in space.
+
+    Fixation ``k`` and ``k + 1`` join when they are in the same session, the time
+    between them (``t[first[k+1]] - t[last[k]]`` less one sample ``period``: the
+    time no fixation sample was recorded) is at most ``max_gap`` seconds, and
+    ``distance(position[k], position[k+1])`` (their mean signal positions) is at
+    most ``max_distance``. Chains of such pairs become one fixation.
+    """
+    if first.size < 2:
+        return first, last
+    gap = t[first[1:]] - t[last[:-1]] - period
+    close = (
+        (session[first[1:]] == session[last[:-1]])
+        & (gap <= max_gap + _TIME_TOLERANCE)
+        & (distance(position[:-1], position[1:]) <= max_distance)
+    )
+    keeps_start = np.concatenate([[True], ~close])
+    keeps_end = np.concatenate([~close, [True]])
+    return first[keeps_start], last[keeps_end]
+
+
+def _mean_positions(xy: np.ndarray, first: np.ndarray, last: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Mean of ``xy`` over the member samples of each span ``first..last``."""
+    n = xy.shape[0]
+    owner = np.searchsorted(first, np.arange(n), side="right") - 1
+    inside = member & (owner >= 0) & (np.arange(n) <= last[np.maximum(owner, 0)])
+    counts = np.bincount(owner[inside], minlength=first.size)
+    sums = np.stack([np.bincount(owner[inside], weights=xy[inside, d], minlength=first.size) for d in range(2)], 1)
+    return sums / np.maximum(counts, 1)[:, None]
+
+
+def _half_window(window: float | None, rate_hz: float) -> int:
+    if window is None:
+        return 1
+    if not window > 0:
+        raise ValueError(f"velocity_window must be positive seconds or None, got {window}.")
+    return max(1, int(round(window * rate_hz / 2.0)))
+
+
+def _prepare(
+    rec: GazeRecording,
+    gap_fill_max: float | None,
+    eyes: Sequence[np.ndarray] | None,
+    eye_selection: str,
+    noise_reduction: str | None,
+    noise_window: int,
+    px_per_degree: float | None,
+    detector: str,
+) -> tuple[GazeSignal, np.ndarray, np.ndarray]:
+    """Stages 1-3: the signal, its filtered samples, and which samples were filled."""
+    signal = gaze_signal(rec, px_per_degree, detector)
+    period = 1.0 / rec.sampling_rate_hz
+    if gap_fill_max is not None and gap_fill_max < 0:
+        raise ValueError(f"gap_fill_max must be non-negative seconds or None, got {gap_fill_max}.")
+    filled = np.zeros(len(rec), dtype=bool)
+    if eyes is not None:
+        if signal.unit != "deg":
+            raise ValueError(
+                "per-eye screen coordinates need the screen geometry: set meta['screen'] "
+                "(width_px, height_px, width_mm, height_mm, distance_mm)."
+            )
+        left, right = (np.asarray(eye, dtype=np.float64) for eye in eyes)
+        if gap_fill_max is not None:
+            left, left_filled = fill_gaps(rec.t, left, signal.session, gap_fill_max, period)
+            right, right_filled = fill_gaps(rec.t, right, signal.session, gap_fill_max, period)
+            filled = left_filled | right_filled
+        signal.xy = select_eyes(left, right, eye_selection)
+    elif gap_fill_max is not None:
+        signal.xy, filled = fill_gaps(rec.t, signal.xy, signal.session, gap_fill_max, period)
+    xy = signal.xy
+    if noise_reduction is not None:
+        xy = reduce_noise(xy, signal.session, noise_window, noise_reduction)
+    return signal, xy, filled
+
+
+def ivt_velocity(
+    rec: GazeRecording,
+    *,
+    gap_fill_max: float | None = 0.075,
+    eyes: Sequence[np.ndarray] | None = None,
+    eye_selection: str = "average",
+    noise_reduction: str | None = "median",
+    noise_window: int = 3,
+    velocity_window: float | None = 0.020,
+    px_per_degree: float | None = None,
+) -> tuple[np.ndarray, str]:
+    """The per-sample speed the I-VT classifier thresholds (stages 1-4).
+
+    Returns ``(speed, unit)``: an ``(N,)`` array in degrees per second
+    (``unit == "deg/s"``), or image pixels per second (``"px/s"``) when the screen
+    geometry is unknown; NaN where no speed is defined. Parameters as in
+    :func:`detect_fixations_ivt`.
+    """
+    if len(rec) == 0:
+        unit = "deg/s" if rec.screen is not None and "screen" in rec.meta else "px/s"
+        return np.zeros(0), unit
+    signal, xy, _ = _prepare(
+        rec, gap_fill_max, eyes, eye_selection, noise_reduction, noise_window, px_per_degree, "ivt_velocity"
+    )
+    speed = window_velocity(rec.t, signal, xy, _half_window(velocity_window, rec.sampling_rate_hz))
+    return speed, f"{signal.unit}/s"
+
+
+def detect_fixations_ivt(
+    rec: GazeRecording,
+    velocity_threshold: float = 30.0,
+    *,
+    gap_fill_max: float | None = 0.075,
+    eyes: Sequence[np.ndarray] | None = None,
+    eye_selection: str = "average",
+    noise_reduction: str | None = "median",
+    noise_window: int = 3,
+    velocity_window: float | None = 0.020,
+    merge_max_gap: float | None = 0.075,
+    merge_max_angle: float = 0.5,
+    min_duration: float | None = 0.060,
+    px_per_degree: float | None = None,
+) -> Fixations:
+    """Fixations by the Tobii I-VT fixation filter (Olsen 2012).
+
+    Parameters
+    ----------
+    rec : GazeRecording
+        Samples with ``screen`` coordinates and ``meta["screen"]`` for thresholds
+        in degrees; otherwise image pixels are used (with a warning).
+    velocity_threshold : float
+        Degrees per second; samples strictly slower are fixation samples.
+    gap_fill_max : float or None
+        Longest gap (seconds) filled by linear interpolation; None turns gap fill-in off.
+    eyes : (left, right) of (N, 2) arrays, optional
+        Per-eye normalised screen ``(x, y)``, NaN where an eye was lost. When given
+        they replace ``rec.screen`` for classification, combined by ``eye_selection``.
+    eye_selection : {"average", "strict_average", "left", "right"}
+        How per-eye samples are combined (see :func:`select_eyes`).
+    noise_reduction : {"median", "mean"} or None
+        Moving filter over ``noise_window`` samples (odd); None turns it off.
+    velocity_window : float or None
+        Seconds spanned by the velocity window (rounded to a whole number of
+        samples each side, at least one); None uses the two neighbours.
+    merge_max_gap, merge_max_angle : float
+        Seconds and degrees below which neighbouring fixations merge;
+        ``merge_max_gap=None`` turns merging off.
+    min_duration : float or None
+        Shortest fixation kept, seconds; None keeps all.
+    px_per_degree : float, optional
+        Image pixels per degree for converting thresholds when the screen geometry
+        is unknown (default: the image at native size on the default screen).
+
+    Returns
+    -------
+    Fixations
+        Onset = time of the first fixation sample; duration = last minus first
+        sample time plus one sample period; position = centroid of the fixation
+        samples that are on the image (image data coordinates); object id of its
+        session. ``meta`` = the recording's meta plus ``meta["detector"]`` with
+        every parameter, ``units`` (``"deg"`` or ``"px"``) and the number of
+        fixations left out because they lay off the image (``off_image``).
+    """
+    params = {
+        "name": "ivt",
+        "velocity_threshold": float(velocity_threshold),
+        "gap_fill_max": gap_fill_max,
+        "eye_selection": eye_selection if eyes is not None else "as recorded",
+        "noise_reduction": noise_reduction,
+        "noise_window": int(noise_window),
+        "velocity_window": velocity_window,
+        "merge_max_gap": merge_max_gap,
+        "merge_max_angle": float(merge_max_angle),
+        "min_duration": min_duration,
+    }
+    if not velocity_threshold > 0:
+        raise ValueError(f"velocity_threshold must be positive, got {velocity_threshold}.")
+    if len(rec) == 0:
+        return build_fixations(rec, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool), params)
+    signal, xy, _ = _prepare(
+        rec, gap_fill_max, eyes, eye_selection, noise_reduction, noise_window, px_per_degree, "detect_fixations_ivt"
+    )
+    params.update(signal.units_meta())
+    rate = rec.sampling_rate_hz
+    period = 1.0 / rate
+    speed = window_velocity(rec.t, signal, xy, _half_window(velocity_window, rate))
+    threshold = signal.degrees_to_unit(velocity_threshold)
+    with np.errstate(invalid="ignore"):
+        fixation_sample = speed < threshold
+    first, last = runs(fixation_sample, signal.session)
+    if merge_max_gap is not None and first.size > 1:
+        position = _mean_positions(xy, first, last, fixation_sample)
+        first, last = merge_adjacent(
+            rec.t, first, last, position, signal.session, signal.distance,
+            merge_max_gap, signal.degrees_to_unit(merge_max_angle), period,
+        )
+    if min_duration is not None:
+        long_enough = rec.t[last] - rec.t[first] + period >= min_duration - _TIME_TOLERANCE
+        first, last = first[long_enough], last[long_enough]
+    if signal.unit == "px":
+        params["velocity_threshold_px"] = threshold
+        params["merge_max_distance_px"] = signal.degrees_to_unit(merge_max_angle)
+    return build_fixations(rec, first, last, fixation_sample, params)
