@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--scene-size", type=int, default=192, help="side of the simulated images (pixels)")
     parser.add_argument("--objects", type=int, default=1, help="objects per image")
     parser.add_argument("--size", type=int, default=64, help="training side (pixels)")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.9)
@@ -59,6 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-channels", type=int, default=64)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=[m[0] for m in METHODS])
+    parser.add_argument("--gaze", choices=("recording", "fixations"), default="recording",
+                        help="train from the tracker samples (I-VT fixations) or the observer's true fixations")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", default=None, help="gaze-map cache (default: a temporary folder)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -109,7 +111,7 @@ def main(argv=None) -> dict:
     total = args.n_images + args.n_test
     started = time.perf_counter()
     scenes = simulate_dataset(total, kind=args.kind, shape=(args.scene_size, args.scene_size), seed=1234, n_objects=args.objects)
-    items = ((s.name, s.image, s.labels, s.recording) for s in scenes)
+    items = ((s.name, s.image, s.labels, getattr(s, args.gaze)) for s in scenes)
     with tempfile.TemporaryDirectory() as scratch:
         cache = args.cache_dir or Path(scratch) / "cache"
         samples = samples_from_items(items, params, cache)
