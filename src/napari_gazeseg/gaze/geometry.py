@@ -189,9 +189,10 @@ class ScreenGeometry:
         """A small visual angle in degrees as a horizontal normalised distance at ``at``."""
         return self.deg_to_px(degrees, at) / self.width_px
 
-    def offset_by_angle(self, xy, angle_deg: float, direction_deg: float = 0.0) -> np.ndarray:
+    def offset_by_angle(self, xy, angle_deg, direction_deg: float = 0.0) -> np.ndarray:
         """The normalised point at exactly ``angle_deg`` visual angle from ``xy``.
 
+        ``angle_deg`` is a float or an array broadcasting against ``xy[..., 0]``.
         ``direction_deg`` is the direction of the shift on the screen, measured from
         the ``+x`` axis towards ``+y`` (0 = right, 90 = down). The gaze direction is
         rotated by ``angle_deg`` in the plane through the eye that contains that
@@ -204,8 +205,8 @@ class ScreenGeometry:
         # The component of the screen direction orthogonal to the gaze direction.
         ortho = screen_dir - np.sum(a * screen_dir, axis=-1, keepdims=True) * a
         ortho = ortho / np.linalg.norm(ortho, axis=-1, keepdims=True)
-        phi = math.radians(angle_deg)
-        rotated = math.cos(phi) * a + math.sin(phi) * ortho
+        phi = np.radians(np.asarray(angle_deg, dtype=np.float64))[..., None]
+        rotated = np.cos(phi) * a + np.sin(phi) * ortho
         if np.any(rotated[..., 2] <= 0):
             raise ValueError(f"a shift of {angle_deg} degrees leaves the screen plane; use a smaller angle.")
         mm = rotated[..., :2] * (self.distance_mm / rotated[..., 2:3])
