@@ -27,9 +27,10 @@ Layers and what they show
     A gaze map of :mod:`napari_gazeseg.gaze.maps` per 2D slice, inferno,
     additive blending, so it lies over the image like light.
 
-Every layer's ``metadata["gazeseg"]`` holds ``kind``, ``meta`` (the recording's
-or fixations' meta) and ``group``: the layers built from one recording share a
-group, which is how widgets find a recording's fixations or heatmap to update.
+Every layer's ``metadata["gazeseg"]`` holds ``kind``, ``name`` (the recording's
+name, which layer names start with), ``meta`` (the recording's or fixations'
+meta) and ``group``: the layers built from one recording share a group, which is
+how widgets find a recording's fixations or heatmap to update.
 
 Invalid samples
 ---------------
@@ -74,6 +75,7 @@ __all__ = [
     "layer_kind",
     "new_group",
     "object_colors",
+    "object_label_colormap",
     "placement_of",
     "recording_from_layer",
     "recording_from_layer_data",
@@ -126,6 +128,17 @@ def object_colors(object_id: np.ndarray, alpha: float = 1.0) -> np.ndarray | str
     rgb = _OBJECT_PALETTE[(ids - 1) % len(_OBJECT_PALETTE)]
     rgb[ids == NO_OBJECT] = _NO_OBJECT_COLOR
     return np.column_stack([rgb, np.full(len(ids), float(alpha))])
+
+
+def object_label_colormap(object_ids) -> dict:
+    """A Labels ``colormap`` dict giving each object id its :func:`object_colors` colour.
+
+    Label 0 is transparent; ids not listed are grey. A labels layer coloured so
+    (ground truth, segmentations) matches the gaze and fixations of its objects.
+    """
+    ids = [int(i) for i in np.unique(np.asarray(object_ids)) if i != NO_OBJECT]
+    colors = object_colors(np.array(ids, dtype=np.int64)) if ids else np.zeros((0, 4))
+    return {0: "transparent", None: "gray", **{i: c for i, c in zip(ids, colors)}}
 
 
 def _time_colors(values: np.ndarray, alpha: float) -> np.ndarray | str:
@@ -186,8 +199,8 @@ def _extent(shape: Sequence[int] | None, coords: np.ndarray) -> float:
 
 
 def _gazeseg_meta(kind: str, meta: Mapping, group: str | None, name: str, **extra) -> dict:
-    return {GAZESEG: {"kind": kind, "meta": copy.deepcopy(dict(meta)),
-                      "group": group or new_group(name), **extra}}
+    entry = {"kind": kind, "name": name, "group": group or new_group(name)}
+    return {GAZESEG: {**entry, "meta": copy.deepcopy(dict(meta)), **extra}}
 
 
 def _base_name(meta: Mapping, name: str | None) -> str:
@@ -479,12 +492,15 @@ def gaze_layers(
     name: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    visible: Sequence[str] = ("gaze", "scanpath", "fixations"),
 ) -> list[LayerDataTuple]:
     """All layers of one recording, sharing one group, bottom to top.
 
     Heatmap (when ``heatmap_kind`` is not None and the image shape is known,
     from ``image_shape`` or the meta), gaze, scanpath, fixations. Either
-    argument may be None (a fixation-only file has no raw gaze).
+    argument may be None (a fixation-only file has no raw gaze). Layers of the
+    kinds in ``visible`` are shown; the others (by default the heatmap, which
+    would tint the image) are made hidden, ready to be switched on.
     """
     if recording is None and fixations is None:
         raise ValueError("give a gaze recording, fixations, or both.")
@@ -513,6 +529,8 @@ def gaze_layers(
     if fixations is not None:
         layers.append(scanpath_layer(fixations, image_shape=shape, **common))
         layers.append(fixations_layer(fixations, image_shape=shape, **common))
+    for _data, kwargs, _type in layers:
+        kwargs["visible"] = kwargs["metadata"][GAZESEG]["kind"] in visible
     return layers
 
 

@@ -1,0 +1,127 @@
+"""What the Gaze layers widget computes off the UI thread: fixations, scanpath, heatmap.
+
+Pure data in, ``LayerDataTuple``\\ s out (no layers are touched here), so the
+work can run in a :func:`napari.qt.threading.thread_worker` and the UI thread
+only copies the results into the existing layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from ..gaze.recording import Fixations, GazeRecording
+from .layers import HEATMAP_KINDS, LayerDataTuple, fixations_layer, heatmap_layer, scanpath_layer
+
+__all__ = ["FIXATION_METHODS", "FixationSettings", "HeatmapSettings", "LayerJob", "compute_layers"]
+
+#: Fixation detectors the widget offers, by the name it shows.
+FIXATION_METHODS = ("I-VT", "I-DT")
+
+
+@dataclass(frozen=True)
+class FixationSettings:
+    """Parameters of the fixation detectors, in the units the widget shows.
+
+    Angles are degrees of visual angle (the detectors convert them to image
+    pixels when the recording has no screen geometry, and say so); times are
+    seconds. Defaults follow the Tobii I-VT fixation filter and Salvucci and
+    Goldberg's I-DT.
+    """
+
+    method: str = "I-VT"
+    velocity_threshold: float = 30.0  # deg/s, I-VT
+    min_duration: float = 0.060  # s, I-VT: shorter fixations are discarded
+    merge_max_gap: float = 0.075  # s, I-VT: merge fixations closer in time ...
+    merge_max_angle: float = 0.5  # deg, I-VT: ... and in space than these
+    dispersion_threshold: float = 1.0  # deg, I-DT
+    idt_min_duration: float = 0.100  # s, I-DT: shortest window
+
+    def detect(self, recording: GazeRecording) -> Fixations:
+        """Run the chosen detector of :mod:`napari_gazeseg.gaze.fixations`."""
+        from ..gaze.fixations import detect_fixations_idt, detect_fixations_ivt
+
+        if self.method == "I-VT":
+            return detect_fixations_ivt(
+                recording,
+                velocity_threshold=self.velocity_threshold,
+                min_duration=self.min_duration,
+                merge_max_gap=self.merge_max_gap,
+                merge_max_angle=self.merge_max_angle,
+            )
+        if self.method == "I-DT":
+            return detect_fixations_idt(
+                recording,
+                dispersion_threshold=self.dispersion_threshold,
+                min_duration=self.idt_min_duration,
+            )
+        raise ValueError(f"fixation method must be one of {', '.join(FIXATION_METHODS)}.")
+
+
+@dataclass(frozen=True)
+class HeatmapSettings:
+    """What the heatmap is made of (:data:`HEATMAP_KINDS`) and its kernel in pixels."""
+
+    kind: str = "fixations+duration"
+    kernel_size: int = 100
+    sigma: float = 100 / 6
+
+    def __post_init__(self) -> None:
+        if self.kind not in HEATMAP_KINDS:
+            raise ValueError(f"heatmap kind must be one of {', '.join(HEATMAP_KINDS)}.")
+
+
+@dataclass(frozen=True)
+class LayerJob:
+    """One recomputation: the data, where the layers go, and what to redo.
+
+    ``recording`` is None for fixation-only sources, whose ``fixations`` are
+    given instead of detected. ``shape`` is the image data shape for the
+    recording's coordinate axes, or None when unknown (no heatmap then).
+    """
+
+    recording: GazeRecording | None
+    fixations: Fixations | None
+    fixation_settings: FixationSettings
+    heatmap_settings: HeatmapSettings
+    redo_fixations: bool
+    redo_heatmap: bool
+    name: str
+    group: str
+    shape: tuple[int, ...] | None
+    scale: Sequence[float] | None = None
+    translate: Sequence[float] | None = None
+
+
+def compute_layers(job: LayerJob) -> Iterator[dict[str, LayerDataTuple | Fixations]]:
+    """Yield the recomputed layers of a job, fixations first, then the heatmap.
+
+    A generator, so that a worker running it can be abandoned between the two
+    steps when a newer job supersedes it. Yields dicts that may hold
+    ``"fixations"`` and ``"scanpath"`` (``LayerDataTuple``), ``"detected"`` (the
+    :class:`Fixations`) and ``"heatmap"``.
+    """
+    common = {"name": job.name, "group": job.group, "scale": job.scale, "translate": job.translate}
+    fixations = job.fixations
+    if job.redo_fixations and job.recording is not None:
+        fixations = job.fixation_settings.detect(job.recording)
+        yield {
+            "detected": fixations,
+            "fixations": fixations_layer(fixations, image_shape=job.shape, **common),
+            "scanpath": scanpath_layer(fixations, image_shape=job.shape, **common),
+        }
+    settings = job.heatmap_settings
+    needs_recording = settings.kind in ("gaze", "blurred")
+    source = job.recording if needs_recording else fixations
+    if job.redo_heatmap and job.shape is not None and source is not None:
+        yield {
+            "heatmap": heatmap_layer(
+                settings.kind,
+                job.shape,
+                recording=job.recording,
+                fixations=fixations,
+                kernel_size=settings.kernel_size,
+                sigma=settings.sigma,
+                **common,
+            )
+        }

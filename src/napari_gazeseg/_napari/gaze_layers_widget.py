@@ -1,0 +1,499 @@
+"""The "Gaze layers" dock widget: show a recording's layers and tune how they are made.
+
+Pick the image the gaze was recorded on and a gaze (or fixations) layer, or open
+a gaze file; show or hide each kind of layer; tune the fixation detector (I-VT
+or I-DT) and the heatmap. Every change recomputes only the layers it affects,
+off the UI thread, and writes the results into the existing layers in place
+(their data, features and colours; never new layers for the same recording).
+Changes are debounced, and a newer change supersedes a computation still
+running: its results are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from ._gaze_compute import FIXATION_METHODS, FixationSettings, HeatmapSettings, LayerJob, compute_layers
+from ._layer_combo import LayerComboBox
+from .layers import (
+    GAZESEG,
+    HEATMAP_KINDS,
+    LAYER_KINDS,
+    fixations_from_layer,
+    layer_kind,
+    placement_of,
+    recording_from_layer,
+    update_layer,
+)
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["GazeLayersWidget"]
+
+#: How the heatmap kinds are named in the widget.
+HEATMAP_LABELS = {
+    "gaze": "gaze samples",
+    "fixations": "fixations",
+    "fixations+duration": "fixations × duration",
+    "blurred": "blurred gaze",
+}
+#: Milliseconds of quiet after the last change before recomputing.
+DEBOUNCE_MS = 150
+
+
+def _image_data_shape(image_layer) -> tuple[int, ...]:
+    """Data shape of an image layer without the RGB(A) axis, level 0 if multiscale."""
+    data = image_layer.data[0] if image_layer.multiscale else image_layer.data
+    shape = tuple(int(s) for s in data.shape)
+    return shape[:-1] if image_layer.rgb else shape
+
+
+def _double_slider(low: float, high: float, value: float, step: float, tip: str):
+    slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+    slider.setRange(low, high)
+    slider.setSingleStep(step)
+    slider.setDecimals(len(str(step).split(".")[1]) if "." in str(step) else 0)
+    slider.setValue(value)
+    slider.setToolTip(tip)
+    return slider
+
+
+def _int_slider(low: int, high: int, value: int, tip: str):
+    slider = QLabeledSlider(Qt.Orientation.Horizontal)
+    slider.setRange(low, high)
+    slider.setValue(value)
+    slider.setToolTip(tip)
+    return slider
+
+
+class GazeLayersWidget(QWidget):
+    """Dock widget that builds and tunes the gaze layers of one recording at a time.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        The viewer whose layers the widget reads and updates.
+
+    Signals
+    -------
+    updated
+        Emitted on the UI thread after a computation's results went into the layers.
+    failed(str)
+        Emitted with the error sentence when a computation or a file failed.
+    """
+
+    updated = Signal()
+    failed = Signal(str)
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._viewer = napari_viewer
+        self._generation = 0
+        self._worker = None
+        self._pending = {"fixations": False, "heatmap": False}
+        self._recording_cache: tuple[object, object] | None = None  # (layer, recording)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._start_job)
+        self._build_ui()
+        self._on_source_changed(self._source.current_layer())
+
+    # -- user interface ------------------------------------------------------------
+    def _build_ui(self) -> None:
+        viewer = self._viewer
+        self._image = LayerComboBox(
+            viewer, lambda lay: lay._type_string == "image" and layer_kind(lay) is None, "no image layer"
+        )
+        self._image.setToolTip("The image the gaze was recorded on: the layers take its scale and size.")
+        self._source = LayerComboBox(viewer, self._is_source, "no gaze layer")
+        self._source.setToolTip("A gaze (or fixations) layer opened from a file, a sample or a recording.")
+        self._open = QPushButton("Open…")
+        self._open.setToolTip("Open a gaze file (native, Tobii Pro Lab TSV, GazeMedSeg or CSV).")
+        source_row = QHBoxLayout()
+        source_row.addWidget(self._source, 1)
+        source_row.addWidget(self._open)
+
+        self._show = {kind: QCheckBox(kind) for kind in LAYER_KINDS}
+        show_row = QHBoxLayout()
+        for box in self._show.values():
+            box.setChecked(True)
+            show_row.addWidget(box)
+        show_row.addStretch(1)
+
+        top = QFormLayout()
+        top.addRow("Image", self._image)
+        top.addRow("Gaze", source_row)
+        top.addRow("Show", show_row)
+
+        self._method = QComboBox()
+        self._method.addItems(FIXATION_METHODS)
+        self._method.setToolTip("I-VT: velocity threshold (Tobii I-VT filter). I-DT: dispersion threshold.")
+        defaults = FixationSettings()
+        self._velocity = _double_slider(
+            5.0, 300.0, defaults.velocity_threshold, 1.0,
+            "Samples slower than this (degrees per second) belong to fixations.",
+        )
+        self._min_duration = _int_slider(
+            0, 500, round(defaults.min_duration * 1000), "I-VT discards shorter fixations (ms)."
+        )
+        self._idt_min_duration = _int_slider(
+            10, 500, round(defaults.idt_min_duration * 1000),
+            "I-DT needs a window at least this long (ms) to start a fixation.",
+        )
+        self._merge_gap = _int_slider(
+            0, 300, round(defaults.merge_max_gap * 1000),
+            "Fixations separated by less time than this (ms) ...",
+        )
+        self._merge_angle = _double_slider(
+            0.0, 5.0, defaults.merge_max_angle, 0.05,
+            "... and less visual angle than this (degrees) are merged into one.",
+        )
+        self._dispersion = _double_slider(
+            0.1, 5.0, defaults.dispersion_threshold, 0.05,
+            "Samples spread over less than this (degrees) form a fixation.",
+        )
+        fixation_form = QFormLayout()
+        fixation_form.addRow("Method", self._method)
+        fixation_form.addRow("Velocity (°/s)", self._velocity)
+        fixation_form.addRow("Dispersion (°)", self._dispersion)
+        fixation_form.addRow("Min duration (ms)", self._min_duration)
+        fixation_form.addRow("Min duration (ms)", self._idt_min_duration)
+        fixation_form.addRow("Merge gap (ms)", self._merge_gap)
+        fixation_form.addRow("Merge angle (°)", self._merge_angle)
+        self._fixation_form = fixation_form
+        self._fixation_box = QGroupBox("Fixations")
+        self._fixation_box.setLayout(fixation_form)
+
+        heat_defaults = HeatmapSettings()
+        self._heatmap_kind = QComboBox()
+        for kind in HEATMAP_KINDS:
+            self._heatmap_kind.addItem(HEATMAP_LABELS[kind], kind)
+        self._heatmap_kind.setCurrentIndex(HEATMAP_KINDS.index(heat_defaults.kind))
+        self._heatmap_kind.setToolTip(
+            "What each Gaussian is centred on; 'fixations × duration' weighs each by its "
+            "duration (SAM meets Gaze). Blurred gaze uses radius 3 and sigma 5 pixels."
+        )
+        self._kernel = _int_slider(
+            5, 400, heat_defaults.kernel_size, "Width and height of each Gaussian kernel in image pixels."
+        )
+        self._sigma = _double_slider(
+            0.5, 100.0, heat_defaults.sigma, 0.1, "Standard deviation of the Gaussian in image pixels."
+        )
+        heat_form = QFormLayout()
+        heat_form.addRow("Made from", self._heatmap_kind)
+        heat_form.addRow("Kernel (px)", self._kernel)
+        heat_form.addRow("Sigma (px)", self._sigma)
+        self._heat_box = QGroupBox("Heatmap")
+        self._heat_box.setLayout(heat_form)
+
+        self._status = QLabel()
+        self._status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self._fixation_box)
+        layout.addWidget(self._heat_box)
+        layout.addWidget(self._status)
+        layout.addStretch(1)
+
+        self._image.layer_changed.connect(self._on_image_changed)
+        self._source.layer_changed.connect(self._on_source_changed)
+        self._open.clicked.connect(self._choose_file)
+        for kind, box in self._show.items():
+            box.toggled.connect(lambda checked, kind=kind: self._on_show_toggled(kind, checked))
+        self._method.currentIndexChanged.connect(self._on_method_changed)
+        for control in (self._velocity, self._min_duration, self._merge_gap, self._merge_angle,
+                        self._dispersion, self._idt_min_duration):
+            control.valueChanged.connect(lambda _value: self._schedule(fixations=True))
+        self._heatmap_kind.currentIndexChanged.connect(self._on_heatmap_kind_changed)
+        for control in (self._kernel, self._sigma):
+            control.valueChanged.connect(lambda _value: self._schedule(heatmap=True))
+        self._on_method_changed()
+        self._on_heatmap_kind_changed(schedule=False)
+
+    def _is_source(self, layer) -> bool:
+        """Gaze layers, and fixations layers of recordings without one (fixation-only files)."""
+        kind = layer_kind(layer)
+        if kind == "gaze":
+            return True
+        if kind != "fixations":
+            return False
+        group = layer.metadata[GAZESEG]["group"]
+        return not any(
+            layer_kind(other) == "gaze" and other.metadata[GAZESEG]["group"] == group
+            for other in self._viewer.layers
+        )
+
+    def _set_row_visible(self, form: QFormLayout, field: QWidget, visible: bool) -> None:
+        form.labelForField(field).setVisible(visible)
+        field.setVisible(visible)
+
+    # -- the current choice ------------------------------------------------------------
+    @property
+    def fixation_settings(self) -> FixationSettings:
+        """The detector parameters as the widget shows them (seconds, degrees)."""
+        return FixationSettings(
+            method=self._method.currentText(),
+            velocity_threshold=float(self._velocity.value()),
+            min_duration=self._min_duration.value() / 1000.0,
+            merge_max_gap=self._merge_gap.value() / 1000.0,
+            merge_max_angle=float(self._merge_angle.value()),
+            dispersion_threshold=float(self._dispersion.value()),
+            idt_min_duration=self._idt_min_duration.value() / 1000.0,
+        )
+
+    @property
+    def heatmap_settings(self) -> HeatmapSettings:
+        """The heatmap kind and kernel as the widget shows them (pixels)."""
+        return HeatmapSettings(
+            kind=self._heatmap_kind.currentData(),
+            kernel_size=int(self._kernel.value()),
+            sigma=float(self._sigma.value()),
+        )
+
+    def group_layers(self) -> dict[str, object]:
+        """The layers of the chosen recording, by kind (only those in the viewer)."""
+        source = self._source.current_layer()
+        if source is None:
+            return {}
+        group = source.metadata[GAZESEG]["group"]
+        found = {}
+        for layer in self._viewer.layers:
+            entry = layer.metadata.get(GAZESEG)
+            if isinstance(entry, dict) and entry.get("group") == group:
+                found.setdefault(entry["kind"], layer)
+        return found
+
+    # -- reacting to the user ------------------------------------------------------------
+    def _on_source_changed(self, source) -> None:
+        self._recording_cache = None
+        layers = self.group_layers()
+        is_recording = source is not None and layer_kind(source) == "gaze"
+        self._fixation_box.setEnabled(is_recording)
+        self._show["gaze"].setEnabled(is_recording)
+        for kind, box in self._show.items():
+            box.blockSignals(True)
+            if kind in layers:
+                box.setChecked(layers[kind].visible)
+            box.blockSignals(False)
+        if source is None:
+            self._status.setText("Open a gaze file or a sample (File > Open Sample) to begin.")
+            return
+        if source.metadata[GAZESEG].get("meta", {}).get("image") is None and self._image.current_layer() is None:
+            self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
+        missing_fixations = is_recording and "fixations" not in layers
+        missing_heatmap = "heatmap" not in layers and self._show["heatmap"].isChecked()
+        if missing_fixations or missing_heatmap:
+            self._schedule(fixations=missing_fixations, heatmap=missing_heatmap)
+
+    def _on_image_changed(self, image) -> None:
+        if image is not None:
+            placement = placement_of(image)
+            for layer in self.group_layers().values():
+                layer.scale = placement["scale"][-layer.ndim:]
+                layer.translate = placement["translate"][-layer.ndim:]
+        self._schedule(heatmap=True)
+
+    def _on_show_toggled(self, kind: str, checked: bool) -> None:
+        layer = self.group_layers().get(kind)
+        if layer is not None:
+            layer.visible = checked
+        elif checked:
+            self._schedule(fixations=kind in ("fixations", "scanpath"), heatmap=kind == "heatmap")
+
+    def _on_method_changed(self, _index: int | None = None) -> None:
+        ivt = self._method.currentText() == "I-VT"
+        form = self._fixation_form
+        for field in (self._velocity, self._min_duration, self._merge_gap, self._merge_angle):
+            self._set_row_visible(form, field, ivt)
+        for field in (self._dispersion, self._idt_min_duration):
+            self._set_row_visible(form, field, not ivt)
+        if _index is not None:
+            self._schedule(fixations=True)
+
+    def _on_heatmap_kind_changed(self, _index: int | None = None, schedule: bool = True) -> None:
+        blurred = self._heatmap_kind.currentData() == "blurred"
+        self._kernel.setEnabled(not blurred)
+        self._sigma.setEnabled(not blurred)
+        if schedule:
+            self._schedule(heatmap=True)
+
+    def _schedule(self, fixations: bool = False, heatmap: bool = False) -> None:
+        """Note what must be recomputed and (re)start the debounce timer."""
+        self._pending["fixations"] |= fixations
+        heatmap_uses_fixations = self._heatmap_kind.currentData() in ("fixations", "fixations+duration")
+        self._pending["heatmap"] |= heatmap or (fixations and heatmap_uses_fixations)
+        self._debounce.start()
+
+    # -- computing ---------------------------------------------------------------------
+    def _recording(self, source):
+        if self._recording_cache is None or self._recording_cache[0] is not source:
+            self._recording_cache = (source, recording_from_layer(source))
+            source.events.data.connect(self._forget_recording)
+        return self._recording_cache[1]
+
+    def _forget_recording(self, event=None) -> None:
+        self._recording_cache = None
+
+    def _shape(self, source, ndim: int) -> tuple[int, ...] | None:
+        image = self._image.current_layer()
+        if image is not None:
+            shape = _image_data_shape(image)
+            return shape[-ndim:] if len(shape) >= ndim else None
+        meta_shape = source.metadata[GAZESEG].get("meta", {}).get("image", {}).get("shape")
+        return tuple(int(s) for s in meta_shape[:ndim]) if meta_shape else None
+
+    def _make_job(self) -> LayerJob | None:
+        source = self._source.current_layer()
+        if source is None:
+            return None
+        layers = self.group_layers()
+        is_recording = layer_kind(source) == "gaze"
+        recording = self._recording(source) if is_recording else None
+        redo_fixations = is_recording and self._pending["fixations"]
+        fixations = None
+        if not is_recording:
+            fixations = fixations_from_layer(source)
+        elif not redo_fixations:
+            if "fixations" in layers:
+                fixations = fixations_from_layer(layers["fixations"])
+            elif self._pending["heatmap"]:
+                redo_fixations = True
+        image = self._image.current_layer()
+        placement = placement_of(image) if image is not None else {
+            "scale": tuple(source.scale), "translate": tuple(source.translate)
+        }
+        entry = source.metadata[GAZESEG]
+        return LayerJob(
+            recording=recording,
+            fixations=fixations,
+            fixation_settings=self.fixation_settings,
+            heatmap_settings=self.heatmap_settings,
+            redo_fixations=redo_fixations,
+            redo_heatmap=self._pending["heatmap"],
+            name=entry["name"],
+            group=entry["group"],
+            shape=self._shape(source, source.ndim),
+            scale=placement["scale"],
+            translate=placement["translate"],
+        )
+
+    def _start_job(self) -> None:
+        from napari.qt.threading import create_worker
+
+        try:
+            job = self._make_job()
+        except ValueError as err:
+            self._report(str(err))
+            return
+        self._pending = {"fixations": False, "heatmap": False}
+        if job is None or not (job.redo_fixations or job.redo_heatmap):
+            return
+        if job.redo_heatmap and job.shape is None:
+            self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
+        if self._worker is not None:
+            self._worker.quit()
+        self._generation += 1
+        generation = self._generation
+        worker = create_worker(compute_layers, job, _progress={"desc": "Updating gaze layers"})
+        worker.yielded.connect(lambda result: self._apply(result, generation))
+        worker.errored.connect(lambda err: self._on_error(err, generation))
+        worker.finished.connect(lambda: self._on_finished(generation))
+        self._worker = worker
+        worker.start()
+
+    def _apply(self, result: dict, generation: int) -> None:
+        if generation != self._generation:
+            return  # superseded by a newer change
+        layers = self.group_layers()
+        for kind in ("heatmap", "scanpath", "fixations"):
+            if kind not in result:
+                continue
+            if kind in layers:
+                update_layer(layers[kind], result[kind])
+            else:
+                self._add_layer(kind, result[kind])
+        detected = result.get("detected")
+        if detected is not None:
+            units = detected.meta.get("detector", {}).get("units", "deg")
+            note = "" if units == "deg" else " (no screen geometry: thresholds converted to image pixels)"
+            self._status.setText(f"{len(detected)} fixations{note}.")
+
+    def _add_layer(self, kind: str, layer_data) -> None:
+        from napari.layers import Layer
+
+        data, kwargs, layer_type = layer_data
+        layer = Layer.create(data, {**kwargs, "visible": self._show[kind].isChecked()}, layer_type)
+        if kind == "heatmap" and self._image.current_layer() is not None:
+            self._viewer.layers.insert(self._viewer.layers.index(self._image.current_layer()) + 1, layer)
+        else:
+            self._viewer.add_layer(layer)
+
+    def _on_finished(self, generation: int) -> None:
+        if generation == self._generation:
+            self._worker = None
+            self.updated.emit()
+
+    def _on_error(self, error: Exception, generation: int) -> None:
+        if generation == self._generation:
+            self._report(str(error))
+
+    def _report(self, message: str) -> None:
+        from napari.utils.notifications import show_error
+
+        self._status.setText(message)
+        show_error(message)
+        self.failed.emit(message)
+
+    # -- opening files --------------------------------------------------------------------
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open gaze recording", "", "Gaze files (*.tsv *.csv *.txt);;All files (*)"
+        )
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str) -> None:
+        """Read a gaze file off the UI thread and add its layers over the chosen image."""
+        from napari.qt.threading import create_worker
+
+        from .reader import gaze_file_layers
+
+        image = self._image.current_layer()
+        kwargs = {}
+        if image is not None:
+            kwargs = {**placement_of(image), "image_shape": _image_data_shape(image)}
+        worker = create_worker(gaze_file_layers, path, **kwargs, _progress={"desc": "Reading gaze"})
+        worker.returned.connect(self._add_file_layers)
+        worker.errored.connect(lambda err: self._report(str(err)))
+        worker.start()
+        self._open_worker = worker
+
+    def _add_file_layers(self, layer_data: list) -> None:
+        from napari.layers import Layer
+
+        first_source = None
+        for data, kwargs, layer_type in layer_data:
+            layer = self._viewer.add_layer(Layer.create(data, kwargs, layer_type))
+            if first_source is None and layer_kind(layer) in ("gaze", "fixations"):
+                first_source = layer
+        if first_source is not None:
+            self._source.set_current_layer(first_source)
+        self.updated.emit()

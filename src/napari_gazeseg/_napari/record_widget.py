@@ -1,0 +1,369 @@
+"""The "Record gaze" dock widget: choose a source and an image, calibrate, record.
+
+Hotkeys (free in napari's default keymap; also shown on the buttons):
+
+* ``G`` starts a per-object gaze session, or ends the open one. Each session
+  gets the next object id (1, 2, ...), which colours its samples and
+  fixations and becomes the label value of its mask.
+* ``Shift+G`` starts or stops the recording.
+
+While recording, three live layers follow the gaze: the last two seconds of
+raw gaze, the fixations so far (the current one grows), and a heatmap of the
+fixations weighted by duration. The readout shows the rate achieved, samples
+lost and the percentage of valid samples. The file is written as it goes
+(native ``NAME.gaze.tsv`` + ``NAME.gaze.json``) and survives a crash up to its
+last flush (at most 0.2 s old).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
+from ..tracking.mapping import ViewNotMappableError, snapshot_view
+from ..tracking.source import SourceError
+from . import layers as gaze_layers
+
+__all__ = ["RecordGazeWidget", "LiveGazeLayers"]
+
+SOURCES = ("Tobii eye tracker", "Mouse cursor", "Replay a file")
+TOGGLE_OBJECT_KEY = "g"
+TOGGLE_RECORDING_KEY = "Shift+G"
+#: Seconds of raw gaze the live tail shows.
+TAIL_S = 2.0
+#: Longest interval between heatmap recomputations (seconds of wall time).
+HEATMAP_INTERVAL_S = 0.5
+
+
+def default_recording_path(image_name: str) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_name) or "image"
+    return Path.home() / "gazeseg-recordings" / f"{safe}-{stamp}.gaze.tsv"
+
+
+def screen_geometry_of(screen, distance_mm: float):
+    """:class:`ScreenGeometry` of a QScreen (physical pixels and millimetres)."""
+    from ..gaze.geometry import ScreenGeometry
+
+    ratio = screen.devicePixelRatio()
+    size = screen.geometry()
+    physical = screen.physicalSize()
+    default = ScreenGeometry.default()
+    width_mm = physical.width() if physical.width() > 0 else default.width_mm
+    height_mm = physical.height() if physical.height() > 0 else default.height_mm
+    return ScreenGeometry(
+        width_px=int(round(size.width() * ratio)),
+        height_px=int(round(size.height() * ratio)),
+        width_mm=float(width_mm),
+        height_mm=float(height_mm),
+        distance_mm=float(distance_mm),
+    )
+
+
+class LiveGazeLayers:
+    """The live gaze tail, fixations and heatmap layers of one recording (UI thread)."""
+
+    def __init__(self, viewer, image_layer, meta: dict) -> None:
+        self._viewer = viewer
+        self._image = image_layer
+        self._placement = gaze_layers.placement_of(image_layer)
+        self._shape = tuple(int(s) for s in meta["image"]["shape"])
+        self._meta = meta
+        self._group = gaze_layers.new_group(f"{image_layer.name} live")
+        self._tail: list[GazeRecording] = []
+        self._fixations_by_object: dict[int, Fixations] = {}
+        self._heatmap_due = 0.0
+        self.gaze = self.fixations = self.heatmap = None
+
+    def _add_or_update(self, attribute: str, layer_data) -> None:
+        layer = getattr(self, attribute)
+        if layer is None or layer not in self._viewer.layers:
+            from napari.layers import Layer
+
+            layer = self._viewer.add_layer(Layer.create(*layer_data))
+            setattr(self, attribute, layer)
+        else:
+            gaze_layers.update_layer(layer, layer_data)
+
+    def add_samples(self, samples: GazeRecording) -> None:
+        self._tail.append(samples)
+        tail = GazeRecording.concatenate(self._tail)
+        tail = tail.between(float(tail.t[-1]) - TAIL_S, np.inf)
+        self._tail = [tail]
+        data = gaze_layers.gaze_layer(
+            tail, name=f"{self._image.name} gaze (live)", group=self._group, image_shape=self._shape, **self._placement
+        )
+        self._add_or_update("gaze", data)
+
+    def set_fixations(self, object_id: int, fixations: Fixations) -> None:
+        self._fixations_by_object[object_id] = fixations
+        data = gaze_layers.fixations_layer(
+            self._all_fixations(), name=f"{self._image.name} fixations (live)", group=self._group,
+            image_shape=self._shape, **self._placement,
+        )
+        self._add_or_update("fixations", data)
+        if time.monotonic() >= self._heatmap_due:
+            self.refresh_heatmap()
+
+    def refresh_heatmap(self) -> None:
+        """Recompute the heatmap from all fixations so far (throttled while recording)."""
+        if not self._fixations_by_object:
+            return
+        self._heatmap_due = time.monotonic() + HEATMAP_INTERVAL_S
+        heat = gaze_layers.heatmap_layer(
+            "fixations+duration", self._shape, fixations=self._all_fixations(),
+            name=f"{self._image.name} heatmap (live)", group=self._group, **self._placement,
+        )
+        self._add_or_update("heatmap", heat)
+
+    def _all_fixations(self) -> Fixations:
+        everything = Fixations.concatenate(list(self._fixations_by_object.values()))
+        return Fixations(everything.start, everything.duration, everything.coords, everything.object_id, meta=self._meta)
+
+
+class RecordGazeWidget(QWidget):
+    """Dock widget: source, image layer, calibration, start/stop, object sessions, quality."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.recorder = None
+        self.live_layers: LiveGazeLayers | None = None
+        self._source = None
+        self._calibration_meta: dict | None = None
+
+        self.source_box = QComboBox()
+        self.source_box.addItems(SOURCES)
+        self.source_box.setCurrentIndex(1)
+        self.image_box = QComboBox()
+        self.rate_box = QDoubleSpinBox(minimum=10.0, maximum=1000.0, value=120.0, suffix=" Hz")
+        self.speed_box = QDoubleSpinBox(minimum=0.1, maximum=100.0, value=1.0, suffix=" ×")
+        self.replay_edit = QLineEdit()
+        self.replay_edit.setPlaceholderText("gaze file to replay")
+        self.distance_box = QDoubleSpinBox(minimum=200.0, maximum=2000.0, value=650.0, suffix=" mm")
+        self.distance_box.setToolTip("Distance from the eyes to the screen, for visual angles.")
+        self.save_edit = QLineEdit()
+        self.save_edit.setPlaceholderText("default: ~/gazeseg-recordings/IMAGE-TIME.gaze.tsv")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._choose_save_path)
+        save_row = QHBoxLayout()
+        save_row.addWidget(self.save_edit)
+        save_row.addWidget(browse)
+
+        self.calibrate_button = QPushButton("Calibrate…")
+        self.record_button = QPushButton("Start recording (Shift+G)")
+        self.object_button = QPushButton("Start object (G)")
+        self.object_button.setEnabled(False)
+        self.status_label = QLabel("Not recording.")
+        self.status_label.setWordWrap(True)
+        self.quality_label = QLabel("")
+        self.calibration_label = QLabel("Not calibrated.")
+        self.calibration_label.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Source", self.source_box)
+        form.addRow("Image", self.image_box)
+        form.addRow("Cursor rate", self.rate_box)
+        form.addRow("Replay file", self.replay_edit)
+        form.addRow("Replay speed", self.speed_box)
+        form.addRow("Viewing distance", self.distance_box)
+        form.addRow("Save to", save_row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        for widget in (self.calibrate_button, self.calibration_label, self.record_button,
+                       self.object_button, self.status_label, self.quality_label):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+
+        self.calibrate_button.clicked.connect(self.calibrate)
+        self.record_button.clicked.connect(self.toggle_recording)
+        self.object_button.clicked.connect(self.toggle_object)
+        self.source_box.currentIndexChanged.connect(self._update_enabled)
+        self.viewer.layers.events.inserted.connect(self._refresh_images)
+        self.viewer.layers.events.removed.connect(self._refresh_images)
+        self.viewer.bind_key(TOGGLE_OBJECT_KEY, lambda viewer: self.toggle_object(), overwrite=True)
+        self.viewer.bind_key(TOGGLE_RECORDING_KEY, lambda viewer: self.toggle_recording(), overwrite=True)
+        self._quality_timer = QTimer(self)
+        self._quality_timer.setInterval(500)
+        self._quality_timer.timeout.connect(self._show_quality)
+        self._refresh_images()
+        self._update_enabled()
+
+    # -- choices ----------------------------------------------------------------
+    def _refresh_images(self, event=None) -> None:
+        current = self.image_box.currentText()
+        names = [layer.name for layer in self.viewer.layers if layer._type_string == "image"]
+        self.image_box.clear()
+        self.image_box.addItems(names)
+        if current in names:
+            self.image_box.setCurrentText(current)
+
+    def _update_enabled(self) -> None:
+        source = self.source_box.currentText()
+        idle = self.recorder is None
+        self.calibrate_button.setEnabled(idle and source == SOURCES[0])
+        self.rate_box.setEnabled(idle and source == SOURCES[1])
+        self.replay_edit.setEnabled(idle and source == SOURCES[2])
+        self.speed_box.setEnabled(idle and source == SOURCES[2])
+        self.source_box.setEnabled(idle)
+        self.image_box.setEnabled(idle)
+
+    def _choose_save_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save gaze recording", "", "Native gaze (*.gaze.tsv)")
+        if path:
+            self.save_edit.setText(path)
+
+    def _image_layer(self):
+        name = self.image_box.currentText()
+        if not name or name not in self.viewer.layers:
+            raise SourceError("Open an image and choose it under Image before recording gaze.")
+        return self.viewer.layers[name]
+
+    def _screen(self):
+        return self.viewer.window._qt_viewer.canvas.native.screen()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        from napari.utils.notifications import show_info, show_warning
+
+        self.status_label.setText(text)
+        (show_warning if error else show_info)(text)
+
+    # -- sources ------------------------------------------------------------------
+    def _make_source(self, image_layer):
+        choice = self.source_box.currentText()
+        if choice == SOURCES[0]:
+            from ..tracking.tobii import TobiiSource, load_sdk
+
+            if self._source is None or self._source.name != "tobii":
+                self._source = TobiiSource(sdk_module=load_sdk())
+            return self._source
+        if choice == SOURCES[1]:
+            from ..tracking.mouse import CursorSource
+
+            return CursorSource(screen=self._screen(), rate_hz=self.rate_box.value())
+        from ..tracking.replay import ReplaySource
+
+        path = self.replay_edit.text().strip()
+        if not path or not Path(path).is_file():
+            raise SourceError("Choose an existing gaze file under Replay file to replay it.")
+        view = snapshot_view(self.viewer, image_layer, self._screen())
+        return ReplaySource(path, speed=self.speed_box.value(), display_of=view.display_of)
+
+    # -- actions ---------------------------------------------------------------------
+    def calibrate(self) -> None:
+        """Run the Tobii calibration and validation dialog; keep the accepted result."""
+        from ..tracking.calibration_dialog import CalibrationDialog
+        from ..tracking.tobii import TobiiSource, load_sdk
+
+        try:
+            sdk_module = load_sdk()
+            if self._source is None or self._source.name != "tobii":
+                self._source = TobiiSource(sdk_module=sdk_module)
+        except SourceError as err:
+            self._say(str(err), error=True)
+            return
+        geometry = screen_geometry_of(self._screen(), self.distance_box.value())
+        dialog = CalibrationDialog(self._source, sdk_module, geometry.directions, screen=self._screen(), parent=self)
+        if dialog.exec() and dialog.result_meta is not None:
+            self._calibration_meta = dialog.result_meta
+            self.calibration_label.setText(f"Calibrated: {dialog.report.summary()}")
+
+    def toggle_recording(self) -> None:
+        if self.recorder is None:
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def start_recording(self) -> None:
+        from ..tracking.recorder import GazeRecorder
+
+        try:
+            image_layer = self._image_layer()
+            snapshot_view(self.viewer, image_layer, self._screen())
+            source = self._make_source(image_layer)
+        except (SourceError, ViewNotMappableError) as err:
+            self._say(str(err), error=True)
+            return
+        path = Path(self.save_edit.text().strip() or default_recording_path(image_layer.name))
+        data_shape = image_layer.level_shapes[0] if image_layer.multiscale else image_layer.data.shape
+        if image_layer.rgb:
+            data_shape = data_shape[:-1]
+        geometry = screen_geometry_of(self._screen(), self.distance_box.value())
+        meta = {
+            "image": {"shape": [int(s) for s in data_shape], "name": image_layer.name},
+            "screen": geometry.to_meta(),
+        }
+        if self._calibration_meta is not None and source.name == "tobii":
+            meta.update(self._calibration_meta)
+        view = partial(snapshot_view, self.viewer, image_layer, self._screen())
+        recorder = GazeRecorder(source, path, view, ndim=len(data_shape), meta=meta)
+        self.live_layers = LiveGazeLayers(self.viewer, image_layer, meta)
+        recorder.samples_added.connect(self.live_layers.add_samples)
+        recorder.fixations_changed.connect(self.live_layers.set_fixations)
+        recorder.message.connect(lambda text: self._say(text, error=True))
+        recorder.object_started.connect(self._show_object)
+        recorder.object_stopped.connect(lambda object_id: self._show_object(NO_OBJECT))
+        try:
+            recorder.start()
+        except (SourceError, OSError) as err:
+            self._say(f"{err}", error=True)
+            return
+        self.recorder = recorder
+        self.record_button.setText("Stop recording (Shift+G)")
+        self.object_button.setEnabled(True)
+        self._update_enabled()
+        self._quality_timer.start()
+        self.status_label.setText(f"Recording {source.name} gaze to {path}.")
+
+    def stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        recorder.stop()
+        self.live_layers.refresh_heatmap()
+        self._quality_timer.stop()
+        self._show_quality(recorder)
+        self.record_button.setText("Start recording (Shift+G)")
+        self.object_button.setText("Start object (G)")
+        self.object_button.setEnabled(False)
+        self._update_enabled()
+        self.status_label.setText(f"Saved {recorder.samples_written} samples to {recorder.path}.")
+
+    def toggle_object(self) -> None:
+        if self.recorder is None:
+            self._say("Start recording (Shift+G) before starting an object session.", error=True)
+            return
+        self.recorder.toggle_object()
+
+    def _show_object(self, object_id: int) -> None:
+        if object_id == NO_OBJECT:
+            self.object_button.setText("Start object (G)")
+        else:
+            self.object_button.setText(f"Stop object {object_id} (G)")
+
+    def _show_quality(self, recorder=None) -> None:
+        recorder = recorder or self.recorder
+        if recorder is not None:
+            self.quality_label.setText(recorder.report().summary())
+
+    def closeEvent(self, event) -> None:
+        self.stop_recording()
+        super().closeEvent(event)
