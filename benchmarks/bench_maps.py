@@ -81,7 +81,12 @@ def correlate_heatmap(points, shape, kernel_size=100, sigma=100 / 6):
     grid = np.zeros(canvas)
     np.add.at(grid, (pixels[inside, 0], pixels[inside, 1]), 1.0)
     flipped = g[::-1]  # correlate with the reversed kernel = convolve
-    full = ndimage.correlate1d(ndimage.correlate1d(grid, flipped, axis=0, mode="constant"), flipped, axis=1, mode="constant")
+    full = ndimage.correlate1d(
+        ndimage.correlate1d(grid, flipped, axis=0, mode="constant"),
+        flipped,
+        axis=1,
+        mode="constant",
+    )
     start = kernel_size - 1 - (kernel_size - 1) // 2
     return full[start : start + shape[0], start : start + shape[1]]
 
@@ -91,7 +96,10 @@ def bench_heatmap(repeats: int, n_points: int, n_naive: int) -> None:
     points = rng.uniform(-50, SHAPE[0] + 50, (n_points, 2))
     durations = rng.uniform(0.1, 0.6, n_points)
     print(f"gaze_heatmap: {n_points} points on {SHAPE[0]}x{SHAPE[1]}, kernel 100 px, sigma 100/6")
-    for label, weights in (("unweighted (gaze samples)", None), ("weighted (fixations + duration)", durations)):
+    for label, weights in (
+        ("unweighted (gaze samples)", None),
+        ("weighted (fixations + duration)", durations),
+    ):
         subset = points[:n_naive]
         subset_weights = None if weights is None else weights[:n_naive]
         fast_s, fast, naive_subset_s, naive_subset = timed_pair(
@@ -131,7 +139,11 @@ def brute_force_track_maps(track, shape, ratios=(0.5, 0.75, 1.0), beta=10.0, tau
             d = b - a
             length2 = float(d @ d)
             pr, pc = rows - a[0], cols - a[1]
-            t = np.zeros(shape) if length2 == 0 else np.clip((pr * d[0] + pc * d[1]) / length2, 0, 1)
+            t = (
+                np.zeros(shape)
+                if length2 == 0
+                else np.clip((pr * d[0] + pc * d[1]) / length2, 0, 1)
+            )
             best = np.minimum(best, (pr - t * d[0]) ** 2 + (pc - t * d[1]) ** 2)
         attention = np.exp(-np.sqrt(best) / beta)
         out[ratio] = np.where(attention > tau, attention, 0.0)
@@ -173,8 +185,12 @@ def bench_tracks(repeats: int) -> None:
         approx = max(float(np.abs(edt[r] - brute[r]).max()) for r in fast)
         print(f"  {name}")
         print(f"    track_maps (exact, band)        {fast_s * 1e3:8.1f} ms")
-        print(f"    brute force, all pixels         {brute_s * 1e3:8.1f} ms   ratio {brute_s / fast_s:6.1f}x")
-        print(f"    rasterise + EDT (approximate)   {edt_s * 1e3:8.1f} ms   ratio {edt_s / fast_s:6.1f}x")
+        print(
+            f"    brute force, all pixels         {brute_s * 1e3:8.1f} ms   ratio {brute_s / fast_s:6.1f}x"
+        )
+        print(
+            f"    rasterise + EDT (approximate)   {edt_s * 1e3:8.1f} ms   ratio {edt_s / fast_s:6.1f}x"
+        )
         print(f"    max |G - brute force|: track_maps {exact:.1e}, EDT {approx:.1e}")
 
 
@@ -182,7 +198,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats of the fast methods")
     parser.add_argument("--points", type=int, default=100_000, help="heatmap points")
-    parser.add_argument("--naive-points", type=int, default=2_000, help="points the naive sum is timed on")
+    parser.add_argument(
+        "--naive-points", type=int, default=2_000, help="points the naive sum is timed on"
+    )
     args = parser.parse_args()
     bench_heatmap(args.repeats, args.points, args.naive_points)
     bench_tracks(args.repeats)

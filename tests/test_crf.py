@@ -56,7 +56,9 @@ def test_dense_crf_defaults_are_gazemedseg_crf_inference():
     [
         pytest.param(lambda im: np.repeat(im[..., None], 3, axis=-1), id="rgb"),
         pytest.param(lambda im: np.dstack([im, im, im, np.full_like(im, 255)]), id="rgba"),
-        pytest.param(lambda im: np.where(im > 100, 255, 0).astype(np.uint16) * 200 + 1000, id="uint16"),
+        pytest.param(
+            lambda im: np.where(im > 100, 255, 0).astype(np.uint16) * 200 + 1000, id="uint16"
+        ),
         pytest.param(lambda im: np.where(im > 100, 1.0, -1.0), id="float"),
     ],
 )

@@ -84,7 +84,10 @@ def test_heatmap_equals_naive_kernel_sum(
 ):
     rng = np.random.default_rng(n_points + kernel_size)
     points = np.column_stack(
-        [rng.uniform(-margin, shape[0] + margin, n_points), rng.uniform(-margin, shape[1] + margin, n_points)]
+        [
+            rng.uniform(-margin, shape[0] + margin, n_points),
+            rng.uniform(-margin, shape[1] + margin, n_points),
+        ]
     )
     weights = rng.uniform(0.05, 0.9, n_points) if weighted else None
     fast = gaze_heatmap(points, shape, weights, kernel_size=kernel_size, sigma=sigma)
@@ -100,7 +103,9 @@ def test_heatmap_default_path_choice_matches_naive_for_few_and_many_points():
         points = rng.normal(30, 25, (n_points, 2))
         weights = rng.uniform(0.1, 0.5, n_points)
         np.testing.assert_allclose(
-            gaze_heatmap(points, (60, 50), weights), naive_heatmap(points, (60, 50), weights), rtol=1e-4
+            gaze_heatmap(points, (60, 50), weights),
+            naive_heatmap(points, (60, 50), weights),
+            rtol=1e-4,
         )
 
 
@@ -138,7 +143,12 @@ def test_heatmap_kernel_placement_for_an_even_size():
 
 @pytest.mark.parametrize(
     "point, pixel",
-    [((2.5, 3.49), (3, 3)), ((-0.5, 0.49), (0, 0)), ((4.499, 1.5), (4, 2)), ((-0.51, 2.0), (-1, 2))],
+    [
+        ((2.5, 3.49), (3, 3)),
+        ((-0.5, 0.49), (0, 0)),
+        ((4.499, 1.5), (4, 2)),
+        ((-0.51, 2.0), (-1, 2)),
+    ],
 )
 def test_heatmap_puts_a_point_on_the_pixel_that_contains_it(point, pixel):
     heat = gaze_heatmap([point], (6, 6), kernel_size=3, sigma=0.5)
@@ -200,12 +210,16 @@ def reference_blurred_gaze(points, shape, radius=3, sigma=5.0, pad=20):
     "shape, radius, sigma, margin",
     [((32, 24), 3, 5.0, 0), ((32, 24), 3, 5.0, 6), ((10, 40), 1, 0.7, 4), ((15, 15), 0, 1.0, 2)],
 )
-def test_blurred_gaze_equals_blurring_the_gaze_mask_of_a_larger_canvas(shape, radius, sigma, margin):
+def test_blurred_gaze_equals_blurring_the_gaze_mask_of_a_larger_canvas(
+    shape, radius, sigma, margin
+):
     rng = np.random.default_rng(radius)
     points = rng.uniform(-margin, np.array(shape) + margin, (60, 2))
     points[::7] = np.nan
     out = blurred_gaze(points, shape, radius, sigma)
-    np.testing.assert_allclose(out, reference_blurred_gaze(points, shape, radius, sigma), atol=1e-12)
+    np.testing.assert_allclose(
+        out, reference_blurred_gaze(points, shape, radius, sigma), atol=1e-12
+    )
 
 
 def test_blurred_gaze_range_isolated_pixel_and_full_coverage():
@@ -237,7 +251,8 @@ def test_vam_uses_the_last_two_columns_of_nd_fixations():
     fixations_3d = Fixations(start=[0, 1], duration=[0.3, 0.3], coords=[[4, 10, 12], [4, 30, 5]])
     fixations_2d = Fixations(start=[0, 1], duration=[0.3, 0.3], coords=[[10, 12], [30, 5]])
     np.testing.assert_array_equal(
-        visual_attention_map(fixations_3d, (40, 40), 3.0), visual_attention_map(fixations_2d, (40, 40), 3.0)
+        visual_attention_map(fixations_3d, (40, 40), 3.0),
+        visual_attention_map(fixations_2d, (40, 40), 3.0),
     )
 
 
@@ -256,7 +271,9 @@ def test_vam_gazemedseg_mode_properties():
     points = np.column_stack([rng.uniform(0, 529, 20), rng.uniform(0, 621, 20)])
     durations = rng.uniform(0.1, 0.4, 20)
     durations[4] = 3.0
-    vam = visual_attention_map(points, (529, 621), maps.GAZEMEDSEG_SIGMA["kvasir"], weights=durations, mode="gazemedseg")
+    vam = visual_attention_map(
+        points, (529, 621), maps.GAZEMEDSEG_SIGMA["kvasir"], weights=durations, mode="gazemedseg"
+    )
     assert vam.shape == (529, 621) and vam.dtype == np.float64
     assert 0.0 <= vam.min() < 0.01 and vam.max() > 0.99
     peak = np.array(np.unravel_index(vam.argmax(), vam.shape))
@@ -265,10 +282,21 @@ def test_vam_gazemedseg_mode_properties():
 
 @pytest.mark.parametrize(
     "coordinate, size, canvas_index",
-    [(10.0, 384, 20), (100.0, 1536, 49), (0.0, 768, 0), (1.0, 768, 1), (2.0, 768, 1), (767.0, 768, 767)],
+    [
+        (10.0, 384, 20),
+        (100.0, 1536, 49),
+        (0.0, 768, 0),
+        (1.0, 768, 1),
+        (2.0, 768, 1),
+        (767.0, 768, 767),
+    ],
 )
-def test_gazemedseg_canvas_pixel_is_round_of_normalised_times_canvas_minus_one(coordinate, size, canvas_index):
-    pixels, on_image = maps._gazemedseg_canvas_pixels(np.array([[coordinate, 5.0]]), (size, 10), 768)
+def test_gazemedseg_canvas_pixel_is_round_of_normalised_times_canvas_minus_one(
+    coordinate, size, canvas_index
+):
+    pixels, on_image = maps._gazemedseg_canvas_pixels(
+        np.array([[coordinate, 5.0]]), (size, 10), 768
+    )
     assert on_image.tolist() == [True] and pixels[0, 0] == canvas_index
 
 
@@ -291,13 +319,17 @@ def reference_resize_cubic(image, shape):
             total = 0.0
             for m in range(math.floor(sr) - 1, math.floor(sr) + 3):
                 for n in range(math.floor(sc) - 1, math.floor(sc) + 3):
-                    pixel = image[min(max(m, 0), image.shape[0] - 1), min(max(n, 0), image.shape[1] - 1)]
+                    pixel = image[
+                        min(max(m, 0), image.shape[0] - 1), min(max(n, 0), image.shape[1] - 1)
+                    ]
                     total += keys_cubic(sr - m) * keys_cubic(sc - n) * pixel
             out[i, j] = total
     return out
 
 
-@pytest.mark.parametrize("source, target", [((12, 9), (17, 5)), ((8, 8), (8, 8)), ((5, 13), (2, 30))])
+@pytest.mark.parametrize(
+    "source, target", [((12, 9), (17, 5)), ((8, 8), (8, 8)), ((5, 13), (2, 30))]
+)
 def test_cubic_resize_equals_keys_cubic_convolution(source, target):
     image = np.random.default_rng(sum(target)).random(source)
     resized = maps._resize_cubic(image, target)
@@ -350,7 +382,9 @@ def test_track_maps_equal_brute_force_per_pixel_distance(track, shape, beta, tau
     assert list(maps_by_ratio) == list(ratios)
     for ratio, g in maps_by_ratio.items():
         kept = track[len(track) - math.ceil(ratio * len(track)) :]
-        np.testing.assert_allclose(g, brute_force_track_map(kept, shape, beta, tau), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            g, brute_force_track_map(kept, shape, beta, tau), rtol=1e-12, atol=0
+        )
         assert ((g == 0) | ((g > tau) & (g <= 1))).all()
 
 
@@ -367,11 +401,14 @@ def test_track_maps_equal_brute_force_per_pixel_distance(track, shape, beta, tau
 )
 def test_track_maps_equal_brute_force_on_random_tracks(track, shape, beta, tau):
     g = track_maps(np.array(track), shape, (1.0,), beta, tau)[1.0]
-    np.testing.assert_allclose(g, brute_force_track_map(track, shape, beta, tau), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        g, brute_force_track_map(track, shape, beta, tau), rtol=1e-12, atol=0
+    )
 
 
 @pytest.mark.parametrize(
-    "n_fixations, ratio, kept", [(4, 0.5, 2), (3, 0.5, 2), (10, 0.7, 7), (4, 0.75, 3), (1, 0.5, 1), (7, 1.0, 7)]
+    "n_fixations, ratio, kept",
+    [(4, 0.5, 2), (3, 0.5, 2), (10, 0.7, 7), (4, 0.75, 3), (1, 0.5, 1), (7, 1.0, 7)],
 )
 def test_reverse_truncation_keeps_the_last_ceil_ratio_fixations(n_fixations, ratio, kept):
     track = np.column_stack([np.arange(n_fixations) * 10.0 + 5, np.full(n_fixations, 5.0)])
@@ -413,6 +450,7 @@ def test_track_maps_of_no_fixations_are_zero_and_shared_keeps_are_independent():
         ({"ratios": (0.0, 1.0)}, "ratios"),
         ({"ratios": (1.5,)}, "ratios"),
         ({"fixations": np.array([[1.0, np.nan]])}, "finite"),
+        ({"fixations": np.array([[1e300, 2.0], [3.0, 4.0]])}, "image data coordinates"),
         ({"shape": (4, 4, 4)}, "two positive integers"),
     ],
 )

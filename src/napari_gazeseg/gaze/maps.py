@@ -45,6 +45,8 @@ GAZEMEDSEG_SIGMA = {"kvasir": 70.0, "nci-isbi": 50.0}
 # FFT about this many units per padded canvas pixel (measured on one CPU core).
 _DIRECT_OVERHEAD_PX = 2000
 _FFT_COST_PER_PX = 12
+# Track points farther than this (pixels) would overflow squared distances.
+_FARTHEST_TRACK_POINT = 1e12
 
 
 # -- input checks ------------------------------------------------------------
@@ -86,9 +88,13 @@ def _valid_points(points, weights) -> tuple[np.ndarray, np.ndarray]:
     return pts[keep], w[keep]
 
 
-def _pixel_of(points: np.ndarray) -> np.ndarray:
-    """Integer pixel containing each point: ``floor(p + 0.5)``."""
-    return np.floor(points + 0.5).astype(np.int64)
+def _pixels_near(points: np.ndarray, shape: tuple[int, int], reach_before: int, reach_after: int):
+    """Integer pixels ``floor(p + 0.5)`` of the points whose pixel lies at most
+    ``reach_after`` before row/col 0 or ``reach_before`` past the last row/col
+    (points a kernel with that reach carries into the image), and their mask."""
+    pixels = np.floor(points + 0.5)
+    near = ((pixels >= -reach_after) & (pixels <= np.asarray(shape) - 1 + reach_before)).all(axis=1)
+    return pixels[near].astype(np.int64), near
 
 
 def _fixation_points(fixations) -> np.ndarray:
@@ -124,10 +130,12 @@ def _splat_direct(pixels, weights, shape, kernel_1d) -> np.ndarray:
 def _kernel_spectrum(kernel_size: int, sigma: float, n_rows: int, n_cols: int) -> np.ndarray:
     """``rfft2`` of the separable 2D kernel on an ``(n_rows, n_cols)`` periodic grid."""
     g = _gaussian_1d(kernel_size, sigma)
-    return fft.fft(g, n_rows)[:, None] * fft.rfft(g, n_cols)[None, :]
+    spectrum = fft.fft(g, n_rows)[:, None] * fft.rfft(g, n_cols)[None, :]
+    spectrum.flags.writeable = False  # shared by the cache
+    return spectrum
 
 
-def _canvas_grid(pixels, weights, shape, kernel_size: int, padded_shape) -> np.ndarray:
+def _canvas_grid(pixels, weights, kernel_size: int, padded_shape) -> np.ndarray:
     """Weights summed per pixel on a canvas padded by the kernel reach (then zeros)."""
     after = kernel_size - 1 - kernel_size // 2
     flat = (pixels[:, 0] + after) * padded_shape[1] + (pixels[:, 1] + after)
@@ -154,10 +162,11 @@ def _splat_fft(pixels, weights, shape, kernel_size: int, sigma: float) -> np.nda
     k = kernel_size
     n_rows = fft.next_fast_len(rows + k - 1, real=False)
     n_cols = fft.next_fast_len(cols + k - 1, real=True)
-    grid = _canvas_grid(pixels, weights, shape, k, (n_rows, n_cols))
+    grid = _canvas_grid(pixels, weights, k, (n_rows, n_cols))
     kernel_1d = _gaussian_1d(k, sigma)
     smallest = weights.min() * kernel_1d.min() ** 2
-    rounding = np.finfo(np.float64).eps * math.log2(n_rows * n_cols) * np.linalg.norm(grid) * kernel_1d.sum() ** 2
+    eps = np.finfo(np.float64).eps
+    rounding = eps * math.log2(n_rows * n_cols) * np.linalg.norm(grid) * kernel_1d.sum() ** 2
     if not smallest >= 1e4 * rounding:
         return _splat_separable(pixels, weights, shape, kernel_1d)
     spectrum = fft.rfft2(grid)
@@ -175,10 +184,11 @@ def _splat_separable(pixels, weights, shape, kernel_1d: np.ndarray) -> np.ndarra
     """
     rows, cols = shape
     k = kernel_1d.shape[0]
-    grid = _canvas_grid(pixels, weights, shape, k, (rows + k - 1, cols + k - 1))
+    grid = _canvas_grid(pixels, weights, k, (rows + k - 1, cols + k - 1))
     reversed_kernel = kernel_1d[::-1]
     centre = k // 2  # correlate1d centres the window there; take the full windows
-    along_rows = ndimage.correlate1d(grid, reversed_kernel, axis=0, mode="constant")[centre : centre + rows]
+    along_rows = ndimage.correlate1d(grid, reversed_kernel, axis=0, mode="constant")
+    along_rows = along_rows[centre : centre + rows]
     both = ndimage.correlate1d(along_rows, reversed_kernel, axis=1, mode="constant")
     return np.ascontiguousarray(both[:, centre : centre + cols])
 
@@ -239,16 +249,10 @@ def gaze_heatmap(
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}.")
     pts, w = _valid_points(points, weights)
-    pixels = _pixel_of(pts)
+    positive = w > 0
     before, after = kernel_size // 2, kernel_size - 1 - kernel_size // 2
-    reaches = (
-        (pixels[:, 0] >= -after)
-        & (pixels[:, 0] <= rows - 1 + before)
-        & (pixels[:, 1] >= -after)
-        & (pixels[:, 1] <= cols - 1 + before)
-        & (w > 0)
-    )
-    pixels, w = pixels[reaches], w[reaches]
+    pixels, near = _pixels_near(pts[positive], (rows, cols), before, after)
+    w = w[positive][near]
     kernel_1d = _gaussian_1d(kernel_size, sigma)
     canvas_px = (rows + kernel_size - 1) * (cols + kernel_size - 1)
     direct_cost = pixels.shape[0] * (kernel_size**2 + _DIRECT_OVERHEAD_PX)
@@ -293,15 +297,9 @@ def blurred_gaze(points, shape: Sequence[int], radius: int = 3, sigma: float = 5
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}.")
     pts, _ = _valid_points(points, None)
-    pixels = _pixel_of(pts) + radius
+    pixels = _pixels_near(pts, (rows, cols), radius, radius)[0] + radius
     padded = np.zeros((rows + 2 * radius, cols + 2 * radius))
-    inside = (
-        (pixels[:, 0] >= 0)
-        & (pixels[:, 0] < padded.shape[0])
-        & (pixels[:, 1] >= 0)
-        & (pixels[:, 1] < padded.shape[1])
-    )
-    padded[pixels[inside, 0], pixels[inside, 1]] = 1.0
+    padded[pixels[:, 0], pixels[:, 1]] = 1.0
     blurred = ndimage.gaussian_filter(padded, sigma, radius=radius, mode="constant", cval=0.0)
     return np.clip(blurred[radius : radius + rows, radius : radius + cols], 0.0, 1.0)
 
@@ -527,6 +525,11 @@ def track_maps(
     points = _fixation_points(fixations)
     if not np.isfinite(points).all():
         raise ValueError("track points must be finite; drop invalid fixations first.")
+    if points.size and np.abs(points).max() > _FARTHEST_TRACK_POINT:
+        raise ValueError(
+            "track points lie more than 1e12 pixels from the image; "
+            "check that they are in image data coordinates."
+        )
     n_points = points.shape[0]
     if n_points == 0:
         return {r: np.zeros((rows, cols)) for r in ratios}
