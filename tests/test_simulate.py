@@ -300,6 +300,10 @@ def test_screen_and_image_coordinates_agree_through_the_placement(long_scene):
     np.testing.assert_allclose(corners.mean(axis=0), [geometry.width_px / 2, geometry.height_px / 2])
     assert corners[1, 1] - corners[0, 1] == pytest.approx(0.8 * geometry.height_px)
     assert ImagePlacement.from_meta(rec.meta) == placement
+    # at the screen centre one degree spans about 41 screen px, i.e. 41 / scale image px
+    assert long_scene.image_px_per_degree == pytest.approx(
+        geometry.px_per_degree() * 384 / (0.8 * geometry.height_px)
+    )
 
 
 def test_pixel_centres_sit_at_integers():

@@ -148,7 +148,14 @@ class SimulatedScene:
 
     @property
     def geometry(self) -> ScreenGeometry:
+        """The screen the image was shown on."""
         return ScreenGeometry.from_meta(self.recording.meta)
+
+    @property
+    def image_px_per_degree(self) -> float:
+        """Image pixels per degree of visual angle at the screen centre (e.g. 0.4 deg of
+        tracker accuracy is ``0.4 * image_px_per_degree`` image pixels there)."""
+        return self.geometry.px_per_degree() / self.placement.scale
 
 
 def simulate_observer(
