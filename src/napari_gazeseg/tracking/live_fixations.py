@@ -49,7 +49,7 @@ class LiveFixations:
         self._pending: list[GazeRecording] = []
         self._committed: list[Fixations] = []
         self._open = None  # Fixations of the tail (not committed), or None
-        self._signature: tuple = ()
+        self._signature: tuple = (0,)
         self._ndim = 2
 
     def add(self, samples: GazeRecording) -> bool:

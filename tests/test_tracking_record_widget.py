@@ -1,0 +1,133 @@
+"""The "Record gaze" widget in a real napari viewer (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QPoint, Qt
+from qtpy.QtGui import QCursor
+
+from fakes import tobii_research as fake_tr
+from napari_gazeseg._napari.record_widget import SOURCES, RecordGazeWidget
+from napari_gazeseg.gaze.formats import read_gaze, write_gaze
+from napari_gazeseg.gaze.recording import GazeRecording
+from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def viewer(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1200, 800)
+    viewer.add_image(np.random.default_rng(0).random((120, 160)), name="cells")
+    viewer_camera(viewer).center = (60.0, 80.0)
+    viewer_camera(viewer).zoom = 3.0
+    qtbot.wait(50)
+    return viewer
+
+
+@pytest.fixture
+def widget(viewer, qtbot, tmp_path):
+    widget = RecordGazeWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.save_edit.setText(str(tmp_path / "widget.gaze.tsv"))
+    yield widget
+    widget.stop_recording()
+
+
+def _canvas(viewer):
+    return viewer.window._qt_viewer.canvas.native
+
+
+def test_missing_sdk_is_one_sentence_and_napari_keeps_running(viewer, widget, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tobii_research", None)
+    widget.source_box.setCurrentText(SOURCES[0])
+    widget.start_recording()
+    assert widget.recorder is None
+    assert "pip install tobii-research" in widget.status_label.text()
+    assert viewer.layers["cells"] is not None
+
+
+def test_no_tracker_is_one_sentence(widget, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
+    fake_tr.connected_trackers.clear()
+    widget.source_box.setCurrentText(SOURCES[0])
+    widget.start_recording()
+    assert widget.recorder is None
+    assert widget.status_label.text().startswith("No Tobii eye tracker was found")
+
+
+def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot, monkeypatch, tmp_path):
+    tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.0, 0.0), noise_sd=0.0002)
+    fake_tr.connected_trackers[:] = [tracker]
+    monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
+    layer = viewer.layers["cells"]
+    view = snapshot_view(viewer, layer)
+    target = view.display_of(np.array([[40.0, 90.0]]))[0]
+    tracker.look_at(*target)
+    widget.source_box.setCurrentText(SOURCES[0])
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)  # start recording
+    assert widget.recorder is not None
+    qtbot.wait(200)
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G)  # object 1
+    assert widget.recorder.current_object == 1
+    qtbot.waitUntil(lambda: widget.live_layers.fixations is not None, timeout=5000)
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G)  # end object 1
+    qtbot.wait(100)
+    live = widget.live_layers
+    np.testing.assert_allclose(np.median(live.gaze.data, axis=0), [40.0, 90.0], atol=0.5)
+    np.testing.assert_allclose(live.fixations.data[0], [40.0, 90.0], atol=0.5)
+    assert live.heatmap.data.shape == (120, 160)
+    assert np.unravel_index(np.argmax(live.heatmap.data), (120, 160)) == (40, 90)
+    assert "Hz" in widget.quality_label.text() or widget.quality_label.text() == ""
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)  # stop
+    assert widget.recorder is None
+    recording = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert set(np.unique(recording.object_id)) == {0, 1}
+    assert recording.meta["image"] == {"shape": [120, 160], "name": "cells"}
+    assert recording.meta["screen"]["distance_mm"] == 650.0
+    assert "Hz" in widget.quality_label.text()
+
+
+def test_cursor_source_follows_the_pointer(viewer, widget, qtbot, tmp_path):
+    layer = viewer.layers["cells"]
+    canvas = _canvas(viewer)
+    view = snapshot_view(viewer, layer)
+    target = view.display_of(np.array([[30.0, 100.0]]))[0] * view.screen_size + view.screen_origin
+    QCursor.setPos(QPoint(int(round(target[0])), int(round(target[1]))))
+    qtbot.wait(50)
+    if (QCursor.pos().x(), QCursor.pos().y()) != (int(round(target[0])), int(round(target[1]))):
+        pytest.skip("this X server does not let the test move the pointer")
+    widget.source_box.setCurrentText(SOURCES[1])
+    widget.start_recording()
+    qtbot.wait(400)
+    widget.stop_recording()
+    recording = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert recording.meta["source"] == "cursor"
+    assert len(recording) >= 20
+    np.testing.assert_allclose(np.nanmedian(recording.coords, axis=0), [30.0, 100.0], atol=1.0 / 3.0 + 0.01)
+    assert canvas.isVisible()
+
+
+def test_replay_of_a_file_without_screen_coordinates(viewer, widget, qtbot, tmp_path):
+    t = np.arange(60) / 60.0
+    original = GazeRecording(
+        t=t,
+        coords=np.column_stack([50 + 20 * t, 70 + 20 * t]),  # near the centre: on the canvas
+        meta={"sampling_rate_hz": 60.0, "image": {"shape": [120, 160], "name": "cells"}},
+    )
+    write_gaze(original, tmp_path / "original.gaze.tsv")
+    widget.source_box.setCurrentText(SOURCES[2])
+    widget.replay_edit.setText(str(tmp_path / "original.gaze.tsv"))
+    widget.speed_box.setValue(4.0)
+    widget.start_recording()
+    source = widget.recorder.source
+    assert source.wait(timeout=5.0)
+    widget.stop_recording()
+    replayed = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert len(replayed) == len(original)
+    np.testing.assert_allclose(replayed.t - replayed.t[0], original.t, atol=1e-6)  # original timing
+    np.testing.assert_allclose(replayed.coords, original.coords, atol=1e-6)
