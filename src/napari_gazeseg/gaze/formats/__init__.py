@@ -1,0 +1,121 @@
+"""Gaze files: read every supported format, write the native one.
+
+Formats (``docs/formats.md`` describes each column and convention):
+
+* ``"native"``: ``NAME.gaze.tsv`` + ``NAME.gaze.json`` (:mod:`.native`), written by
+  :func:`write_gaze` and, while recording, by :class:`NativeGazeWriter`;
+* ``"tobii-pro-lab"``: Tobii Pro Lab data export TSV, one recording per
+  presented stimulus (:mod:`.tobii_prolab`);
+* ``"gazemedseg"``: GazeMedSeg / EyeLink Data Viewer fixation report CSV, one
+  :class:`Fixations` per image (:mod:`.gazemedseg`), written by
+  :func:`write_gazemedseg_csv`;
+* ``"csv"``: plain tables with a time column and ``x, y`` or ``row, col``
+  (:mod:`.plain_csv`).
+
+Every reader gives image data coordinates in napari axis order with pixel
+centres at integers and time in seconds, and raises :class:`GazeFormatError`
+(a ``ValueError``) with one sentence naming the file, the line and what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..recording import Fixations, GazeRecording
+from ._detect import FORMATS, detect_format
+from ._errors import GazeFormatError, format_error
+from .native import NativeGazeWriter, read_native, write_native
+from .plain_csv import read_plain_csv
+
+__all__ = [
+    "FORMATS",
+    "GazeFormatError",
+    "NativeGazeWriter",
+    "detect_format",
+    "read_gaze",
+    "read_gaze_all",
+    "write_gaze",
+]
+
+_WHAT = ("samples", "fixations")
+
+
+def _single_name(recording: GazeRecording, path: Path) -> str:
+    name = recording.meta.get("image", {}).get("name") if isinstance(recording.meta.get("image"), dict) else None
+    if isinstance(name, str) and name:
+        return name
+    stem = path.name
+    for suffix in (".tsv", ".csv", ".txt", ".gaze"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem
+
+
+def read_gaze_all(
+    path: str | Path, format: str | None = None, what: str = "samples"
+) -> dict[str, GazeRecording | Fixations]:
+    """Everything a gaze file holds, keyed by stimulus / image name.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (for native files the ``.gaze.tsv``).
+    format : str, optional
+        A key of :data:`FORMATS`; detected from the sidecar and header when None.
+    what : {"samples", "fixations"}
+        ``"samples"`` gives :class:`GazeRecording` objects (fixation-only
+        formats give :class:`Fixations`); ``"fixations"`` gives the fixations
+        the file itself classified (Tobii Pro Lab's ``Eye movement type``,
+        GazeMedSeg reports) and is refused for sample-only formats.
+
+    Single-recording formats (native, CSV) give one entry, keyed by
+    ``meta["image"]["name"]`` or else the file name without its extensions.
+    """
+    path = Path(path)
+    if what not in _WHAT:
+        raise ValueError(f"what must be 'samples' or 'fixations', got {what!r}.")
+    if format is None:
+        format = detect_format(path)
+    elif format not in FORMATS:
+        raise ValueError(f"unknown gaze format {format!r}; use one of {', '.join(FORMATS)}.")
+    if format in ("tobii-pro-lab", "gazemedseg"):
+        raise NotImplementedError(f"reading {FORMATS[format]} lands in the next commit.")
+    if what == "fixations":
+        raise format_error(
+            path,
+            "this file holds gaze samples, not fixations",
+            "read its samples and find fixations with detect_fixations_ivt",
+        )
+    recording = read_native(path) if format == "native" else read_plain_csv(path)
+    return {_single_name(recording, path): recording}
+
+
+def read_gaze(
+    path: str | Path, format: str | None = None, stimulus: str | None = None, what: str = "samples"
+) -> GazeRecording | Fixations:
+    """The gaze of one stimulus / image in a file (see :func:`read_gaze_all`).
+
+    ``stimulus`` names the entry to return; it may be left out when the file
+    holds exactly one. Raises :class:`GazeFormatError` listing the names when it
+    is needed or does not match.
+    """
+    contents = read_gaze_all(path, format=format, what=what)
+    names = ", ".join(repr(name) for name in contents)
+    if stimulus is None:
+        if len(contents) == 1:
+            return next(iter(contents.values()))
+        if not contents:
+            raise format_error(path, "the file holds no gaze for any stimulus", "export the recording with its gaze data")
+        raise format_error(path, f"the file holds gaze for several stimuli ({names})", "pass stimulus= with one of them")
+    if stimulus not in contents:
+        raise format_error(path, f"there is no gaze for stimulus {stimulus!r}, only for {names}", "pass one of those names")
+    return contents[stimulus]
+
+
+def write_gaze(recording: GazeRecording, path: str | Path) -> None:
+    """Write ``recording`` in the native format: ``path`` (``NAME.gaze.tsv``) and its sidecar."""
+    if isinstance(recording, Fixations):
+        raise TypeError("write_gaze writes gaze samples; write Fixations with write_gazemedseg_csv.")
+    if not isinstance(recording, GazeRecording):
+        raise TypeError(f"write_gaze needs a GazeRecording, got {type(recording).__name__}.")
+    write_native(recording, path)

@@ -1,0 +1,68 @@
+"""Which gaze format a file holds: by its sidecar, then by its header line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._errors import format_error
+from ._text import decode_text, text_encoding
+from ._table import header_fields
+from .native import read_sidecar
+from .plain_csv import is_plain_csv_header
+
+__all__ = ["FORMATS", "detect_format"]
+
+#: Names accepted by ``format=`` of :func:`read_gaze`, with what they read.
+FORMATS = {
+    "native": "napari-gazeseg NAME.gaze.tsv + NAME.gaze.json",
+    "tobii-pro-lab": "Tobii Pro Lab data export (TSV)",
+    "gazemedseg": "GazeMedSeg / EyeLink Data Viewer fixation report (CSV)",
+    "csv": "plain CSV/TSV with a time column and x, y or row, col columns",
+}
+
+_SNIFF_BYTES = 65536
+
+
+def _first_line(path: Path) -> str:
+    with open(path, "rb") as file:
+        head = file.read(_SNIFF_BYTES)
+    if text_encoding(head).startswith("utf-16"):
+        head = head[: len(head) // 2 * 2]
+    elif b"\n" in head:
+        head = head[: head.index(b"\n")]
+    line = decode_text(head, path).split("\n")[0]
+    if not line.strip():
+        raise format_error(path, "the first line is empty", "pass a gaze file that starts with its header line", 1)
+    return line
+
+
+def detect_format(path: str | Path) -> str:
+    """The name (a key of :data:`FORMATS`) of the format of the file at ``path``.
+
+    A native sidecar beside the file decides first; otherwise the header line:
+    ``t_s`` first (native), Tobii Pro Lab column names (``Recording timestamp``,
+    ``Gaze point X``), ``CURRENT_FIX_X`` (GazeMedSeg), or a time column with
+    ``x, y`` / ``row, col`` (plain CSV). Raises :class:`GazeFormatError` when
+    none fits.
+    """
+    path = Path(path)
+    if read_sidecar(path) is not None:
+        return "native"
+    fields, _ = header_fields(_first_line(path))
+    names = {field.lower() for field in fields}
+
+    if fields[0] == "t_s":
+        return "native"
+    if any(name.startswith(("recording timestamp", "gaze point x")) for name in names):
+        return "tobii-pro-lab"
+    if {"current_fix_x", "current_fix_y"} <= names:
+        return "gazemedseg"
+    if is_plain_csv_header(fields):
+        return "csv"
+    shown = ", ".join(fields[:6]) + (", ..." if len(fields) > 6 else "")
+    raise format_error(
+        path,
+        f"the header ({shown}) matches no gaze format napari-gazeseg reads",
+        "pass a native, Tobii Pro Lab, GazeMedSeg or t,x,y CSV file, or name the format with format=",
+        1,
+    )

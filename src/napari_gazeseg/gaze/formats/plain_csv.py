@@ -1,0 +1,117 @@
+"""Plain gaze tables: a time column and image coordinates, comma/tab/semicolon separated.
+
+Columns (header names, case-insensitive; other columns are ignored):
+
+* time: ``t``, ``time`` or ``timestamp``, optionally with a unit as ``t [ms]``,
+  ``time (us)`` or ``time_ms``; units ``s`` (the default), ``ms``, ``us``/``µs``/``μs``, ``ns``.
+* coordinates in image pixels, pixel centres at integers: ``x, y`` (``x`` is the
+  column, ``y`` the row; an optional ``z`` is the plane) or ``row, col``
+  (optionally preceded by ``plane``). Empty or ``nan`` coordinates mark invalid samples.
+* optional ``valid`` (1/0) and ``object_id`` (non-negative integers, default 1).
+
+Times are kept as given (converted to seconds) and must not decrease.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..recording import GazeRecording
+from ._errors import format_error
+from ._table import header_fields, parse_numeric_table
+from ._text import read_text
+
+__all__ = ["is_plain_csv_header", "read_plain_csv"]
+
+_TIME = re.compile(
+    r"^(?:t|time|timestamp)(?:\s*[\[(]\s*(?P<bracketed>s|ms|us|µs|μs|ns)\s*[\])]|_(?P<suffixed>s|ms|us|ns))?$",
+    re.IGNORECASE,
+)
+_SECONDS_PER_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+_LAYOUTS = (("plane", "row", "col"), ("row", "col"), ("z", "y", "x"), ("y", "x"))
+
+
+def _time_column(fields: list[str]) -> tuple[int, float] | None:
+    for index, field in enumerate(fields):
+        match = _TIME.match(field.strip())
+        if match:
+            unit = (match.group("bracketed") or match.group("suffixed") or "s").lower()
+            return index, _SECONDS_PER_UNIT[unit]
+    return None
+
+
+def _coordinate_columns(names: list[str]) -> list[int] | None:
+    for layout in _LAYOUTS:
+        if all(axis in names for axis in layout):
+            return [names.index(axis) for axis in layout]
+    return None
+
+
+def is_plain_csv_header(fields: list[str]) -> bool:
+    """True when ``fields`` name a time column and x, y or row, col columns."""
+    names = [field.strip().lower() for field in fields]
+    return _time_column(fields) is not None and _coordinate_columns(names) is not None
+
+
+def read_plain_csv(path: str | Path) -> GazeRecording:
+    """Read a plain gaze table (see the module docstring); raises :class:`GazeFormatError`."""
+    text = read_text(path)
+    if not text.strip():
+        raise format_error(path, "the file is empty", "pass a gaze table with a header line")
+    header_end = text.find("\n")
+    if header_end < 0:
+        text += "\n"
+        header_end = len(text) - 1
+    fields, separator = header_fields(text[:header_end])
+    names = [field.lower() for field in fields]
+    time = _time_column(fields)
+    coordinates = _coordinate_columns(names)
+    if time is None or coordinates is None:
+        raise format_error(
+            path,
+            f"the header ({', '.join(fields)}) lacks a time column (t, time or timestamp) "
+            "or coordinate columns (x, y or row, col)",
+            "name the columns as docs/formats.md describes",
+            1,
+        )
+    body = text[header_end + 1:]
+    if body and not body.endswith("\n"):
+        body += "\n"
+    time_index, seconds_per_unit = time
+    optional = [name for name in ("valid", "object_id") if name in names]
+    usecols = [time_index, *coordinates, *(names.index(name) for name in optional)]
+    table = parse_numeric_table(body, fields, path, first_line=2, separator=separator, usecols=usecols)
+    t = table[:, 0] * seconds_per_unit
+    coords = table[:, 1: 1 + len(coordinates)]
+    extra = dict.fromkeys(("valid", "object_id"))
+    for offset, name in enumerate(optional):
+        extra[name] = table[:, 1 + len(coordinates) + offset]
+    _check(path, t, coords, extra)
+    valid = np.isfinite(coords).all(axis=1)
+    if extra["valid"] is not None:
+        valid &= extra["valid"] == 1.0
+    meta = {"source": "csv", "image": {"name": Path(path).stem}}
+    return GazeRecording(t=t, coords=coords, valid=valid, object_id=extra["object_id"], meta=meta)
+
+
+def _check(path, t, coords, extra) -> None:
+    problems = [
+        (~np.isfinite(t), "the time is not a finite number", "every sample needs a time"),
+        (np.isinf(coords).any(axis=1), "a coordinate is infinite", "leave invalid coordinates empty"),
+    ]
+    if len(t) > 1:
+        back = np.zeros(len(t), dtype=bool)
+        back[1:] = np.diff(t) < 0
+        problems.append((back, "time goes backwards", "sort the rows by time"))
+    if extra["valid"] is not None:
+        problems.append((~np.isin(extra["valid"], (0.0, 1.0)), "valid is neither 0 nor 1", "write 1 or 0"))
+    ids = extra["object_id"]
+    if ids is not None:
+        bad_id = ~((ids >= 0) & (ids <= 2.0**53) & (ids == np.round(ids)))
+        problems.append((bad_id, "object_id is not a non-negative integer", "write label ids 0, 1, 2, ..."))
+    for bad, problem, remedy in problems:
+        if bad.any():
+            raise format_error(path, problem, remedy, int(np.argmax(bad)) + 2)
