@@ -1,8 +1,9 @@
 """A tiny SAM built from segment_anything.modeling for tests (random weights).
 
 Same architecture family as vit_b/l/h: ImageEncoderViT with img_size 1024 and
-patch 16 (so embeddings stay 256 x 64 x 64), the real PromptEncoder and
-MaskDecoder/TwoWayTransformer, only thinner and shallower. It is registered as
+patch 16 (so embeddings stay 64 x 64 positions), the real PromptEncoder and
+MaskDecoder/TwoWayTransformer, only thinner (32 channels instead of 256, which
+makes the encoder's neck 60 times cheaper) and shallower. It is registered as
 ``vit_tiny`` and loaded through the same checkpoint code as the official models.
 """
 
@@ -22,8 +23,8 @@ TINY_FILE = "sam_vit_tiny_test.pth"
 
 
 def build_tiny_sam() -> Sam:
-    """An untrained tiny SAM (about 1.5 M parameters)."""
-    prompt_dim = 256
+    """An untrained tiny SAM (prompt and embedding width 32 instead of 256)."""
+    prompt_dim = 32
     return Sam(
         image_encoder=ImageEncoderViT(
             img_size=1024,
@@ -55,15 +56,15 @@ def build_tiny_sam() -> Sam:
     ).eval()
 
 
-def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
-    """Register ``vit_tiny`` and save a randomly initialised checkpoint into ``folder``."""
+def write_tiny_checkpoint(folder: Path, seed: int = 1) -> Path:
+    """Register ``vit_tiny`` and save a randomly initialised checkpoint into ``folder``.
+
+    With seed 1, fixation prompts on the synthetic scenes give masks covering a part
+    of the image (neither empty nor everything), so tests can tell masks apart.
+    """
     register_sam_builder(TINY_TYPE, build_tiny_sam, TINY_FILE)
     torch.manual_seed(seed)
     model = build_tiny_sam()
-    # The mask decoder's output tokens start near zero; spread them so masks vary.
-    with torch.no_grad():
-        for parameter in model.mask_decoder.parameters():
-            parameter.add_(0.2 * torch.randn_like(parameter))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / TINY_FILE
     torch.save(model.state_dict(), path)

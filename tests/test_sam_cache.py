@@ -88,4 +88,4 @@ def test_a_corrupt_cache_file_is_recomputed(tiny_checkpoint, image, tmp_path):  
     calls = _count_encoder_calls(sam)
     sam.set_image(image[0])
     assert calls[0] == 1
-    assert torch.load(path, weights_only=True)["features"].shape == (1, 256, 64, 64)
+    assert torch.load(path, weights_only=True)["features"].shape == (1, 32, 64, 64)

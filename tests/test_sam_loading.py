@@ -80,7 +80,7 @@ def test_mismatched_architecture_is_reported(no_user_checkpoints, tiny_checkpoin
         return model
 
     register_sam_builder("vit_tiny_wider", wider, "wider.pth")
-    with pytest.raises(SamCheckpointError, match=r"image_encoder\.neck\.0\.weight has shape \(256, 32, 1, 1\)"):
+    with pytest.raises(SamCheckpointError, match=r"image_encoder\.neck\.0\.weight has shape \(32, 32, 1, 1\), expected \(128, 32, 1, 1\)"):
         load_sam("vit_tiny_wider", tiny_checkpoint, device="cpu")
 
 

@@ -72,7 +72,7 @@ def test_dense_prompt_moves_the_decoder_mask_embedding_to_that_corner(tiny_check
         at = [[0 if corner[0] == "top" else 119, 0 if corner[1] == "left" else 199]]
         prompt = build_prompt("heatmap_fixations", (120, 200), Fixations(start=[0.0], duration=[0.3], coords=at))
         dense = _dense_embedding(sam, prompt.mask_input)
-        assert dense.shape == (1, 256, 64, 64)
+        assert dense.shape == (1, 32, 64, 64)
         # Where the dense embedding departs from the all-background part of the same map.
         background = dense[0, :, 63, 32]
         energy[corner] = (dense[0] - background[:, None, None]).norm(dim=0)

@@ -234,6 +234,7 @@ class SegmentWithGazeWidget(QWidget):
                     self._sam_settings(),
                     request,
                     _progress={"total": len(request.objects), "desc": "Segmenting with SAM"},
+                    _ignore_errors=True,  # reported by _report, not re-raised in the event loop
                 )
                 on_result = partial(self._paint, labels)
         except ValueError as err:
@@ -336,6 +337,7 @@ class SegmentWithGazeWidget(QWidget):
             np.asarray(data[leading]),
             tuple(float(v) for v in image_layer.contrast_limits),
             _progress={"desc": "Segmenting with GradTrack"},
+            _ignore_errors=True,
         )
         worker.slice_index = leading
         return worker
@@ -428,7 +430,7 @@ class SegmentWithGazeWidget(QWidget):
         except ValueError as err:
             self._report(str(err))
             return
-        worker = create_worker(_sam_masks, self._holder, self._sam_settings(), request)
+        worker = create_worker(_sam_masks, self._holder, self._sam_settings(), request, _ignore_errors=True)
         worker.yielded.connect(partial(self._paint, labels))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_live_finished)

@@ -1,0 +1,115 @@
+"""The "Segment with gaze" widget in a real napari viewer, with a tiny SAM (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sam_tiny import TINY_TYPE, no_user_checkpoints, tiny_checkpoint  # noqa: F401  (fixtures)
+
+from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+from napari_gazeseg.gaze.simulate import simulate_observer
+from napari_gazeseg.models import GazeSam
+from napari_gazeseg.models.object_gaze import objects_in
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return simulate_observer("cells", shape=(128, 160), n_objects=3, seed=2, name="cells")
+
+
+def _open_scene(viewer, scene):
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari.layers import gaze_layers
+
+    fixations = detect_fixations_ivt(scene.recording)
+    viewer.add_image(scene.image, name="cells")
+    for data, kwargs, kind in gaze_layers(scene.recording, fixations, image_shape=scene.image.shape):
+        viewer.add_layer(Layer.create(data, kwargs, kind))
+    return fixations
+
+
+def _widget(viewer, checkpoint):
+    from napari_gazeseg._napari.segment_widget import SegmentWithGazeWidget
+
+    widget = SegmentWithGazeWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.set_sam(TINY_TYPE, checkpoint)
+    return widget
+
+
+def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_checkpoint):  # noqa: F811
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    widget = _widget(viewer, tiny_checkpoint)
+    worker = widget.segment()
+    assert worker is not None
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    labels = viewer.layers["cells gaze masks"]
+    assert labels.data.shape == scene.image.shape
+
+    # The same masks as GazeSam called directly on the same fixations, painted in id order.
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
+    expected = np.zeros(scene.image.shape, np.int32)
+    for obj in objects_in(fixations, scene.recording):
+        mask = sam.segment(obj.fixations)
+        expected[mask & (expected == 0)] = obj.object_id
+    np.testing.assert_array_equal(labels.data, expected)
+    assert set(np.unique(labels.data)) - {0} <= set(scene.recording.object_ids.tolist())
+    assert len(set(np.unique(labels.data)) - {0}) >= 2
+
+    # Segmenting again into the same layer replaces each object's own pixels and keeps
+    # other labels: a user's label 99 outside and inside an object's mask survives.
+    outside = tuple(np.argwhere(expected == 0)[0])
+    inside = tuple(np.argwhere(expected == expected.max())[0])
+    labels.data[outside] = labels.data[inside] = 99
+    n_layers = len(viewer.layers)
+    widget.set_output(labels)
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    assert len(viewer.layers) == n_layers
+    assert labels.data[outside] == 99 and labels.data[inside] == 99
+    others = (expected > 0) & (labels.data != 99)
+    np.testing.assert_array_equal(labels.data[others], expected[others])
+
+
+def test_missing_checkpoint_is_reported_and_napari_keeps_running(
+    make_napari_viewer, qtbot, scene, no_user_checkpoints  # noqa: F811
+):
+    viewer = make_napari_viewer()
+    _open_scene(viewer, scene)
+    widget = _widget(viewer, None)
+    widget.set_sam("vit_b")
+    with qtbot.waitSignal(widget.failed, timeout=60_000) as failed:
+        widget.segment()
+    assert "sam_vit_b_01ec64.pth" in failed.args[0] and "dl.fbaipublicfiles.com" in failed.args[0]
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=10_000)
+    assert widget._run.isEnabled()
+    viewer.add_points(np.zeros((1, 2)))  # the viewer still works
+
+
+def test_live_fixations_update_the_current_object_coalesced(make_napari_viewer, qtbot, scene, tiny_checkpoint):  # noqa: F811
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    widget = _widget(viewer, tiny_checkpoint)
+    widget._live.setChecked(True)
+    own = fixations.for_object(1)
+    assert len(own) >= 3
+    starts = []
+    start_live = widget._start_live
+    widget._start_live = lambda: (starts.append(widget._live_pending), start_live())[-1]
+    # Fixations arrive one by one faster than a decode: the first is decoded at once,
+    # the ones arriving meanwhile collapse into the newest, decoded next.
+    for n in range(1, len(own) + 1):
+        widget.on_live_fixations(1, own.select(np.arange(n)))
+    qtbot.waitUntil(lambda: widget._live_worker is None and widget._live_pending is None, timeout=60_000)
+    assert [len(fix) for _, fix in starts] == [1, len(own)]
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
+    labels = viewer.layers["cells gaze masks"]
+    np.testing.assert_array_equal(labels.data == 1, sam.segment(own))
