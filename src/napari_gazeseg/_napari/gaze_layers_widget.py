@@ -132,8 +132,8 @@ class GazeLayersWidget(QWidget):
 
         self._show = {kind: QCheckBox(kind) for kind in LAYER_KINDS}
         show_row = QHBoxLayout()
-        for box in self._show.values():
-            box.setChecked(True)
+        for kind, box in self._show.items():
+            box.setChecked(kind != "heatmap")  # as gaze_layers builds them: the heatmap hidden
             show_row.addWidget(box)
         show_row.addStretch(1)
 
@@ -296,6 +296,7 @@ class GazeLayersWidget(QWidget):
         if source is None:
             self._status.setText("Open a gaze file or a sample (File > Open Sample) to begin.")
             return
+        self._place_layers(self._image.current_layer())
         if source.metadata[GAZESEG].get("meta", {}).get("image") is None and self._image.current_layer() is None:
             self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
         missing_fixations = is_recording and "fixations" not in layers
@@ -304,12 +305,17 @@ class GazeLayersWidget(QWidget):
             self._schedule(fixations=missing_fixations, heatmap=missing_heatmap)
 
     def _on_image_changed(self, image) -> None:
-        if image is not None:
-            placement = placement_of(image)
-            for layer in self.group_layers().values():
-                layer.scale = placement["scale"][-layer.ndim:]
-                layer.translate = placement["translate"][-layer.ndim:]
+        self._place_layers(image)
         self._schedule(heatmap=True)
+
+    def _place_layers(self, image) -> None:
+        """Give the recording's layers the image's scale and translate, so they overlay it."""
+        if image is None:
+            return
+        placement = placement_of(image)
+        for layer in self.group_layers().values():
+            layer.scale = placement["scale"][-layer.ndim:]
+            layer.translate = placement["translate"][-layer.ndim:]
 
     def _on_show_toggled(self, kind: str, checked: bool) -> None:
         layer = self.group_layers().get(kind)
@@ -368,13 +374,17 @@ class GazeLayersWidget(QWidget):
         is_recording = layer_kind(source) == "gaze"
         recording = self._recording(source) if is_recording else None
         redo_fixations = is_recording and self._pending["fixations"]
+        # a hidden heatmap that was never shown is not worth computing
+        redo_heatmap = self._pending["heatmap"] and (
+            "heatmap" in layers or self._show["heatmap"].isChecked()
+        )
         fixations = None
         if not is_recording:
             fixations = fixations_from_layer(source)
         elif not redo_fixations:
             if "fixations" in layers:
                 fixations = fixations_from_layer(layers["fixations"])
-            elif self._pending["heatmap"]:
+            elif redo_heatmap:
                 redo_fixations = True
         image = self._image.current_layer()
         placement = placement_of(image) if image is not None else {
@@ -387,7 +397,7 @@ class GazeLayersWidget(QWidget):
             fixation_settings=self.fixation_settings,
             heatmap_settings=self.heatmap_settings,
             redo_fixations=redo_fixations,
-            redo_heatmap=self._pending["heatmap"],
+            redo_heatmap=redo_heatmap,
             name=entry["name"],
             group=entry["group"],
             shape=self._shape(source, source.ndim),

@@ -1,0 +1,152 @@
+"""The Gaze layers widget in a real viewer: pickers, show/hide, in-place recomputation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
+from napari_gazeseg._napari.layers import (
+    GAZESEG,
+    gaze_layer,
+    gaze_layers,
+    heatmap_map,
+    layer_kind,
+)
+from napari_gazeseg.gaze.fixations import detect_fixations_idt, detect_fixations_ivt
+from napari_gazeseg.gaze.simulate import simulate_observer
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return simulate_observer("cells", shape=(160, 192), n_objects=2, seed=3)
+
+
+def _open_scene(viewer, scene, **kwargs):
+    viewer.add_image(scene.image, name="cells", **kwargs)
+    fixations = detect_fixations_ivt(scene.recording)
+    for layer_data in gaze_layers(scene.recording, fixations, name="cells"):
+        viewer._add_layer_from_data(*layer_data)
+    return {layer_kind(layer): layer for layer in viewer.layers if layer_kind(layer)}
+
+
+def _change_and_wait(qtbot, widget, change):
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        change()
+
+
+def test_widget_picks_the_image_and_gaze_layer(make_napari_viewer, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    assert widget._image.current_layer() is viewer.layers["cells"]
+    assert widget._source.current_layer() is layers["gaze"]  # not its fixations layer
+    assert widget.group_layers() == layers
+    # the checkboxes mirror the layers: the heatmap starts hidden
+    assert [box.isChecked() for box in widget._show.values()] == [True, True, True, False]
+
+
+def test_show_boxes_toggle_layer_visibility(make_napari_viewer, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    widget._show["fixations"].setChecked(False)
+    widget._show["heatmap"].setChecked(True)
+    assert not layers["fixations"].visible and layers["heatmap"].visible
+    widget._show["fixations"].setChecked(True)
+    assert layers["fixations"].visible
+
+
+def test_velocity_change_updates_fixations_in_place(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    before = list(viewer.layers)
+    _change_and_wait(qtbot, widget, lambda: widget._velocity.setValue(120.0))
+    assert list(viewer.layers) == before  # same layer objects, none added
+    expected = detect_fixations_ivt(scene.recording, velocity_threshold=120.0)
+    assert len(expected) != len(detect_fixations_ivt(scene.recording))
+    np.testing.assert_array_equal(layers["fixations"].data, expected.coords)
+    np.testing.assert_array_equal(layers["fixations"].features["duration"], expected.duration)
+    assert layers["fixations"].metadata[GAZESEG]["meta"]["detector"]["velocity_threshold"] == 120.0
+    # the heatmap is made of fixations weighted by duration, so it follows them
+    np.testing.assert_allclose(
+        layers["heatmap"].data,
+        heatmap_map("fixations+duration", scene.image.shape, fixations=expected),
+        rtol=1e-6,
+    )
+    assert layers["scanpath"].features["n_fixations"].sum() <= len(expected)
+
+
+def test_a_burst_of_changes_ends_with_the_last_one(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        for value in (40.0, 60.0, 80.0, 150.0):
+            widget._velocity.setValue(value)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=WAIT_MS)
+    expected = detect_fixations_ivt(scene.recording, velocity_threshold=150.0)
+    np.testing.assert_array_equal(layers["fixations"].data, expected.coords)
+
+
+def test_idt_method_and_its_parameters(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    _change_and_wait(qtbot, widget, lambda: widget._method.setCurrentText("I-DT"))
+    assert widget._dispersion.isVisibleTo(widget) and not widget._velocity.isVisibleTo(widget)
+    _change_and_wait(qtbot, widget, lambda: widget._dispersion.setValue(2.0))
+    expected = detect_fixations_idt(scene.recording, dispersion_threshold=2.0, min_duration=0.1)
+    np.testing.assert_array_equal(layers["fixations"].data, expected.coords)
+
+
+def test_heatmap_kind_and_kernel_recompute_only_the_heatmap(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    fixations_data = layers["fixations"].data.copy()
+    _change_and_wait(qtbot, widget, lambda: widget._heatmap_kind.setCurrentIndex(0))  # gaze samples
+    _change_and_wait(qtbot, widget, lambda: widget._kernel.setValue(40))
+    expected = heatmap_map("gaze", scene.image.shape, recording=scene.recording, kernel_size=40,
+                           sigma=100 / 6)
+    np.testing.assert_allclose(layers["heatmap"].data, expected, rtol=1e-6)
+    assert layers["heatmap"].contrast_limits[1] == pytest.approx(float(expected.max()), rel=1e-6)
+    np.testing.assert_array_equal(layers["fixations"].data, fixations_data)
+    _change_and_wait(qtbot, widget, lambda: widget._heatmap_kind.setCurrentIndex(3))  # blurred
+    assert not widget._kernel.isEnabled()
+    blurred = heatmap_map("blurred", scene.image.shape, recording=scene.recording)
+    np.testing.assert_allclose(layers["heatmap"].data, blurred, rtol=1e-6)
+
+
+def test_a_lone_gaze_layer_gets_its_layers_once(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(scene.image, name="cells", scale=(0.5, 0.5), translate=(3, 4))
+    with qtbot.waitSignal(viewer.layers.events.inserted):
+        viewer._add_layer_from_data(*gaze_layer(scene.recording, name="cells"))
+    widget = GazeLayersWidget(viewer)
+    qtbot.waitUntil(lambda: {"fixations", "scanpath"} <= set(widget.group_layers()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=WAIT_MS)
+    n_layers = len(viewer.layers)
+    _change_and_wait(qtbot, widget, lambda: widget._velocity.setValue(50.0))
+    assert len(viewer.layers) == n_layers
+    for layer in widget.group_layers().values():
+        np.testing.assert_allclose(layer.scale, image.scale)
+        np.testing.assert_allclose(layer.translate, image.translate)
+    _change_and_wait(qtbot, widget, lambda: widget._show["heatmap"].setChecked(True))
+    heatmap = widget.group_layers()["heatmap"]
+    assert viewer.layers.index(heatmap) == viewer.layers.index(image) + 1  # right above the image
+    assert heatmap.data.shape == scene.image.shape
+
+
+def test_picking_an_image_places_the_layers_on_it(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    other = viewer.add_image(np.zeros((80, 96)), name="half size", scale=(2.0, 2.0))
+    _change_and_wait(qtbot, widget, lambda: widget._image.set_current_layer(other))
+    for layer in layers.values():
+        np.testing.assert_allclose(layer.scale, (2.0, 2.0))
+    assert layers["heatmap"].data.shape == (80, 96)
