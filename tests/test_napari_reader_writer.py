@@ -1,0 +1,142 @@
+"""Reader and writer through a real viewer and npe2, and the plugin's registration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_gazeseg._napari.layers import GAZESEG, layer_kind
+from napari_gazeseg._napari.reader import get_reader
+from napari_gazeseg._napari.writer import write_gaze_points
+from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+from napari_gazeseg.gaze.formats import GazeFormatError, read_gaze, write_gaze
+
+PLUGIN = "napari-gazeseg"
+
+
+def _by_kind(viewer) -> dict:
+    return {layer_kind(layer): layer for layer in viewer.layers}
+
+
+@pytest.mark.parametrize("fixture", ["recording_2d", "recording_3d"])
+def test_native_file_opens_as_gaze_layers(make_napari_viewer, tmp_path, request, fixture):
+    recording = request.getfixturevalue(fixture)
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording, path)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    layers = _by_kind(viewer)
+    assert list(layers) == ["heatmap", "gaze", "scanpath", "fixations"]
+    assert not layers["heatmap"].visible and layers["gaze"].visible
+    gaze = layers["gaze"]
+    np.testing.assert_array_equal(gaze.data, recording.coords[recording.valid])
+    np.testing.assert_array_equal(gaze.features["t"], recording.t[recording.valid])
+    np.testing.assert_array_equal(gaze.features["object_id"], recording.object_id[recording.valid])
+    assert gaze.metadata[GAZESEG]["meta"] == recording.meta
+    expected = detect_fixations_ivt(recording)
+    np.testing.assert_array_equal(layers["fixations"].data, expected.coords)
+    np.testing.assert_array_equal(layers["fixations"].features["start"], expected.start)
+    assert layers["heatmap"].data.shape == recording.image_shape
+
+
+@pytest.mark.parametrize("fixture", ["recording_2d", "recording_3d"])
+def test_native_layers_native_round_trip_is_exact(make_napari_viewer, tmp_path, request, fixture):
+    recording = request.getfixturevalue(fixture)
+    source, saved = tmp_path / "in.gaze.tsv", tmp_path / "out.gaze.tsv"
+    write_gaze(recording, source)
+    viewer = make_napari_viewer()
+    viewer.open(str(source), plugin=PLUGIN)
+    gaze = _by_kind(viewer)["gaze"]
+    viewer.layers.selection = {gaze}
+    written = viewer.layers.save(str(saved), selected=True, plugin=PLUGIN)
+    assert written == [str(saved), str(tmp_path / "out.gaze.json")]
+    assert read_gaze(saved).equals(read_gaze(source))
+    assert read_gaze(saved).equals(recording)
+    assert saved.read_bytes() == source.read_bytes()
+
+
+def test_edited_points_are_saved_where_they_were_moved(make_napari_viewer, tmp_path, recording_2d):
+    source, saved = tmp_path / "in.gaze.tsv", tmp_path / "out.gaze.tsv"
+    write_gaze(recording_2d, source)
+    viewer = make_napari_viewer()
+    viewer.open(str(source), plugin=PLUGIN)
+    gaze = _by_kind(viewer)["gaze"]
+    moved = gaze.data.copy()
+    moved[3] = [7.0, 9.5]
+    gaze.data = moved
+    write_gaze_points(str(saved), *gaze.as_layer_data_tuple()[:2])
+    back = read_gaze(saved)
+    np.testing.assert_array_equal(back.coords[3], [7.0, 9.5])
+    np.testing.assert_array_equal(np.delete(back.coords, 3, 0), np.delete(recording_2d.coords, 3, 0))
+
+
+def test_plain_csv_opens_with_x_as_column(make_napari_viewer, tmp_path):
+    path = tmp_path / "clicks.csv"
+    path.write_text("t,x,y\n0.0,10,20\n0.5,11.5,21\n1.0,,\n1.5,30,40\n")
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    gaze = _by_kind(viewer)["gaze"]
+    np.testing.assert_array_equal(gaze.data, [[20, 10], [21, 11.5], [40, 30]])
+    np.testing.assert_array_equal(gaze.features["t"], [0.0, 0.5, 1.5])
+    assert gaze.name == "clicks gaze"
+    assert "heatmap" not in _by_kind(viewer)  # the file does not say how large the image is
+
+
+def test_files_that_are_not_gaze_are_left_to_other_readers(tmp_path):
+    table = tmp_path / "measurements.csv"
+    table.write_text("area,perimeter\n1,2\n")
+    assert get_reader(str(table)) is None
+    assert get_reader(str(tmp_path / "missing.gaze.tsv")) is None
+    assert get_reader([str(table)]) is None
+
+
+def test_broken_gaze_file_raises_one_sentence_and_napari_keeps_going(
+    make_napari_viewer, tmp_path, recording_2d
+):
+    good = tmp_path / "good.gaze.tsv"
+    write_gaze(recording_2d, good)
+    broken = tmp_path / "broken.gaze.tsv"
+    lines = good.read_text().splitlines()
+    lines[4] = lines[4].replace("\t", "\tnot-a-number\t", 1)
+    broken.write_text("\n".join(lines) + "\n")
+    (tmp_path / "broken.gaze.json").write_text((tmp_path / "good.gaze.json").read_text())
+    assert get_reader(str(broken)) is not None  # ours: reading it says what is wrong
+    viewer = make_napari_viewer()
+    with pytest.raises(GazeFormatError) as caught:
+        viewer.open(str(broken), plugin=PLUGIN)
+    message = str(caught.value)
+    assert "broken.gaze.tsv" in message and "line 5" in message
+    assert message.count(". ") == 0 and message.endswith(".")  # one sentence
+    assert len(viewer.layers) == 0
+    viewer.open(str(good), plugin=PLUGIN)  # the viewer still works
+    assert len(viewer.layers) == 4
+
+
+def test_non_gaze_csv_is_refused_by_name(make_napari_viewer, tmp_path):
+    table = tmp_path / "measurements.csv"
+    table.write_text("area,perimeter\n1,2\n")
+    viewer = make_napari_viewer()
+    with pytest.raises(ValueError, match="refused the file"):
+        viewer.open(str(table), plugin=PLUGIN)
+
+
+def test_writer_refuses_points_that_are_not_gaze(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    clicks = viewer.add_points(np.zeros((2, 2)), name="clicks")
+    with pytest.raises(ValueError, match="'clicks' is not a napari-gazeseg layer"):
+        write_gaze_points(str(tmp_path / "clicks.gaze.tsv"), *clicks.as_layer_data_tuple()[:2])
+    assert not (tmp_path / "clicks.gaze.tsv").exists()
+
+
+def test_manifest_is_valid_and_the_plugin_is_registered():
+    from npe2 import PluginManager, PluginManifest
+
+    manifest = PluginManifest.from_distribution(PLUGIN)
+    manifest.validate_imports()  # every python_name in napari.yaml imports and exists
+    manager = PluginManager.instance()
+    manager.discover()
+    assert PLUGIN in manager._manifests
+    readers = [reader.command for reader in manager.iter_compatible_readers(["x.gaze.tsv"])]
+    assert f"{PLUGIN}.get_reader" in readers
+    samples = dict(manager.iter_sample_data())[PLUGIN]
+    assert {s.key for s in samples} == {"synthetic_cells", "skimage_cells"}
