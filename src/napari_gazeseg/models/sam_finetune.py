@@ -194,7 +194,10 @@ def _state(sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig, epoch:
     }
 
 
-def _resume(path: Path, sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig) -> int:
+def _read_resume_state(path: Path, config: SamFinetuneConfig) -> dict:
+    """The saved state in ``path``, checked against ``config`` before any work is done."""
+    if not path.is_file():
+        raise FileNotFoundError(f"there is nothing to resume in {path.parent} (no last.pt); start without --resume.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("format") != _STATE_FORMAT:
         raise ValueError(f"{path} is not a fine-tuning state written by `gazeseg train-sam`; start without --resume.")
@@ -205,6 +208,10 @@ def _resume(path: Path, sam: GazeSam, optimizer, scheduler, config: SamFinetuneC
                 f"{path} was trained with {key}={saved[key]!r}, not {getattr(config, key)!r}; "
                 f"resume with the same {key} or use another output folder."
             )
+    return state
+
+
+def _restore(state: dict, sam: GazeSam, optimizer, scheduler) -> int:
     sam.model.prompt_encoder.load_state_dict(state["prompt_encoder"])
     sam.model.mask_decoder.load_state_dict(state["mask_decoder"])
     optimizer.load_state_dict(state["optimizer"])
@@ -236,6 +243,8 @@ def finetune_sam(
     if config.epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {config.epochs}.")
     out = Path(config.out)
+    last_path, metrics_path = out / "last.pt", out / "metrics.jsonl"
+    saved_state = _read_resume_state(last_path, config) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = config.cache_dir or str(Path(config.dataset) / ".gazeseg-cache" / "sam")
     sam = GazeSam(config.model_type, config.checkpoint, config.device, cache_dir=cache_dir, memory_cache_size=1)
@@ -250,12 +259,9 @@ def finetune_sam(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(step, steps_per_epoch, config.warmup_steps, config.epoch_decay)
     )
-    last_path, metrics_path = out / "last.pt", out / "metrics.jsonl"
     first_epoch = 0
-    if resume:
-        if not last_path.is_file():
-            raise FileNotFoundError(f"there is nothing to resume in {out} (no last.pt); start without --resume.")
-        first_epoch = _resume(last_path, sam, optimizer, scheduler, config)
+    if saved_state is not None:
+        first_epoch = _restore(saved_state, sam, optimizer, scheduler)
     elif metrics_path.exists():
         metrics_path.unlink()
 
@@ -274,7 +280,7 @@ def finetune_sam(
                 losses["loss"].backward()
                 optimizer.step()
                 scheduler.step()
-                values = {key: float(value) for key, value in losses.items()}
+                values = {key: float(value.detach()) for key, value in losses.items()}
                 for key in sums:
                     sums[key] += values[key]
                 step += 1
