@@ -12,7 +12,7 @@ name               content
 ``pseudo_mask``    GradTrack's under-activation pseudo-mask: dense-CRF-refined
                    VAM above ``pseudo_threshold`` (0.7)
 ``vam_soft``       baseline "VAM": the VAM (max 1), values below 0.5 set to 0
-                   (sigma: GazeMedSeg's 70 px on 768 px, scaled to ``size``)
+                   (sigma: GazeMedSeg's 70 px on 768 px, scaled to the image)
 ``vam_crf_soft``   baseline "VAM + D-CRF": the CRF-refined VAM, below 0.5 set to 0
 ``gazemedseg_i``   GazeMedSeg-style pseudo-masks of the CRF-refined VAM, one
                    per threshold (Kvasir-SEG's 0.5 and 0.3)
@@ -24,10 +24,13 @@ The science lives in :mod:`napari_gazeseg.gaze` (``track_maps``,
 ``visual_attention_map``, ``dense_crf``, ``pseudo_masks``); this module only
 decides *which* fixations and *which* resolution:
 
-* Resolution: maps are made directly at ``size x size`` from fixations scaled
-  to it (pixel centres at integers: ``p' = (p + 0.5) * size / n - 0.5``), so
-  ``beta`` (10) and ``tau`` mean what they mean in the paper, whose images are
-  224 x 224. The dense CRF sees the image resized to the same size.
+* Resolution: track maps are made directly at ``size x size`` from fixations
+  scaled to it (pixel centres at integers: ``p' = (p + 0.5) * size / n - 0.5``),
+  so ``beta`` (10) and ``tau`` mean what they mean in the paper, whose images
+  are 224 x 224. The VAM and its dense-CRF refinement are made, as GazeMedSeg
+  makes them, at the image's own resolution (the CRF's kernel widths are pixels
+  of the original image) and then resized: soft maps bilinearly, hard masks
+  bilinearly and thresholded at 0.5.
 * Sessions: a recording with per-object sessions (object ids 1, 2, ...) is one
   inspection per object, so the reverse truncation (the last 50 / 75 / 100 % of
   the track) applies to each session's fixations and the per-object maps are
@@ -72,7 +75,7 @@ __all__ = [
 #: Reverse-truncation ratios of the track maps and their target names.
 TRACK_RATIOS = {0.5: "track_50", 0.75: "track_75", 1.0: "track_100"}
 #: Bump when the maps made here change, so old cache files are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,12 @@ class SupervisionParams:
     soft_label_floor: float = 0.5
     vam_sigma: float | None = None
 
-    @property
-    def sigma(self) -> float:
-        """VAM sigma in pixels at ``size``: ``vam_sigma``, else GazeMedSeg's Kvasir-SEG
-        sigma (70 px on its 768 px canvas) scaled to ``size`` (20.4 px at 224)."""
+    def vam_sigma_for(self, shape: tuple[int, int]) -> float:
+        """VAM sigma in pixels of an image of ``shape``: ``vam_sigma``, else GazeMedSeg's
+        Kvasir-SEG sigma (70 px on its 768 px canvas) scaled to the mean image side."""
         if self.vam_sigma is not None:
             return float(self.vam_sigma)
-        return GAZEMEDSEG_SIGMA["kvasir"] * self.size / GAZEMEDSEG_CANVAS
+        return GAZEMEDSEG_SIGMA["kvasir"] * (shape[0] + shape[1]) / 2 / GAZEMEDSEG_CANVAS
 
     @classmethod
     def from_train_config(cls, config) -> "SupervisionParams":
@@ -165,35 +167,33 @@ def supervision_targets(
     shape = rgb.shape[:2]
     size = params.size
     grid = (size, size)
-    fixations = _scaled(fixations_for_training(gaze), shape, size)
+    fixations = fixations_for_training(gaze)
+    scaled = _scaled(fixations, shape, size)
     tracks = {ratio: np.zeros(grid) for ratio in TRACK_RATIOS}
-    vam = np.zeros(grid)
-    for inspection in _inspections(fixations):
+    for inspection in _inspections(scaled):
         for ratio, values in track_maps(
             inspection, grid, ratios=tuple(TRACK_RATIOS), beta=params.beta, tau=params.tau
         ).items():
             tracks[ratio] = np.maximum(tracks[ratio], values)
-        vam = np.maximum(vam, visual_attention_map(inspection, grid, sigma=params.sigma))
-    small_rgb = np.clip(np.round(resize_map_rgb(rgb, size)), 0, 255).astype(np.uint8)
-    refined = dense_crf(small_rgb, vam)
+    vam = np.zeros(shape)
+    sigma = params.vam_sigma_for(shape)
+    for inspection in _inspections(fixations):
+        vam = np.maximum(vam, visual_attention_map(inspection, shape, sigma=sigma))
+    refined = dense_crf(rgb, vam)
     targets = {TRACK_RATIOS[ratio]: values for ratio, values in tracks.items()}
-    targets["pseudo_mask"] = pseudo_masks(refined, params.pseudo_threshold)[params.pseudo_threshold]
-    targets["vam_soft"] = _soft_label(vam, params.soft_label_floor)
-    targets["vam_crf_soft"] = _soft_label(refined, params.soft_label_floor)
+    under = pseudo_masks(refined, params.pseudo_threshold)[params.pseudo_threshold]
+    targets["pseudo_mask"] = resize_map_array(under, size, binary=True)
+    targets["vam_soft"] = _soft_label(resize_map_array(vam, size), params.soft_label_floor)
+    targets["vam_crf_soft"] = _soft_label(resize_map_array(refined, size), params.soft_label_floor)
     levels = pseudo_masks(refined, params.gazemedseg_thresholds)
     for index, threshold in enumerate(params.gazemedseg_thresholds):
-        targets[f"gazemedseg_{index}"] = levels[threshold]
+        targets[f"gazemedseg_{index}"] = resize_map_array(levels[threshold], size, binary=True)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape[:2] != shape:
             raise ValueError(f"the mask's shape {mask.shape} differs from the image's {shape}; pair them correctly.")
         targets["mask"] = resize_map_array(mask > 0, size, binary=True)
     return {name: np.asarray(values, dtype=np.float32) for name, values in targets.items()}
-
-
-def resize_map_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
-    """``(rows, cols, 3)`` image resized to ``(size, size, 3)`` float32 (antialiased)."""
-    return np.stack([resize_map_array(rgb[..., c], size) for c in range(rgb.shape[-1])], axis=-1)
 
 
 def _digest(image: np.ndarray, fixations: Fixations, mask: np.ndarray | None, params: SupervisionParams) -> str:

@@ -80,8 +80,8 @@ class TrainConfig:
     ``max_channels``, ``n_stages``. Supervision maps: ``beta`` and ``tau`` of
     the track maps (pixels at ``size``), ``pseudo_threshold`` of GradTrack's
     under-activation pseudo-mask, ``gazemedseg_thresholds``, ``vam_sigma``
-    (Gaussian sigma of the visual attention map, pixels at ``size``; ``None``
-    takes the maps module's default).
+    (Gaussian sigma of the visual attention map in pixels of the original
+    image; ``None``: GazeMedSeg's 70 px on 768 px scaled to the image).
     """
 
     method: str = "gradtrack"
