@@ -23,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "segment",
         help="segment a dataset folder's images from gaze (SAM) or with GradTrack",
-        description=__doc__.split("\n\n")[0].strip("` "),
+        description=__doc__.split("\n\n")[0].replace("``", ""),
     )
     parser.add_argument("dataset", help="dataset folder with images/ and (for SAM) gaze/")
     parser.add_argument("--out", required=True, help="folder for the label images")

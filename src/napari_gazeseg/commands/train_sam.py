@@ -20,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train-sam",
         help="fine-tune SAM's prompt encoder and mask decoder on gaze prompts",
-        description=__doc__.split("\n\n")[0].strip("` "),
+        description=__doc__.split("\n\n")[0].replace("``", ""),
     )
     parser.add_argument("dataset", help="dataset folder with images/, masks/ and gaze/")
     parser.add_argument("--out", required=True, help="output folder for model.pt, last.pt, metrics.jsonl")
@@ -77,11 +77,12 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
-        bar = bars.get("epoch")
-        if bar is None or bar.desc != f"epoch {epoch + 1}":
-            if bar is not None:
+        name = f"epoch {epoch + 1}"
+        if name not in bars:
+            for bar in bars.values():
                 bar.close()
-            bar = bars["epoch"] = tqdm(total=steps, desc=f"epoch {epoch + 1}", unit="step", disable=args.quiet)
+            bars[name] = tqdm(total=steps, desc=name, unit="step", disable=args.quiet)
+        bar = bars[name]
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
 

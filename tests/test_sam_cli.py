@@ -1,0 +1,69 @@
+"""`gazeseg segment` and `gazeseg train-sam` on a small dataset folder (tiny SAM, CPU)."""
+
+from __future__ import annotations
+
+import argparse
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from sam_tiny import TINY_TYPE, tiny_checkpoint  # noqa: F401  (fixture)
+
+from napari_gazeseg.commands import segment, train_sam
+from napari_gazeseg.gaze.dataset import load_dataset, write_dataset
+from napari_gazeseg.gaze.simulate import simulate_dataset
+from napari_gazeseg.models import GazeSam
+from napari_gazeseg.models.object_gaze import fixations_of, objects_in
+
+
+def _run(module, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gazeseg")
+    module.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-dataset")
+    write_dataset(simulate_dataset(2, "cells", (80, 104), seed=9, n_objects=3), folder)
+    return folder
+
+
+def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
+    out = tmp_path / "labels"
+    argv = ["segment", str(dataset), "--out", str(out), "--model-type", TINY_TYPE,
+            "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--quiet"]
+    assert _run(segment, argv) == 0
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    for item in load_dataset(dataset):
+        labels = iio.imread(out / f"{item.name}.png")
+        assert labels.shape == item.image.shape[:2] and labels.dtype == np.uint8
+        sam.set_image(item.image)
+        expected = np.zeros(labels.shape, np.uint8)
+        for obj in objects_in(fixations_of(item.gaze), item.gaze):
+            mask = sam.segment(obj.fixations)
+            expected[mask & (expected == 0)] = obj.object_id
+        np.testing.assert_array_equal(labels, expected)
+
+
+def test_train_sam_then_segment_with_the_overlay(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
+    run = tmp_path / "run"
+    argv = ["train-sam", str(dataset), "--out", str(run), "--model-type", TINY_TYPE,
+            "--checkpoint", str(tiny_checkpoint), "--prompt", "fixations+box", "--epochs", "1",
+            "--device", "cpu", "--quiet"]
+    assert _run(train_sam, argv) == 0
+    assert (run / "model.pt").is_file() and (run / "last.pt").is_file()
+    out = tmp_path / "labels"
+    argv = ["segment", str(dataset), "--out", str(out), "--model-type", TINY_TYPE,
+            "--checkpoint", str(tiny_checkpoint), "--finetuned", str(run / "model.pt"),
+            "--device", "cpu", "--quiet"]
+    assert _run(segment, argv) == 0
+    assert len(list(out.glob("*.png"))) == 2
+
+
+def test_gradtrack_without_a_model_says_what_to_do(dataset, tmp_path):
+    argv = ["segment", str(dataset), "--out", str(tmp_path), "--method", "gradtrack",
+            "--checkpoint", str(tmp_path / "none.pt")]
+    with pytest.raises(FileNotFoundError, match="no GradTrack checkpoint at .*none.pt; train one"):
+        _run(segment, argv)
