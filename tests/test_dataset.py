@@ -41,12 +41,17 @@ def test_round_trip_gives_back_images_masks_and_gaze(folder, scenes):
         _same_recording(item.gaze, scene.recording)
         assert item.image_path == folder / "images" / f"{scene.name}.png"
         assert item.gaze_path == folder / "gaze" / f"{scene.name}.gaze.tsv"
-    assert sorted(p.name for p in (folder / "gaze").iterdir())[:2] == ["polyp_0000.gaze.json", "polyp_0000.gaze.tsv"]
+    assert sorted(p.name for p in (folder / "gaze").iterdir())[:2] == [
+        "polyp_0000.gaze.json",
+        "polyp_0000.gaze.tsv",
+    ]
 
 
 def test_many_labels_are_stored_as_uint16(tmp_path, scenes):
     scene = scenes[0]
-    scene_with_many = type(scene)(**{**scene.__dict__, "labels": scene.labels * 200, "name": "many"})
+    scene_with_many = type(scene)(
+        **{**scene.__dict__, "labels": scene.labels * 200, "name": "many"}
+    )
     write_dataset([scene_with_many], tmp_path)
     item = next(iter_dataset(tmp_path))
     assert item.mask.dtype == np.uint16 and item.mask.max() == 400
@@ -62,7 +67,9 @@ def test_missing_gaze_names_the_image_and_the_file_to_add(folder):
     (folder / "gaze" / "polyp_0001.gaze.json").unlink()
     items = iter_dataset(folder)
     assert next(items).name == "polyp_0000"
-    with pytest.raises(FileNotFoundError, match=r"no gaze for .*polyp_0001\.png: add .*polyp_0001\.gaze\.tsv"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no gaze for .*polyp_0001\.png: add .*polyp_0001\.gaze\.tsv"
+    ):
         next(items)
 
 
@@ -93,7 +100,9 @@ def test_one_gazemedseg_file_can_hold_every_image(folder, scenes):
     """GazeMedSeg ships one fixation CSV for a whole dataset, keyed by image file name."""
     for path in (folder / "gaze").iterdir():
         path.unlink()
-    write_gazemedseg_csv({f"{s.name}.png": s.fixations for s in scenes}, folder / "gaze" / "fixations.csv")
+    write_gazemedseg_csv(
+        {f"{s.name}.png": s.fixations for s in scenes}, folder / "gaze" / "fixations.csv"
+    )
     items = load_dataset(folder)
     for item, scene in zip(items, scenes):
         assert isinstance(item.gaze, Fixations)
@@ -123,7 +132,12 @@ def _gazeseg_simulate(argv: list[str]) -> int:
 
 def test_gazeseg_simulate_writes_a_dataset_folder(tmp_path, capsys):
     out = tmp_path / "organs"
-    assert _gazeseg_simulate(["--kind", "organ", "--n", "2", "--shape", "64", "72", "--seed", "3", str(out)]) == 0
+    assert (
+        _gazeseg_simulate(
+            ["--kind", "organ", "--n", "2", "--shape", "64", "72", "--seed", "3", str(out)]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "wrote 2 organ images" in printed and str(out) in printed
     items = load_dataset(out)
@@ -133,4 +147,9 @@ def test_gazeseg_simulate_writes_a_dataset_folder(tmp_path, capsys):
 
     with pytest.raises(ValueError, match="organ_0000.png already exists; .* pass --overwrite"):
         _gazeseg_simulate(["--kind", "organ", "--n", "1", "--shape", "64", "72", str(out)])
-    assert _gazeseg_simulate(["--kind", "organ", "--n", "1", "--shape", "64", "72", "--overwrite", str(out)]) == 0
+    assert (
+        _gazeseg_simulate(
+            ["--kind", "organ", "--n", "1", "--shape", "64", "72", "--overwrite", str(out)]
+        )
+        == 0
+    )

@@ -21,7 +21,7 @@ from napari_gazeseg.gaze.simulate import (
 )
 
 KINDS = ("cells", "polyp", "organ")
-NO_LOSS = dict(blink_interval_s=None, track_loss_interval_s=None)
+NO_LOSS = {"blink_interval_s": None, "track_loss_interval_s": None}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,9 @@ def test_scene_has_the_documented_types_and_meta(kind):
 
 
 def test_same_seed_same_scene_other_seed_other_scene():
-    first, again = (simulate_observer("polyp", shape=(64, 64), n_objects=2, seed=5) for _ in range(2))
+    first, again = (
+        simulate_observer("polyp", shape=(64, 64), n_objects=2, seed=5) for _ in range(2)
+    )
     assert np.array_equal(first.image, again.image) and np.array_equal(first.labels, again.labels)
     assert first.recording.equals(again.recording) and first.fixations.equals(again.fixations)
     assert np.array_equal(first.sample_kind, again.sample_kind)
@@ -94,7 +96,9 @@ def test_each_object_is_one_blob_that_stands_out_from_its_surroundings(kind):
         mask = labels == object_id
         assert ndimage.label(mask)[1] == 1
         assert mask.sum() > 40
-        ring = ndimage.binary_dilation(mask, iterations=4) & ~ndimage.binary_dilation(mask, iterations=1)
+        ring = ndimage.binary_dilation(mask, iterations=4) & ~ndimage.binary_dilation(
+            mask, iterations=1
+        )
         ring &= labels == 0
         # mean colour inside and just outside differ clearly (grey levels out of 255)
         contrast = np.linalg.norm(np.atleast_1d(values[mask].mean(0) - values[ring].mean(0)))
@@ -133,7 +137,9 @@ def test_each_session_tours_its_object_and_ends_inside_it(kind):
         fixations, phase = scene.fixations, scene.fixation_phase
         sessions = [object_id for object_id in fixations.object_id if object_id]
         assert sorted(set(sessions)) == [1, 2, 3]
-        assert np.all(np.diff(fixations.object_id[fixations.object_id > 0]) >= 0)  # one session each
+        assert np.all(
+            np.diff(fixations.object_id[fixations.object_id > 0]) >= 0
+        )  # one session each
         assert np.all(fixations.object_id[phase == _phase("cue")] == 0)
         for object_id in (1, 2, 3):
             mine = fixations.object_id == object_id
@@ -149,7 +155,9 @@ def test_the_tour_goes_from_the_centre_outwards():
     for object_id in (1, 2, 3):
         mask = scene.labels == object_id
         depth = ndimage.distance_transform_edt(mask)
-        tour = scene.fixations.coords[(scene.fixations.object_id == object_id) & (scene.fixation_phase == 1)]
+        tour = scene.fixations.coords[
+            (scene.fixations.object_id == object_id) & (scene.fixation_phase == 1)
+        ]
         index = np.round(tour).astype(int)
         depth_along_tour = depth[index[:, 0], index[:, 1]]
         assert depth_along_tour[0] > depth_along_tour[-1]
@@ -215,7 +223,10 @@ def test_saccades_follow_the_main_sequence():
     speed = geometry.visual_angle_deg(rec.screen[:-1], rec.screen[1:]) * rec.sampling_rate_hz
     large = np.flatnonzero(amplitude > 5)
     peaks = np.array(
-        [speed[(rec.t[:-1] >= fixations.end[i]) & (rec.t[1:] <= fixations.start[i + 1])].max() for i in large]
+        [
+            speed[(rec.t[:-1] >= fixations.end[i]) & (rec.t[1:] <= fixations.start[i + 1])].max()
+            for i in large
+        ]
     )
     assert len(large) > 5 and np.all((peaks > 200) & (peaks < 900))
     assert np.corrcoef(amplitude[large], peaks)[0, 1] > 0.8
@@ -250,7 +261,9 @@ def test_accuracy_and_precision_match_the_requested_degrees(long_scene):
 
 def test_precision_holds_at_1200_hz_and_other_settings():
     observer = ObserverModel(accuracy_deg=1.0, precision_deg=0.5)
-    scene = simulate_observer("organ", shape=(128, 128), n_objects=2, rate_hz=1200.0, seed=3, observer=observer)
+    scene = simulate_observer(
+        "organ", shape=(128, 128), n_objects=2, rate_hz=1200.0, seed=3, observer=observer
+    )
     rec = scene.recording
     fixating = scene.sample_kind == FIXATION
     pairs = fixating[:-1] & fixating[1:]
@@ -273,7 +286,9 @@ def test_blinks_and_track_loss_are_plausible(long_scene):
 
 
 def test_no_loss_when_blinks_and_track_loss_are_off():
-    scene = simulate_observer("cells", shape=(96, 96), n_objects=2, seed=0, observer=ObserverModel(**NO_LOSS))
+    scene = simulate_observer(
+        "cells", shape=(96, 96), n_objects=2, seed=0, observer=ObserverModel(**NO_LOSS)
+    )
     assert not (scene.sample_kind == LOST).any()
 
 
@@ -284,7 +299,12 @@ def test_valid_means_seen_and_on_the_image(long_scene):
     rec, kind = long_scene.recording, long_scene.sample_kind
     rows, cols = long_scene.labels.shape
     coords = long_scene.placement.screen_px_to_image(_screen_px(long_scene, rec.screen))
-    on_image = (coords[:, 0] > -0.5) & (coords[:, 0] < rows - 0.5) & (coords[:, 1] > -0.5) & (coords[:, 1] < cols - 0.5)
+    on_image = (
+        (coords[:, 0] > -0.5)
+        & (coords[:, 0] < rows - 0.5)
+        & (coords[:, 1] > -0.5)
+        & (coords[:, 1] < cols - 0.5)
+    )
     assert np.array_equal(rec.valid, (kind != LOST) & on_image)
     assert set(np.unique(kind)) == {FIXATION, SACCADE, LOST}
 
@@ -297,7 +317,9 @@ def test_screen_and_image_coordinates_agree_through_the_placement(long_scene):
     # the image is centred and fills 80 % of the screen height
     geometry = long_scene.geometry
     corners = placement.image_to_screen_px(np.array([[-0.5, -0.5], [383.5, 383.5]]))
-    np.testing.assert_allclose(corners.mean(axis=0), [geometry.width_px / 2, geometry.height_px / 2])
+    np.testing.assert_allclose(
+        corners.mean(axis=0), [geometry.width_px / 2, geometry.height_px / 2]
+    )
     assert corners[1, 1] - corners[0, 1] == pytest.approx(0.8 * geometry.height_px)
     assert ImagePlacement.from_meta(rec.meta) == placement
     # at the screen centre one degree spans about 41 screen px, i.e. 41 / scale image px
@@ -309,7 +331,9 @@ def test_screen_and_image_coordinates_agree_through_the_placement(long_scene):
 def test_pixel_centres_sit_at_integers():
     placement = ImagePlacement.centred((4, 4), (40, 40), fraction=1.0)
     # pixel (0, 0) covers screen px [0, 10) in x and y; its centre is at 5
-    np.testing.assert_allclose(placement.image_to_screen_px(np.array([[0.0, 0.0], [3.0, 1.0]])), [[5, 5], [15, 35]])
+    np.testing.assert_allclose(
+        placement.image_to_screen_px(np.array([[0.0, 0.0], [3.0, 1.0]])), [[5, 5], [15, 35]]
+    )
     np.testing.assert_allclose(placement.screen_px_to_image(np.array([[0.0, 0.0]])), [[-0.5, -0.5]])
 
 
@@ -320,14 +344,18 @@ def test_observer_over_a_given_image_and_labels():
     from skimage import data, filters, measure, morphology
 
     coins = data.coins()
-    labels = measure.label(morphology.remove_small_objects(coins > filters.threshold_otsu(coins), 200))
+    labels = measure.label(
+        morphology.remove_small_objects(coins > filters.threshold_otsu(coins), 200)
+    )
     scene = simulate_observer(image=coins, labels=labels, object_ids=[3, 1], seed=0, name="coins")
     assert np.array_equal(scene.image, coins)
     assert scene.recording.meta["image"] == {"shape": list(coins.shape), "name": "coins"}
     ids = scene.fixations.object_id[scene.fixations.object_id > 0]
     assert ids[0] == 3 and ids[-1] == 1 and set(ids) == {1, 3}
     for object_id in (1, 3):
-        decisive = scene.fixations.coords[(scene.fixations.object_id == object_id) & (scene.fixation_phase == 2)]
+        decisive = scene.fixations.coords[
+            (scene.fixations.object_id == object_id) & (scene.fixation_phase == 2)
+        ]
         assert np.all(_inside(labels, decisive) == object_id)
 
 
@@ -352,7 +380,9 @@ def test_one_pixel_objects_are_looked_at():
     labels[20:23, 8:10] = 2
     scene = simulate_observer(image=np.zeros((40, 40), np.uint8), labels=labels, seed=2)
     for object_id in (1, 2):
-        decisive = scene.fixations.coords[(scene.fixations.object_id == object_id) & (scene.fixation_phase == 2)]
+        decisive = scene.fixations.coords[
+            (scene.fixations.object_id == object_id) & (scene.fixation_phase == 2)
+        ]
         assert np.all(_inside(labels, decisive) == object_id)
 
 
@@ -364,5 +394,9 @@ def test_simulate_dataset_gives_distinct_reproducible_scenes():
     assert [s.name for s in scenes] == ["organ_0000", "organ_0001", "organ_0002"]
     assert not np.array_equal(scenes[0].image, scenes[1].image)
     again = next(simulate_dataset(1, "organ", (64, 64), seed=7, n_objects=1))
-    assert np.array_equal(again.image, scenes[0].image) and again.recording.equals(scenes[0].recording)
-    assert not np.array_equal(next(simulate_dataset(1, "organ", (64, 64), seed=8, n_objects=1)).image, again.image)
+    assert np.array_equal(again.image, scenes[0].image) and again.recording.equals(
+        scenes[0].recording
+    )
+    assert not np.array_equal(
+        next(simulate_dataset(1, "organ", (64, 64), seed=8, n_objects=1)).image, again.image
+    )

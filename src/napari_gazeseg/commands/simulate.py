@@ -25,10 +25,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--kind", choices=("cells", "polyp", "organ"), default="cells")
     parser.add_argument("--n", type=int, default=10, help="number of images (default 10)")
     parser.add_argument(
-        "--shape", type=int, nargs=2, default=(256, 256), metavar=("ROWS", "COLS"), help="image size in pixels"
+        "--shape",
+        type=int,
+        nargs=2,
+        default=(256, 256),
+        metavar=("ROWS", "COLS"),
+        help="image size in pixels",
     )
     parser.add_argument("--objects", type=int, default=3, help="objects per image (default 3)")
-    parser.add_argument("--rate", type=float, default=120.0, help="tracker sampling rate in Hz (default 120)")
+    parser.add_argument(
+        "--rate", type=float, default=120.0, help="tracker sampling rate in Hz (default 120)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace files already in OUT_DIR")
     parser.set_defaults(func=run)
@@ -45,10 +52,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         names = write_dataset(scenes, args.out_dir, overwrite=args.overwrite)
     except FileExistsError as err:
-        raise ValueError(f"{err.filename} already exists; write to another folder or pass --overwrite.") from None
+        raise ValueError(
+            f"{err.filename} already exists; write to another folder or pass --overwrite."
+        ) from None
     print(
         f"wrote {len(names)} {args.kind} images ({names[0]} ... {names[-1]}), "
-        f"{args.shape[0]} x {args.shape[1]} px, {args.objects} objects each, gaze at {args.rate:g} Hz, "
+        f"{args.shape[0]} x {args.shape[1]} px, {args.objects} objects each, "
+        f"gaze at {args.rate:g} Hz, "
         f"to {args.out_dir}/images, masks and gaze"
     )
     return 0

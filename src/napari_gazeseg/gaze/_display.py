@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImagePlacement", "unit_directions", "screen_from_directions", "tilt"]
+__all__ = ["ImagePlacement", "screen_from_directions", "tilt", "unit_directions"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ class ImagePlacement:
     scale: float
 
     @classmethod
-    def centred(cls, image_shape: tuple[int, int], screen_px: tuple[int, int], fraction: float = 0.8):
+    def centred(
+        cls, image_shape: tuple[int, int], screen_px: tuple[int, int], fraction: float = 0.8
+    ):
         """The image centred on a ``(width_px, height_px)`` screen, zoomed so that it
         fills ``fraction`` of the screen height or width, whichever is reached first."""
         if not 0 < fraction <= 1:
@@ -52,14 +54,18 @@ class ImagePlacement:
         return cls(origin_px=(float(origin[0]), float(origin[1])), scale=float(scale))
 
     @classmethod
-    def from_meta(cls, meta: dict) -> "ImagePlacement":
+    def from_meta(cls, meta: dict) -> ImagePlacement:
         """Read ``meta["display"]`` as written by :meth:`to_meta`."""
         try:
             display = meta["display"]
-            return cls(origin_px=tuple(float(v) for v in display["origin_px"]), scale=float(display["scale"]))
+            return cls(
+                origin_px=tuple(float(v) for v in display["origin_px"]),
+                scale=float(display["scale"]),
+            )
         except (KeyError, TypeError) as err:
             raise ValueError(
-                f"the recording's meta has no image placement ({err}); it was not simulated on a screen."
+                f"the recording's meta has no image placement ({err}); "
+                "it was not simulated on a screen."
             ) from None
 
     def to_meta(self) -> dict:
@@ -87,8 +93,9 @@ def unit_directions(screen: np.ndarray, geometry) -> np.ndarray:
 
 
 def screen_from_directions(directions: np.ndarray, geometry) -> np.ndarray:
-    """``(N, 3)`` gaze directions (any length, towards the screen) to ``(N, 2)`` normalised ``(x, y)``:
-    where each ray from the eye meets the screen plane (the inverse of ``geometry.directions``)."""
+    """``(N, 3)`` gaze directions (any length, towards the screen) to ``(N, 2)`` normalised
+    ``(x, y)``: where each ray from the eye meets the screen plane (the inverse of
+    ``geometry.directions``)."""
     mm = directions[:, :2] * (geometry.distance_mm / directions[:, 2:3])
     return geometry.mm_to_normalised(mm)
 

@@ -23,11 +23,11 @@ import numpy as np
 
 __all__ = [
     "fixation_durations",
-    "saccade_durations",
-    "minimum_jerk",
-    "loss_intervals",
     "inside_intervals",
+    "loss_intervals",
+    "minimum_jerk",
     "precision_noise_rad",
+    "saccade_durations",
 ]
 
 #: Main-sequence slope (seconds per degree) and intercept (seconds) of saccade duration.
@@ -43,7 +43,9 @@ def fixation_durations(
     The gamma part has mean ``mean_s - min_s``, so the durations have mean ``mean_s``.
     """
     if not mean_s > min_s > 0:
-        raise ValueError(f"the mean fixation duration ({mean_s} s) must exceed its minimum ({min_s} s) > 0.")
+        raise ValueError(
+            f"the mean fixation duration ({mean_s} s) must exceed its minimum ({min_s} s) > 0."
+        )
     return min_s + rng.gamma(shape, (mean_s - min_s) / shape, n)
 
 
@@ -74,7 +76,9 @@ def loss_intervals(
     if mean_interval_s is None or total_s <= 0:
         return np.empty((0, 2))
     if mean_interval_s <= min_gap_s:
-        raise ValueError(f"the mean interval between losses ({mean_interval_s} s) must exceed {min_gap_s} s.")
+        raise ValueError(
+            f"the mean interval between losses ({mean_interval_s} s) must exceed {min_gap_s} s."
+        )
     expected = int(total_s / mean_interval_s * 2 + 10)
     gaps = min_gap_s + rng.exponential(mean_interval_s - min_gap_s, expected)
     onsets = np.cumsum(gaps) - min_gap_s * rng.uniform()
@@ -84,7 +88,8 @@ def loss_intervals(
 
 
 def inside_intervals(t: np.ndarray, intervals: np.ndarray) -> np.ndarray:
-    """Boolean mask of the times that fall in any ``[start, stop)`` of sorted, disjoint-or-not intervals."""
+    """Boolean mask of the times that fall in any ``[start, stop)`` interval (in any order,
+    overlapping or not)."""
     if intervals.shape[0] == 0:
         return np.zeros(t.shape, bool)
     order = np.argsort(intervals[:, 0])

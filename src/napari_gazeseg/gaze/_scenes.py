@@ -56,7 +56,9 @@ def make_scene(
         raise ValueError(f"unknown scene kind {kind!r}; choose one of {', '.join(SCENE_KINDS)}.")
     shape = (int(shape[0]), int(shape[1]))
     if min(shape) < MIN_SIDE:
-        raise ValueError(f"the image shape {shape} is too small; use at least {MIN_SIDE} pixels a side.")
+        raise ValueError(
+            f"the image shape {shape} is too small; use at least {MIN_SIDE} pixels a side."
+        )
     if n_objects < 1:
         raise ValueError(f"n_objects must be at least 1, got {n_objects}.")
     draw = {"cells": _cells, "polyp": _polyp, "organ": _organ}[kind]
@@ -97,7 +99,8 @@ def _blob(
     """
     reach = int(np.ceil(1.7 * max(radii))) + 2
     box = tuple(
-        slice(max(0, int(c) - reach), min(size, int(c) + reach + 1)) for c, size in zip(centre, shape)
+        slice(max(0, int(c) - reach), min(size, int(c) + reach + 1))
+        for c, size in zip(centre, shape)
     )
     rows, cols = np.ogrid[box[0], box[1]]
     dr, dc = rows - centre[0], cols - centre[1]
@@ -157,9 +160,13 @@ def _pack(shape, radii, rng, allowed, gap, extent, required):
                 f"cannot fit {len(radii)} objects into a {shape[0]} x {shape[1]} image; "
                 "ask for fewer objects or a larger shape."
             )
-        centre = np.array(np.unravel_index(rng.choice(candidates), shape), float) + rng.uniform(-0.4, 0.4, 2)
+        centre = np.array(np.unravel_index(rng.choice(candidates), shape), float) + rng.uniform(
+            -0.4, 0.4, 2
+        )
         reach = int(np.ceil(2 * extent * radius + gap)) + 1
-        box = tuple(slice(max(0, int(c) - reach), min(n, int(c) + reach + 1)) for c, n in zip(centre, shape))
+        box = tuple(
+            slice(max(0, int(c) - reach), min(n, int(c) + reach + 1)) for c, n in zip(centre, shape)
+        )
         rows, cols = np.ogrid[box[0], box[1]]
         clearance = np.hypot(rows - centre[0], cols - centre[1]) - extent * radius - gap
         free[box] = np.minimum(free[box], clearance)
@@ -169,7 +176,11 @@ def _pack(shape, radii, rng, allowed, gap, extent, required):
 
 
 def _object_radii(
-    shape: tuple[int, int], n_objects: int, rng: np.random.Generator, low: float, high: float,
+    shape: tuple[int, int],
+    n_objects: int,
+    rng: np.random.Generator,
+    low: float,
+    high: float,
     max_cover: float,
 ) -> np.ndarray:
     """Radii (pixels) between ``low`` and ``high`` times the short side, shrunk so that
@@ -227,7 +238,9 @@ def _cells(shape, n_objects, rng):
     haze = np.zeros(shape)
     for _ in range(int(rng.integers(1, 4))):
         centre = rng.uniform(0, 1, 2) * shape
-        haze += rng.uniform(0.12, 0.35) * np.exp(-(_radial(shape, centre) / rng.uniform(0.08, 0.2)) ** 2)
+        haze += rng.uniform(0.12, 0.35) * np.exp(
+            -((_radial(shape, centre) / rng.uniform(0.08, 0.2)) ** 2)
+        )
     debris = np.zeros(shape)
     n_debris = int(rng.integers(n_objects, 3 * n_objects + 4))
     spots = (rng.uniform(0, 1, (n_debris, 2)) * (np.array(shape) - 1)).astype(int)
@@ -256,7 +269,9 @@ def _polyp(shape, n_objects, rng):
     base = np.array([0.80, 0.40, 0.33]) * rng.uniform(0.9, 1.1, 3)
     folds = 1 + 0.14 * _smooth_noise(rng, shape, side / 10) + 0.05 * _smooth_noise(rng, shape, 2.0)
     vessel_field = _smooth_noise(rng, shape, side / 25)
-    vessels = np.exp(-((vessel_field / 0.06) ** 2)) * (0.5 + 0.5 * (_smooth_noise(rng, shape, side / 12) > 0))
+    vessels = np.exp(-((vessel_field / 0.06) ** 2)) * (
+        0.5 + 0.5 * (_smooth_noise(rng, shape, side / 12) > 0)
+    )
     colour = base[None, None, :] * folds[..., None]
     colour = colour * (1 - vessels[..., None] * np.array([0.15, 0.35, 0.3]))
 
@@ -268,16 +283,26 @@ def _polyp(shape, n_objects, rng):
         inside = labels[box] == object_id
         height = np.sqrt(np.clip(1 - rho**2, 0, 1))
         slope_r, slope_c = np.gradient(height)
-        shading = 0.8 + 0.3 * height - 4.0 * radius / side * (slope_r * light[0] + slope_c * light[1])
+        shading = (
+            0.8 + 0.3 * height - 4.0 * radius / side * (slope_r * light[0] + slope_c * light[1])
+        )
         tint = base * np.array([1.06, 1.14, 1.1]) * rng.uniform(0.95, 1.05, 3)
         polyp_colour = tint[None, None, :] * (shading * (1 + 0.04 * pits[box]))[..., None]
         region = colour[box]
         region[(rho > 0.85) & (rho < 1.15)] *= 0.85
         region[inside] = polyp_colour[inside]
         for _ in range(int(rng.integers(2, 5))):
-            spot = np.asarray(centre) - light * radius * rng.uniform(0.1, 0.5) + rng.normal(0, 0.12 * radius, 2)
-            highlight_spots[int(np.clip(spot[0], 0, shape[0] - 1)), int(np.clip(spot[1], 0, shape[1] - 1))] = 1
-    mucosa_spots = (rng.uniform(0, 1, (int(rng.integers(5, 15)), 2)) * (np.array(shape) - 1)).astype(int)
+            spot = (
+                np.asarray(centre)
+                - light * radius * rng.uniform(0.1, 0.5)
+                + rng.normal(0, 0.12 * radius, 2)
+            )
+            highlight_spots[
+                int(np.clip(spot[0], 0, shape[0] - 1)), int(np.clip(spot[1], 0, shape[1] - 1))
+            ] = 1
+    mucosa_spots = (
+        rng.uniform(0, 1, (int(rng.integers(5, 15)), 2)) * (np.array(shape) - 1)
+    ).astype(int)
     highlight_spots[mucosa_spots[:, 0], mucosa_spots[:, 1]] = 1
     highlights = np.clip(ndimage.gaussian_filter(highlight_spots, max(1.0, side / 200)) * 25, 0, 1)
     colour = colour + highlights[..., None] * (1.05 - colour)
@@ -293,7 +318,9 @@ def _organ(shape, n_objects, rng):
     side = min(shape)
     centre = np.array(shape) / 2 + rng.uniform(-0.02, 0.02, 2) * side
     body = np.zeros(shape, bool)
-    box, body_rho = _blob(shape, tuple(centre), (0.44 * shape[0], 0.46 * shape[1]), rng.uniform(-0.2, 0.2), rng, 0.05)
+    box, body_rho = _blob(
+        shape, tuple(centre), (0.44 * shape[0], 0.46 * shape[1]), rng.uniform(-0.2, 0.2), rng, 0.05
+    )
     body[box] = body_rho < 1
     depth = ndimage.distance_transform_edt(body)
     tissue = np.where(body, 0.38 + 0.025 * _smooth_noise(rng, shape, 2.0), 0.01)

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import errno
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from .formats import read_gaze, read_gaze_all, write_gaze
 from .recording import Fixations, GazeRecording
 
-__all__ = ["DatasetItem", "write_dataset", "iter_dataset", "load_dataset", "IMAGE_SUFFIXES"]
+__all__ = ["IMAGE_SUFFIXES", "DatasetItem", "iter_dataset", "load_dataset", "write_dataset"]
 
 #: Image file suffixes a dataset folder may hold (lower case).
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
@@ -103,7 +103,8 @@ def iter_dataset(folder: str | Path) -> Iterator[DatasetItem]:
     images_dir, masks_dir, gaze_dir = folder / "images", folder / "masks", folder / "gaze"
     if not images_dir.is_dir():
         raise FileNotFoundError(
-            f"{images_dir} does not exist; a dataset folder holds images/, gaze/ and optionally masks/."
+            f"{images_dir} does not exist; "
+            "a dataset folder holds images/, gaze/ and optionally masks/."
         )
     image_paths = _files_by_stem(images_dir, IMAGE_SUFFIXES)
     if not image_paths:
@@ -116,7 +117,8 @@ def iter_dataset(folder: str | Path) -> Iterator[DatasetItem]:
         own = [path for path in gaze_files if _image_name(path, image_paths) == name]
         if len(own) > 1:
             raise ValueError(
-                f"several gaze files belong to {image_path.name}: {', '.join(p.name for p in own)}; keep one."
+                f"several gaze files belong to {image_path.name}: "
+                f"{', '.join(p.name for p in own)}; keep one."
             )
         if own:
             gaze_path, gaze = own[0], _read_gaze(own[0])
@@ -143,7 +145,10 @@ def _files_by_stem(directory: Path, suffixes: tuple[str, ...]) -> dict[str, Path
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.suffix.lower() in suffixes:
             if path.stem in files:
-                raise ValueError(f"{files[path.stem].name} and {path.name} in {directory} share a name; keep one.")
+                raise ValueError(
+                    f"{files[path.stem].name} and {path.name} in {directory} share a name; "
+                    "keep one."
+                )
             files[path.stem] = path
     return files
 
@@ -154,7 +159,9 @@ def _gaze_files(directory: Path) -> list[Path]:
     return [
         path
         for path in sorted(directory.iterdir())
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() not in _SIDECAR_SUFFIXES
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.suffix.lower() not in _SIDECAR_SUFFIXES
     ]
 
 
@@ -185,7 +192,9 @@ class _SharedGaze:
                 try:
                     contents = read_gaze_all(path)
                 except ValueError as err:
-                    warnings.warn(f"{path} matches no image name and is not a gaze file ({err}); skipped.")
+                    warnings.warn(
+                        f"{path} matches no image name and is not a gaze file ({err}); skipped."
+                    )
                     continue
                 for key, gaze in contents.items():
                     self._by_image.setdefault(Path(str(key)).stem, (path, gaze))
@@ -202,5 +211,8 @@ def _read_image(path: Path) -> np.ndarray:
 
     try:
         return np.asarray(iio.imread(path))
-    except Exception as err:  # imageio raises many types for unreadable files
-        raise ValueError(f"cannot read image {path} ({err}); replace it with a valid image file.") from None
+    # imageio raises OSError, struct.error and more for files it cannot decode
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(
+            f"cannot read image {path} ({err}); replace it with a valid image file."
+        ) from None

@@ -26,8 +26,8 @@ coordinates and image coordinates of every sample agree.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -46,17 +46,17 @@ from .geometry import ScreenGeometry
 from .recording import NO_OBJECT, Fixations, GazeRecording
 
 __all__ = [
-    "SimulatedScene",
-    "ObserverModel",
-    "ImagePlacement",
-    "simulate_observer",
-    "simulate_gaze",
-    "simulate_dataset",
-    "SCENE_KINDS",
-    "PHASES",
     "FIXATION",
-    "SACCADE",
     "LOST",
+    "PHASES",
+    "SACCADE",
+    "SCENE_KINDS",
+    "ImagePlacement",
+    "ObserverModel",
+    "SimulatedScene",
+    "simulate_dataset",
+    "simulate_gaze",
+    "simulate_observer",
 ]
 
 #: ``sample_kind`` values.
@@ -99,7 +99,9 @@ class ObserverModel:
         for name in ("scan_fixations", "tour_fixations", "decisive_fixations"):
             low, high = getattr(self, name)
             if not 0 <= low <= high or (name != "scan_fixations" and low < 1):
-                raise ValueError(f"{name} must be a (low, high) range of counts, got {(low, high)}.")
+                raise ValueError(
+                    f"{name} must be a (low, high) range of counts, got {(low, high)}."
+                )
 
 
 @dataclass(eq=False)
@@ -281,24 +283,35 @@ def simulate_gaze(
         raise ValueError(f"object_ids {ids.tolist()} name an object twice; name each object once.")
     missing = np.setdiff1d(ids, present)
     if missing.size:
-        raise ValueError(f"object ids {missing.tolist()} are not in the label image; pick ids it holds.")
+        raise ValueError(
+            f"object ids {missing.tolist()} are not in the label image; pick ids it holds."
+        )
     rng = np.random.default_rng(seed)
-    placement = ImagePlacement.centred(labels.shape, (geometry.width_px, geometry.height_px), display_fraction)
+    placement = ImagePlacement.centred(
+        labels.shape, (geometry.width_px, geometry.height_px), display_fraction
+    )
 
     plan = _plan(labels, ids, observer, rng)
-    targets = unit_directions(geometry.px_to_normalised(placement.image_to_screen_px(plan.coords)), geometry)
+    targets = unit_directions(
+        geometry.px_to_normalised(placement.image_to_screen_px(plan.coords)), geometry
+    )
     start, duration = _timeline(targets, plan.duration)
     total_s = float(start[-1] + duration[-1])
     t = np.arange(int(np.ceil(total_s * rate_hz))) / rate_hz
 
-    directions, offsets, kind, session = _eye_path(t, start, duration, targets, plan.object_id, observer, rng)
+    directions, offsets, kind, session = _eye_path(
+        t, start, duration, targets, plan.object_id, observer, rng
+    )
     offsets = offsets + precision_noise_rad(rng, t.shape[0], observer.precision_deg)
     screen = screen_from_directions(tilt(directions, offsets), geometry)
 
     lost = inside_intervals(
         t, loss_intervals(rng, total_s, observer.blink_interval_s, observer.blink_duration_s)
     ) | inside_intervals(
-        t, loss_intervals(rng, total_s, observer.track_loss_interval_s, observer.track_loss_duration_s)
+        t,
+        loss_intervals(
+            rng, total_s, observer.track_loss_interval_s, observer.track_loss_duration_s
+        ),
     )
     kind[lost] = LOST
     screen[lost] = np.nan
@@ -340,7 +353,9 @@ def simulate_dataset(
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}.")
     for index in range(n_images):
-        yield simulate_observer(kind, shape, seed=(seed, index), name=f"{kind}_{index:04d}", **options)
+        yield simulate_observer(
+            kind, shape, seed=(seed, index), name=f"{kind}_{index:04d}", **options
+        )
 
 
 # -- the observer's plan: where it looks and for how long -------------------------
@@ -377,7 +392,8 @@ def _describe(labels: np.ndarray, object_id: int, box: tuple[slice, slice]) -> _
 
 
 def _pick(rng, obj: _Object, candidates: np.ndarray, angle: float) -> np.ndarray:
-    """The candidate pixel whose direction from the centre is closest to ``angle``, jittered within it."""
+    """The candidate pixel whose direction from the centre is closest to ``angle``,
+    jittered within the pixel."""
     offsets = obj.pixels[candidates] - obj.centre
     turn = np.angle(np.exp(1j * (np.arctan2(offsets[:, 0], offsets[:, 1]) - angle)))
     best = candidates[np.argmin(np.abs(turn) + rng.uniform(0, 0.3, candidates.shape[0]))]
@@ -389,7 +405,9 @@ def _session(rng, obj: _Object, shape: tuple[int, int], observer: ObserverModel)
     limit = np.asarray(shape, dtype=np.float64) - 1
     n_scan = int(rng.integers(observer.scan_fixations[0], observer.scan_fixations[1] + 1))
     n_tour = int(rng.integers(observer.tour_fixations[0], observer.tour_fixations[1] + 1))
-    n_decisive = int(rng.integers(observer.decisive_fixations[0], observer.decisive_fixations[1] + 1))
+    n_decisive = int(
+        rng.integers(observer.decisive_fixations[0], observer.decisive_fixations[1] + 1)
+    )
 
     scan = []
     if n_scan:
@@ -397,7 +415,9 @@ def _session(rng, obj: _Object, shape: tuple[int, int], observer: ObserverModel)
         distances = np.sort(rng.uniform(1.2, 3.0, n_scan - 1))[::-1] * max(obj.radius, 3.0)
         for distance in distances:
             angle = rng.uniform(0, 2 * np.pi)
-            scan.append(np.clip(obj.centre + distance * np.array([np.sin(angle), np.cos(angle)]), 0, limit))
+            scan.append(
+                np.clip(obj.centre + distance * np.array([np.sin(angle), np.cos(angle)]), 0, limit)
+            )
 
     tour = []
     levels = np.linspace(0.85, 0.25, n_tour) + rng.normal(0, 0.03, n_tour)
@@ -412,7 +432,9 @@ def _session(rng, obj: _Object, shape: tuple[int, int], observer: ObserverModel)
     core = np.flatnonzero(obj.depth >= 0.6)
     near = np.linalg.norm(obj.pixels[core] - obj.centre, axis=1)
     closest = core[np.argsort(near)[: max(3, core.size // 3)]]
-    decisive = [obj.pixels[rng.choice(closest)] + rng.uniform(-0.45, 0.45, 2) for _ in range(n_decisive)]
+    decisive = [
+        obj.pixels[rng.choice(closest)] + rng.uniform(-0.45, 0.45, 2) for _ in range(n_decisive)
+    ]
 
     coords = np.array(scan + tour + decisive, dtype=np.float64).reshape(-1, 2)
     phase = np.repeat([_SCAN, _TOUR, _DECISIVE], [len(scan), len(tour), len(decisive)])
@@ -424,7 +446,9 @@ def _plan(labels: np.ndarray, ids: np.ndarray, observer: ObserverModel, rng) -> 
     coords, phases, objects, durations = [], [], [], []
     for object_id in ids:
         obj = _describe(labels, int(object_id), boxes[int(object_id) - 1])
-        cue = np.clip(obj.centre + rng.normal(0, 0.5 * obj.radius, 2), 0, np.asarray(labels.shape) - 1)
+        cue = np.clip(
+            obj.centre + rng.normal(0, 0.5 * obj.radius, 2), 0, np.asarray(labels.shape) - 1
+        )
         session, phase = _session(rng, obj, labels.shape, observer)
         coords += [cue[None], session]
         phases += [[_CUE], phase]
@@ -434,8 +458,12 @@ def _plan(labels: np.ndarray, ids: np.ndarray, observer: ObserverModel, rng) -> 
             [rng.uniform(*observer.cue_duration_s)],
             np.where(
                 decisive,
-                fixation_durations(rng, len(session), observer.decisive_fixation_mean_s, observer.fixation_min_s),
-                fixation_durations(rng, len(session), observer.fixation_mean_s, observer.fixation_min_s),
+                fixation_durations(
+                    rng, len(session), observer.decisive_fixation_mean_s, observer.fixation_min_s
+                ),
+                fixation_durations(
+                    rng, len(session), observer.fixation_mean_s, observer.fixation_min_s
+                ),
             ),
         ]
     return _Plan(
@@ -479,7 +507,9 @@ def _eye_path(t, start, duration, targets, fixation_object, observer, rng):
     in_fixation = t < end[fixation]
     following = np.minimum(fixation + 1, len(start) - 1)
     saccade_length = np.maximum(start[following] - end[fixation], 1e-12)
-    progress = np.where(in_fixation, 0.0, minimum_jerk((t - end[fixation]) / saccade_length))[:, None]
+    progress = np.where(in_fixation, 0.0, minimum_jerk((t - end[fixation]) / saccade_length))[
+        :, None
+    ]
 
     path = targets[fixation] + progress * (targets[following] - targets[fixation])
     path /= np.linalg.norm(path, axis=1, keepdims=True)
@@ -491,4 +521,7 @@ def _eye_path(t, start, duration, targets, fixation_object, observer, rng):
 
 
 def _observer_meta(observer: ObserverModel) -> dict:
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(observer).items()}
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in asdict(observer).items()
+    }
