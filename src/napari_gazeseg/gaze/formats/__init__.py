@@ -24,8 +24,10 @@ from pathlib import Path
 from ..recording import Fixations, GazeRecording
 from ._detect import FORMATS, detect_format
 from ._errors import GazeFormatError, format_error
+from .gazemedseg import read_gazemedseg_csv, write_gazemedseg_csv
 from .native import NativeGazeWriter, read_native, write_native
 from .plain_csv import read_plain_csv
+from .tobii_prolab import read_tobii_pro_lab
 
 __all__ = [
     "FORMATS",
@@ -35,6 +37,7 @@ __all__ = [
     "read_gaze",
     "read_gaze_all",
     "write_gaze",
+    "write_gazemedseg_csv",
 ]
 
 _WHAT = ("samples", "fixations")
@@ -78,8 +81,10 @@ def read_gaze_all(
         format = detect_format(path)
     elif format not in FORMATS:
         raise ValueError(f"unknown gaze format {format!r}; use one of {', '.join(FORMATS)}.")
-    if format in ("tobii-pro-lab", "gazemedseg"):
-        raise NotImplementedError(f"reading {FORMATS[format]} lands in the next commit.")
+    if format == "tobii-pro-lab":
+        return read_tobii_pro_lab(path, what=what)
+    if format == "gazemedseg":
+        return read_gazemedseg_csv(path)
     if what == "fixations":
         raise format_error(
             path,

@@ -143,6 +143,8 @@ class NativeGazeWriter:
         """
         t = np.asarray(t, dtype=np.float64).reshape(-1)
         n = t.shape[0]
+        if n == 0:
+            return
         coords = np.asarray(coords, dtype=np.float64).reshape(n, -1)
         if coords.shape[1] != self.ndim:
             raise ValueError(f"coords have {coords.shape[1]} columns but the file holds {self.ndim}D gaze.")
@@ -152,8 +154,6 @@ class NativeGazeWriter:
         screen = np.full((n, 2), np.nan) if screen is None else np.asarray(screen, dtype=np.float64).reshape(n, 2)
         ids = np.full(n, DEFAULT_OBJECT, dtype=np.int64) if object_id is None else np.asarray(object_id)
         ids = ids.reshape(n)
-        if n == 0:
-            return
         if not np.isfinite(t).all():
             raise ValueError("t must be finite for every sample.")
         if t[0] < self._last_t or (np.diff(t) < 0).any():
