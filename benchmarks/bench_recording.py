@@ -71,6 +71,7 @@ def main() -> None:
     from qtpy.QtWidgets import QApplication
 
     from napari_gazeseg._napari.record_widget import LiveGazeLayers
+    from napari_gazeseg.gaze.geometry import ScreenGeometry
     from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
     from napari_gazeseg.tracking.recorder import GazeRecorder
     from napari_gazeseg.tracking.tobii import TobiiSource
@@ -109,7 +110,7 @@ def main() -> None:
         tracker.unsubscribe_from(fake_tr.EYETRACKER_GAZE_DATA, noop)
 
         with tempfile.TemporaryDirectory() as folder:
-            meta = {"image": {"shape": [512, 512], "name": "bench"}}
+            meta = {"image": {"shape": [512, 512], "name": "bench"}, "screen": ScreenGeometry.default().to_meta()}
             recorder = GazeRecorder(
                 TobiiSource(tracker=tracker, sdk_module=fake_tr),
                 Path(folder) / "bench.gaze.tsv",
@@ -119,11 +120,13 @@ def main() -> None:
             live = LiveGazeLayers(viewer, image, meta)
             recorder.samples_added.connect(live.add_samples)
             recorder.fixations_changed.connect(live.set_fixations)
+            print(f"recording at {rate:.0f} Hz ...", file=sys.stderr, flush=True)
+            sent_before = tracker.samples_sent
             recorder.start()
             recorder.start_object()
             results[f"record {rate:.0f} Hz"] = measure(app, args.seconds)
             recorder.stop()
-            lost = tracker.samples_sent - recorder.samples_written
+            lost = tracker.samples_sent - sent_before - recorder.samples_written
             for layer in (live.gaze, live.fixations, live.heatmap):
                 if layer is not None:
                     viewer.layers.remove(layer)

@@ -80,11 +80,13 @@ def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot
     live = widget.live_layers
     np.testing.assert_allclose(np.median(live.gaze.data, axis=0), [40.0, 90.0], atol=0.5)
     np.testing.assert_allclose(live.fixations.data[0], [40.0, 90.0], atol=0.5)
-    assert live.heatmap.data.shape == (120, 160)
-    assert np.unravel_index(np.argmax(live.heatmap.data), (120, 160)) == (40, 90)
-    assert "Hz" in widget.quality_label.text() or widget.quality_label.text() == ""
     qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)  # stop
     assert widget.recorder is None
+    # the live layers now hold the whole recording, as the plugin's gaze layers
+    assert live.gaze.metadata["gazeseg"]["kind"] == "gaze"
+    assert set(live.gaze.features["object_id"]) == {0, 1}
+    assert live.heatmap.data.shape == (120, 160)
+    assert np.unravel_index(np.argmax(live.heatmap.data), (120, 160)) == (40, 90)
     recording = read_gaze(tmp_path / "widget.gaze.tsv")
     assert set(np.unique(recording.object_id)) == {0, 1}
     assert recording.meta["image"] == {"shape": [120, 160], "name": "cells"}

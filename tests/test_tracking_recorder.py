@@ -16,6 +16,7 @@ import pytest
 
 from fakes import tobii_research as fake_tr
 from napari_gazeseg.gaze.formats import read_gaze
+from napari_gazeseg.gaze.geometry import ScreenGeometry
 from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.tracking import recorder as recorder_module
 from napari_gazeseg.tracking.mapping import ViewTransform
@@ -65,7 +66,8 @@ def test_recording_with_object_sessions_reaches_file_and_signals(tracker, tmp_pa
     recorder_module.recorder_started.connect(started.append)
     source = TobiiSource(sdk_module=fake_tr)
     path = tmp_path / "session.gaze.tsv"
-    recorder = GazeRecorder(source, path, fixed_view(), meta={"image": {"shape": [100, 200], "name": "cells"}})
+    meta = {"image": {"shape": [100, 200], "name": "cells"}, "screen": ScreenGeometry.default().to_meta()}
+    recorder = GazeRecorder(source, path, fixed_view(), meta=meta)
     recorder.samples_added.connect(added.append)
     recorder.object_started.connect(lambda i: objects.append(("start", i)))
     recorder.object_stopped.connect(lambda i: objects.append(("stop", i)))

@@ -49,8 +49,12 @@ TOGGLE_OBJECT_KEY = "g"
 TOGGLE_RECORDING_KEY = "Shift+G"
 #: Seconds of raw gaze the live tail shows.
 TAIL_S = 2.0
-#: Longest interval between heatmap recomputations (seconds of wall time).
-HEATMAP_INTERVAL_S = 0.5
+#: At most this many tail points are drawn (every k-th sample at high rates; the file has all).
+MAX_TAIL_POINTS = 300
+#: Shortest intervals between redraws of the live layers (seconds of wall time).
+TAIL_INTERVAL_S = 0.1
+FIXATIONS_INTERVAL_S = 0.25
+HEATMAP_INTERVAL_S = 1.0
 
 
 def default_recording_path(image_name: str) -> Path:
@@ -79,7 +83,16 @@ def screen_geometry_of(screen, distance_mm: float):
 
 
 class LiveGazeLayers:
-    """The live gaze tail, fixations and heatmap layers of one recording (UI thread)."""
+    """The live gaze tail, fixations and heatmap of one recording (UI thread).
+
+    napari re-slices and redraws a layer on every data change (10-35 ms each
+    on a software-rendered canvas), so the live layers are cheap and throttled:
+    the tail is a plain Points layer coloured by object id, redrawn at most
+    every :data:`TAIL_INTERVAL_S` with at most :data:`MAX_TAIL_POINTS` points;
+    fixations at most every :data:`FIXATIONS_INTERVAL_S`; the heatmap at most
+    every :data:`HEATMAP_INTERVAL_S`. :meth:`finish` turns them into the
+    plugin's full gaze, fixations and heatmap layers of the whole recording.
+    """
 
     def __init__(self, viewer, image_layer, meta: dict) -> None:
         self._viewer = viewer
@@ -90,9 +103,45 @@ class LiveGazeLayers:
         self._group = gaze_layers.new_group(f"{image_layer.name} live")
         self._tail: list[GazeRecording] = []
         self._fixations_by_object: dict[int, Fixations] = {}
-        self._heatmap_due = 0.0
+        self._due = {"tail": 0.0, "fixations": 0.0, "heatmap": 0.0}
+        self._stale = {"tail": False, "fixations": False, "heatmap": False}
         self.gaze = self.fixations = self.heatmap = None
 
+    # -- inputs (connected to the recorder's signals) ---------------------------
+    def add_samples(self, samples: GazeRecording) -> None:
+        self._tail.append(samples)
+        self._stale["tail"] = True
+        self.refresh()
+
+    def set_fixations(self, object_id: int, fixations: Fixations) -> None:
+        self._fixations_by_object[object_id] = fixations
+        self._stale["fixations"] = self._stale["heatmap"] = True
+        self.refresh()
+
+    def refresh(self, force: bool = False) -> None:
+        """Redraw what changed and is due (everything that changed when ``force``)."""
+        now = time.monotonic()
+        for part, interval, draw in (
+            ("tail", TAIL_INTERVAL_S, self._draw_tail),
+            ("fixations", FIXATIONS_INTERVAL_S, self._draw_fixations),
+            ("heatmap", HEATMAP_INTERVAL_S, self._draw_heatmap),
+        ):
+            if self._stale[part] and (force or now >= self._due[part]):
+                self._stale[part] = False
+                self._due[part] = now + interval
+                draw()
+
+    def finish(self, recording: GazeRecording, fixations: Fixations | None) -> None:
+        """Show the whole recording and its fixations in the plugin's full layers."""
+        self._tail = []
+        common = {"name": self._image.name, "group": self._group, **self._placement}
+        self._add_or_update("gaze", gaze_layers.gaze_layer(recording, image_shape=self._shape, **common))
+        if fixations is not None and len(fixations):
+            self._add_or_update("fixations", gaze_layers.fixations_layer(fixations, image_shape=self._shape, **common))
+            heat = gaze_layers.heatmap_layer("fixations+duration", self._shape, fixations=fixations, **common)
+            self._add_or_update("heatmap", heat)
+
+    # -- drawing -----------------------------------------------------------------------
     def _add_or_update(self, attribute: str, layer_data) -> None:
         layer = getattr(self, attribute)
         if layer is None or layer not in self._viewer.layers:
@@ -103,36 +152,39 @@ class LiveGazeLayers:
         else:
             gaze_layers.update_layer(layer, layer_data)
 
-    def add_samples(self, samples: GazeRecording) -> None:
-        self._tail.append(samples)
+    def _draw_tail(self) -> None:
         tail = GazeRecording.concatenate(self._tail)
         tail = tail.between(float(tail.t[-1]) - TAIL_S, np.inf)
         self._tail = [tail]
-        data = gaze_layers.gaze_layer(
-            tail, name=f"{self._image.name} gaze (live)", group=self._group, image_shape=self._shape, **self._placement
-        )
-        self._add_or_update("gaze", data)
+        shown = np.flatnonzero(tail.valid)[::-1][:: max(1, int(np.ceil(tail.valid.sum() / MAX_TAIL_POINTS)))]
+        coords = tail.coords[shown]
+        colors = gaze_layers.object_colors(tail.object_id[shown])
+        if self.gaze is None or self.gaze not in self._viewer.layers:
+            self.gaze = self._viewer.add_points(
+                coords, ndim=tail.ndim, name=f"{self._image.name} gaze (live)", size=max(2.0, max(self._shape[-2:]) / 150),
+                face_color=colors, border_width=0, **self._placement_for(tail.ndim),
+            )
+        else:
+            self.gaze.data = coords
+            if len(coords):
+                self.gaze.face_color = colors
 
-    def set_fixations(self, object_id: int, fixations: Fixations) -> None:
-        self._fixations_by_object[object_id] = fixations
+    def _draw_fixations(self) -> None:
+        name = f"{self._image.name} fixations (live)"
         data = gaze_layers.fixations_layer(
-            self._all_fixations(), name=f"{self._image.name} fixations (live)", group=self._group,
-            image_shape=self._shape, **self._placement,
+            self._all_fixations(), name=name, group=self._group, image_shape=self._shape, **self._placement
         )
         self._add_or_update("fixations", data)
-        if time.monotonic() >= self._heatmap_due:
-            self.refresh_heatmap()
 
-    def refresh_heatmap(self) -> None:
-        """Recompute the heatmap from all fixations so far (throttled while recording)."""
-        if not self._fixations_by_object:
-            return
-        self._heatmap_due = time.monotonic() + HEATMAP_INTERVAL_S
+    def _draw_heatmap(self) -> None:
         heat = gaze_layers.heatmap_layer(
             "fixations+duration", self._shape, fixations=self._all_fixations(),
             name=f"{self._image.name} heatmap (live)", group=self._group, **self._placement,
         )
         self._add_or_update("heatmap", heat)
+
+    def _placement_for(self, ndim: int) -> dict:
+        return {key: tuple(value)[-ndim:] for key, value in self._placement.items() if value is not None}
 
     def _all_fixations(self) -> Fixations:
         everything = Fixations.concatenate(list(self._fixations_by_object.values()))
@@ -338,7 +390,7 @@ class RecordGazeWidget(QWidget):
         if recorder is None:
             return
         recorder.stop()
-        self.live_layers.refresh_heatmap()
+        self._show_whole_recording(recorder)
         self._quality_timer.stop()
         self._show_quality(recorder)
         self.record_button.setText("Start recording (Shift+G)")
@@ -346,6 +398,15 @@ class RecordGazeWidget(QWidget):
         self.object_button.setEnabled(False)
         self._update_enabled()
         self.status_label.setText(f"Saved {recorder.samples_written} samples to {recorder.path}.")
+
+    def _show_whole_recording(self, recorder) -> None:
+        """Replace the live layers' contents by the whole recording as saved."""
+        from ..gaze.fixations import detect_fixations_ivt
+        from ..gaze.formats import read_gaze
+
+        recording = read_gaze(recorder.path)
+        fixations = detect_fixations_ivt(recording) if recording.valid.sum() > 1 else None
+        self.live_layers.finish(recording, fixations)
 
     def toggle_object(self) -> None:
         if self.recorder is None:

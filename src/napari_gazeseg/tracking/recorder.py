@@ -212,7 +212,15 @@ class GazeRecorder:
         batch = GazeRecording.concatenate(chunks)
         self.samples_added.emit(batch)
         live = self._live
-        if live is not None and live.add(batch):
+        if live is None:
+            return
+        try:
+            changed = live.add(batch)
+        except Exception as err:  # the recording goes on without live fixations
+            self._live = None
+            self.message.emit(f"Live fixations stopped ({err}); the recording itself continues.")
+            return
+        if changed:
             self.fixations_changed.emit(live.object_id, live.fixations())
 
     # -- internals ---------------------------------------------------------------
