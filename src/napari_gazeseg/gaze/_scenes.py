@@ -194,6 +194,7 @@ def _object_radii(
 
 
 def _labels_from_blobs(shape: tuple[int, int], blobs: list) -> np.ndarray:
+    """Label image with id ``i`` where blob ``i`` (1-based) has ``rho < 1``."""
     labels = np.zeros(shape, np.int32)
     for object_id, (box, rho) in enumerate(blobs, start=1):
         region = labels[box]
@@ -206,6 +207,8 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 
 
 def _random_shapes(shape, centres, radii, rng, wobble, elongation=(0.7, 1.0)):
+    """Irregular ellipses (see :func:`_blob`) at the centres: major semi-axis ``radius``,
+    minor ``radius`` times a ratio drawn from ``elongation``, random orientation."""
     blobs = []
     for centre, radius in zip(centres, radii):
         ratio = rng.uniform(*elongation)
@@ -218,6 +221,8 @@ def _random_shapes(shape, centres, radii, rng, wobble, elongation=(0.7, 1.0)):
 
 
 def _cells(shape, n_objects, rng):
+    """Fluorescent cells: bright textured blobs with a brighter core, on a dark background
+    with haze, debris, uneven illumination and shot noise."""
     side = min(shape)
     radii = _object_radii(shape, n_objects, rng, 0.06, 0.11, max_cover=0.3)
     centres, radii = _place(shape, radii, rng)
@@ -257,6 +262,8 @@ def _cells(shape, n_objects, rng):
 
 
 def _polyp(shape, n_objects, rng):
+    """Colonoscopy frame: mucosa with folds and vessels; domed, paler polyps with a shadowed
+    rim and specular highlights; vignetting inside a circular field of view."""
     side = min(shape)
     fov_centre = np.array(shape) / 2 + rng.uniform(-0.03, 0.03, 2) * side
     field_of_view = _radial(shape, fov_centre) < rng.uniform(0.85, 0.95)
@@ -315,6 +322,8 @@ def _polyp(shape, n_objects, rng):
 
 
 def _organ(shape, n_objects, rng):
+    """MRI/CT-like slice: a body outline with a fat rim on air; organs of distinct
+    intensity; look-alike distractors; a bias field and Rician noise."""
     side = min(shape)
     centre = np.array(shape) / 2 + rng.uniform(-0.02, 0.02, 2) * side
     body = np.zeros(shape, bool)
