@@ -150,3 +150,37 @@ def test_picking_an_image_places_the_layers_on_it(make_napari_viewer, qtbot, sce
     for layer in layers.values():
         np.testing.assert_allclose(layer.scale, (2.0, 2.0))
     assert layers["heatmap"].data.shape == (80, 96)
+
+
+def test_open_file_adds_its_layers_over_the_image(make_napari_viewer, qtbot, tmp_path, scene):
+    from napari_gazeseg.gaze.formats import write_gaze
+
+    path = tmp_path / "cells.gaze.tsv"
+    write_gaze(scene.recording, path)
+    viewer = make_napari_viewer()
+    image = viewer.add_image(scene.image, name="cells", scale=(2.0, 2.0))
+    widget = GazeLayersWidget(viewer)
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        widget.open_file(str(path))
+    source = widget._source.current_layer()
+    assert layer_kind(source) == "gaze" and source.name == "cells_3 gaze"
+    assert set(widget.group_layers()) == {"gaze", "fixations", "scanpath", "heatmap"}
+    for layer in widget.group_layers().values():
+        np.testing.assert_allclose(layer.scale, image.scale)
+    assert widget._status.text() == "Opened cells.gaze.tsv: 1 recording(s)."
+
+
+def test_a_broken_file_is_reported_in_one_sentence(make_napari_viewer, qtbot, tmp_path, scene):
+    from napari_gazeseg.gaze.formats import write_gaze
+
+    path = tmp_path / "broken.gaze.tsv"
+    write_gaze(scene.recording, path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:3] + ["0.5\tnot a row"] + lines[4:]) + "\n")
+    viewer = make_napari_viewer()
+    widget = GazeLayersWidget(viewer)
+    with qtbot.waitSignal(widget.failed, timeout=WAIT_MS) as blocker:
+        widget.open_file(str(path))
+    assert "broken.gaze.tsv, line 4" in blocker.args[0]
+    assert widget._status.text() == blocker.args[0]
+    assert len(viewer.layers) == 0

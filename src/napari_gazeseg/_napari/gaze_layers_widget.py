@@ -11,6 +11,7 @@ running: its results are dropped.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt, QTimer, Signal
@@ -422,7 +423,9 @@ class GazeLayersWidget(QWidget):
             self._worker.quit()
         self._generation += 1
         generation = self._generation
-        worker = create_worker(compute_layers, job, _progress={"desc": "Updating gaze layers"})
+        worker = create_worker(
+            compute_layers, job, _progress={"desc": "Updating gaze layers"}, _ignore_errors=True
+        )
         worker.yielded.connect(lambda result: self._apply(result, generation))
         worker.errored.connect(lambda err: self._on_error(err, generation))
         worker.finished.connect(lambda: self._on_finished(generation))
@@ -442,9 +445,13 @@ class GazeLayersWidget(QWidget):
                 self._add_layer(kind, result[kind])
         detected = result.get("detected")
         if detected is not None:
-            units = detected.meta.get("detector", {}).get("units", "deg")
-            note = "" if units == "deg" else " (no screen geometry: thresholds converted to image pixels)"
-            self._status.setText(f"{len(detected)} fixations{note}.")
+            detector = detected.meta.get("detector", {})
+            method = {"ivt": "I-VT", "idt": "I-DT"}.get(detector.get("name"), "the detector")
+            note = (
+                "" if detector.get("units", "deg") == "deg"
+                else "; no screen geometry, so thresholds were converted to image pixels"
+            )
+            self._status.setText(f"{len(detected)} fixations by {method}{note}.")
 
     def _add_layer(self, kind: str, layer_data) -> None:
         from napari.layers import Layer
@@ -490,13 +497,15 @@ class GazeLayersWidget(QWidget):
         kwargs = {}
         if image is not None:
             kwargs = {**placement_of(image), "image_shape": _image_data_shape(image)}
-        worker = create_worker(gaze_file_layers, path, **kwargs, _progress={"desc": "Reading gaze"})
-        worker.returned.connect(self._add_file_layers)
+        worker = create_worker(
+            gaze_file_layers, path, **kwargs, _progress={"desc": "Reading gaze"}, _ignore_errors=True
+        )
+        worker.returned.connect(lambda layer_data: self._add_file_layers(layer_data, path))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.start()
         self._open_worker = worker
 
-    def _add_file_layers(self, layer_data: list) -> None:
+    def _add_file_layers(self, layer_data: list, path: str) -> None:
         from napari.layers import Layer
 
         first_source = None
@@ -506,4 +515,6 @@ class GazeLayersWidget(QWidget):
                 first_source = layer
         if first_source is not None:
             self._source.set_current_layer(first_source)
+        recordings = len({kwargs["metadata"][GAZESEG]["group"] for _data, kwargs, _type in layer_data})
+        self._status.setText(f"Opened {os.path.basename(path)}: {recordings} recording(s).")
         self.updated.emit()
