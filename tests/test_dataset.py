@@ -139,6 +139,7 @@ def test_gazeseg_simulate_writes_a_dataset_folder(tmp_path, capsys):
         == 0
     )
     printed = capsys.readouterr().out
+    assert "organ_0001: 3 objects" in printed
     assert "wrote 2 organ images" in printed and str(out) in printed
     items = load_dataset(out)
     assert [item.name for item in items] == ["organ_0000", "organ_0001"]

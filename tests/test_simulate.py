@@ -400,3 +400,5 @@ def test_simulate_dataset_gives_distinct_reproducible_scenes():
     assert not np.array_equal(
         next(simulate_dataset(1, "organ", (64, 64), seed=8, n_objects=1)).image, again.image
     )
+    with pytest.raises(ValueError, match="at least 1"):
+        simulate_dataset(0)

@@ -49,16 +49,21 @@ def run(args: argparse.Namespace) -> int:
     scenes = simulate_dataset(
         args.n, args.kind, tuple(args.shape), args.seed, n_objects=args.objects, rate_hz=args.rate
     )
-    try:
-        names = write_dataset(scenes, args.out_dir, overwrite=args.overwrite)
-    except FileExistsError as err:
-        raise ValueError(
-            f"{err.filename} already exists; write to another folder or pass --overwrite."
-        ) from None
+    for scene in scenes:
+        try:
+            write_dataset([scene], args.out_dir, overwrite=args.overwrite)
+        except FileExistsError as err:
+            raise ValueError(
+                f"{err.filename} already exists; write to another folder or pass --overwrite."
+            ) from None
+        rec = scene.recording
+        print(
+            f"{scene.name}: {len(rec.object_ids)} objects, {rec.duration:.1f} s of gaze, "
+            f"{len(scene.fixations)} fixations"
+        )
     print(
-        f"wrote {len(names)} {args.kind} images ({names[0]} ... {names[-1]}), "
-        f"{args.shape[0]} x {args.shape[1]} px, {args.objects} objects each, "
-        f"gaze at {args.rate:g} Hz, "
-        f"to {args.out_dir}/images, masks and gaze"
+        f"wrote {args.n} {args.kind} images of {args.shape[0]} x {args.shape[1]} px with gaze at "
+        f"{args.rate:g} Hz to {args.out_dir}: images/NAME.png, masks/NAME.png, "
+        "gaze/NAME.gaze.tsv (+ .gaze.json)"
     )
     return 0

@@ -350,16 +350,19 @@ def simulate_dataset(
     seed: int = 0,
     **options,
 ) -> Iterator[SimulatedScene]:
-    """``n_images`` scenes with distinct seeds ``(seed, i)``, named ``<kind>_<i:04d>``.
+    """``n_images`` scenes with distinct seeds ``(seed, i)``, named ``<kind>_<i:04d>``,
+    drawn one at a time as the iterator is consumed.
 
     ``options`` go to :func:`simulate_observer` (``n_objects``, ``rate_hz``, ...).
     """
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}.")
-    for index in range(n_images):
-        yield simulate_observer(
-            kind, shape, seed=(seed, index), name=f"{kind}_{index:04d}", **options
-        )
+    if kind not in SCENE_KINDS:
+        raise ValueError(f"unknown scene kind {kind!r}; choose one of {', '.join(SCENE_KINDS)}.")
+    return (
+        simulate_observer(kind, shape, seed=(seed, index), name=f"{kind}_{index:04d}", **options)
+        for index in range(n_images)
+    )
 
 
 # -- the observer's plan: where it looks and for how long -------------------------
