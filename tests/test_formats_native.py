@@ -28,7 +28,7 @@ from napari_gazeseg.gaze.formats import (
 from napari_gazeseg.gaze.formats.native import native_columns, sidecar_path
 from napari_gazeseg.gaze.recording import GazeRecording
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def awkward_recording(ndim: int) -> GazeRecording:

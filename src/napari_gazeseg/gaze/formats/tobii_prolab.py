@@ -164,6 +164,11 @@ def _eyes_ok(table: _Table) -> np.ndarray:
     return np.any([c == 1 for c in codes], axis=0) | ~known
 
 
+def _all_present(*groups) -> bool:
+    """Whether no column in any of the lists of columns is missing (None)."""
+    return all(column is not None for group in groups for column in group)
+
+
 class _Media:
     """Per-row geometry of the presented media; maps Pro Lab coordinates to image pixels."""
 
@@ -176,7 +181,7 @@ class _Media:
         """``(u, v)``: ``point`` ("gaze point" / "fixation point") from the media's corner, original px."""
         candidates = []
         dacs = [table.numbers(f"{point} {axis}", _DACS) for axis in "xy"]
-        if None not in dacs and None not in self.position and None not in self.presented and None not in self.original:
+        if _all_present(dacs, self.position, self.presented, self.original):
             with np.errstate(invalid="ignore", divide="ignore"):
                 candidates.append(
                     tuple(
@@ -185,10 +190,10 @@ class _Media:
                     )
                 )
         norm = [table.numbers(f"{point} {axis}", ("mcsnorm",)) for axis in "xy"]
-        if None not in norm and None not in self.original:
+        if _all_present(norm, self.original):
             candidates.append((norm[0] * self.original[0], norm[1] * self.original[1]))
         media_px = [table.numbers(f"{point} {axis}", ("mcspx",)) for axis in "xy"]
-        if None not in media_px:
+        if _all_present(media_px):
             candidates.append(tuple(media_px))
         if not candidates:
             return None
@@ -347,7 +352,7 @@ def _check_time(seconds: np.ndarray, lines: np.ndarray, path) -> None:
 
 def _screen(table: _Table, gaze_dacs) -> np.ndarray | None:
     resolution = [table.numbers(f"recording resolution {side}", _PX) for side in ("width", "height")]
-    if None in resolution or None in gaze_dacs:
+    if not _all_present(resolution, gaze_dacs):
         return None
     with np.errstate(invalid="ignore", divide="ignore"):
         screen = np.column_stack([gaze_dacs[0] / resolution[0], gaze_dacs[1] / resolution[1]])
@@ -371,7 +376,7 @@ def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> d
         "stimulus_onset_s": onset,
         "sampling_rate_hz": round(float(1.0 / np.median(steps)), 1) if steps.size else None,
         "image": image,
-        "recording_resolution_px": None if None in resolution else [int(resolution[0]), int(resolution[1])],
+        "recording_resolution_px": None if not _all_present(resolution) else [int(resolution[0]), int(resolution[1])],
     }
 
 

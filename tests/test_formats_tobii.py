@@ -1,0 +1,333 @@
+"""Tobii Pro Lab data exports built from the documented headers, mapped to image pixels."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from napari_gazeseg.gaze.formats import GazeFormatError, detect_format, read_gaze, read_gaze_all
+from napari_gazeseg.gaze.recording import Fixations, GazeRecording
+
+FUZZ = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+#: Column names of the current export (units in brackets) and of the older one.
+CURRENT = {
+    "time": "Recording timestamp [ms]",
+    "sensor": "Sensor",
+    "participant": "Participant name",
+    "recording": "Recording name",
+    "res_w": "Recording resolution width [px]",
+    "res_h": "Recording resolution height [px]",
+    "event": "Event",
+    "gx": "Gaze point X [DACS px]",
+    "gy": "Gaze point Y [DACS px]",
+    "vl": "Validity left",
+    "vr": "Validity right",
+    "type": "Eye movement type",
+    "duration": "Gaze event duration [ms]",
+    "index": "Eye movement type index",
+    "fx": "Fixation point X [DACS px]",
+    "fy": "Fixation point Y [DACS px]",
+    "stimulus": "Presented Stimulus name",
+    "media": "Presented Media name",
+    "pw": "Presented Media width [px]",
+    "ph": "Presented Media height [px]",
+    "px": "Presented Media position X [DACS px]",
+    "py": "Presented Media position Y [DACS px]",
+    "ow": "Original Media width [px]",
+    "oh": "Original Media height [px]",
+}
+OLDER = {
+    "time": "Recording timestamp",
+    "participant": "Participant name",
+    "recording": "Recording name",
+    "res_w": "Recording resolution width",
+    "res_h": "Recording resolution height",
+    "event": "Event",
+    "gx": "Gaze point X",
+    "gy": "Gaze point Y",
+    "vl": "Validity left",
+    "vr": "Validity right",
+    "type": "Eye movement type",
+    "duration": "Gaze event duration",
+    "index": "Eye movement type index",
+    "fx": "Fixation point X",
+    "fy": "Fixation point Y",
+    "stimulus": "Presented Stimulus name",
+    "media": "Presented Media name",
+    "pw": "Presented Media width",
+    "ph": "Presented Media height",
+    "px": "Presented Media position X (DACSpx)",
+    "py": "Presented Media position Y (DACSpx)",
+    "ow": "Original Media width",
+    "oh": "Original Media height",
+}
+
+# A 400 x 300 (width x height) image drawn twice as large at (560, 240) on a 1920 x 1080 screen.
+SCREEN = {"res_w": 1920, "res_h": 1080}
+CELLS = {"stimulus": "cells", "media": "cells.png", "pw": 800, "ph": 600, "px": 560, "py": 240, "ow": 400, "oh": 300}
+# A 100 x 50 image drawn at its own size at (10, 20).
+POLYP = {"stimulus": "polyp", "media": "polyp.jpg", "pw": 100, "ph": 50, "px": 10, "py": 20, "ow": 100, "oh": 50}
+
+
+def on_screen(media: dict, row: float, col: float) -> tuple[float, float]:
+    """DACS px of image pixel coordinate (row, col) (pixel centres at integers)."""
+    scale_x, scale_y = media["pw"] / media["ow"], media["ph"] / media["oh"]
+    return media["px"] + (col + 0.5) * scale_x, media["py"] + (row + 0.5) * scale_y
+
+
+def sample(time_ms, media=None, at=None, valid=("Valid", "Valid"), kind="Fixation", index=1, fixation=None, **extra):
+    row = {"time": time_ms, "sensor": "Eye Tracker", "participant": "P01", "recording": "Recording1", **SCREEN}
+    row.update({"vl": valid[0], "vr": valid[1], "type": kind, "index": index, "duration": 250})
+    if media is not None:
+        row.update(media)
+    if at is not None:
+        row["gx"], row["gy"] = at
+    if fixation is not None:
+        row["fx"], row["fy"] = fixation
+    row.update(extra)
+    return row
+
+
+def export(path, rows, names=CURRENT, decimal=".", encoding="utf-8"):
+    """Write rows (dicts keyed like CURRENT) as a Pro Lab TSV with the given headers."""
+    keys = list(names)
+    lines = ["\t".join(names[key] for key in keys)]
+    for row in rows:
+        fields = []
+        for key in keys:
+            value = row.get(key, "")
+            text = repr(float(value)) if isinstance(value, float) else str(value)
+            fields.append(text.replace(".", ",") if decimal == "," and isinstance(value, float) else text)
+        lines.append("\t".join(fields))
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+TARGETS = [(0.0, 0.0), (10.0, 20.0), (150.25, 399.0), (299.0, 0.0), (-0.5, -0.5), (120.0, 200.75)]
+
+
+def cells_rows(targets=TARGETS, start_ms=1000.0, step_ms=1000 / 120):
+    return [sample(start_ms + i * step_ms, CELLS, on_screen(CELLS, *rc)) for i, rc in enumerate(targets)]
+
+
+@pytest.mark.parametrize("names", [CURRENT, OLDER], ids=["current", "older"])
+@pytest.mark.parametrize("decimal", [".", ","])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_gaze_lands_on_the_right_image_pixels(tmp_path, names, decimal, encoding):
+    path = export(tmp_path / "export.tsv", cells_rows(), names, decimal, encoding)
+    assert detect_format(path) == "tobii-pro-lab"
+    recording = read_gaze(path)
+    assert isinstance(recording, GazeRecording) and len(recording) == len(TARGETS)
+    np.testing.assert_allclose(recording.coords, TARGETS, atol=1e-9)
+    assert recording.valid.all()
+    np.testing.assert_allclose(recording.t, np.arange(len(TARGETS)) / 120, atol=1e-12)
+    expected_screen = np.array([on_screen(CELLS, *rc) for rc in TARGETS]) / [1920, 1080]
+    np.testing.assert_allclose(recording.screen, expected_screen, atol=1e-12)
+    meta = recording.meta
+    assert meta["source"] == "tobii-pro-lab" and meta["participant"] == "P01"
+    assert meta["image"] == {"name": "cells.png", "shape": [300, 400]}
+    assert meta["sampling_rate_hz"] == 120.0 and meta["stimulus_onset_s"] == 1.0
+    assert meta["recording"] == "Recording1" and meta["recording_resolution_px"] == [1920, 1080]
+    assert "screen" not in meta  # screen size in mm is unknown: no partial ScreenGeometry
+
+
+def test_gaze_off_the_media_and_lost_eyes_stay_as_invalid_samples(tmp_path):
+    right_edge = (CELLS["px"] + CELLS["pw"], 400.0)  # the first screen pixel right of the media
+    rows = cells_rows([(5.0, 5.0)]) + [
+        sample(1010, CELLS, right_edge),
+        sample(1020, CELLS, (100.0, 100.0)),  # on the screen, above-left of the media
+        sample(1030, CELLS, on_screen(CELLS, 5, 5), valid=("Invalid", "Invalid")),
+        sample(1040, CELLS, on_screen(CELLS, 5, 5), valid=("Invalid", "Valid")),
+        sample(1050, CELLS, None, valid=("Invalid", "Invalid"), kind="EyesNotFound"),
+    ]
+    recording = read_gaze(export(tmp_path / "off.tsv", rows))
+    assert recording.valid.tolist() == [True, False, False, False, True, False]
+    assert np.isnan(recording.coords[~recording.valid]).all()
+    np.testing.assert_allclose(recording.screen[1], [1360 / 1920, 400 / 1080])  # screen kept
+    assert np.isnan(recording.screen[-1]).all()
+
+
+def test_event_rows_and_other_sensors_are_skipped(tmp_path):
+    rows = cells_rows()[:3]
+    rows.insert(1, {"time": 1001, "event": "ImageStimulusStart", "sensor": "", "stimulus": "cells"})
+    rows.insert(2, {"time": 1002, "sensor": "Mouse", "stimulus": "cells", "gx": 5, "gy": 5})
+    recording = read_gaze(export(tmp_path / "events.tsv", rows))
+    assert len(recording) == 3
+    # without a Sensor column, a row with only an event is still no sample
+    rows = cells_rows()[:3]
+    rows.insert(1, {"time": 1001, "event": "ImageStimulusStart", "stimulus": "cells"})
+    assert len(read_gaze(export(tmp_path / "older.tsv", rows, OLDER))) == 3
+
+
+def test_several_stimuli_give_one_recording_each(tmp_path):
+    rows = [sample(0, None, (5, 5), stimulus="")]  # before any stimulus: not kept
+    rows += cells_rows(TARGETS[:3], start_ms=100)
+    rows += [sample(200 + i * 10, POLYP, on_screen(POLYP, 10 + i, 20)) for i in range(4)]
+    rows += cells_rows(TARGETS[3:], start_ms=300)  # cells shown again
+    path = export(tmp_path / "two.tsv", rows)
+    contents = read_gaze_all(path)
+    assert list(contents) == ["cells", "polyp"]
+    cells, polyp = contents["cells"], contents["polyp"]
+    np.testing.assert_allclose(cells.coords, TARGETS, atol=1e-9)
+    np.testing.assert_allclose(polyp.coords, [[10 + i, 20] for i in range(4)], atol=1e-9)
+    assert polyp.meta["image"] == {"name": "polyp.jpg", "shape": [50, 100]}
+    assert polyp.meta["stimulus_onset_s"] == 0.2 and polyp.t[0] == 0.0
+    with pytest.raises(GazeFormatError, match=r"several stimuli \('cells', 'polyp'\); pass stimulus="):
+        read_gaze(path)
+    assert read_gaze(path, stimulus="polyp").equals(polyp)
+    with pytest.raises(GazeFormatError, match="no gaze for stimulus 'organ'"):
+        read_gaze(path, stimulus="organ")
+
+
+def test_several_recordings_are_keyed_by_recording_and_stimulus(tmp_path):
+    rows = cells_rows(TARGETS[:2]) + [
+        dict(row, recording="Recording2", participant="P02") for row in cells_rows(TARGETS[2:])
+    ]
+    contents = read_gaze_all(export(tmp_path / "both.tsv", rows))
+    assert list(contents) == ["Recording1/cells", "Recording2/cells"]
+    assert contents["Recording2/cells"].meta["recording"] == "Recording2"
+
+
+def test_microsecond_timestamps_and_media_coordinates(tmp_path):
+    names = {
+        "time": "Recording timestamp [μs]",
+        "sensor": "Sensor",
+        "stimulus": "Presented Stimulus name",
+        "ow": "Original Media width [px]",
+        "oh": "Original Media height [px]",
+        "gx": "Gaze point X [MCS norm]",
+        "gy": "Gaze point Y [MCS norm]",
+    }
+    rows = [
+        {"time": 5_000_000 + 1000 * i, "sensor": "Eye Tracker", "stimulus": "cells", "ow": 400, "oh": 300,
+         "gx": (c + 0.5) / 400, "gy": (r + 0.5) / 300}
+        for i, (r, c) in enumerate(TARGETS)
+    ]
+    recording = read_gaze(export(tmp_path / "us.tsv", rows, names))
+    np.testing.assert_allclose(recording.coords, TARGETS, atol=1e-9)
+    assert recording.meta["sampling_rate_hz"] == 1000.0 and recording.screen is None
+
+
+def test_pro_lab_fixations(tmp_path):
+    first, second = (20.0, 30.0), (200.0, 350.0)
+    rows = []
+    for i in range(5):
+        rows.append(sample(1000 + 10 * i, CELLS, on_screen(CELLS, *first), index=1,
+                           fixation=on_screen(CELLS, *first), duration=50))
+    rows.append(sample(1050, CELLS, (1000, 600), kind="Saccade", index=1, duration=20))
+    rows.append(sample(1060, CELLS, (1800, 50), index=2, fixation=(1800, 50), duration=30))  # off the media
+    for i in range(3):
+        rows.append(sample(1070 + 10 * i, CELLS, on_screen(CELLS, *second), index=3,
+                           fixation=on_screen(CELLS, *second), duration=30))
+    path = export(tmp_path / "fix.tsv", rows)
+    fixations = read_gaze(path, what="fixations")
+    assert isinstance(fixations, Fixations) and len(fixations) == 2
+    np.testing.assert_allclose(fixations.coords, [first, second], atol=1e-9)
+    np.testing.assert_allclose(fixations.start, [0.0, 0.07], atol=1e-12)
+    np.testing.assert_allclose(fixations.duration, [0.05, 0.03])
+    assert fixations.meta["fixations_off_media"] == 1
+    assert fixations.meta["detector"]["name"] == "Tobii Pro Lab"
+    assert fixations.meta["image"]["shape"] == [300, 400]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda rows: rows[2].update(time="soon"), r"line 4: 'soon' in column 'Recording timestamp \[ms\]' is not a number"),
+        (lambda rows: rows[2].update(time=""), r"line 4: an eye-tracker sample has no Recording timestamp"),
+        (lambda rows: rows[3].update(time=900.0), r"line 5: Recording timestamp goes backwards"),
+        (lambda rows: rows[1].update(vl="Maybe"), r"line 3: 'Maybe' in column 'Validity left' is neither Valid nor Invalid"),
+    ],
+)
+def test_malformed_exports_name_the_line(tmp_path, mutate, message):
+    rows = cells_rows()
+    mutate(rows)
+    with pytest.raises(GazeFormatError, match=message):
+        read_gaze(export(tmp_path / "bad.tsv", rows))
+
+
+def test_exports_missing_what_is_needed(tmp_path):
+    names = {key: CURRENT[key] for key in ("time", "sensor", "gx", "gy", "stimulus")}
+    with pytest.raises(GazeFormatError, match="Presented Media position"):
+        read_gaze(export(tmp_path / "nomedia.tsv", cells_rows(), names), format="tobii-pro-lab")
+    names = {key: CURRENT[key] for key in CURRENT if key != "time"}
+    with pytest.raises(GazeFormatError, match="no 'Recording timestamp' column"):
+        read_gaze(export(tmp_path / "notime.tsv", cells_rows(), names), format="tobii-pro-lab")
+    names = {key: CURRENT[key] for key in CURRENT if key != "type"}
+    with pytest.raises(GazeFormatError, match="no 'Eye movement type' column"):
+        read_gaze(export(tmp_path / "notype.tsv", cells_rows(), names), what="fixations")
+
+
+# -- fuzzing -----------------------------------------------------------------
+
+pixel = st.floats(-20, 420, allow_nan=False)
+
+
+@st.composite
+def exports(draw):
+    n = draw(st.integers(1, 25))
+    steps = draw(st.lists(st.floats(0, 50, allow_nan=False), min_size=n, max_size=n))
+    times = np.cumsum(steps)
+    rows = []
+    for i in range(n):
+        row, col = draw(pixel), draw(pixel)
+        valid = draw(st.sampled_from([("Valid", "Valid"), ("Invalid", "Valid"), ("Invalid", "Invalid")]))
+        rows.append(sample(float(times[i]), CELLS, on_screen(CELLS, row, col), valid=valid))
+    names = draw(st.sampled_from([CURRENT, OLDER]))
+    return rows, names
+
+
+@FUZZ
+@given(built=exports(), decimal=st.sampled_from([".", ","]))
+def test_fuzz_every_sample_row_becomes_one_sample(tmp_path, built, decimal):
+    rows, names = built
+    recording = read_gaze(export(tmp_path / "fuzz.tsv", rows, names, decimal))
+    assert len(recording) == len(rows)
+    inside = [0 <= (r["gx"] - 560) / 2 < 400 and 0 <= (r["gy"] - 240) / 2 < 300 for r in rows]
+    eyes = [r["vl"] == "Valid" or r["vr"] == "Valid" for r in rows]
+    assert recording.valid.tolist() == [a and b for a, b in zip(inside, eyes)]
+
+
+@FUZZ
+@given(built=exports(), data=st.data())
+def test_fuzz_mutated_exports_fail_cleanly_or_keep_their_row_count(tmp_path, built, data):
+    rows, names = built
+    path = export(tmp_path / "mutated.tsv", rows, names)
+    content = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, len(content) - 1))
+        content[position] = data.draw(st.sampled_from(list(b"\t\n x9.,-\xff")))
+    path.write_bytes(bytes(content))
+    try:
+        contents = read_gaze_all(path, format="tobii-pro-lab")
+    except GazeFormatError:
+        return
+    lines = bytes(content).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    header = [name.strip() for name in lines[0].split("\t")]
+    rows_read = [line.split("\t") for line in lines[1:] if line.strip()]
+    count = sum(len(recording) for recording in contents.values())
+    if "Sensor" in header and "Presented Stimulus name" in header:
+        sensor, stimulus = header.index("Sensor"), header.index("Presented Stimulus name")
+        expected = sum(row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip()) for row in rows_read)
+        assert count == expected
+    else:
+        assert count <= len(rows_read)
+
+
+@FUZZ
+@given(content=st.binary(max_size=400), prefix=st.sampled_from([b"", "\t".join(CURRENT.values()).encode() + b"\n"]))
+def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, prefix):
+    path = tmp_path / "random.tsv"
+    path.write_bytes(prefix + content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for what in ("samples", "fixations"):
+            try:
+                read_gaze_all(path, format="tobii-pro-lab", what=what)
+            except GazeFormatError:
+                pass
