@@ -29,31 +29,31 @@ def viewer(make_napari_viewer, qtbot):
     return viewer
 
 
-@pytest.mark.parametrize("zoom", [0.5, 1.0, 3.0])
-@pytest.mark.parametrize("pan", [(0.0, 0.0), (40.0, -25.0)])
-def test_screen_points_land_on_the_expected_pixels(viewer, qtbot, zoom, pan):
+def test_screen_points_land_on_the_expected_pixels(viewer, qtbot):
     layer = viewer.add_image(np.zeros((200, 300)))
-    viewer_camera(viewer).center = (100.0 + pan[0], 150.0 + pan[1])
-    viewer_camera(viewer).zoom = zoom
-    qtbot.wait(20)
-    transform = snapshot_view(viewer, layer)
-    # the canvas centre shows the camera centre; a pixel 30 right and 20 down is 30/zoom, 20/zoom away
-    middle = transform.canvas_size / 2
-    points = [middle, middle + [30.0, 20.0], middle - [12.0, 7.0]]
-    display = _display_point_of_canvas_xy(transform, points)
-    coords, valid = transform.map(display)
-    expected = np.array(
-        [
-            [100 + pan[0], 150 + pan[1]],
-            [100 + pan[0] + 20 / zoom, 150 + pan[1] + 30 / zoom],
-            [100 + pan[0] - 7 / zoom, 150 + pan[1] - 12 / zoom],
-        ]
-    )
-    assert valid.all()
-    np.testing.assert_allclose(coords, expected, atol=1e-6)
-    # napari's own mouse mapping agrees
-    for point, mapped in zip(points, coords):
-        np.testing.assert_allclose(_napari_world_at(viewer, point), mapped, atol=1e-3)
+    for zoom in (0.5, 1.0, 3.0):
+        for pan in ((0.0, 0.0), (40.0, -25.0)):
+            viewer_camera(viewer).center = (100.0 + pan[0], 150.0 + pan[1])
+            viewer_camera(viewer).zoom = zoom
+            qtbot.wait(10)
+            transform = snapshot_view(viewer, layer)
+            # the canvas centre shows the camera centre; a pixel 30 right and 20 down is 30/zoom, 20/zoom away
+            middle = transform.canvas_size / 2
+            points = [middle, middle + [30.0, 20.0], middle - [12.0, 7.0]]
+            coords, valid = transform.map(_display_point_of_canvas_xy(transform, points))
+            expected = np.array(
+                [
+                    [100 + pan[0], 150 + pan[1]],
+                    [100 + pan[0] + 20 / zoom, 150 + pan[1] + 30 / zoom],
+                    [100 + pan[0] - 7 / zoom, 150 + pan[1] - 12 / zoom],
+                ]
+            )
+            assert valid.all()
+            np.testing.assert_allclose(coords, expected, atol=1e-6)
+            # napari's own mouse mapping agrees
+            for point, mapped in zip(points, coords):
+                np.testing.assert_allclose(_napari_world_at(viewer, point), mapped, atol=1e-3)
+            np.testing.assert_allclose(transform.display_of(coords), _display_point_of_canvas_xy(transform, points))
 
 
 def test_layer_scale_and_translate_give_data_coordinates(viewer, qtbot):
@@ -106,3 +106,20 @@ def test_the_3d_view_is_refused_with_a_clear_message(viewer):
     viewer.dims.ndisplay = 3
     with pytest.raises(ViewNotMappableError, match="2D"):
         snapshot_view(viewer, layer)
+
+
+def test_rotated_layer_and_flipped_camera_agree_with_napari(viewer, qtbot):
+    layer = viewer.add_image(np.zeros((80, 80)), rotate=30.0, translate=(5.0, 40.0))
+    camera = viewer_camera(viewer)
+    camera.center = tuple(layer.data_to_world((40.0, 40.0)))  # the image's middle
+    camera.zoom = 2.0
+    for orientation in (("down", "right"), ("up", "right"), ("down", "left")):
+        camera.orientation2d = orientation
+        qtbot.wait(10)
+        transform = snapshot_view(viewer, layer)
+        points = [transform.canvas_size / 2 + offset for offset in ([0.0, 0.0], [25.0, -15.0], [-20.0, 30.0])]
+        coords, valid = transform.map(_display_point_of_canvas_xy(transform, points))
+        assert valid.all()
+        for point, mapped in zip(points, coords):
+            world = _napari_world_at(viewer, point)
+            np.testing.assert_allclose(mapped, layer.world_to_data(world), atol=1e-3)
