@@ -26,6 +26,8 @@ _SNIFF_BYTES = 65536
 def _first_line(path: Path) -> str:
     with open(path, "rb") as file:
         head = file.read(_SNIFF_BYTES)
+    if not head.strip():
+        raise format_error(path, "the file is empty", "pass a gaze file with a header line")
     if text_encoding(head).startswith("utf-16"):
         head = head[: len(head) // 2 * 2]
     elif b"\n" in head:
