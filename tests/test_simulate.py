@@ -218,18 +218,25 @@ def test_saccades_follow_the_main_sequence():
     gap = fixations.start[1:] - fixations.end[:-1]
     np.testing.assert_allclose(gap, 0.0022 * amplitude + 0.021, rtol=1e-9)
 
-    # noise-free samples: peak velocities of hundreds of deg/s, growing with amplitude
+    # noise-free samples: peak velocities of hundreds of deg/s, growing with amplitude,
+    # reached before mid-saccade in large saccades and at about mid-saccade in small ones
     rec = scene.recording
     speed = geometry.visual_angle_deg(rec.screen[:-1], rec.screen[1:]) * rec.sampling_rate_hz
-    large = np.flatnonzero(amplitude > 5)
-    peaks = np.array(
-        [
-            speed[(rec.t[:-1] >= fixations.end[i]) & (rec.t[1:] <= fixations.start[i + 1])].max()
-            for i in large
-        ]
-    )
-    assert len(large) > 5 and np.all((peaks > 200) & (peaks < 900))
-    assert np.corrcoef(amplitude[large], peaks)[0, 1] > 0.8
+    peaks, peak_times = [], []
+    for i in range(len(amplitude)):
+        during = (rec.t[:-1] >= fixations.end[i]) & (rec.t[1:] <= fixations.start[i + 1])
+        fastest = np.flatnonzero(during)[np.argmax(speed[during])]
+        peaks.append(speed[fastest])
+        middle_of_step = rec.t[fastest] + 0.5 / rec.sampling_rate_hz
+        peak_times.append((middle_of_step - fixations.end[i]) / gap[i])
+    peaks, peak_times = np.array(peaks), np.array(peak_times)
+    large = amplitude > 5
+    assert large.sum() > 5 and np.all((peaks[large] > 200) & (peaks[large] < 900))
+    assert np.corrcoef(amplitude[large], peaks[large])[0, 1] > 0.8
+    big, small = amplitude > 12, (amplitude > 1) & (amplitude < 2)
+    assert big.sum() >= 2 and small.sum() >= 10
+    assert np.all(peak_times[big] < 0.45)
+    assert np.all(np.abs(peak_times[small] - 0.5) < 0.05)
     still = (scene.sample_kind[:-1] == FIXATION) & (scene.sample_kind[1:] == FIXATION)
     assert np.all(speed[still] < 1e-3)
 

@@ -41,9 +41,9 @@ from ._eye import (
     fixation_durations,
     inside_intervals,
     loss_intervals,
-    minimum_jerk,
     precision_noise_rad,
     saccade_durations,
+    saccade_progress,
 )
 from ._scenes import SCENE_KINDS, make_scene
 from .geometry import ScreenGeometry
@@ -299,12 +299,13 @@ def simulate_gaze(
     targets = unit_directions(
         geometry.px_to_normalised(placement.image_to_screen_px(plan.coords)), geometry
     )
-    start, duration = _timeline(targets, plan.duration)
+    duration = plan.duration
+    start, saccade_amplitude_deg = _timeline(targets, duration)
     total_s = float(start[-1] + duration[-1])
     t = np.arange(int(np.ceil(total_s * rate_hz))) / rate_hz
 
     directions, offsets, kind, session = _eye_path(
-        t, start, duration, targets, plan.object_id, observer, rng
+        t, start, duration, saccade_amplitude_deg, targets, plan.object_id, observer, rng
     )
     offsets = offsets + precision_noise_rad(rng, t.shape[0], observer.precision_deg)
     screen = screen_from_directions(tilt(directions, offsets), geometry)
@@ -485,11 +486,13 @@ def _plan(labels: np.ndarray, ids: np.ndarray, observer: ObserverModel, rng) -> 
 
 
 def _timeline(targets: np.ndarray, duration: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fixation onsets (s): each fixation, then a main-sequence saccade to the next."""
-    cosines = np.clip(np.sum(targets[:-1] * targets[1:], axis=1), -1.0, 1.0)
-    saccades = saccade_durations(np.rad2deg(np.arccos(cosines)))
+    """Fixation onsets (s) and the amplitudes (deg) of the ``M - 1`` saccades between
+    the ``M`` fixations: each fixation, then a main-sequence saccade to the next."""
+    cross = np.linalg.norm(np.cross(targets[:-1], targets[1:]), axis=1)
+    amplitude_deg = np.rad2deg(np.arctan2(cross, np.sum(targets[:-1] * targets[1:], axis=1)))
+    saccades = saccade_durations(amplitude_deg)
     start = np.concatenate([[0.0], np.cumsum(duration[:-1] + saccades)])
-    return start, duration
+    return start, amplitude_deg
 
 
 def _accuracy_offsets(rng, targets: np.ndarray, accuracy_deg: float) -> np.ndarray:
@@ -502,21 +505,21 @@ def _accuracy_offsets(rng, targets: np.ndarray, accuracy_deg: float) -> np.ndarr
     return np.deg2rad(accuracy_deg) * np.stack([np.cos(direction), np.sin(direction)], axis=1)
 
 
-def _eye_path(t, start, duration, targets, fixation_object, observer, rng):
+def _eye_path(t, start, duration, saccade_amplitude_deg, targets, fixation_object, observer, rng):
     """Noise-free gaze directions, accuracy offsets, sample kinds and session ids at times ``t``.
 
     Sample ``k`` lies in fixation ``i`` when ``start[i] <= t[k] < start[i] + duration[i]``,
-    else in the saccade from fixation ``i`` to ``i + 1``, which belongs to the session
-    of fixation ``i + 1``.
+    else in the saccade from fixation ``i`` to ``i + 1`` (of amplitude
+    ``saccade_amplitude_deg[i]``), which belongs to the session of fixation ``i + 1``.
     """
     end = start + duration
     fixation = np.clip(np.searchsorted(start, t, side="right") - 1, 0, None)
     in_fixation = t < end[fixation]
     following = np.minimum(fixation + 1, len(start) - 1)
     saccade_length = np.maximum(start[following] - end[fixation], 1e-12)
-    progress = np.where(in_fixation, 0.0, minimum_jerk((t - end[fixation]) / saccade_length))[
-        :, None
-    ]
+    amplitude = saccade_amplitude_deg[np.minimum(fixation, len(saccade_amplitude_deg) - 1)]
+    covered = saccade_progress((t - end[fixation]) / saccade_length, amplitude)
+    progress = np.where(in_fixation, 0.0, covered)[:, None]
 
     path = targets[fixation] + progress * (targets[following] - targets[fixation])
     path /= np.linalg.norm(path, axis=1, keepdims=True)
