@@ -75,7 +75,7 @@ def test_gap_fill_up_to_75_ms(rate, missing, filled):
     xy = np.stack([np.linspace(0.2, 0.8, n), np.linspace(0.9, 0.1, n)], axis=1)
     holed = xy.copy()
     holed[10 : 10 + missing] = np.nan
-    out, was_filled = fill_gaps(t, holed, np.zeros(n, dtype=np.int64), 0.075, 1 / rate)
+    out, was_filled = fill_gaps(t, holed, np.zeros(n, dtype=bool), 0.075, 1 / rate)
     assert was_filled.sum() == (missing if filled else 0)
     if filled:
         np.testing.assert_allclose(out, xy, atol=1e-12)  # linear in time: exact
@@ -92,10 +92,10 @@ def test_gap_fill_never_at_edges_nor_across_sessions(where, session_change):
     xy = np.tile([0.5, 0.5], (n, 1))
     hole = {"start": slice(0, 4), "end": slice(n - 4, n), "middle": slice(10, 14)}[where]
     xy[hole] = np.nan
-    session = np.zeros(n, dtype=np.int64)
+    breaks = np.zeros(n, dtype=bool)
     if session_change is not None:
-        session[session_change:] = 1
-    _, filled = fill_gaps(np.arange(n) / 120, xy, session, 0.075, 1 / 120)
+        breaks[session_change] = True
+    _, filled = fill_gaps(np.arange(n) / 120, xy, breaks, 0.075, 1 / 120)
     assert not filled.any()
 
 
@@ -168,14 +168,14 @@ def test_unknown_eye_selection_is_refused():
 )
 def test_moving_filter_over_three_samples(values, kind, expected):
     xy = np.stack([values, values], axis=1).astype(float)
-    out = reduce_noise(xy, np.zeros(len(values), dtype=np.int64), 3, kind)
+    out = reduce_noise(xy, np.zeros(len(values), dtype=bool), 3, kind)
     np.testing.assert_allclose(out[:, 0], expected)
     np.testing.assert_allclose(out[:, 1], expected)
 
 
 def test_moving_filter_stops_at_session_boundaries():
     xy = np.array([[0.0, 0], [0, 0], [9, 9], [0, 0]])
-    out = reduce_noise(xy, np.array([0, 0, 1, 1]), 3, "median")
+    out = reduce_noise(xy, np.array([False, False, True, False]), 3, "median")
     np.testing.assert_allclose(out, xy)
 
 
@@ -194,7 +194,7 @@ def test_median_keeps_a_one_sample_spike_from_splitting_a_fixation(noise_reducti
 @pytest.mark.parametrize(("window", "kind", "message"), [(2, "median", "odd"), (3, "gauss", "one of")])
 def test_bad_noise_filters_are_refused(window, kind, message):
     with pytest.raises(ValueError, match=message):
-        reduce_noise(np.zeros((5, 2)), np.zeros(5, dtype=np.int64), window, kind)
+        reduce_noise(np.zeros((5, 2)), np.zeros(5, dtype=bool), window, kind)
 
 
 # -- stage 4: velocity over a 20 ms window ---------------------------------------------
@@ -387,8 +387,9 @@ def detectable_true_fixations(scene):
     that hold no blink."""
     rec, kind, geometry = scene.recording, scene.sample_kind, scene.geometry
     period = 1.0 / rec.sampling_rate_hz
-    session = np.cumsum(np.r_[0, rec.object_id[1:] != rec.object_id[:-1]])
-    first, last = runs(kind == 0, session)
+    breaks = np.r_[False, rec.object_id[1:] != rec.object_id[:-1]]
+    session = np.cumsum(breaks)
+    first, last = runs(kind == 0, breaks)
     centres = np.array([rec.screen[a : b + 1].mean(axis=0) for a, b in zip(first, last)])
     amplitude = geometry.visual_angle_deg(centres[:-1], centres[1:])
     between_clean = np.array([not (kind[b + 1 : a] == 2).any() for b, a in zip(last[:-1], first[1:])])

@@ -32,7 +32,25 @@ import numpy as np
 from .geometry import ScreenGeometry
 from .recording import Fixations, GazeRecording
 
-__all__ = ["GazeSignal", "gaze_signal", "run_bounds", "runs", "build_fixations"]
+__all__ = [
+    "GazeSignal",
+    "gaze_signal",
+    "finite_rows",
+    "session_breaks",
+    "crosses_session",
+    "run_flags",
+    "runs",
+    "run_bounds",
+    "span_sums",
+    "build_fixations",
+]
+
+
+def finite_rows(xy: np.ndarray) -> np.ndarray:
+    """``(N,)`` True where both columns of ``(N, 2)`` ``xy`` are finite."""
+    finite = np.ascontiguousarray(np.isfinite(xy))
+    # Both bytes of a row set: one 16-bit comparison per row (no slow axis reduction).
+    return finite.view(np.uint16)[:, 0] == np.frombuffer(b"\x01\x01", dtype=np.uint16)[0]
 
 
 @dataclass
@@ -44,8 +62,9 @@ class GazeSignal:
     xy : (N, 2) float64
         Normalised screen ``(x, y)`` (degrees mode) or image ``(row, col)`` (pixel
         mode); NaN where unusable.
-    session : (N,) int64
-        Non-decreasing session number (see the module docstring).
+    breaks : (N,) bool
+        True where a sample starts a new session (see the module docstring);
+        ``breaks[0]`` is False.
     unit : {"deg", "px"}
         Unit of distances between ``xy`` points.
     geometry : ScreenGeometry or None
@@ -55,21 +74,31 @@ class GazeSignal:
     """
 
     xy: np.ndarray
-    session: np.ndarray
+    breaks: np.ndarray
     unit: str
     geometry: ScreenGeometry | None
     px_per_degree: float | None
 
-    @property
-    def usable(self) -> np.ndarray:
-        return np.isfinite(self.xy).all(axis=1)
+    def to_metric(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, 2)`` points as two contiguous coordinate arrays in the space
+        :meth:`metric_distance` measures: mm on the screen (degrees mode) or pixels."""
+        if self.unit == "px":
+            return np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        mx = np.subtract(xy[:, 0], 0.5)
+        mx *= self.geometry.width_mm
+        my = np.subtract(xy[:, 1], 0.5)
+        my *= self.geometry.height_mm
+        return mx, my
+
+    def metric_distance(self, ax, ay, bx, by) -> np.ndarray:
+        """Distance between points from :meth:`to_metric`: degrees or pixels."""
+        if self.unit == "deg":
+            return self.geometry.visual_angle_columns_deg(ax, ay, bx, by)
+        return np.hypot(bx - ax, by - ay)
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Distance between ``(..., 2)`` points: degrees of visual angle or pixels."""
-        if self.unit == "deg":
-            return self.geometry.visual_angle_deg(a, b)
-        delta = np.asarray(a) - np.asarray(b)
-        return np.sqrt(np.einsum("...i,...i->...", delta, delta))
+        """Distance between ``(M, 2)`` signal points: degrees of visual angle or pixels."""
+        return self.metric_distance(*self.to_metric(a), *self.to_metric(b))
 
     def degrees_to_unit(self, degrees: float) -> float:
         """A threshold in degrees in this signal's unit (identity in degrees mode)."""
@@ -82,11 +111,11 @@ class GazeSignal:
         return meta
 
 
-def _sessions(rec: GazeRecording) -> np.ndarray:
-    """Session number per sample: increments at object id and slice changes."""
+def session_breaks(rec: GazeRecording) -> np.ndarray:
+    """``(N,)`` True where a sample starts a new session: the object id or the slice changes."""
     n = len(rec)
-    change = np.zeros(n, dtype=bool)
-    change[1:] = rec.object_id[1:] != rec.object_id[:-1]
+    breaks = np.zeros(n, dtype=bool)
+    np.not_equal(rec.object_id[1:], rec.object_id[:-1], out=breaks[1:])
     if rec.ndim > 2 and n:
         leading = rec.coords[:, :-2]
         on_image = np.flatnonzero(rec.valid)
@@ -98,16 +127,23 @@ def _sessions(rec: GazeRecording) -> np.ndarray:
             index = np.maximum.accumulate(index)
             index[: on_image[0]] = on_image[0]
             slices = leading[index]
-            change[1:] |= (slices[1:] != slices[:-1]).any(axis=1)
-    return np.cumsum(change)
+            breaks[1:] |= (slices[1:] != slices[:-1]).any(axis=1)
+    return breaks
+
+
+def crosses_session(break_index: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """True where a session starts in ``(before, after]`` (``break_index``: sorted
+    indices of the samples that start sessions)."""
+    return np.searchsorted(break_index, after, side="right") > np.searchsorted(break_index, before, side="right")
 
 
 def gaze_signal(rec: GazeRecording, px_per_degree: float | None, detector: str) -> GazeSignal:
     """Pick the degrees signal when the geometry and screen are known, else pixels."""
     geometry = ScreenGeometry.from_meta(rec.meta)
-    session = _sessions(rec)
+    breaks = session_breaks(rec)
     if geometry is not None and rec.screen is not None:
-        return GazeSignal(rec.screen.copy(), session, "deg", geometry, None)
+        # Stages that change the signal return new arrays: no copy needed.
+        return GazeSignal(rec.screen, breaks, "deg", geometry, None)
     reason = "no screen geometry in meta['screen']" if geometry is None else "no screen coordinates"
     if px_per_degree is None:
         px_per_degree = ScreenGeometry.default().px_per_degree()
@@ -126,82 +162,93 @@ def gaze_signal(rec: GazeRecording, px_per_degree: float | None, detector: str) 
         stacklevel=3,
     )
     xy = rec.coords[:, -2:].copy()
-    return GazeSignal(xy, session, "px", None, float(px_per_degree))
+    return GazeSignal(xy, breaks, "px", None, float(px_per_degree))
 
 
-def run_bounds(usable: np.ndarray, session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every sample, the first and last index of its run of usable samples.
+def run_flags(mask: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` flags of the first and of the last sample of each run of True in
+    ``mask``; runs also end where a session starts."""
+    mask = np.asarray(mask, dtype=bool)
+    starts = mask.copy()
+    ends = mask.copy()
+    if mask.size > 1:
+        joined = mask[:-1] & mask[1:] & ~breaks[1:]  # sample i continues into sample i + 1
+        starts[1:] &= ~joined
+        ends[:-1] &= ~joined
+    return starts, ends
 
-    A run is a maximal stretch of consecutive usable samples in one session. The
-    values at unusable samples are meaningless (they equal the sample's own index
-    or a neighbour's run bound) and callers mask them.
-    """
+
+def runs(mask: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index (inclusive) of each run of True in ``mask``, split where a
+    session starts."""
+    starts, ends = run_flags(mask, breaks)
+    return np.flatnonzero(starts), np.flatnonzero(ends)
+
+
+def run_bounds(usable: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every sample, the first and last index of its run of usable samples
+    (meaningless at unusable samples; callers mask them)."""
     n = usable.shape[0]
     index = np.arange(n)
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = ~usable[1:] | ~usable[:-1] | (session[1:] != session[:-1])
-    ends = np.ones(n, dtype=bool)
-    ends[:-1] = starts[1:]
+    starts, ends = run_flags(usable, breaks)
+    starts |= ~usable
+    ends |= ~usable
     first = np.maximum.accumulate(np.where(starts, index, 0))
     last = np.minimum.accumulate(np.where(ends, index, n - 1)[::-1])[::-1]
     return first, last
 
 
-def runs(mask: np.ndarray, session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First and last index (inclusive) of each run of True in ``mask``, split at
-    session changes."""
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    padded = np.concatenate([[False], mask, [False]])
-    edges = np.diff(padded.astype(np.int8))
-    first = np.flatnonzero(edges == 1)
-    last = np.flatnonzero(edges == -1) - 1
-    split = np.flatnonzero(mask[1:] & mask[:-1] & (session[1:] != session[:-1]))
-    if split.size:
-        first = np.sort(np.concatenate([first, split + 1]))
-        last = np.sort(np.concatenate([last, split]))
-    return first, last
+def span_sums(values: np.ndarray, first: np.ndarray, last: np.ndarray, dtype=None) -> np.ndarray:
+    """Sums of ``values`` over the sample spans ``first[k]..last[k]`` (inclusive,
+    sorted, disjoint), along axis 0; exact per span (no running totals)."""
+    bounds = np.empty(2 * first.size, dtype=np.int64)
+    bounds[0::2] = first
+    bounds[1::2] = last + 1
+    if bounds[-1] == values.shape[0]:
+        bounds = bounds[:-1]  # the last span runs to the end
+    return np.add.reduceat(values, bounds, axis=0, dtype=dtype)[0::2]
 
 
 def build_fixations(
     rec: GazeRecording,
     first: np.ndarray,
     last: np.ndarray,
-    member: np.ndarray,
     detector_meta: dict,
+    groups: np.ndarray | None = None,
 ) -> Fixations:
-    """Fixations spanning samples ``first[k]..last[k]`` (inclusive, sorted, disjoint).
+    """Fixations made of the sample runs ``first[j]..last[j]`` (inclusive, sorted,
+    disjoint; every sample in a run belongs to the fixation).
 
-    The centroid averages the image coordinates of the samples in the span that are
-    ``member`` (classified as fixation samples) and on the image; spans with none
-    are left out (their count goes to ``meta["detector"]["off_image"]``). Duration
-    is the last minus the first sample time plus one sample period.
+    ``groups`` (sorted indices into the runs) starts a fixation at each listed run
+    and joins the runs up to the next one (merged fixations); by default each run
+    is a fixation. The centroid averages the image coordinates of the runs'
+    on-image samples; fixations with none are left out (their count goes to
+    ``meta["detector"]["off_image"]``). Onset is the time of the first sample;
+    duration the last minus the first sample time plus one sample period.
     """
-    n = len(rec)
     meta = dict(rec.meta)
     if first.size == 0:
         meta["detector"] = {**detector_meta, "off_image": 0}
         return Fixations(np.zeros(0), np.zeros(0), np.zeros((0, rec.ndim)), np.zeros(0, np.int64), meta)
     period = 1.0 / rec.sampling_rate_hz
-    owner = np.searchsorted(first, np.arange(n), side="right") - 1
-    inside = (owner >= 0) & (np.arange(n) <= last[np.maximum(owner, 0)])
-    counted = inside & member & rec.valid
-    k = first.size
-    counts = np.bincount(owner[counted], minlength=k)
-    sums = np.stack(
-        [np.bincount(owner[counted], weights=rec.coords[counted, d], minlength=k) for d in range(rec.ndim)],
-        axis=1,
-    )
+    on_image = rec.valid
+    coords = rec.coords.copy()
+    coords[np.flatnonzero(~on_image)] = 0.0
+    counts = span_sums(on_image, first, last, dtype=np.int64)
+    sums = span_sums(coords, first, last)
+    if groups is None:
+        start_run, end_run = np.arange(first.size), np.arange(first.size)
+    else:
+        counts = np.add.reduceat(counts, groups)
+        sums = np.add.reduceat(sums, groups, axis=0)
+        start_run, end_run = groups, np.r_[groups[1:] - 1, first.size - 1]
     keep = counts > 0
     meta["detector"] = {**detector_meta, "off_image": int((~keep).sum())}
-    first, last = first[keep], last[keep]
-    coords = sums[keep] / counts[keep, None]
+    onset, offset = first[start_run[keep]], last[end_run[keep]]
     return Fixations(
-        start=rec.t[first],
-        duration=rec.t[last] - rec.t[first] + period,
-        coords=coords,
-        object_id=rec.object_id[first],
+        start=rec.t[onset],
+        duration=rec.t[offset] - rec.t[onset] + period,
+        coords=sums[keep] / counts[keep, None],
+        object_id=rec.object_id[onset],
         meta=meta,
     )

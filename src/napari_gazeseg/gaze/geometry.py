@@ -104,9 +104,9 @@ class ScreenGeometry:
 
     def normalised_to_mm(self, xy) -> np.ndarray:
         """Normalised ``(x, y)`` to millimetres from the screen centre (x right, y down)."""
-        xy = np.asarray(xy, dtype=np.float64)
-        size = np.array([self.width_mm, self.height_mm])
-        return (xy - 0.5) * size
+        mm = np.subtract(xy, 0.5, dtype=np.float64)
+        mm *= np.array([self.width_mm, self.height_mm])
+        return mm
 
     def mm_to_normalised(self, mm) -> np.ndarray:
         """Millimetres from the screen centre to normalised ``(x, y)``."""
@@ -136,16 +136,46 @@ class ScreenGeometry:
         """Exact visual angle in degrees between gaze at normalised ``xy_a`` and ``xy_b``.
 
         Both are ``(..., 2)`` arrays (broadcast against each other); the result has
-        the broadcast leading shape. Computed as ``atan2(|a x b|, a . b)`` of the two
-        gaze directions, which stays accurate for the tiny angles between
-        neighbouring samples at high sampling rates.
+        the broadcast leading shape. See :meth:`visual_angle_mm_deg`.
         """
-        a = self.directions(xy_a)
-        b = self.directions(xy_b)
-        cross = np.cross(a, b)
-        sine = np.sqrt(np.einsum("...i,...i->...", cross, cross))
-        cosine = np.einsum("...i,...i->...", *np.broadcast_arrays(a, b))
-        return np.degrees(np.arctan2(sine, cosine))
+        return self.visual_angle_mm_deg(self.normalised_to_mm(xy_a), self.normalised_to_mm(xy_b))
+
+    def visual_angle_mm_deg(self, mm_a, mm_b) -> np.ndarray:
+        """Exact visual angle in degrees between gaze at screen points given in mm
+        from the centre (``(..., 2)``, see :meth:`normalised_to_mm`).
+
+        ``atan2(|a x b|, a . b)`` of the gaze directions ``a = (ax, ay, d)`` and
+        ``b = (bx, by, d)``. The cross product is written with the differences
+        ``b - a`` so that the tiny angles between neighbouring samples at high
+        sampling rates keep full precision (no ``arccos`` near 1).
+        """
+        mm_a = np.asarray(mm_a, dtype=np.float64)
+        mm_b = np.asarray(mm_b, dtype=np.float64)
+        return self.visual_angle_columns_deg(mm_a[..., 0], mm_a[..., 1], mm_b[..., 0], mm_b[..., 1])
+
+    def visual_angle_columns_deg(self, ax, ay, bx, by) -> np.ndarray:
+        """:meth:`visual_angle_mm_deg` of points given as separate mm coordinate arrays
+        (contiguous arrays make this the fast path for millions of samples)."""
+        d2 = self.distance_mm**2
+        shape = np.broadcast_shapes(np.shape(ax), np.shape(ay), np.shape(bx), np.shape(by))
+        dx = np.subtract(bx, ax, out=np.empty(shape))
+        dy = np.subtract(by, ay, out=np.empty(shape))
+        # a x b = (d (ay - by), d (bx - ax), ax by - ay bx) and ax by - ay bx = ax dy - ay dx.
+        z = np.multiply(ax, dy, out=np.empty(shape))
+        z -= np.multiply(ay, dx)
+        z *= z
+        dx *= dx
+        dy *= dy
+        dx += dy
+        dx *= d2
+        dx += z
+        sine = np.sqrt(dx, out=dx)
+        cosine = np.multiply(ax, bx, out=dy)
+        cosine += np.multiply(ay, by, out=z)
+        cosine += d2
+        angle = np.arctan2(sine, cosine, out=sine)
+        angle *= 180.0 / math.pi
+        return angle[()]  # a scalar for single points
 
     def normalised_to_degrees(self, xy) -> np.ndarray:
         """Normalised ``(x, y)`` to ``(azimuth, elevation)`` in degrees from the screen centre.

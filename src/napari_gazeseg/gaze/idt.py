@@ -111,7 +111,7 @@ def detect_fixations_idt(
     n = len(rec)
     empty = np.zeros(0, np.int64)
     if n == 0:
-        return build_fixations(rec, empty, empty, np.zeros(0, bool), params)
+        return build_fixations(rec, empty, empty, params)
     signal = gaze_signal(rec, px_per_degree, "detect_fixations_idt")
     params.update(signal.units_meta())
     threshold = signal.degrees_to_unit(dispersion_threshold)
@@ -119,7 +119,7 @@ def detect_fixations_idt(
         params["dispersion_threshold_px"] = threshold
     xy = signal.geometry.normalised_to_degrees(signal.xy) if signal.unit == "deg" else signal.xy
     usable = np.isfinite(xy).all(axis=1)
-    _, run_last = run_bounds(usable, signal.session)
+    _, run_last = run_bounds(usable, signal.breaks)
     period = 1.0 / rec.sampling_rate_hz
     # The first window of each sample: the fewest samples lasting min_duration.
     window_last = np.searchsorted(rec.t, rec.t + (min_duration - period - _TIME_TOLERANCE), side="left")
@@ -140,4 +140,4 @@ def detect_fixations_idt(
         cursor = end + 1
     first_index = np.asarray(first, dtype=np.int64)
     last_index = np.asarray(last, dtype=np.int64)
-    return build_fixations(rec, first_index, last_index, np.ones(n, dtype=bool), params)
+    return build_fixations(rec, first_index, last_index, params)
