@@ -1,0 +1,136 @@
+"""``gazeseg fixations``: detect fixations in gaze files and write a GazeMedSeg CSV.
+
+Examples::
+
+    gazeseg fixations data/gaze/*.gaze.tsv -o fixations.csv
+    gazeseg fixations export.tsv --method idt --dispersion-threshold 1.0 -o fixations.csv
+    gazeseg fixations samples.csv --image-shape 512 512 --px-per-degree 30 -o fixations.csv
+
+Every recording in every file (a Tobii Pro Lab export holds one per stimulus)
+becomes the fixations of one IMAGE in the CSV. Thresholds are in degrees of
+visual angle; recordings without screen geometry are classified in image pixels
+(converted at ``--px-per-degree``), with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+_IVT_MIN_DURATION = 0.060
+_IDT_MIN_DURATION = 0.100
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "fixations",
+        help="detect fixations (Tobii I-VT or I-DT) and write a GazeMedSeg fixation CSV",
+        description=(
+            "Read gaze samples in any supported format, detect fixations with the Tobii I-VT "
+            "filter (default) or I-DT, and write them as one GazeMedSeg fixation CSV "
+            "(IMAGE, CURRENT_FIX_X/Y normalised to the image, start and duration in ms)."
+        ),
+    )
+    parser.add_argument("gaze", type=Path, nargs="+", metavar="GAZE", help="gaze files (native .gaze.tsv, Tobii Pro Lab TSV, CSV)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="CSV", help="the fixation CSV to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace CSV when it exists")
+    parser.add_argument("--format", default=None, help="gaze file format (detected when left out)")
+    parser.add_argument("--method", choices=("ivt", "idt"), default="ivt", help="detector (default ivt)")
+    parser.add_argument(
+        "--min-duration", type=float, default=None, metavar="S",
+        help=f"shortest fixation in seconds (default {_IVT_MIN_DURATION} for ivt, {_IDT_MIN_DURATION} for idt)",
+    )
+    parser.add_argument(
+        "--px-per-degree", type=float, default=None, metavar="PX",
+        help="image pixels per degree, for recordings without screen geometry",
+    )
+    parser.add_argument(
+        "--image-shape", type=int, nargs=2, default=None, metavar=("ROWS", "COLS"),
+        help="image size, for gaze files that do not record it",
+    )
+    ivt = parser.add_argument_group("I-VT (Tobii I-VT fixation filter)")
+    ivt.add_argument("--velocity-threshold", type=float, default=30.0, metavar="DEG_S", help="deg/s (default 30)")
+    ivt.add_argument("--velocity-window", type=float, default=0.020, metavar="S", help="seconds (default 0.020)")
+    ivt.add_argument("--gap-fill-max", type=float, default=0.075, metavar="S", help="longest gap interpolated (default 0.075)")
+    ivt.add_argument("--no-gap-fill", action="store_true", help="turn gap fill-in off")
+    ivt.add_argument("--noise", choices=("median", "mean", "none"), default="median", help="3-sample filter (default median)")
+    ivt.add_argument("--merge-max-gap", type=float, default=0.075, metavar="S", help="seconds (default 0.075)")
+    ivt.add_argument("--merge-max-angle", type=float, default=0.5, metavar="DEG", help="degrees (default 0.5)")
+    ivt.add_argument("--no-merge", action="store_true", help="turn merging of adjacent fixations off")
+    idt = parser.add_argument_group("I-DT (dispersion threshold)")
+    idt.add_argument(
+        "--dispersion-threshold", type=float, default=1.0, metavar="DEG",
+        help="largest (max x - min x) + (max y - min y), degrees (default 1.0)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _detector(args: argparse.Namespace):
+    from napari_gazeseg.gaze.fixations import detect_fixations_idt, detect_fixations_ivt
+
+    if args.method == "idt":
+        min_duration = _IDT_MIN_DURATION if args.min_duration is None else args.min_duration
+        return lambda rec: detect_fixations_idt(
+            rec, args.dispersion_threshold, min_duration, px_per_degree=args.px_per_degree
+        )
+    min_duration = _IVT_MIN_DURATION if args.min_duration is None else args.min_duration
+    return lambda rec: detect_fixations_ivt(
+        rec,
+        args.velocity_threshold,
+        gap_fill_max=None if args.no_gap_fill else args.gap_fill_max,
+        noise_reduction=None if args.noise == "none" else args.noise,
+        velocity_window=args.velocity_window,
+        merge_max_gap=None if args.no_merge else args.merge_max_gap,
+        merge_max_angle=args.merge_max_angle,
+        min_duration=min_duration or None,
+        px_per_degree=args.px_per_degree,
+    )
+
+
+def _with_image_shape(rec, shape):
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    meta = dict(rec.meta)
+    meta["image"] = {**meta.get("image", {}), "shape": list(shape)}
+    return GazeRecording(rec.t, rec.coords, rec.valid, rec.screen, rec.object_id, meta)
+
+
+def run(args: argparse.Namespace) -> int:
+    from napari_gazeseg.gaze.formats import read_gaze_all, write_gazemedseg_csv
+    from napari_gazeseg.gaze.recording import Fixations
+
+    if args.output.exists() and not args.overwrite:
+        raise ValueError(f"{args.output} already exists; choose another file or pass --overwrite.")
+    detect = _detector(args)
+    by_image: dict[str, Fixations] = {}
+    source_of: dict[str, Path] = {}
+    for path in args.gaze:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist; pass an existing gaze file.")
+        for name, rec in read_gaze_all(path, format=args.format).items():
+            if isinstance(rec, Fixations):
+                raise ValueError(
+                    f"{path} holds fixations, not gaze samples; it is already a fixation file."
+                )
+            if name in by_image:
+                raise ValueError(
+                    f"image {name!r} appears in both {source_of[name]} and {path}; pass each image's gaze once."
+                )
+            if args.image_shape is not None:
+                rec = _with_image_shape(rec, args.image_shape)
+            elif rec.image_shape is None:
+                raise ValueError(
+                    f"{path} does not record the image size of {name!r}; pass --image-shape ROWS COLS."
+                )
+            fixations = detect(rec)
+            by_image[name] = fixations
+            source_of[name] = path
+            units = fixations.meta["detector"]["units"]
+            mean_ms = 1000 * float(fixations.duration.mean()) if len(fixations) else 0.0
+            print(f"{name}: {len(fixations)} fixations, mean {mean_ms:.0f} ms ({args.method}, thresholds in {units})")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_gazemedseg_csv(by_image, args.output)
+    total = sum(len(f) for f in by_image.values())
+    print(f"wrote {total} fixations of {len(by_image)} images to {args.output}")
+    return 0
