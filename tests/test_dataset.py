@@ -62,6 +62,18 @@ def test_masks_are_optional(folder):
     assert all(item.mask is None for item in iter_dataset(folder))
 
 
+def test_grey_masks_saved_as_rgb_read_as_labels_colour_masks_are_refused(folder, scenes):
+    import imageio.v3 as iio
+
+    mask_path = folder / "masks" / "polyp_0000.png"
+    labels = scenes[0].labels.astype(np.uint8)
+    iio.imwrite(mask_path, np.stack([labels] * 3, axis=-1))
+    np.testing.assert_array_equal(load_dataset(folder)[0].mask, labels)
+    iio.imwrite(mask_path, np.stack([labels, labels, 0 * labels], axis=-1))
+    with pytest.raises(ValueError, match=r"mask .*polyp_0000\.png is a colour image"):
+        load_dataset(folder)
+
+
 def test_missing_gaze_names_the_image_and_the_file_to_add(folder):
     (folder / "gaze" / "polyp_0001.gaze.tsv").unlink()
     (folder / "gaze" / "polyp_0001.gaze.json").unlink()

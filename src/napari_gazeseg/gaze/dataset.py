@@ -4,7 +4,8 @@ Layout::
 
     FOLDER/
       images/NAME.png          (or .tif, .tiff, .jpg, .jpeg, .bmp)
-      masks/NAME.png           optional label image (0 background, ids 1..n)
+      masks/NAME.png           optional label image (0 background, ids 1..n), lossless
+                               (PNG or TIFF); grey masks saved as RGB are read as 2D
       gaze/NAME.gaze.tsv       any format read_gaze reads, named after the image:
                                NAME.<anything>, e.g. NAME.gaze.tsv (native, with
                                its NAME.gaze.json sidecar) or NAME.tsv (Tobii Pro Lab)
@@ -128,7 +129,7 @@ def iter_dataset(folder: str | Path) -> Iterator[DatasetItem]:
         yield DatasetItem(
             name=name,
             image=_read_image(image_path),
-            mask=None if mask_path is None else _read_image(mask_path),
+            mask=None if mask_path is None else _read_mask(mask_path),
             gaze=gaze,
             image_path=image_path,
             gaze_path=gaze_path,
@@ -204,6 +205,23 @@ class _SharedGaze:
                 "(or another gaze file named after the image)."
             )
         return self._by_image[name]
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    """A label image; grey masks saved as RGB(A), with equal colour channels, become 2D."""
+    mask = _read_image(path)
+    if mask.ndim == 3 and mask.shape[-1] in (3, 4):
+        colour = mask[..., :3]
+        if not (
+            np.array_equal(colour[..., 0], colour[..., 1])
+            and np.array_equal(colour[..., 0], colour[..., 2])
+        ):
+            raise ValueError(
+                f"mask {path} is a colour image; save masks as single-channel label images "
+                "(0 background, 1, 2, ... the objects)."
+            )
+        mask = colour[..., 0]
+    return mask
 
 
 def _read_image(path: Path) -> np.ndarray:
