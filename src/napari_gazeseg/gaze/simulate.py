@@ -81,20 +81,24 @@ class ObserverModel:
     accuracy_deg: float = 0.4
     #: RMS of sample-to-sample angular distances during fixations (Tobii "precision").
     precision_deg: float = 0.23
+    #: Mean and minimum fixation duration (a shifted gamma distribution).
     fixation_mean_s: float = 0.25
     fixation_min_s: float = 0.08
     #: Mean duration of the decisive fixations that close a session.
     decisive_fixation_mean_s: float = 0.35
     #: Range of the cue fixation before each session.
     cue_duration_s: tuple[float, float] = (0.5, 0.8)
+    #: Ranges (inclusive) of the number of fixations in each phase of a session.
     scan_fixations: tuple[int, int] = (2, 4)
     tour_fixations: tuple[int, int] = (5, 10)
     decisive_fixations: tuple[int, int] = (2, 3)
     #: Mean time between blinks, or None for no blinks.
     blink_interval_s: float | None = 4.0
+    #: Range of blink durations (uniform).
     blink_duration_s: tuple[float, float] = (0.1, 0.3)
     #: Mean time between short track-loss gaps, or None for none.
     track_loss_interval_s: float | None = 12.0
+    #: Range of track-loss gap durations (uniform).
     track_loss_duration_s: tuple[float, float] = (0.015, 0.06)
 
     def __post_init__(self) -> None:
