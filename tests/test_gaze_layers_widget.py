@@ -184,3 +184,14 @@ def test_a_broken_file_is_reported_in_one_sentence(make_napari_viewer, qtbot, tm
     assert "broken.gaze.tsv, line 4" in blocker.args[0]
     assert widget._status.text() == blocker.args[0]
     assert len(viewer.layers) == 0
+
+
+def test_opening_a_sample_while_the_widget_is_open_gives_one_layer_per_kind(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget = GazeLayersWidget(viewer)
+    viewer.open_sample("napari-gazeseg", "synthetic_cells")
+    qtbot.wait(3 * 150)  # past the debounce: anything scheduled has started
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=WAIT_MS)
+    kinds = [layer_kind(layer) for layer in viewer.layers if layer_kind(layer)]
+    assert sorted(kinds) == ["fixations", "gaze", "heatmap", "scanpath"]
+    assert widget._source.current_layer() is viewer.layers["synthetic cells gaze"]

@@ -113,6 +113,12 @@ class GazeLayersWidget(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self._start_job)
+        # napari processes pending Qt events while it builds an image layer's
+        # controls, in the middle of inserting the layer; layers must not be
+        # added or changed then, so results wait until insertions are done
+        self._insertions = 0
+        napari_viewer.layers.events.inserting.connect(self._on_inserting)
+        napari_viewer.layers.events.inserted.connect(self._on_inserted)
         self._build_ui()
         self._on_source_changed(self._source.current_layer())
 
@@ -282,6 +288,19 @@ class GazeLayersWidget(QWidget):
                 found.setdefault(entry["kind"], layer)
         return found
 
+    def _on_inserting(self, event=None) -> None:
+        self._insertions += 1
+
+    def _on_inserted(self, event=None) -> None:
+        self._insertions = max(0, self._insertions - 1)
+
+    def _when_layers_settle(self, callback) -> bool:
+        """Run ``callback`` later if a layer is being inserted; True when deferred."""
+        if self._insertions:
+            QTimer.singleShot(20, callback)
+            return True
+        return False
+
     # -- reacting to the user ------------------------------------------------------------
     def _on_source_changed(self, source) -> None:
         self._recording_cache = None
@@ -435,6 +454,8 @@ class GazeLayersWidget(QWidget):
     def _apply(self, result: dict, generation: int) -> None:
         if generation != self._generation:
             return  # superseded by a newer change
+        if self._when_layers_settle(lambda: self._apply(result, generation)):
+            return
         layers = self.group_layers()
         for kind in ("heatmap", "scanpath", "fixations"):
             if kind not in result:
@@ -464,6 +485,8 @@ class GazeLayersWidget(QWidget):
             self._viewer.add_layer(layer)
 
     def _on_finished(self, generation: int) -> None:
+        if self._when_layers_settle(lambda: self._on_finished(generation)):
+            return
         if generation == self._generation:
             self._worker = None
             self.updated.emit()
@@ -508,6 +531,8 @@ class GazeLayersWidget(QWidget):
     def _add_file_layers(self, layer_data: list, path: str) -> None:
         from napari.layers import Layer
 
+        if self._when_layers_settle(lambda: self._add_file_layers(layer_data, path)):
+            return
         first_source = None
         for data, kwargs, layer_type in layer_data:
             layer = self._viewer.add_layer(Layer.create(data, kwargs, layer_type))
