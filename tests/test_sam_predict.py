@@ -12,6 +12,7 @@ from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.imaging import to_uint8_rgb
 from napari_gazeseg.models import GazeSam
 from napari_gazeseg.models.sam_loading import load_sam
+from napari_gazeseg.models.sam_prompts import mask_input_from_map
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,22 @@ def test_segment_without_image_or_prompt_says_what_to_do(tiny_checkpoint):  # no
     sam.set_image(np.zeros((32, 48), np.uint8))
     with pytest.raises(ValueError, match="no fixations on this image slice"):
         sam.segment(np.zeros((0, 2)))
+
+
+def test_heatmap_argument_is_the_dense_prompt_as_stock_mask_input(sams):
+    ours, stock = sams
+    image, _ = _images()["grey"]
+    ours.set_image(image)
+    stock.set_image(to_uint8_rgb(image))
+    rows, cols = np.mgrid[0:150, 0:230]
+    heatmap = 5.0 * np.exp(-((rows - 60) ** 2 + (cols - 90) ** 2) / 400.0)
+    mask_input = mask_input_from_map(heatmap)
+    masks, scores, _ = stock.predict(mask_input=mask_input)
+    np.testing.assert_array_equal(ours.segment(heatmap=heatmap), masks[int(np.argmax(scores))])
+    points = np.array([[60.0, 90.0]])
+    masks, scores, _ = stock.predict(points[:, ::-1], np.ones(1), mask_input=mask_input)
+    np.testing.assert_array_equal(ours.segment(points, heatmap=heatmap), masks[int(np.argmax(scores))])
+    with pytest.raises(ValueError, match="pass the heatmap of this slice"):
+        ours.segment(heatmap=heatmap[:10])
+    with pytest.raises(ValueError, match="already has a dense part"):
+        ours.segment(points, prompt="heatmap_fixations", heatmap=heatmap)

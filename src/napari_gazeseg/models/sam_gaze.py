@@ -4,6 +4,7 @@
 >>> sam.set_image(image, contrast_limits=(0, 4095))        # once per image slice (cached)
 >>> mask = sam.segment(fixations=fix)                      # bool (rows, cols)
 >>> mask = sam.segment(fixations=fix, prompt="heatmap_fixations_duration")
+>>> mask = sam.segment(heatmap=heatmap_layer.data)             # a ready-made dense map
 
 Images are taken as the user sees them in napari: a 2D slice (grey, RGB(A), any
 dtype) mapped through the layer's contrast limits to 8-bit RGB
@@ -31,7 +32,7 @@ from ..gaze.recording import Fixations, GazeRecording
 from ..imaging import to_uint8_rgb
 from .embedding_cache import EmbeddingCache, ImageEmbedding, content_hash
 from .sam_loading import LoadedSam, load_sam
-from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, parse_prompt_kind
+from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, mask_input_from_map, parse_prompt_kind
 
 __all__ = ["GazeSam", "SamPrediction"]
 
@@ -208,18 +209,33 @@ class GazeSam:
 
     def prompt_for(
         self,
-        prompt: str = "fixations",
+        prompt: str | None = "fixations",
         fixations: Fixations | np.ndarray | None = None,
         recording: GazeRecording | None = None,
         box_margin: float = 0.0,
+        heatmap: np.ndarray | None = None,
     ) -> SamPrompt:
         """SAM prompts for the current image from one object's gaze on this slice.
 
         ``fixations`` may be :class:`Fixations` or a ``(K, 2)`` array of ``(row, col)``
         points. nD gaze is restricted to the current slice by the caller
         (``fixations.on_slice(index)``); only the last two columns are used here.
+        ``heatmap`` is a ready-made dense map of the slice's shape (e.g. a heatmap
+        layer's data), used as the dense prompt; ``prompt=None`` then gives SAM
+        the heatmap alone.
         """
         embedding = self._require_image()
+        if heatmap is not None:
+            heatmap = np.asarray(heatmap)
+            if heatmap.shape != embedding.original_size:
+                raise ValueError(
+                    f"the heatmap has shape {heatmap.shape} but the image slice is "
+                    f"{embedding.original_size}; pass the heatmap of this slice."
+                )
+        if prompt is None:
+            if heatmap is None:
+                raise ValueError("give a prompt kind, or a heatmap to prompt SAM with.")
+            return SamPrompt(mask_input=self._mask_input(heatmap))
         if fixations is not None and not isinstance(fixations, Fixations):
             coords = np.asarray(fixations, dtype=np.float64).reshape(-1, 2)
             fixations = Fixations(
@@ -227,8 +243,11 @@ class GazeSam:
                 duration=np.ones(len(coords)),
                 coords=coords,
             )
-        return build_prompt(
-            parse_prompt_kind(prompt),
+        kind = parse_prompt_kind(prompt)
+        if heatmap is not None and kind.dense is not None:
+            raise ValueError(f"prompt {kind.name!r} already has a dense part; pass a heatmap only with sparse prompts.")
+        request = build_prompt(
+            kind,
             embedding.original_size,
             fixations=fixations,
             recording=recording,
@@ -236,6 +255,12 @@ class GazeSam:
             logit_scale=self.dense_logit_scale,
             long_side=self.model.image_encoder.img_size,
         )
+        if heatmap is not None:
+            request.mask_input = self._mask_input(heatmap)
+        return request
+
+    def _mask_input(self, heatmap: np.ndarray) -> np.ndarray:
+        return mask_input_from_map(heatmap, self.model.image_encoder.img_size, self.dense_logit_scale)
 
     @property
     def default_prompt(self) -> str:
@@ -255,18 +280,24 @@ class GazeSam:
         multimask_output: bool | None = None,
         mask_choice: int | None = None,
         box_margin: float = 0.0,
+        heatmap: np.ndarray | None = None,
     ) -> np.ndarray:
         """One object's mask on the current image: ``(rows, cols)`` bool.
 
         ``prompt`` names the gaze prompts (:func:`~napari_gazeseg.models.sam_prompts.parse_prompt_kind`):
         ``"fixations"`` (foreground points), ``"fixations+box"``, a dense kind such
-        as ``"heatmap_fixations"``, or combinations; ``None`` is :attr:`default_prompt`.
+        as ``"heatmap_fixations"``, or combinations; ``None`` is :attr:`default_prompt`
+        (or, with a ``heatmap`` given, the heatmap plus any fixations as points).
         With multimask output (``None``: :attr:`default_multimask`) the best-scoring
         of SAM's three masks is returned, or the one ``mask_choice`` names.
         """
-        prompt = self.default_prompt if prompt is None else prompt
+        if prompt is None:
+            if heatmap is None:
+                prompt = self.default_prompt
+            elif fixations is not None:
+                prompt = "fixations"
         multimask = self.default_multimask if multimask_output is None else multimask_output
-        request = self.prompt_for(prompt, fixations, recording, box_margin)
+        request = self.prompt_for(prompt, fixations, recording, box_margin, heatmap)
         return self.predict(request, multimask).choose(mask_choice if multimask else None)
 
     @property
