@@ -352,7 +352,7 @@ def test_observer_over_a_given_image_and_labels():
 
     coins = data.coins()
     labels = measure.label(
-        morphology.remove_small_objects(coins > filters.threshold_otsu(coins), 200)
+        morphology.remove_small_objects(coins > filters.threshold_otsu(coins), max_size=200)
     )
     scene = simulate_observer(image=coins, labels=labels, object_ids=[3, 1], seed=0, name="coins")
     assert np.array_equal(scene.image, coins)

@@ -31,8 +31,17 @@ from .recording import Fixations, GazeRecording
 
 __all__ = ["IMAGE_SUFFIXES", "DatasetItem", "iter_dataset", "load_dataset", "write_dataset"]
 
+#: The imageio plugin reading each image suffix a dataset folder may hold (lower case).
+_PLUGINS = {
+    ".png": "pillow",
+    ".jpg": "pillow",
+    ".jpeg": "pillow",
+    ".bmp": "pillow",
+    ".tif": "tifffile",
+    ".tiff": "tifffile",
+}
 #: Image file suffixes a dataset folder may hold (lower case).
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = tuple(_PLUGINS)
 #: Files in gaze/ that are never gaze files of their own.
 _SIDECAR_SUFFIXES = (".json",)
 
@@ -228,7 +237,7 @@ def _read_image(path: Path) -> np.ndarray:
     import imageio.v3 as iio
 
     try:
-        return np.asarray(iio.imread(path))
+        return np.asarray(iio.imread(path, plugin=_PLUGINS[path.suffix.lower()]))
     # imageio raises OSError, struct.error and more for files it cannot decode
     except Exception as err:  # noqa: BLE001
         raise ValueError(
