@@ -65,7 +65,9 @@ def _scene(size: tuple[int, int], seed: int = 0):
     blob = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * (min(size) / 8) ** 2))
     image = (3000 * blob + 400 * rng.random(size)).astype(np.uint16)
     coords = centre + rng.normal(0, min(size) / 20, (8, 2))
-    fixations = Fixations(start=np.arange(8) * 0.3, duration=rng.uniform(0.1, 0.4, 8), coords=coords)
+    fixations = Fixations(
+        start=np.arange(8) * 0.3, duration=rng.uniform(0.1, 0.4, 8), coords=coords
+    )
     return image, (0.0, 3400.0), fixations
 
 
@@ -77,7 +79,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="vit_b", choices=("vit_b", "vit_l", "vit_h", "tiny"))
-    parser.add_argument("--checkpoint", default=None, help="official checkpoint (default: random weights)")
+    parser.add_argument(
+        "--checkpoint", default=None, help="official checkpoint (default: random weights)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "both"))
     parser.add_argument("--size", type=int, nargs=2, default=(768, 1024), metavar=("ROWS", "COLS"))
@@ -100,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     image, limits, fixations = _scene(tuple(args.size))
     rgb = to_uint8_rgb(image, limits)
     points_xy = fixations.coords[:, ::-1]
-    print(f"SAM {args.model} ({'random weights' if args.checkpoint is None else Path(checkpoint).name}) "
-          f"on {device} ({torch.get_num_threads()} CPU threads), image {tuple(args.size)} uint16, "
-          f"{len(fixations)} fixations, torch {torch.__version__}")
+    print(
+        f"SAM {args.model} ({'random weights' if args.checkpoint is None else Path(checkpoint).name}) "
+        f"on {device} ({torch.get_num_threads()} CPU threads), image {tuple(args.size)} uint16, "
+        f"{len(fixations)} fixations, torch {torch.__version__}"
+    )
 
-    ours = GazeSam(args.model, checkpoint, str(device), cache_dir=workdir / "cache", embed_precision="float32")
+    ours = GazeSam(
+        args.model, checkpoint, str(device), cache_dir=workdir / "cache", embed_precision="float32"
+    )
     stock = SamPredictor(ours.model)  # the very same weights
 
     def ours_cold():
@@ -122,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     ours.set_image(image, limits)  # a miss: computes once more and fills the disk cache
     memory = _median_time(lambda: ours.set_image(image, limits), args.repeats, device)
     rows.append(("embed: GazeSam memory-cache hit", memory, stock_embed / memory))
-    fresh = GazeSam(args.model, checkpoint, str(device), cache_dir=workdir / "cache", embed_precision="float32")
+    fresh = GazeSam(
+        args.model, checkpoint, str(device), cache_dir=workdir / "cache", embed_precision="float32"
+    )
 
     def disk_hit():
         fresh.cache.clear_memory()
@@ -131,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     disk = _median_time(disk_hit, args.repeats, device)
     rows.append(("embed: GazeSam disk-cache hit", disk, stock_embed / disk))
 
-    stock_masks, stock_scores, _ = stock.predict(point_coords=points_xy, point_labels=np.ones(len(points_xy)))
+    stock_masks, stock_scores, _ = stock.predict(
+        point_coords=points_xy, point_labels=np.ones(len(points_xy))
+    )
     stock_decode = _median_time(
         lambda: stock.predict(point_coords=points_xy, point_labels=np.ones(len(points_xy))),
         args.decode_repeats,
@@ -139,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ours.set_image(image, limits)
     ours_mask = ours.segment(fixations, multimask_output=True)
-    ours_decode = _median_time(lambda: ours.segment(fixations, multimask_output=True), args.decode_repeats, device)
+    ours_decode = _median_time(
+        lambda: ours.segment(fixations, multimask_output=True), args.decode_repeats, device
+    )
     dense = _median_time(
         lambda: ours.segment(fixations, prompt="heatmap_fixations_duration", multimask_output=True),
         args.decode_repeats,

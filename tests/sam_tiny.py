@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+from segment_anything.modeling import (
+    ImageEncoderViT,
+    MaskDecoder,
+    PromptEncoder,
+    Sam,
+    TwoWayTransformer,
+)
 
 from napari_gazeseg.models.sam_loading import register_sam_builder
 
@@ -48,7 +54,9 @@ def build_tiny_sam() -> Sam:
         ),
         mask_decoder=MaskDecoder(
             num_multimask_outputs=3,
-            transformer=TwoWayTransformer(depth=1, embedding_dim=prompt_dim, mlp_dim=64, num_heads=2),
+            transformer=TwoWayTransformer(
+                depth=1, embedding_dim=prompt_dim, mlp_dim=64, num_heads=2
+            ),
             transformer_dim=prompt_dim,
             iou_head_depth=2,
             iou_head_hidden_dim=32,

@@ -55,12 +55,18 @@ def test_lru_keeps_the_most_recent():
     assert cache.get(keys[1]) is None and cache.get(keys[0]) is not None and len(cache) == 2
 
 
-def test_disk_cache_survives_a_new_model_and_follows_the_checkpoint(tiny_checkpoint, image, tmp_path):  # noqa: F811
+def test_disk_cache_survives_a_new_model_and_follows_the_checkpoint(
+    tiny_checkpoint,  # noqa: F811
+    image,
+    tmp_path,
+):
     cache_dir = tmp_path / "embeddings"
     first = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu", cache_dir=cache_dir)
     computed = first.set_image(image[0], (0, 4000), slice_index=0)
     files = list(cache_dir.rglob("*.pt"))
-    assert len(files) == 1 and "slice_0-" in files[0].name and not list(cache_dir.rglob("*.partial"))
+    assert (
+        len(files) == 1 and "slice_0-" in files[0].name and not list(cache_dir.rglob("*.partial"))
+    )
 
     second = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu", cache_dir=cache_dir)
     calls = _count_encoder_calls(second)

@@ -32,8 +32,19 @@ def dataset(tmp_path_factory):
 
 def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
     out = tmp_path / "labels"
-    argv = ["segment", str(dataset), "--out", str(out), "--model-type", TINY_TYPE,
-            "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--quiet"]
+    argv = [
+        "segment",
+        str(dataset),
+        "--out",
+        str(out),
+        "--model-type",
+        TINY_TYPE,
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert _run(segment, argv) == 0
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     for item in load_dataset(dataset):
@@ -49,21 +60,55 @@ def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_
 
 def test_train_sam_then_segment_with_the_overlay(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
     run = tmp_path / "run"
-    argv = ["train-sam", str(dataset), "--out", str(run), "--model-type", TINY_TYPE,
-            "--checkpoint", str(tiny_checkpoint), "--prompt", "fixations+box", "--epochs", "1",
-            "--device", "cpu", "--quiet"]
+    argv = [
+        "train-sam",
+        str(dataset),
+        "--out",
+        str(run),
+        "--model-type",
+        TINY_TYPE,
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--prompt",
+        "fixations+box",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert _run(train_sam, argv) == 0
     assert (run / "model.pt").is_file() and (run / "last.pt").is_file()
     out = tmp_path / "labels"
-    argv = ["segment", str(dataset), "--out", str(out), "--model-type", TINY_TYPE,
-            "--checkpoint", str(tiny_checkpoint), "--finetuned", str(run / "model.pt"),
-            "--device", "cpu", "--quiet"]
+    argv = [
+        "segment",
+        str(dataset),
+        "--out",
+        str(out),
+        "--model-type",
+        TINY_TYPE,
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--finetuned",
+        str(run / "model.pt"),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert _run(segment, argv) == 0
     assert len(list(out.glob("*.png"))) == 2
 
 
 def test_gradtrack_without_a_model_says_what_to_do(dataset, tmp_path):
-    argv = ["segment", str(dataset), "--out", str(tmp_path), "--method", "gradtrack",
-            "--checkpoint", str(tmp_path / "none.pt")]
+    argv = [
+        "segment",
+        str(dataset),
+        "--out",
+        str(tmp_path),
+        "--method",
+        "gradtrack",
+        "--checkpoint",
+        str(tmp_path / "none.pt"),
+    ]
     with pytest.raises(FileNotFoundError, match="no GradTrack checkpoint at .*none.pt; train one"):
         _run(segment, argv)

@@ -30,25 +30,27 @@ def dataset(tmp_path_factory):
 
 
 def _config(dataset, out, checkpoint, **overrides):
-    values = dict(
-        dataset=str(dataset),
-        out=str(out),
-        model_type=TINY_TYPE,
-        checkpoint=str(checkpoint),
-        prompt="fixations",
-        epochs=2,
-        lr=2e-3,
-        warmup_steps=2,
-        max_objects=2,
-        device="cpu",
-    )
+    values = {
+        "dataset": str(dataset),
+        "out": str(out),
+        "model_type": TINY_TYPE,
+        "checkpoint": str(checkpoint),
+        "prompt": "fixations",
+        "epochs": 2,
+        "lr": 2e-3,
+        "warmup_steps": 2,
+        "max_objects": 2,
+        "device": "cpu",
+    }
     values.update(overrides)
     return SamFinetuneConfig(**values)
 
 
 def _mean_loss(sam: GazeSam, images) -> float:
     with torch.no_grad():
-        losses = [_training_step(sam, image, np.arange(len(image.prompts)))["loss"] for image in images]
+        losses = [
+            _training_step(sam, image, np.arange(len(image.prompts)))["loss"] for image in images
+        ]
     return float(torch.stack(losses).mean())
 
 
@@ -69,9 +71,16 @@ def test_padded_points_get_sams_not_a_point_embedding(tiny_checkpoint):  # noqa:
 
 
 @pytest.mark.parametrize("prompt", ["fixations", "heatmap_fixations_duration"])
-def test_two_epochs_reduce_the_loss_and_load_back_as_overlay(dataset, tiny_checkpoint, tmp_path, prompt):  # noqa: F811
+def test_two_epochs_reduce_the_loss_and_load_back_as_overlay(
+    dataset,
+    tiny_checkpoint,  # noqa: F811
+    tmp_path,
+    prompt,
+):
     out = tmp_path / "run"
-    config = _config(dataset, out, tiny_checkpoint, prompt=prompt, cache_dir=str(tmp_path / "cache"))
+    config = _config(
+        dataset, out, tiny_checkpoint, prompt=prompt, cache_dir=str(tmp_path / "cache")
+    )
     before = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     images = prepare_training_images(config, before)
     assert sum(len(image.prompts) for image in images) >= 4
@@ -107,9 +116,13 @@ def test_resume_continues_where_it_stopped(dataset, tiny_checkpoint, tmp_path): 
     for part in ("prompt_encoder", "mask_decoder"):
         for key, value in straight[part].items():
             torch.testing.assert_close(resumed[part][key], value, rtol=1e-5, atol=1e-6)
-    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    epochs = [
+        json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()
+    ]
     assert epochs == [1, 2]
     with pytest.raises(ValueError, match="was trained with prompt='fixations'"):
-        finetune_sam(_config(dataset, out, tiny_checkpoint, epochs=3, prompt="fixations+box"), resume=True)
+        finetune_sam(
+            _config(dataset, out, tiny_checkpoint, epochs=3, prompt="fixations+box"), resume=True
+        )
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         finetune_sam(_config(dataset, tmp_path / "empty", tiny_checkpoint), resume=True)

@@ -39,13 +39,20 @@ def test_missing_official_checkpoint_names_file_and_url(no_user_checkpoints, mod
 
 
 def test_explicit_missing_path_is_named(no_user_checkpoints, tmp_path):  # noqa: F811
-    with pytest.raises(SamCheckpointError, match=r"nowhere\.pth does not exist; download sam_vit_b_01ec64\.pth"):
+    with pytest.raises(
+        SamCheckpointError, match=r"nowhere\.pth does not exist; download sam_vit_b_01ec64\.pth"
+    ):
         find_checkpoint("vit_b", tmp_path / "nowhere.pth")
     with pytest.raises(SamCheckpointError, match="unknown SAM model type 'vit_x'"):
         find_checkpoint("vit_x")
 
 
-def test_search_order_env_file_then_env_dir_then_cache(no_user_checkpoints, tiny_checkpoint, tmp_path, monkeypatch):  # noqa: F811
+def test_search_order_env_file_then_env_dir_then_cache(
+    no_user_checkpoints,  # noqa: F811
+    tiny_checkpoint,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
     with pytest.raises(SamCheckpointError, match=TINY_FILE):
         find_checkpoint(TINY_TYPE)
     no_user_checkpoints.mkdir(parents=True)
@@ -80,14 +87,19 @@ def test_mismatched_architecture_is_reported(no_user_checkpoints, tiny_checkpoin
         return model
 
     register_sam_builder("vit_tiny_wider", wider, "wider.pth")
-    with pytest.raises(SamCheckpointError, match=r"image_encoder\.neck\.0\.weight has shape \(32, 32, 1, 1\), expected \(128, 32, 1, 1\)"):
+    with pytest.raises(
+        SamCheckpointError,
+        match=r"image_encoder\.neck\.0\.weight has shape \(32, 32, 1, 1\), expected \(128, 32, 1, 1\)",
+    ):
         load_sam("vit_tiny_wider", tiny_checkpoint, device="cpu")
 
 
 def test_unreadable_checkpoint(no_user_checkpoints, tmp_path):  # noqa: F811
     path = tmp_path / "half.pth"
     path.write_bytes(b"\x80\x02partial download")
-    with pytest.raises(SamCheckpointError, match="half.pth could not be read as a SAM vit_tiny checkpoint"):
+    with pytest.raises(
+        SamCheckpointError, match="half.pth could not be read as a SAM vit_tiny checkpoint"
+    ):
         load_sam(TINY_TYPE, path, device="cpu")
 
 
@@ -96,7 +108,9 @@ def test_finetuned_overlay_replaces_only_prompt_encoder_and_decoder(tiny_checkpo
     with torch.no_grad():
         for parameter in [*trained.prompt_encoder.parameters(), *trained.mask_decoder.parameters()]:
             parameter.add_(1.0)
-    path = save_finetuned(trained, tmp_path / "model.pt", TINY_TYPE, {"prompt": "heatmap_fixations"})
+    path = save_finetuned(
+        trained, tmp_path / "model.pt", TINY_TYPE, {"prompt": "heatmap_fixations"}
+    )
     stored = torch.load(path, weights_only=True)
     assert set(stored) == {"format", "model_type", "meta", "prompt_encoder", "mask_decoder"}
 
@@ -105,13 +119,17 @@ def test_finetuned_overlay_replaces_only_prompt_encoder_and_decoder(tiny_checkpo
     assert loaded.finetuned_meta == {"prompt": "heatmap_fixations"}
     assert loaded.model_key == base.model_key  # embeddings stay valid under an overlay
     for name, value in loaded.model.state_dict().items():
-        expected = (trained if name.startswith(("prompt_encoder", "mask_decoder")) else base.model).state_dict()[name]
+        expected = (
+            trained if name.startswith(("prompt_encoder", "mask_decoder")) else base.model
+        ).state_dict()[name]
         assert torch.equal(value, expected), name
 
     register_sam_builder("vit_tiny_twin", build_tiny_sam, "twin.pth")
     with pytest.raises(SamCheckpointError, match="fine-tuned on SAM vit_tiny, not vit_tiny_twin"):
         load_sam("vit_tiny_twin", tiny_checkpoint, finetuned=path)
-    with pytest.raises(SamCheckpointError, match="is a fine-tuned gaze checkpoint, not a base SAM model"):
+    with pytest.raises(
+        SamCheckpointError, match="is a fine-tuned gaze checkpoint, not a base SAM model"
+    ):
         load_sam(TINY_TYPE, path)
     with pytest.raises(SamCheckpointError, match="is not a fine-tuned gaze checkpoint"):
         load_sam(TINY_TYPE, tiny_checkpoint, finetuned=tiny_checkpoint)

@@ -118,7 +118,9 @@ def test_heatmap_argument_is_the_dense_prompt_as_stock_mask_input(sams):
     np.testing.assert_array_equal(ours.segment(heatmap=heatmap), masks[int(np.argmax(scores))])
     points = np.array([[60.0, 90.0]])
     masks, scores, _ = stock.predict(points[:, ::-1], np.ones(1), mask_input=mask_input)
-    np.testing.assert_array_equal(ours.segment(points, heatmap=heatmap), masks[int(np.argmax(scores))])
+    np.testing.assert_array_equal(
+        ours.segment(points, heatmap=heatmap), masks[int(np.argmax(scores))]
+    )
     with pytest.raises(ValueError, match="pass the heatmap of this slice"):
         ours.segment(heatmap=heatmap[:10])
     with pytest.raises(ValueError, match="already has a dense part"):

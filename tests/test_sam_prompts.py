@@ -32,7 +32,9 @@ def test_points_transform_like_resize_longest_side(shape):
 def test_box_is_the_gaze_extent_in_xy_order():
     rc = np.array([[10.0, 40.0], [30.0, 20.0], [np.nan, np.nan]])
     np.testing.assert_array_equal(box_from_points(rc, (100, 200)), [20.0, 10.0, 40.0, 30.0])
-    np.testing.assert_array_equal(box_from_points(rc, (100, 200), margin=15), [5.0, 0.0, 55.0, 45.0])
+    np.testing.assert_array_equal(
+        box_from_points(rc, (100, 200), margin=15), [5.0, 0.0, 55.0, 45.0]
+    )
 
 
 def _corner_peak(shape, corner):
@@ -50,7 +52,10 @@ def test_dense_prompt_sits_where_the_image_corner_lands(corner):
     assert mask_input.shape == (1, 256, 256) and mask_input.dtype == np.float32
     peak = np.unravel_index(np.argmax(mask_input[0]), (256, 256))
     image_rows_low_res = 614 / 4  # the resized image covers rows 0..153.5 of the 256 grid
-    expected = (0 if corner[0] == "top" else image_rows_low_res - 1, 0 if corner[1] == "left" else 255)
+    expected = (
+        0 if corner[0] == "top" else image_rows_low_res - 1,
+        0 if corner[1] == "left" else 255,
+    )
     assert abs(peak[0] - expected[0]) <= 1 and abs(peak[1] - expected[1]) <= 1
     assert mask_input.max() == pytest.approx(DENSE_LOGIT_SCALE, rel=0.15)
     # Padding (below the resized image) is confident background.
@@ -70,7 +75,9 @@ def test_dense_prompt_moves_the_decoder_mask_embedding_to_that_corner(tiny_check
     energy = {}
     for corner in [("top", "left"), ("bottom", "right")]:
         at = [[0 if corner[0] == "top" else 119, 0 if corner[1] == "left" else 199]]
-        prompt = build_prompt("heatmap_fixations", (120, 200), Fixations(start=[0.0], duration=[0.3], coords=at))
+        prompt = build_prompt(
+            "heatmap_fixations", (120, 200), Fixations(start=[0.0], duration=[0.3], coords=at)
+        )
         dense = _dense_embedding(sam, prompt.mask_input)
         assert dense.shape == (1, 32, 64, 64)
         # Where the dense embedding departs from the all-background part of the same map.
@@ -85,7 +92,9 @@ def test_dense_prompt_moves_the_decoder_mask_embedding_to_that_corner(tiny_check
 
 @pytest.mark.parametrize("kind", DENSE_KINDS)
 def test_every_dense_kind_reaches_the_mask_input(kind):
-    rec = GazeRecording(t=np.arange(6) / 120, coords=np.array([[40.0, 60.0]] * 3 + [[42.0, 63.0]] * 3))
+    rec = GazeRecording(
+        t=np.arange(6) / 120, coords=np.array([[40.0, 60.0]] * 3 + [[42.0, 63.0]] * 3)
+    )
     fix = Fixations(start=[0.0], duration=[0.05], coords=[[41.0, 61.5]])
     prompt = build_prompt(kind, (80, 120), fixations=fix, recording=rec)
     assert prompt.mask_input.shape == (1, 256, 256)
@@ -101,4 +110,8 @@ def test_prompt_kinds_parse_and_complain():
         with pytest.raises(ValueError, match="is not understood"):
             parse_prompt_kind(bad)
     with pytest.raises(ValueError, match="needs raw gaze samples"):
-        build_prompt("heatmap_gaze", (50, 50), fixations=Fixations(start=[0.0], duration=[0.1], coords=[[1.0, 1.0]]))
+        build_prompt(
+            "heatmap_gaze",
+            (50, 50),
+            fixations=Fixations(start=[0.0], duration=[0.1], coords=[[1.0, 1.0]]),
+        )

@@ -26,7 +26,9 @@ def _open_scene(viewer, scene):
 
     fixations = detect_fixations_ivt(scene.recording)
     viewer.add_image(scene.image, name="cells")
-    for data, kwargs, kind in gaze_layers(scene.recording, fixations, image_shape=scene.image.shape):
+    for data, kwargs, kind in gaze_layers(
+        scene.recording, fixations, image_shape=scene.image.shape
+    ):
         viewer.add_layer(Layer.create(data, kwargs, kind))
     return fixations
 
@@ -79,7 +81,10 @@ def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_
 
 
 def test_missing_checkpoint_is_reported_and_napari_keeps_running(
-    make_napari_viewer, qtbot, scene, no_user_checkpoints  # noqa: F811
+    make_napari_viewer,
+    qtbot,
+    scene,
+    no_user_checkpoints,  # noqa: F811
 ):
     viewer = make_napari_viewer()
     _open_scene(viewer, scene)
@@ -93,7 +98,12 @@ def test_missing_checkpoint_is_reported_and_napari_keeps_running(
     viewer.add_points(np.zeros((1, 2)))  # the viewer still works
 
 
-def test_live_fixations_update_the_current_object_coalesced(make_napari_viewer, qtbot, scene, tiny_checkpoint):  # noqa: F811
+def test_live_fixations_update_the_current_object_coalesced(
+    make_napari_viewer,
+    qtbot,
+    scene,
+    tiny_checkpoint,  # noqa: F811
+):
     viewer = make_napari_viewer()
     fixations = _open_scene(viewer, scene)
     widget = _widget(viewer, tiny_checkpoint)
@@ -107,7 +117,9 @@ def test_live_fixations_update_the_current_object_coalesced(make_napari_viewer, 
     # the ones arriving meanwhile collapse into the newest, decoded next.
     for n in range(1, len(own) + 1):
         widget.on_live_fixations(1, own.select(np.arange(n)))
-    qtbot.waitUntil(lambda: widget._live_worker is None and widget._live_pending is None, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: widget._live_worker is None and widget._live_pending is None, timeout=60_000
+    )
     assert [len(fix) for _, fix in starts] == [1, len(own)]
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))

@@ -45,7 +45,7 @@ from ..models.object_gaze import ObjectGaze, fixations_of, object_on_slice, obje
 from ._layer_combo import LayerComboBox
 from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
 
-__all__ = ["SegmentWithGazeWidget", "SamSettings", "PROMPT_CHOICES"]
+__all__ = ["PROMPT_CHOICES", "SamSettings", "SegmentWithGazeWidget"]
 
 #: Prompts offered in the widget (see models.sam_prompts.parse_prompt_kind).
 PROMPT_CHOICES = (
@@ -88,7 +88,9 @@ class _SamHolder:
             from ..models.sam_gaze import GazeSam
 
             self._sam = None
-            self._sam = GazeSam(settings.model_type, settings.checkpoint, settings.device, settings.finetuned)
+            self._sam = GazeSam(
+                settings.model_type, settings.checkpoint, settings.device, settings.finetuned
+            )
             self._settings = settings
         return self._sam
 
@@ -173,7 +175,9 @@ class SegmentWithGazeWidget(QWidget):
         form.addRow("", self._overwrite)
         form.addRow("Method", self._method)
         form.addRow("SAM model", self._model_type)
-        form.addRow("Checkpoint", _with_browse(self._checkpoint, self, "SAM or GradTrack checkpoint"))
+        form.addRow(
+            "Checkpoint", _with_browse(self._checkpoint, self, "SAM or GradTrack checkpoint")
+        )
         form.addRow("Fine-tuned", _with_browse(self._finetuned, self, "Fine-tuned gaze checkpoint"))
         form.addRow("Prompt", self._prompt)
         form.addRow("SAM mask", self._mask_choice)
@@ -195,10 +199,14 @@ class SegmentWithGazeWidget(QWidget):
         from ..tracking.recorder import recorder_started
 
         recorder_started.connect(self._follow_recorder)
-        self.destroyed.connect(partial(_disconnect_recorders, recorder_started, self._follow_recorder))
+        self.destroyed.connect(
+            partial(_disconnect_recorders, recorder_started, self._follow_recorder)
+        )
 
     # -- public API (also what the buttons do) --------------------------------------
-    def set_sam(self, model_type: str, checkpoint: str | None = None, finetuned: str | None = None) -> None:
+    def set_sam(
+        self, model_type: str, checkpoint: str | None = None, finetuned: str | None = None
+    ) -> None:
         """Choose the SAM model and files (empty or None: search / no overlay)."""
         self._method.setCurrentText("SAM")
         self._model_type.setCurrentText(model_type)
@@ -272,7 +280,9 @@ class SegmentWithGazeWidget(QWidget):
         """The chosen recording's fixations and raw gaze (None for fixation-only data)."""
         layer = self._gaze.current_layer()
         if layer is None:
-            raise ValueError("open a gaze recording (File > Open, or a sample) and choose its layer.")
+            raise ValueError(
+                "open a gaze recording (File > Open, or a sample) and choose its layer."
+            )
         group = layer.metadata[GAZESEG].get("group")
         siblings = {
             layer_kind(other): other
@@ -307,7 +317,9 @@ class SegmentWithGazeWidget(QWidget):
                 f"the gaze has {fixations.ndim}D coordinates but the image is {ndim}D; "
                 "choose the gaze recorded on this image."
             )
-        fixed_slice = self._current_leading(n_leading) if fixations.ndim == 2 and n_leading else None
+        fixed_slice = (
+            self._current_leading(n_leading) if fixations.ndim == 2 and n_leading else None
+        )
         if fixed_slice is not None:  # 2D gaze over a stack: use the displayed slice
             fixations = _lift(fixations, fixed_slice)
             recording = None
@@ -315,9 +327,15 @@ class SegmentWithGazeWidget(QWidget):
             objects = objects_in(fixations, recording)
         else:
             objects = [object_on_slice(live_object[0], fixations, None)]
-        objects = [obj for obj in objects if len(obj.fixations) or (obj.recording is not None and obj.recording.valid.any())]
+        objects = [
+            obj
+            for obj in objects
+            if len(obj.fixations) or (obj.recording is not None and obj.recording.valid.any())
+        ]
         if not objects:
-            raise ValueError("the gaze holds no object session with fixations; record one object per session.")
+            raise ValueError(
+                "the gaze holds no object session with fixations; record one object per session."
+            )
         return _Request(
             image=data,
             contrast_limits=tuple(float(v) for v in image_layer.contrast_limits),
@@ -403,7 +421,13 @@ class SegmentWithGazeWidget(QWidget):
 
     def _on_method(self, method: str) -> None:
         sam = method == "SAM"
-        for widget in (self._model_type, self._finetuned, self._prompt, self._mask_choice, self._live):
+        for widget in (
+            self._model_type,
+            self._finetuned,
+            self._prompt,
+            self._mask_choice,
+            self._live,
+        ):
             widget.setEnabled(sam)
 
     # -- live mode --------------------------------------------------------------------
@@ -430,7 +454,9 @@ class SegmentWithGazeWidget(QWidget):
         except ValueError as err:
             self._report(str(err))
             return
-        worker = create_worker(_sam_masks, self._holder, self._sam_settings(), request, _ignore_errors=True)
+        worker = create_worker(
+            _sam_masks, self._holder, self._sam_settings(), request, _ignore_errors=True
+        )
         worker.yielded.connect(partial(self._paint, labels))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_live_finished)
@@ -448,7 +474,9 @@ class SegmentWithGazeWidget(QWidget):
 def _lift(fixations: Fixations, leading: tuple[int, ...]) -> Fixations:
     """2D fixations placed on one slice of a stack (leading coordinates prepended)."""
     coords = np.hstack([np.tile(np.asarray(leading, float), (len(fixations), 1)), fixations.coords])
-    return Fixations(fixations.start, fixations.duration, coords, fixations.object_id, fixations.meta)
+    return Fixations(
+        fixations.start, fixations.duration, coords, fixations.object_id, fixations.meta
+    )
 
 
 def _is_image(layer) -> bool:
@@ -476,7 +504,9 @@ def _with_browse(line: QLineEdit, parent: QWidget, title: str) -> QWidget:
     button.setMaximumWidth(32)
 
     def browse() -> None:
-        path, _ = QFileDialog.getOpenFileName(parent, title, "", "Checkpoints (*.pth *.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            parent, title, "", "Checkpoints (*.pth *.pt);;All files (*)"
+        )
         if path:
             line.setText(path)
 

@@ -35,7 +35,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="SAM base checkpoint (default: $GAZESEG_SAM_CHECKPOINT, $GAZESEG_SAM_DIR or the cache folder), "
         "or GradTrack's model.pt (default: the bundled model)",
     )
-    parser.add_argument("--finetuned", default=None, help="fine-tuned SAM gaze checkpoint from `gazeseg train-sam`")
+    parser.add_argument(
+        "--finetuned", default=None, help="fine-tuned SAM gaze checkpoint from `gazeseg train-sam`"
+    )
     parser.add_argument(
         "--prompt",
         default=None,
@@ -49,9 +51,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         choices=("best", "0", "1", "2", "single"),
         help="which of SAM's three masks: best-scoring, an index, or 'single' (one-mask output)",
     )
-    parser.add_argument("--overwrite-objects", action="store_true", help="later objects may take earlier ones' pixels")
+    parser.add_argument(
+        "--overwrite-objects",
+        action="store_true",
+        help="later objects may take earlier ones' pixels",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--cache-dir", default=None, help="folder for SAM embeddings on disk (default: none)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="folder for SAM embeddings on disk (default: none)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -112,8 +120,12 @@ def run(args: argparse.Namespace) -> int:
         from ..gaze.dataset import iter_dataset
         from ..models.sam_gaze import GazeSam
 
-        sam = GazeSam(args.model_type, args.checkpoint, args.device, args.finetuned, cache_dir=args.cache_dir)
-        for item in tqdm(iter_dataset(args.dataset), desc="segment (SAM)", disable=args.quiet, unit="image"):
+        sam = GazeSam(
+            args.model_type, args.checkpoint, args.device, args.finetuned, cache_dir=args.cache_dir
+        )
+        for item in tqdm(
+            iter_dataset(args.dataset), desc="segment (SAM)", disable=args.quiet, unit="image"
+        ):
             _write_labels(_sam_labels(sam, item, args), out, item.name)
             written += 1
     else:

@@ -23,24 +23,45 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0].replace("``", ""),
     )
     parser.add_argument("dataset", help="dataset folder with images/, masks/ and gaze/")
-    parser.add_argument("--out", required=True, help="output folder for model.pt, last.pt, metrics.jsonl")
+    parser.add_argument(
+        "--out", required=True, help="output folder for model.pt, last.pt, metrics.jsonl"
+    )
     parser.add_argument("--model-type", default="vit_b", help="SAM model: vit_b, vit_l or vit_h")
-    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (default: searched as in docs/sam.md)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="base SAM checkpoint (default: searched as in docs/sam.md)",
+    )
     parser.add_argument(
         "--prompt",
         default="fixations",
         help="prompt type to train: fixations, fixations+box, heatmap_gaze, heatmap_fixations, "
         "heatmap_fixations_duration, blurred_gaze, or a '+'-combination",
     )
-    parser.add_argument("--epochs", type=int, default=55, help="epochs (paper: 55 Cellpose 500, 75 PascalVOC)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 8e-4 dense, 2e-4 points/boxes)")
+    parser.add_argument(
+        "--epochs", type=int, default=55, help="epochs (paper: 55 Cellpose 500, 75 PascalVOC)"
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default 8e-4 dense, 2e-4 points/boxes)",
+    )
     parser.add_argument("--warmup-steps", type=int, default=30, help="linear warm-up steps")
-    parser.add_argument("--epoch-decay", type=float, default=0.95, help="learning-rate factor per epoch")
+    parser.add_argument(
+        "--epoch-decay", type=float, default=0.95, help="learning-rate factor per epoch"
+    )
     parser.add_argument("--weight-decay", type=float, default=0.0)
-    parser.add_argument("--max-objects", type=int, default=16, help="objects of one image decoded per step")
-    parser.add_argument("--box-margin", type=float, default=0.0, help="pixels added around the gaze box")
+    parser.add_argument(
+        "--max-objects", type=int, default=16, help="objects of one image decoded per step"
+    )
+    parser.add_argument(
+        "--box-margin", type=float, default=0.0, help="pixels added around the gaze box"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--cache-dir", default=None, help="embedding cache (default DATASET/.gazeseg-cache/sam)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="embedding cache (default DATASET/.gazeseg-cache/sam)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -73,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     bars: dict[str, tqdm] = {}
 
     def on_embed(done: int, total: int) -> None:
-        bar = bars.setdefault("embed", tqdm(total=total, desc="embeddings", unit="image", disable=args.quiet))
+        bar = bars.setdefault(
+            "embed", tqdm(total=total, desc="embeddings", unit="image", disable=args.quiet)
+        )
         bar.update(done - bar.n)
 
     def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
@@ -88,7 +111,11 @@ def run(args: argparse.Namespace) -> int:
 
     def on_epoch(metrics: dict) -> None:
         if not args.quiet:
-            tqdm.write(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}))
+            tqdm.write(
+                json.dumps(
+                    {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
+                )
+            )
 
     path = finetune_sam(config, args.resume, on_step, on_epoch, on_embed)
     for bar in bars.values():

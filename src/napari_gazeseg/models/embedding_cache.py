@@ -39,7 +39,7 @@ class ImageEmbedding:
     original_size: tuple[int, int]
     input_size: tuple[int, int]
 
-    def to(self, device: torch.device) -> "ImageEmbedding":
+    def to(self, device: torch.device) -> ImageEmbedding:
         return ImageEmbedding(self.features.to(device), self.original_size, self.input_size)
 
 
@@ -64,7 +64,9 @@ class EmbeddingCache:
 
     def __init__(self, folder: str | os.PathLike | None = None, max_items: int = 8):
         if max_items < 1:
-            raise ValueError(f"the memory cache needs room for at least one embedding, got {max_items}.")
+            raise ValueError(
+                f"the memory cache needs room for at least one embedding, got {max_items}."
+            )
         self.folder = None if folder is None else Path(folder)
         self.max_items = int(max_items)
         self._memory: OrderedDict[tuple, ImageEmbedding] = OrderedDict()
@@ -92,9 +94,11 @@ class EmbeddingCache:
             try:
                 stored = torch.load(path, map_location="cpu", weights_only=True)
                 embedding = ImageEmbedding(
-                    stored["features"].float(), tuple(stored["original_size"]), tuple(stored["input_size"])
+                    stored["features"].float(),
+                    tuple(stored["original_size"]),
+                    tuple(stored["input_size"]),
                 )
-            except Exception:  # an unreadable file is a miss; it is rewritten on put
+            except Exception:  # noqa: BLE001  an unreadable file is a miss; it is rewritten on put
                 embedding = None
             if embedding is not None:
                 self.hits += 1

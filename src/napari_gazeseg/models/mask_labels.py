@@ -23,9 +23,13 @@ def paint_mask(labels: np.ndarray, mask: np.ndarray, label_id: int, overwrite: b
         raise ValueError(f"object masks need a label id of 1 or more, got {label_id}.")
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != labels.shape:
-        raise ValueError(f"the mask has shape {mask.shape} but the labels slice has {labels.shape}.")
+        raise ValueError(
+            f"the mask has shape {mask.shape} but the labels slice has {labels.shape}."
+        )
     if labels.dtype.kind in "iu" and label_id > np.iinfo(labels.dtype).max:
-        raise ValueError(f"label id {label_id} does not fit the labels layer's {labels.dtype}; use a wider dtype.")
+        raise ValueError(
+            f"label id {label_id} does not fit the labels layer's {labels.dtype}; use a wider dtype."
+        )
     labels[(labels == label_id) & ~mask] = 0
     writable = mask if overwrite else mask & ((labels == 0) | (labels == label_id))
     labels[writable] = label_id

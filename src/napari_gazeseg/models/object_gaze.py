@@ -14,7 +14,7 @@ import numpy as np
 
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 
-__all__ = ["ObjectGaze", "fixations_of", "objects_in", "object_on_slice"]
+__all__ = ["ObjectGaze", "fixations_of", "object_on_slice", "objects_in"]
 
 
 @dataclass

@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -36,7 +36,13 @@ from .sam_gaze import GazeSam
 from .sam_losses import sam_loss
 from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, parse_prompt_kind
 
-__all__ = ["SamFinetuneConfig", "TrainingImage", "prepare_training_images", "collate_prompts", "finetune_sam"]
+__all__ = [
+    "SamFinetuneConfig",
+    "TrainingImage",
+    "collate_prompts",
+    "finetune_sam",
+    "prepare_training_images",
+]
 
 _STATE_FORMAT = "napari-gazeseg/sam-finetune-state/1"
 #: Learning rates of SAM meets Gaze: new (dense) prompt types, and points/boxes.
@@ -100,8 +106,12 @@ def prepare_training_images(
             progress(index, len(items))
         if item.mask is None:
             continue
-        if item.image.ndim not in (2, 3) or (item.image.ndim == 3 and item.image.shape[-1] not in (3, 4)):
-            raise ValueError(f"{item.image_path.name} is not a 2D grey or RGB image; fine-tuning needs 2D images.")
+        if item.image.ndim not in (2, 3) or (
+            item.image.ndim == 3 and item.image.shape[-1] not in (3, 4)
+        ):
+            raise ValueError(
+                f"{item.image_path.name} is not a 2D grey or RGB image; fine-tuning needs 2D images."
+            )
         recording = item.gaze if isinstance(item.gaze, GazeRecording) else None
         fixations = fixations_of(item.gaze)
         embedding = sam.embed(item.image)
@@ -129,7 +139,10 @@ def prepare_training_images(
     if progress is not None:
         progress(len(items), len(items))
     if skipped:
-        warnings.warn(f"{len(skipped)} objects have no usable gaze and are left out, e.g. {skipped[0]}", stacklevel=2)
+        warnings.warn(
+            f"{len(skipped)} objects have no usable gaze and are left out, e.g. {skipped[0]}",
+            stacklevel=2,
+        )
     if not images:
         raise ValueError(
             f"{config.dataset} has no object with both a mask (masks/) and gaze; "
@@ -155,9 +168,13 @@ def collate_prompts(prompts: list[SamPrompt], device: torch.device):
             labels[row, :n] = torch.as_tensor(prompt.point_labels, dtype=torch.int)
         points = (coords, labels)
     if prompts[0].box is not None:
-        boxes = torch.as_tensor(np.stack([p.box for p in prompts]), dtype=torch.float, device=device)
+        boxes = torch.as_tensor(
+            np.stack([p.box for p in prompts]), dtype=torch.float, device=device
+        )
     if prompts[0].mask_input is not None:
-        masks = torch.as_tensor(np.stack([p.mask_input for p in prompts]), dtype=torch.float, device=device)
+        masks = torch.as_tensor(
+            np.stack([p.mask_input for p in prompts]), dtype=torch.float, device=device
+        )
     return points, boxes, masks
 
 
@@ -166,7 +183,9 @@ def _lr_factor(step: int, steps_per_epoch: int, warmup_steps: int, epoch_decay: 
     return warmup * epoch_decay ** (step // steps_per_epoch)
 
 
-def _training_step(sam: GazeSam, image: TrainingImage, chosen: np.ndarray) -> dict[str, torch.Tensor]:
+def _training_step(
+    sam: GazeSam, image: TrainingImage, chosen: np.ndarray
+) -> dict[str, torch.Tensor]:
     model, device = sam.model, sam.device
     points, boxes, masks = collate_prompts([image.prompts[i] for i in chosen], device)
     sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=masks)
@@ -177,7 +196,9 @@ def _training_step(sam: GazeSam, image: TrainingImage, chosen: np.ndarray) -> di
         dense_prompt_embeddings=dense,
         multimask_output=False,
     )
-    logits = model.postprocess_masks(low_res, image.embedding.input_size, image.embedding.original_size)
+    logits = model.postprocess_masks(
+        low_res, image.embedding.input_size, image.embedding.original_size
+    )
     target = torch.as_tensor(image.targets[chosen], device=device)
     return sam_loss(logits[:, 0], iou_prediction[:, 0], target)
 
@@ -197,10 +218,14 @@ def _state(sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig, epoch:
 def _read_resume_state(path: Path, config: SamFinetuneConfig) -> dict:
     """The saved state in ``path``, checked against ``config`` before any work is done."""
     if not path.is_file():
-        raise FileNotFoundError(f"there is nothing to resume in {path.parent} (no last.pt); start without --resume.")
+        raise FileNotFoundError(
+            f"there is nothing to resume in {path.parent} (no last.pt); start without --resume."
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("format") != _STATE_FORMAT:
-        raise ValueError(f"{path} is not a fine-tuning state written by `gazeseg train-sam`; start without --resume.")
+        raise ValueError(
+            f"{path} is not a fine-tuning state written by `gazeseg train-sam`; start without --resume."
+        )
     saved = state["config"]
     for key in ("model_type", "prompt"):
         if saved[key] != getattr(config, key):
@@ -247,17 +272,26 @@ def finetune_sam(
     saved_state = _read_resume_state(last_path, config) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = config.cache_dir or str(Path(config.dataset) / ".gazeseg-cache" / "sam")
-    sam = GazeSam(config.model_type, config.checkpoint, config.device, cache_dir=cache_dir, memory_cache_size=1)
+    sam = GazeSam(
+        config.model_type,
+        config.checkpoint,
+        config.device,
+        cache_dir=cache_dir,
+        memory_cache_size=1,
+    )
     images = prepare_training_images(config, sam, on_embed)
     sam.cache.clear_memory()
 
     model = sam.model
     model.image_encoder.requires_grad_(False)
     trained = [*model.prompt_encoder.parameters(), *model.mask_decoder.parameters()]
-    optimizer = torch.optim.AdamW(trained, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        trained, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     steps_per_epoch = sum(-(-len(image.prompts) // config.max_objects) for image in images)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _lr_factor(step, steps_per_epoch, config.warmup_steps, config.epoch_decay)
+        optimizer,
+        lambda step: _lr_factor(step, steps_per_epoch, config.warmup_steps, config.epoch_decay),
     )
     first_epoch = 0
     if saved_state is not None:

@@ -20,9 +20,9 @@ under a bf16 autocast.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,13 @@ from ..gaze.recording import Fixations, GazeRecording
 from ..imaging import to_uint8_rgb
 from .embedding_cache import EmbeddingCache, ImageEmbedding, content_hash
 from .sam_loading import LoadedSam, load_sam
-from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, mask_input_from_map, parse_prompt_kind
+from .sam_prompts import (
+    DENSE_LOGIT_SCALE,
+    SamPrompt,
+    build_prompt,
+    mask_input_from_map,
+    parse_prompt_kind,
+)
 
 __all__ = ["GazeSam", "SamPrediction"]
 
@@ -99,14 +105,18 @@ class GazeSam:
         embed_precision: str = "auto",
     ):
         if embed_precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"embed_precision must be 'auto', 'float32' or 'bfloat16', got {embed_precision!r}.")
+            raise ValueError(
+                f"embed_precision must be 'auto', 'float32' or 'bfloat16', got {embed_precision!r}."
+            )
         self.loaded: LoadedSam = load_sam(model_type, checkpoint, device, finetuned)
         self.model = self.loaded.model
         self.device = self.model.device
         self.transform = ResizeLongestSide(self.model.image_encoder.img_size)
         self.cache = EmbeddingCache(cache_dir, memory_cache_size)
         self.embed_precision = embed_precision
-        self.dense_logit_scale = float(self.loaded.finetuned_meta.get("dense_logit_scale", DENSE_LOGIT_SCALE))
+        self.dense_logit_scale = float(
+            self.loaded.finetuned_meta.get("dense_logit_scale", DENSE_LOGIT_SCALE)
+        )
         self.embedding: ImageEmbedding | None = None
 
     # -- image side ---------------------------------------------------------------
@@ -121,7 +131,9 @@ class GazeSam:
             and torch.cuda.is_bf16_supported()
         )
 
-    def prepare_image(self, image: np.ndarray, contrast_limits: tuple[float, float] | None = None) -> np.ndarray:
+    def prepare_image(
+        self, image: np.ndarray, contrast_limits: tuple[float, float] | None = None
+    ) -> np.ndarray:
         """A 2D slice as SAM sees it: ``(rows, cols, 3)`` uint8 through the contrast limits."""
         return to_uint8_rgb(image, contrast_limits)
 
@@ -185,7 +197,11 @@ class GazeSam:
                 torch.as_tensor(prompt.point_coords, dtype=torch.float, device=device)[None],
                 torch.as_tensor(prompt.point_labels, dtype=torch.int, device=device)[None],
             )
-        boxes = None if prompt.box is None else torch.as_tensor(prompt.box, dtype=torch.float, device=device)[None]
+        boxes = (
+            None
+            if prompt.box is None
+            else torch.as_tensor(prompt.box, dtype=torch.float, device=device)[None]
+        )
         masks_in = (
             None
             if prompt.mask_input is None
@@ -200,7 +216,9 @@ class GazeSam:
                 dense_prompt_embeddings=dense,
                 multimask_output=multimask_output,
             )
-            logits = self.model.postprocess_masks(low_res, embedding.input_size, embedding.original_size)
+            logits = self.model.postprocess_masks(
+                low_res, embedding.input_size, embedding.original_size
+            )
         return SamPrediction(
             masks=(logits[0] > self.model.mask_threshold).cpu().numpy(),
             scores=scores[0].float().cpu().numpy(),
@@ -245,7 +263,9 @@ class GazeSam:
             )
         kind = parse_prompt_kind(prompt)
         if heatmap is not None and kind.dense is not None:
-            raise ValueError(f"prompt {kind.name!r} already has a dense part; pass a heatmap only with sparse prompts.")
+            raise ValueError(
+                f"prompt {kind.name!r} already has a dense part; pass a heatmap only with sparse prompts."
+            )
         request = build_prompt(
             kind,
             embedding.original_size,
@@ -260,7 +280,9 @@ class GazeSam:
         return request
 
     def _mask_input(self, heatmap: np.ndarray) -> np.ndarray:
-        return mask_input_from_map(heatmap, self.model.image_encoder.img_size, self.dense_logit_scale)
+        return mask_input_from_map(
+            heatmap, self.model.image_encoder.img_size, self.dense_logit_scale
+        )
 
     @property
     def default_prompt(self) -> str:

@@ -22,17 +22,18 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
 __all__ = [
-    "OFFICIAL_CHECKPOINTS",
     "FINETUNED_FORMAT",
+    "OFFICIAL_CHECKPOINTS",
     "LoadedSam",
     "SamCheckpointError",
     "checkpoint_digest",
@@ -116,7 +117,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available; use 'cpu'.")
+        raise ValueError(
+            f"device {str(device)!r} was asked for but CUDA is not available; use 'cpu'."
+        )
     return resolved
 
 
@@ -194,7 +197,11 @@ def checkpoint_digest(path: str | os.PathLike) -> str:
     if key not in _DIGESTS:
         sha = hashlib.sha256(str(stat.st_size).encode())
         with open(path, "rb") as handle:
-            for offset in (0, max(0, stat.st_size // 2 - _DIGEST_SAMPLE // 2), max(0, stat.st_size - _DIGEST_SAMPLE)):
+            for offset in (
+                0,
+                max(0, stat.st_size // 2 - _DIGEST_SAMPLE // 2),
+                max(0, stat.st_size - _DIGEST_SAMPLE),
+            ):
                 handle.seek(offset)
                 sha.update(handle.read(_DIGEST_SAMPLE))
         _DIGESTS[key] = sha.hexdigest()[:16]
@@ -204,7 +211,7 @@ def checkpoint_digest(path: str | os.PathLike) -> str:
 def _read_state(path: Path, what: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for foreign or corrupt files
+    except Exception as err:  # noqa: BLE001  torch raises many types for foreign or corrupt files
         raise SamCheckpointError(
             f"{path.name} could not be read as a {what} ({type(err).__name__}: {err}); "
             "the file may be incomplete: fetch it again."
@@ -218,7 +225,7 @@ def _guess_model_type(path: Path) -> str | None:
     """The official model type whose image encoder width the checkpoint has, if readable."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
+    except Exception:  # noqa: BLE001  unreadable: the type cannot be guessed
         return None
     weight = state.get("image_encoder.patch_embed.proj.weight") if isinstance(state, dict) else None
     return None if weight is None else _ENCODER_WIDTHS.get(int(weight.shape[0]))
@@ -228,7 +235,9 @@ def _mismatch_message(path: Path, model_type: str, state: dict, reason: str) -> 
     weight = state.get("image_encoder.patch_embed.proj.weight")
     fits = None if weight is None else _ENCODER_WIDTHS.get(int(weight.shape[0]))
     if fits is not None and fits != model_type:
-        advice = f"it is a {fits} checkpoint: choose model type {fits}, or {_fetch_hint(model_type)}"
+        advice = (
+            f"it is a {fits} checkpoint: choose model type {fits}, or {_fetch_hint(model_type)}"
+        )
     else:
         advice = _fetch_hint(model_type)
     return f"{path.name} does not fit SAM {model_type} ({reason}); {advice}."
@@ -280,7 +289,9 @@ def load_sam(
     return LoadedSam(model, model_type, path, finetuned_path, meta)
 
 
-def save_finetuned(model: Sam, path: str | os.PathLike, model_type: str, meta: dict[str, Any]) -> Path:
+def save_finetuned(
+    model: Sam, path: str | os.PathLike, model_type: str, meta: dict[str, Any]
+) -> Path:
     """Write the prompt encoder and mask decoder of ``model`` (nothing else) to ``path``.
 
     ``meta`` (JSON-like: prompt kind, dense logit scale, epochs, ...) is stored beside
@@ -292,7 +303,9 @@ def save_finetuned(model: Sam, path: str | os.PathLike, model_type: str, meta: d
         "format": FINETUNED_FORMAT,
         "model_type": model_type,
         "meta": dict(meta),
-        "prompt_encoder": {k: v.detach().cpu() for k, v in model.prompt_encoder.state_dict().items()},
+        "prompt_encoder": {
+            k: v.detach().cpu() for k, v in model.prompt_encoder.state_dict().items()
+        },
         "mask_decoder": {k: v.detach().cpu() for k, v in model.mask_decoder.state_dict().items()},
     }
     partial = path.with_name(path.name + ".partial")

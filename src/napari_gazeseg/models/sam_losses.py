@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["dice_loss", "focal_loss", "mask_iou", "sam_loss", "FOCAL_WEIGHT"]
+__all__ = ["FOCAL_WEIGHT", "dice_loss", "focal_loss", "mask_iou", "sam_loss"]
 
 #: Weight of the focal term (SAM and SAM meets Gaze: 20 focal : 1 dice).
 FOCAL_WEIGHT = 20.0
@@ -23,7 +23,9 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
     return (1 - (2 * overlap + eps) / (prob.sum(1) + target.sum(1) + eps)).mean()
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Sigmoid focal loss (Lin et al. 2017) averaged over pixels, as SAM trains with."""
     target = target.float()
     prob = torch.sigmoid(logits)
@@ -42,7 +44,9 @@ def mask_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
 
 
-def sam_loss(logits: torch.Tensor, iou_prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+def sam_loss(
+    logits: torch.Tensor, iou_prediction: torch.Tensor, target: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """``{"loss", "dice", "focal", "iou_mse", "iou"}``: loss = IoU-prediction MSE + Dice + 20 x focal.
 
     ``iou_prediction (N,)`` is SAM's predicted quality, regressed on the true IoU of

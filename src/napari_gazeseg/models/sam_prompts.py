@@ -99,7 +99,9 @@ def parse_prompt_kind(kind: str | PromptKind) -> PromptKind:
 
 def sam_frame_size(original_size: tuple[int, int], long_side: int = 1024) -> tuple[int, int]:
     """``(rows, cols)`` of the image resized so that its longest side is ``long_side``."""
-    return ResizeLongestSide.get_preprocess_shape(int(original_size[0]), int(original_size[1]), long_side)
+    return ResizeLongestSide.get_preprocess_shape(
+        int(original_size[0]), int(original_size[1]), long_side
+    )
 
 
 def points_to_sam(coords_rc, original_size: tuple[int, int], long_side: int = 1024) -> np.ndarray:
@@ -140,7 +142,9 @@ def dense_map(
     need the raw ``recording``; the fixation kinds need ``fixations``.
     """
     if kind not in DENSE_KINDS:
-        raise ValueError(f"dense prompt {kind!r} is unknown; choose one of {', '.join(DENSE_KINDS)}.")
+        raise ValueError(
+            f"dense prompt {kind!r} is unknown; choose one of {', '.join(DENSE_KINDS)}."
+        )
     if kind in ("heatmap_gaze", "blurred_gaze"):
         if recording is None:
             raise ValueError(
@@ -167,12 +171,16 @@ def mask_input_from_map(
     """
     gaze_map = np.asarray(gaze_map, dtype=np.float64)
     if gaze_map.ndim != 2:
-        raise ValueError(f"a dense prompt must be a 2D map of the image slice, got shape {gaze_map.shape}.")
+        raise ValueError(
+            f"a dense prompt must be a 2D map of the image slice, got shape {gaze_map.shape}."
+        )
     peak = float(np.nanmax(gaze_map)) if gaze_map.size else 0.0
     normalised = np.nan_to_num(gaze_map / peak if peak > 0 else np.zeros_like(gaze_map))
     new_h, new_w = sam_frame_size(gaze_map.shape, long_side)
     tensor = torch.as_tensor(normalised, dtype=torch.float32)[None, None]
-    resized = F.interpolate(tensor, (new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
+    resized = F.interpolate(
+        tensor, (new_h, new_w), mode="bilinear", align_corners=False, antialias=True
+    )
     padded = F.pad(resized, (0, long_side - new_w, 0, long_side - new_h), value=0.0)
     low_res = F.adaptive_avg_pool2d(padded, (MASK_INPUT_SIDE, MASK_INPUT_SIDE))
     return (logit_scale * (2.0 * low_res[0] - 1.0)).numpy()
@@ -218,7 +226,9 @@ def build_prompt(
     fixation_rc = None if fixations is None or len(fixations) == 0 else fixations.coords[:, -2:]
     if kind.points:
         if fixation_rc is None:
-            raise ValueError("there are no fixations on this image slice for this object; look at it longer.")
+            raise ValueError(
+                "there are no fixations on this image slice for this object; look at it longer."
+            )
         prompt.point_coords = points_to_sam(fixation_rc, original_size, long_side)
         prompt.point_labels = np.ones(len(fixation_rc), dtype=np.int64)
     if kind.box:
@@ -227,7 +237,9 @@ def build_prompt(
         elif recording is not None and recording.valid.any():
             extent = recording.coords[recording.valid][:, -2:]
         else:
-            raise ValueError("there is no gaze on this image slice for this object to draw a box from.")
+            raise ValueError(
+                "there is no gaze on this image slice for this object to draw a box from."
+            )
         box = box_from_points(extent, original_size, box_margin)
         prompt.box = points_to_sam(box.reshape(2, 2)[:, ::-1], original_size, long_side).reshape(4)
     if kind.dense:
