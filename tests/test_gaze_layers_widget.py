@@ -195,3 +195,24 @@ def test_opening_a_sample_while_the_widget_is_open_gives_one_layer_per_kind(make
     kinds = [layer_kind(layer) for layer in viewer.layers if layer_kind(layer)]
     assert sorted(kinds) == ["fixations", "gaze", "heatmap", "scanpath"]
     assert widget._source.current_layer() is viewer.layers["synthetic cells gaze"]
+
+
+def test_a_fixation_only_source_tunes_its_heatmap(make_napari_viewer, qtbot, fixations_2d):
+    from napari_gazeseg._napari.layers import fixations_layer, scanpath_layer
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((64, 80)), name="image")
+    viewer._add_layer_from_data(*scanpath_layer(fixations_2d, group="report"))
+    source = viewer._add_layer_from_data(*fixations_layer(fixations_2d, group="report"))[0]
+    widget = GazeLayersWidget(viewer)
+    assert widget._source.current_layer() is source
+    assert not widget._fixation_box.isEnabled() and not widget._show["gaze"].isEnabled()
+    _change_and_wait(qtbot, widget, lambda: widget._show["heatmap"].setChecked(True))
+    heatmap = widget.group_layers()["heatmap"]
+    _change_and_wait(qtbot, widget, lambda: widget._sigma.setValue(4.0))
+    assert widget.group_layers()["heatmap"] is heatmap
+    np.testing.assert_allclose(
+        heatmap.data,
+        heatmap_map("fixations+duration", (64, 80), fixations=fixations_2d, sigma=4.0),
+        rtol=1e-6,
+    )

@@ -140,3 +140,73 @@ def test_manifest_is_valid_and_the_plugin_is_registered():
     assert f"{PLUGIN}.get_reader" in readers
     samples = dict(manager.iter_sample_data())[PLUGIN]
     assert {s.key for s in samples} == {"synthetic_cells", "skimage_cells"}
+
+
+TOBII_COLUMNS = [
+    "Recording timestamp [ms]", "Sensor", "Recording name", "Recording resolution width [px]",
+    "Recording resolution height [px]", "Gaze point X [DACS px]", "Gaze point Y [DACS px]",
+    "Validity left", "Validity right", "Eye movement type", "Presented Stimulus name",
+    "Presented Media name", "Presented Media width [px]", "Presented Media height [px]",
+    "Presented Media position X [DACS px]", "Presented Media position Y [DACS px]",
+    "Original Media width [px]", "Original Media height [px]",
+]
+
+
+def _tobii_export(path, n_per_stimulus: int = 40):
+    """A Pro Lab export: 'cells' (400 x 300 shown at 2x at (560, 240)) then 'polyp' (100 x 50)."""
+    rng = np.random.default_rng(1)
+    media = {
+        "cells": ("cells.png", 800, 600, 560, 240, 400, 300),
+        "polyp": ("polyp.jpg", 100, 50, 10, 20, 100, 50),
+    }
+    lines = ["\t".join(TOBII_COLUMNS)]
+    for block, (stimulus, (name, pw, ph, px, py, ow, oh)) in enumerate(media.items()):
+        for i in range(n_per_stimulus):
+            x, y = px + rng.uniform(0, pw), py + rng.uniform(0, ph)
+            valid = "Invalid" if i % 13 == 5 else "Valid"
+            fields = [
+                f"{1000 * block + i * 1000 / 120!r}", "Eye Tracker", "Recording1", "1920", "1080",
+                f"{x!r}", f"{y!r}", valid, valid, "Fixation", stimulus, name,
+                str(pw), str(ph), str(px), str(py), str(ow), str(oh),
+            ]
+            lines.append("\t".join(fields))
+    path.write_text("\r\n".join(lines) + "\r\n")
+    return path
+
+
+def test_tobii_pro_lab_export_opens_one_recording_per_stimulus(make_napari_viewer, tmp_path):
+    from napari_gazeseg.gaze.formats import read_gaze_all
+
+    path = _tobii_export(tmp_path / "export.tsv")
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    expected = read_gaze_all(path)
+    assert list(expected) == ["cells", "polyp"]
+    for name, recording in expected.items():
+        gaze = viewer.layers[f"{name} gaze"]
+        np.testing.assert_array_equal(gaze.data, recording.coords[recording.valid])
+        np.testing.assert_array_equal(gaze.features["t"], recording.t[recording.valid])
+        np.testing.assert_array_equal(gaze.features["screen_x"], recording.screen[recording.valid, 0])
+        assert viewer.layers[f"{name} heatmap"].data.shape == recording.image_shape
+    groups = {lay.metadata[GAZESEG]["group"] for lay in viewer.layers}
+    assert len(groups) == 2 and len(viewer.layers) == 8
+
+
+def test_gazemedseg_report_opens_as_fixations_without_raw_gaze(
+    make_napari_viewer, tmp_path, fixations_2d
+):
+    from napari_gazeseg.gaze.formats import read_gaze_all, write_gazemedseg_csv
+
+    path = tmp_path / "kvasir_fixation.csv"
+    write_gazemedseg_csv({"a.jpg": fixations_2d, "b.jpg": fixations_2d.select(np.arange(4))}, path)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    assert [lay.name for lay in viewer.layers] == [
+        "a.jpg heatmap", "a.jpg scanpath", "a.jpg fixations",
+        "b.jpg heatmap", "b.jpg scanpath", "b.jpg fixations",
+    ]
+    for name, fixations in read_gaze_all(path).items():
+        layer = viewer.layers[f"{name} fixations"]
+        np.testing.assert_array_equal(layer.data, fixations.coords)
+        np.testing.assert_array_equal(layer.features["duration"], fixations.duration)
+        assert viewer.layers[f"{name} heatmap"].data.shape == (64, 80)
