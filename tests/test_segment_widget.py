@@ -103,7 +103,11 @@ def test_live_fixations_update_the_current_object_coalesced(
     qtbot,
     scene,
     tiny_checkpoint,  # noqa: F811
+    tmp_path,
 ):
+    from napari_gazeseg.tracking.recorder import GazeRecorder, recorder_started
+    from napari_gazeseg.tracking.replay import ReplaySource
+
     viewer = make_napari_viewer()
     fixations = _open_scene(viewer, scene)
     widget = _widget(viewer, tiny_checkpoint)
@@ -113,10 +117,14 @@ def test_live_fixations_update_the_current_object_coalesced(
     starts = []
     start_live = widget._start_live
     widget._start_live = lambda: (starts.append(widget._live_pending), start_live())[-1]
+    # A real recorder announces itself as GazeRecorder.start does; it is never started
+    # here, so its view is never asked for. Its fixation signal then drives the widget.
+    recorder = GazeRecorder(ReplaySource(scene.recording), tmp_path / "live.gaze.tsv", lambda: None)
+    recorder_started.emit(recorder)
     # Fixations arrive one by one faster than a decode: the first is decoded at once,
     # the ones arriving meanwhile collapse into the newest, decoded next.
     for n in range(1, len(own) + 1):
-        widget.on_live_fixations(1, own.select(np.arange(n)))
+        recorder.fixations_changed.emit(1, own.select(np.arange(n)))
     qtbot.waitUntil(
         lambda: widget._live_worker is None and widget._live_pending is None, timeout=60_000
     )
@@ -125,3 +133,45 @@ def test_live_fixations_update_the_current_object_coalesced(
     sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
     labels = viewer.layers["cells gaze masks"]
     np.testing.assert_array_equal(labels.data == 1, sam.segment(own))
+
+
+def test_stack_objects_are_segmented_on_the_plane_looked_at(
+    make_napari_viewer,
+    qtbot,
+    scene,
+    tiny_checkpoint,  # noqa: F811
+):
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari.layers import gaze_layers
+    from napari_gazeseg.gaze.recording import Fixations
+
+    viewer = make_napari_viewer()
+    stack = np.stack([np.roll(scene.image, 7 * k, axis=1) for k in range(3)])
+    viewer.add_image(stack, name="stack")
+    flat = detect_fixations_ivt(scene.recording)
+    planes = np.where(flat.object_id == 1, 2, 0).astype(float)  # object 1 on plane 2, others on 0
+    planes[np.flatnonzero(flat.object_id == 1)[0]] = 1  # a glance at another plane: ignored
+    fixations = Fixations(
+        flat.start, flat.duration, np.column_stack([planes, flat.coords]), flat.object_id, flat.meta
+    )
+    for data, kwargs, kind in gaze_layers(None, fixations, image_shape=stack.shape):
+        viewer.add_layer(Layer.create(data, kwargs, kind))
+    widget = _widget(viewer, tiny_checkpoint)
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    labels = viewer.layers["stack gaze masks"].data
+    assert labels.shape == stack.shape
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    limits = tuple(viewer.layers["stack"].contrast_limits)
+    for plane in range(3):
+        sam.set_image(stack[plane], limits, slice_index=plane)
+        expected = np.zeros(scene.image.shape, np.int32)
+        for object_id in fixations.object_ids:
+            on_plane = fixations.for_object(object_id).on_slice(plane)
+            if (plane == 2) == (object_id == 1) and len(on_plane):
+                mask = sam.segment(on_plane)
+                expected[mask & (expected == 0)] = object_id
+        np.testing.assert_array_equal(labels[plane], expected)
+    assert (labels[2] == 1).any() and not (labels[1] > 0).any()
