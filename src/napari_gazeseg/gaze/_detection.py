@@ -41,6 +41,7 @@ __all__ = [
     "run_flags",
     "runs",
     "run_bounds",
+    "ranges",
     "span_sums",
     "build_fixations",
 ]
@@ -79,26 +80,17 @@ class GazeSignal:
     geometry: ScreenGeometry | None
     px_per_degree: float | None
 
-    def to_metric(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(N, 2)`` points as two contiguous coordinate arrays in the space
-        :meth:`metric_distance` measures: mm on the screen (degrees mode) or pixels."""
-        if self.unit == "px":
-            return np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-        mx = np.subtract(xy[:, 0], 0.5)
-        mx *= self.geometry.width_mm
-        my = np.subtract(xy[:, 1], 0.5)
-        my *= self.geometry.height_mm
-        return mx, my
-
-    def metric_distance(self, ax, ay, bx, by) -> np.ndarray:
-        """Distance between points from :meth:`to_metric`: degrees or pixels."""
-        if self.unit == "deg":
-            return self.geometry.visual_angle_columns_deg(ax, ay, bx, by)
-        return np.hypot(bx - ax, by - ay)
-
     def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Distance between ``(M, 2)`` signal points: degrees of visual angle or pixels."""
-        return self.metric_distance(*self.to_metric(a), *self.to_metric(b))
+        """Distance between ``(M, 2)`` signal points: degrees of visual angle or pixels.
+
+        Cheap enough per call to be run on cache-sized blocks of a long signal.
+        """
+        if self.unit == "px":
+            return np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])
+        width, height = self.geometry.width_mm, self.geometry.height_mm
+        return self.geometry.visual_angle_columns_deg(
+            (a[:, 0] - 0.5) * width, (a[:, 1] - 0.5) * height, (b[:, 0] - 0.5) * width, (b[:, 1] - 0.5) * height
+        )
 
     def degrees_to_unit(self, degrees: float) -> float:
         """A threshold in degrees in this signal's unit (identity in degrees mode)."""
@@ -198,6 +190,14 @@ def run_bounds(usable: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.n
     return first, last
 
 
+def ranges(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated ``arange(starts[k], stops[k] + 1)`` and, for each entry, its ``k``."""
+    lengths = np.maximum(stops - starts + 1, 0)
+    group = np.repeat(np.arange(starts.size), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(lengths.sum()) - offsets[group] + starts[group], group
+
+
 def span_sums(values: np.ndarray, first: np.ndarray, last: np.ndarray, dtype=None) -> np.ndarray:
     """Sums of ``values`` over the sample spans ``first[k]..last[k]`` (inclusive,
     sorted, disjoint), along axis 0; exact per span (no running totals)."""
@@ -231,11 +231,18 @@ def build_fixations(
         meta["detector"] = {**detector_meta, "off_image": 0}
         return Fixations(np.zeros(0), np.zeros(0), np.zeros((0, rec.ndim)), np.zeros(0, np.int64), meta)
     period = 1.0 / rec.sampling_rate_hz
-    on_image = rec.valid
-    coords = rec.coords.copy()
-    coords[np.flatnonzero(~on_image)] = 0.0
-    counts = span_sums(on_image, first, last, dtype=np.int64)
-    sums = span_sums(coords, first, last)
+    counts = last - first + 1
+    sums = span_sums(rec.coords, first, last)
+    # Runs with off-image (NaN) samples, few: sum their on-image samples alone.
+    partial = np.flatnonzero(np.isnan(sums[:, 0]))
+    if partial.size:
+        index, group = ranges(first[partial], last[partial])
+        on_image = rec.valid[index]
+        counts[partial] = np.bincount(group[on_image], minlength=partial.size)
+        sums[partial] = np.stack(
+            [np.bincount(group[on_image], rec.coords[index[on_image], d], minlength=partial.size) for d in range(rec.ndim)],
+            axis=1,
+        )
     if groups is None:
         start_run, end_run = np.arange(first.size), np.arange(first.size)
     else:

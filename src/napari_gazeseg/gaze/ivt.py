@@ -36,6 +36,7 @@ from ._detection import (
     crosses_session,
     finite_rows,
     gaze_signal,
+    ranges,
     run_flags,
     runs,
     span_sums,
@@ -64,14 +65,6 @@ _TIME_TOLERANCE = 1e-6
 _BLOCK = 8192
 
 
-def _ranges(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated ``arange(starts[k], stops[k] + 1)`` and, for each entry, its ``k``."""
-    lengths = np.maximum(stops - starts + 1, 0)
-    group = np.repeat(np.arange(starts.size), lengths)
-    offsets = np.cumsum(lengths) - lengths
-    return np.arange(lengths.sum()) - offsets[group] + starts[group], group
-
-
 def fill_gaps(
     t: np.ndarray, xy: np.ndarray, breaks: np.ndarray, max_gap: float, period: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +90,7 @@ def fill_gaps(
     before, after = gap_first[inner] - 1, gap_last[inner] + 1
     short = t[after] - t[before] - period <= max_gap + _TIME_TOLERANCE
     fill = short & ~crosses_session(np.flatnonzero(breaks), before, after)
-    index, group = _ranges(before[fill] + 1, after[fill] - 1)
+    index, group = ranges(before[fill] + 1, after[fill] - 1)
     b, a = before[fill][group], after[fill][group]
     span = t[a] - t[b]
     fraction = np.divide(t[index] - t[b], span, out=np.full(index.size, 0.5), where=span > 0)
@@ -187,24 +180,23 @@ def window_velocity(t: np.ndarray, signal: GazeSignal, xy: np.ndarray, half_wind
     n = t.shape[0]
     k = half_window
     usable = finite_rows(xy)
-    mx, my = signal.to_metric(xy)
     speed = np.full(n, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         # Samples whose whole window lies in their run (the vast majority), by blocks.
         for lo in range(0, n - 2 * k, _BLOCK):
             hi = min(lo + _BLOCK, n - 2 * k)
-            block = signal.metric_distance(mx[lo:hi], my[lo:hi], mx[lo + 2 * k : hi + 2 * k], my[lo + 2 * k : hi + 2 * k])
+            block = signal.distance(xy[lo:hi], xy[lo + 2 * k : hi + 2 * k])
             block /= t[lo + 2 * k : hi + 2 * k] - t[lo:hi]
             speed[lo + k : hi + k] = block
         run_first, run_last = runs(usable, signal.breaks)
         # Samples within k of their run's ends get a window clipped to the run.
-        head, head_run = _ranges(run_first, np.minimum(run_first + k - 1, run_last))
-        tail, tail_run = _ranges(np.maximum(run_last - k + 1, run_first), run_last)
+        head, head_run = ranges(run_first, np.minimum(run_first + k - 1, run_last))
+        tail, tail_run = ranges(np.maximum(run_last - k + 1, run_first), run_last)
         index = np.concatenate([head, tail])
         run = np.concatenate([head_run, tail_run])
         lo = np.maximum(index - k, run_first[run])
         hi = np.minimum(index + k, run_last[run])
-        edge_speed = signal.metric_distance(mx[lo], my[lo], mx[hi], my[hi]) / (t[hi] - t[lo])
+        edge_speed = signal.distance(xy[lo], xy[hi]) / (t[hi] - t[lo])
         edge_speed[hi == lo] = np.nan
         speed[index] = edge_speed
     speed[np.flatnonzero(~usable)] = np.nan
