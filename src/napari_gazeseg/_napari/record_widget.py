@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -53,8 +54,8 @@ TAIL_S = 2.0
 MAX_TAIL_POINTS = 300
 #: Shortest intervals between redraws of the live layers (seconds of wall time).
 TAIL_INTERVAL_S = 0.1
-FIXATIONS_INTERVAL_S = 0.25
-HEATMAP_INTERVAL_S = 1.0
+FIXATIONS_INTERVAL_S = 0.5
+HEATMAP_INTERVAL_S = 3.0
 
 
 def default_recording_path(image_name: str) -> Path:
@@ -212,6 +213,12 @@ class RecordGazeWidget(QWidget):
         self.replay_edit.setPlaceholderText("gaze file to replay")
         self.distance_box = QDoubleSpinBox(minimum=200.0, maximum=2000.0, value=650.0, suffix=" mm")
         self.distance_box.setToolTip("Distance from the eyes to the screen, for visual angles.")
+        self.live_box = QCheckBox("Show gaze live")
+        self.live_box.setChecked(True)
+        self.live_box.setToolTip(
+            "Live gaze, fixations and heatmap while recording. Each redraw costs napari "
+            "10-100 ms on software-rendered displays; turn off there. The file is the same."
+        )
         self.save_edit = QLineEdit()
         self.save_edit.setPlaceholderText("default: ~/gazeseg-recordings/IMAGE-TIME.gaze.tsv")
         browse = QPushButton("…")
@@ -238,6 +245,7 @@ class RecordGazeWidget(QWidget):
         form.addRow("Replay speed", self.speed_box)
         form.addRow("Viewing distance", self.distance_box)
         form.addRow("Save to", save_row)
+        form.addRow("", self.live_box)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         for widget in (self.calibrate_button, self.calibration_label, self.record_button,
@@ -368,8 +376,9 @@ class RecordGazeWidget(QWidget):
         view = partial(snapshot_view, self.viewer, image_layer, self._screen())
         recorder = GazeRecorder(source, path, view, ndim=len(data_shape), meta=meta)
         self.live_layers = LiveGazeLayers(self.viewer, image_layer, meta)
-        recorder.samples_added.connect(self.live_layers.add_samples)
-        recorder.fixations_changed.connect(self.live_layers.set_fixations)
+        if self.live_box.isChecked():
+            recorder.samples_added.connect(self.live_layers.add_samples)
+            recorder.fixations_changed.connect(self.live_layers.set_fixations)
         recorder.message.connect(lambda text: self._say(text, error=True))
         recorder.object_started.connect(self._show_object)
         recorder.object_stopped.connect(lambda object_id: self._show_object(NO_OBJECT))
