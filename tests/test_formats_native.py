@@ -25,10 +25,18 @@ from napari_gazeseg.gaze.formats import (
     read_gaze_all,
     write_gaze,
 )
+from napari_gazeseg.gaze.formats import _table
 from napari_gazeseg.gaze.formats.native import native_columns, sidecar_path
 from napari_gazeseg.gaze.recording import GazeRecording
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(params=["pandas", "numpy"])
+def engine(request, monkeypatch):
+    """Run a test with each fast parser (pandas when installed, numpy.loadtxt without)."""
+    monkeypatch.setattr(_table, "FAST_ENGINE", request.param)
+    return request.param
 
 
 def awkward_recording(ndim: int) -> GazeRecording:
@@ -47,7 +55,7 @@ def awkward_recording(ndim: int) -> GazeRecording:
 
 
 @pytest.mark.parametrize("ndim", [2, 3, 4])
-def test_round_trip_is_exact(tmp_path, ndim):
+def test_round_trip_is_exact(tmp_path, ndim, engine):
     recording = awkward_recording(ndim)
     path = tmp_path / "awkward.gaze.tsv"
     write_gaze(recording, path)
@@ -165,7 +173,18 @@ def test_a_file_without_sidecar_reads_with_empty_meta(tmp_path):
     assert back.meta == {} and len(back) == 240
 
 
-def test_empty_fields_read_as_nan(tmp_path):
+def test_files_we_write_take_the_fast_path(tmp_path, engine, monkeypatch):
+    path = tmp_path / "fast.gaze.tsv"
+    write_gaze(awkward_recording(3), path)
+
+    def refuse(*args):
+        raise AssertionError("the line-by-line parser ran")
+
+    monkeypatch.setattr(_table, "_parse_slow", refuse)
+    assert read_gaze(path).equals(awkward_recording(3))
+
+
+def test_empty_fields_read_as_nan(tmp_path, engine):
     path = tmp_path / "hand.tsv"
     path.write_text("\t".join(native_columns(2)) + "\n0.5\t\t\t0\t\t\t1\n0.75\t1\t2\t1\t0.5\t0.5\t2\n")
     back = read_gaze(path)
@@ -196,7 +215,7 @@ GOOD = "0.5\t1\t2\t1\t0.5\t0.5\t1"
         ("0.6\t1,5\t2\t1\t0.5\t0.5\t1", r"line 3: '1,5' in column 'row' is not a number"),
     ],
 )
-def test_malformed_lines_are_named(tmp_path, line, message):
+def test_malformed_lines_are_named(tmp_path, line, message, engine):
     path = write_lines(tmp_path, [GOOD, line, GOOD.replace("0.5", "0.7", 1)])
     with pytest.raises(GazeFormatError, match=message) as caught:
         read_gaze(path)
@@ -256,7 +275,7 @@ def recordings(draw):
 
 @FUZZ
 @given(recording=recordings())
-def test_fuzz_any_recording_round_trips_exactly(tmp_path, recording):
+def test_fuzz_any_recording_round_trips_exactly(tmp_path, engine, recording):
     path = tmp_path / "fuzz.gaze.tsv"
     write_gaze(recording, path)
     assert read_gaze(path).equals(recording)
@@ -264,7 +283,7 @@ def test_fuzz_any_recording_round_trips_exactly(tmp_path, recording):
 
 @FUZZ
 @given(data=st.data())
-def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, data):
+def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, engine, data):
     recording = data.draw(recordings())
     path = tmp_path / "mutated.gaze.tsv"
     write_gaze(recording, path)
@@ -289,9 +308,17 @@ def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, data)
         except GazeFormatError:
             return
     text = bytes(content).decode("utf-8")
-    data_lines = [line for line in text.split("\n")[1:]]
-    complete = len(data_lines) - 1  # the part after the last line end is torn (or empty)
+    complete = text.count("\n") - 1  # the header's and every complete sample's line end
     assert len(back) == complete
+    # the fast parser agrees with the line-by-line reference on whatever it accepted
+    fast = _table._parse_fast
+    try:
+        _table._parse_fast = lambda *args: None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            assert read_gaze(path).equals(back)
+    finally:
+        _table._parse_fast = fast
 
 
 @FUZZ

@@ -1,15 +1,19 @@
 """Fast, strict parsing of a delimited table of numbers (the body of a gaze file).
 
-The fast path hands the whole text to :func:`numpy.fromstring`, after checks that
-make its result trustworthy: every line has the same number of fields, and no
-field can be mis-read (numpy reads a blank field as ``-1`` and splits on spaces,
-so text holding spaces takes the slow path). Anything the fast path does not
-accept is parsed again line by line, which either gives the same numbers or
-names the first bad line and field.
+The fast path hands the whole text to a C parser: pandas' ``read_csv`` when
+pandas is installed (napari depends on it), else :func:`numpy.loadtxt` (about
+15 times slower; ``benchmarks/bench_formats.py`` compares them). Both round
+correctly, and both are used strictly: no quoting, no comments, no NA words
+other than empty fields and ``nan``, and the separator count is checked so that
+no short line is padded. Anything the fast path does not accept is parsed again
+line by line, which either gives the same numbers or names the first bad line
+and field.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
 from pathlib import Path
 
@@ -17,9 +21,10 @@ import numpy as np
 
 from ._errors import format_error
 
-__all__ = ["header_fields", "parse_numeric_table"]
+__all__ = ["FAST_ENGINE", "header_fields", "parse_numeric_table"]
 
-_NUMPY_WHITESPACE = (" ", "\v", "\f")
+#: The fast parser: ``"pandas"`` (used when importable) or ``"numpy"``.
+FAST_ENGINE = "pandas"
 
 
 def header_fields(line: str) -> tuple[list[str], str]:
@@ -66,34 +71,68 @@ def parse_numeric_table(
 
 
 def _parse_fast(body: str, n_columns: int, separator: str, decimal: str) -> np.ndarray | None:
-    if any(char in body for char in _NUMPY_WHITESPACE):
+    n_lines = body.count("\n")
+    if body.startswith("\n") or "\n\n" in body:
+        return None  # both parsers skip blank lines; the slow path names them
+    if body.count(separator) != n_lines * (n_columns - 1):
+        return None  # some line has too few fields (pandas would pad it with NaN)
+    pandas = _pandas() if FAST_ENGINE == "pandas" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if pandas is not None:
+                values = _read_with_pandas(pandas, body, separator, decimal)
+            else:
+                values = _read_with_numpy(body, separator, decimal)
+        except ValueError:  # pandas' ParserError is a ValueError too
+            return None
+    if values is None or values.shape != (n_lines, n_columns):
         return None
-    if decimal == "," and "." in body:
-        return None  # "1.5" is not a number when the decimal mark is a comma
-    raw = np.frombuffer(body.encode("utf-8"), dtype=np.uint8)
-    line_ends = np.flatnonzero(raw == ord("\n"))
-    separators = np.flatnonzero(raw == ord(separator))
-    per_line = np.diff(np.searchsorted(separators, line_ends), prepend=0)
-    if per_line.size == 0 or (per_line != n_columns - 1).any():
+    return values
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
         return None
-    sep = separator
-    for gap in (sep + sep, sep + "\n", "\n" + sep, "\n\n"):
+    return pandas
+
+
+def _read_with_pandas(pandas, body: str, separator: str, decimal: str) -> np.ndarray:
+    options = {}
+    if int(pandas.__version__.split(".")[0]) < 3:
+        options["float_precision"] = "round_trip"  # exact; pandas 3 is exact by default
+    frame = pandas.read_csv(
+        io.BytesIO(body.encode("utf-8")),
+        sep=separator,
+        header=None,
+        dtype=np.float64,
+        engine="c",
+        decimal=decimal,
+        quoting=csv.QUOTE_NONE,
+        keep_default_na=False,
+        na_values=["", "nan", "NaN"],
+        skip_blank_lines=False,
+        low_memory=False,
+        **options,
+    )
+    return frame.to_numpy(dtype=np.float64)
+
+
+def _read_with_numpy(body: str, separator: str, decimal: str) -> np.ndarray | None:
+    if decimal == ",":
+        if "." in body:
+            return None  # "1.5" is no number when the decimal mark is a comma
+        body = body.replace(",", ".")
+    for gap in (separator + separator, separator + "\n"):
         while gap in body:
             body = body.replace(gap, gap[0] + "nan" + gap[1])
-    if body.startswith((sep, "\n")):
+    if body.startswith(separator):
         body = "nan" + body
-    if decimal == ",":
-        body = body.replace(",", ".")
-    flat_text = body.replace(sep, ";").replace("\n", ";")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        try:
-            values = np.fromstring(flat_text, sep=";")
-        except (ValueError, DeprecationWarning):
-            return None
-    if values.size != line_ends.size * n_columns:
-        return None
-    return values.reshape(line_ends.size, n_columns)
+    body = body.replace("\n" + separator, "\nnan" + separator)
+    stream = io.TextIOWrapper(io.BytesIO(body.encode("utf-8")), encoding="utf-8")
+    return np.loadtxt(stream, dtype=np.float64, delimiter=separator, comments=None, ndmin=2)
 
 
 def _select_columns(body: str, n_fields: int, usecols, path, first_line: int, separator: str) -> str:
