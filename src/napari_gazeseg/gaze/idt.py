@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from ._detection import build_fixations, gaze_signal, run_bounds
+from ._detection import build_fixations, finite_rows, gaze_signal, run_bounds
 from .recording import Fixations, GazeRecording
 
 __all__ = ["detect_fixations_idt", "dispersion"]
@@ -36,24 +36,24 @@ def dispersion(xy: np.ndarray) -> float:
     return float(np.ptp(xy[:, 0]) + np.ptp(xy[:, 1]))
 
 
-def _first_window_dispersion(xy: np.ndarray, last_of_window: np.ndarray) -> np.ndarray:
-    """Dispersion of ``xy[i : last_of_window[i] + 1]`` for every ``i`` (NaN-free ``xy``)."""
+def _first_window_dispersion(xy: np.ndarray, last_of_window: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Dispersion of ``xy[i : last_of_window[i] + 1]`` for each ``i`` in ``starts``
+    (NaN-free ``xy``; windows inside the array)."""
     n = xy.shape[0]
-    lengths = last_of_window - np.arange(n) + 1
-    out = np.full(n, np.inf)
+    lengths = last_of_window[starts] - starts + 1
+    out = np.empty(starts.size)
+    # One sliding maximum and minimum per distinct window length: with a steady
+    # sampling rate there are one or two.
     for length in np.unique(lengths):
-        if length > n:
-            continue
         which = lengths == length
-        # A filter of size L with origin -(L // 2) covers [i, i + L - 1] (scipy pads the end).
+        # A filter of size L with origin -(L // 2) covers [i, i + L - 1].
         origin = -(int(length) // 2)
         spread = np.zeros(n)
         for d in range(2):
             column = xy[:, d]
-            spread += maximum_filter1d(column, int(length), origin=origin, mode="nearest") - minimum_filter1d(
-                column, int(length), origin=origin, mode="nearest"
-            )
-        out[which] = spread[which]
+            spread += maximum_filter1d(column, int(length), origin=origin, mode="nearest")
+            spread -= minimum_filter1d(column, int(length), origin=origin, mode="nearest")
+        out[which] = spread[starts[which]]
     return out
 
 
@@ -118,15 +118,14 @@ def detect_fixations_idt(
     if signal.unit == "px":
         params["dispersion_threshold_px"] = threshold
     xy = signal.geometry.normalised_to_degrees(signal.xy) if signal.unit == "deg" else signal.xy
-    usable = np.isfinite(xy).all(axis=1)
+    usable = finite_rows(xy)
     _, run_last = run_bounds(usable, signal.breaks)
     period = 1.0 / rec.sampling_rate_hz
     # The first window of each sample: the fewest samples lasting min_duration.
     window_last = np.searchsorted(rec.t, rec.t + (min_duration - period - _TIME_TOLERANCE), side="left")
-    fits = usable & (window_last <= run_last)
+    fits = np.flatnonzero(usable & (window_last <= run_last))
     xy_filled = np.where(usable[:, None], xy, 0.0)
-    window_last = np.minimum(window_last, n - 1)
-    starts_ok = np.flatnonzero(fits & (_first_window_dispersion(xy_filled, window_last) <= threshold))
+    starts_ok = fits[_first_window_dispersion(xy_filled, window_last, fits) <= threshold]
     first, last = [], []
     cursor = 0
     while True:

@@ -21,7 +21,9 @@ Stages, in Olsen's order, each a function of arrays so it can be tested alone:
 
 See :mod:`napari_gazeseg.gaze._detection` for the signal (degrees on the screen,
 or image pixels when the screen geometry is unknown), sessions and positions.
-Everything is vectorised over samples; only array operations over fixations.
+Everything is vectorised: array operations over all samples (the per-sample
+arithmetic in cache-sized blocks of 8192 samples) and over fixations; no Python
+loop visits samples or fixations one at a time.
 """
 
 from __future__ import annotations
@@ -119,8 +121,8 @@ def select_eyes(left: np.ndarray, right: np.ndarray, mode: str = "average") -> n
     both = (left + right) / 2.0
     if mode == "strict_average":
         return both
-    left_ok = np.isfinite(left).all(axis=1, keepdims=True)
-    right_ok = np.isfinite(right).all(axis=1, keepdims=True)
+    left_ok = finite_rows(left)[:, None]
+    right_ok = finite_rows(right)[:, None]
     return np.where(left_ok & right_ok, both, np.where(left_ok, left, right))
 
 
@@ -255,6 +257,8 @@ def _prepare(
     detector: str,
 ) -> tuple[GazeSignal, np.ndarray]:
     """Stages 1-3: the signal (gap filled, eyes combined) and its noise-reduced samples."""
+    if eye_selection not in EYE_SELECTIONS:
+        raise ValueError(f"eye_selection must be one of {', '.join(EYE_SELECTIONS)}, got {eye_selection!r}.")
     signal = gaze_signal(rec, px_per_degree, detector)
     period = 1.0 / rec.sampling_rate_hz
     if gap_fill_max is not None and gap_fill_max < 0:
@@ -266,6 +270,11 @@ def _prepare(
                 "(width_px, height_px, width_mm, height_mm, distance_mm)."
             )
         left, right = (np.asarray(eye, dtype=np.float64) for eye in eyes)
+        if left.shape != (len(rec), 2) or right.shape != (len(rec), 2):
+            raise ValueError(
+                f"eyes must be two ({len(rec)}, 2) arrays of normalised screen (x, y), one per "
+                f"sample, got {left.shape} and {right.shape}."
+            )
         if gap_fill_max is not None:
             left, _ = fill_gaps(rec.t, left, signal.breaks, gap_fill_max, period)
             right, _ = fill_gaps(rec.t, right, signal.breaks, gap_fill_max, period)
