@@ -175,3 +175,32 @@ def test_stack_objects_are_segmented_on_the_plane_looked_at(
                 expected[mask & (expected == 0)] = object_id
         np.testing.assert_array_equal(labels[plane], expected)
     assert (labels[2] == 1).any() and not (labels[1] > 0).any()
+
+
+def test_gradtrack_method_paints_the_next_free_label(make_napari_viewer, qtbot, scene, tmp_path):
+    import torch
+
+    from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
+    from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=64, base_channels=4, max_channels=16)
+    checkpoint = tmp_path / "gradtrack.pt"
+    save_checkpoint(checkpoint, build_model(config), config, epoch=0)  # untrained, small
+    viewer = make_napari_viewer()
+    _open_scene(viewer, scene)
+    existing = np.zeros(scene.image.shape, np.int32)
+    existing[:4, :4] = 3
+    labels = viewer.add_labels(existing.copy(), name="annotations")
+    widget = _widget(viewer, None)
+    widget._method.setCurrentText("GradTrack")
+    widget._checkpoint.setText(str(checkpoint))
+    widget.set_output(labels)
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    limits = tuple(viewer.layers["cells"].contrast_limits)
+    mask = GradTrackPredictor.from_checkpoint(checkpoint, device="cpu").predict(scene.image, limits)
+    assert 0 < mask.mean() < 1
+    np.testing.assert_array_equal(labels.data[:4, :4], 3)  # kept
+    np.testing.assert_array_equal(labels.data == 4, mask & (existing == 0))
