@@ -131,5 +131,14 @@ def test_replay_of_a_file_without_screen_coordinates(viewer, widget, qtbot, tmp_
     widget.stop_recording()
     replayed = read_gaze(tmp_path / "widget.gaze.tsv")
     assert len(replayed) == len(original)
+    # a second recording in the same session gets layers of its own
+    first_layers = widget.live_layers
+    widget.save_edit.setText(str(tmp_path / "again.gaze.tsv"))
+    widget.start_recording()
+    assert widget.recorder.source.wait(timeout=5.0)
+    widget.stop_recording()
+    assert len(read_gaze(tmp_path / "again.gaze.tsv")) == len(original)
+    assert widget.live_layers.gaze is not first_layers.gaze
+    assert first_layers.gaze in viewer.layers and widget.live_layers.gaze in viewer.layers
     np.testing.assert_allclose(replayed.t - replayed.t[0], original.t, atol=1e-6)  # original timing
     np.testing.assert_allclose(replayed.coords, original.coords, atol=1e-6)

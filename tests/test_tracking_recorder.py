@@ -181,3 +181,16 @@ def test_a_killed_recording_reads_back_complete_up_to_the_last_second(tmp_path):
     assert recording.t[-1] >= recorded_s - 1.0
     steps_us = np.round(np.diff(recording.t) * 1e6)
     assert np.all(np.abs(steps_us - 1e6 / 600) <= 1.0)  # complete: no gap, no repeat
+
+
+def test_a_source_that_fails_to_start_leaves_nothing_running(tmp_path, qtbot):
+    class BrokenTracker(fake_tr.EyeTracker):
+        def subscribe_to(self, subscription_type, callback, as_dictionary=False):
+            raise RuntimeError("the tracker refused the subscription")
+
+    source = TobiiSource(tracker=BrokenTracker(), sdk_module=fake_tr)
+    recorder = GazeRecorder(source, tmp_path / "broken.gaze.tsv", fixed_view())
+    with pytest.raises(RuntimeError, match="refused"):
+        recorder.start()
+    assert not recorder.recording
+    assert len(read_gaze(tmp_path / "broken.gaze.tsv")) == 0

@@ -385,7 +385,10 @@ class RecordGazeWidget(QWidget):
         try:
             recorder.start()
         except (SourceError, OSError) as err:
-            self._say(f"{err}", error=True)
+            self._say(str(err), error=True)
+            return
+        except Exception as err:  # the tracker's SDK refused (connection, licence, ...)
+            self._say(f"The {source.name} source could not start ({err}); check it and try again.", error=True)
             return
         self.recorder = recorder
         self.record_button.setText("Stop recording (Shift+G)")

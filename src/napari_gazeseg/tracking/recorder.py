@@ -147,7 +147,17 @@ class GazeRecorder:
         self._writer_thread = threading.Thread(target=self._write_loop, name="gaze-writer", daemon=True)
         self._writer_thread.start()
         self._start_timer()
-        self.source.start(self._on_batch, self._messages.append)
+        try:
+            self.source.start(self._on_batch, self._messages.append)
+        except Exception:
+            self._stopping.set()
+            self._wake.set()
+            self._writer_thread.join()
+            self._writer_thread = None
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+            raise
         recorder_started.emit(self)
 
     def stop(self) -> None:
