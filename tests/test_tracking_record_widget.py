@@ -142,3 +142,36 @@ def test_replay_of_a_file_without_screen_coordinates(viewer, widget, qtbot, tmp_
     assert first_layers.gaze in viewer.layers and widget.live_layers.gaze in viewer.layers
     np.testing.assert_allclose(replayed.t - replayed.t[0], original.t, atol=1e-6)  # original timing
     np.testing.assert_allclose(replayed.coords, original.coords, atol=1e-6)
+
+
+def test_calibration_from_the_widget_goes_into_the_recording(viewer, widget, qtbot, monkeypatch, tmp_path):
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from napari_gazeseg.tracking.calibration_dialog import CalibrationDialog
+
+    tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.04, 0.0), noise_sd=0.0)
+    fake_tr.connected_trackers[:] = [tracker]
+    monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
+    widget.source_box.setCurrentText(SOURCES[0])
+    widget.calibration_timing = {"settle_ms": 30, "collect_ms": 100}
+
+    def drive_dialog():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, CalibrationDialog):
+            QTimer.singleShot(20, drive_dialog)
+            return
+        dialog.target_shown.connect(tracker.look_at)
+        dialog.report_ready.connect(lambda report: dialog.accept_calibration())
+        dialog.start()
+
+    QTimer.singleShot(0, drive_dialog)
+    widget.calibrate()  # modal: returns when the dialog is accepted
+    assert widget.calibration_label.text().startswith("Calibrated: accuracy 0.0")
+    widget.start_recording()
+    qtbot.wait(100)
+    widget.stop_recording()
+    meta = read_gaze(tmp_path / "widget.gaze.tsv").meta
+    assert meta["calibration"]["status"] == fake_tr.CALIBRATION_STATUS_SUCCESS
+    assert meta["validation"]["accuracy_deg"] < 0.05  # the offset was calibrated away
+    assert len(meta["validation"]["points"]) == 5

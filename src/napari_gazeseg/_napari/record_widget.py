@@ -202,6 +202,8 @@ class RecordGazeWidget(QWidget):
         self.live_layers: LiveGazeLayers | None = None
         self._source = None
         self._calibration_meta: dict | None = None
+        #: Calibration dialog timing: time for the eyes to land on a dot, and validation sampling per dot.
+        self.calibration_timing = {"settle_ms": 800, "collect_ms": 1000}
 
         self.source_box = QComboBox()
         self.source_box.addItems(SOURCES)
@@ -341,7 +343,9 @@ class RecordGazeWidget(QWidget):
             self._say(str(err), error=True)
             return
         geometry = screen_geometry_of(self._screen(), self.distance_box.value())
-        dialog = CalibrationDialog(self._source, sdk_module, geometry.directions, screen=self._screen(), parent=self)
+        dialog = CalibrationDialog(
+            self._source, sdk_module, geometry.directions, screen=self._screen(), parent=self, **self.calibration_timing
+        )
         if dialog.exec() and dialog.result_meta is not None:
             self._calibration_meta = dialog.result_meta
             self.calibration_label.setText(f"Calibrated: {dialog.report.summary()}")
