@@ -125,3 +125,16 @@ def test_heatmap_argument_is_the_dense_prompt_as_stock_mask_input(sams):
         ours.segment(heatmap=heatmap[:10])
     with pytest.raises(ValueError, match="already has a dense part"):
         ours.segment(points, prompt="heatmap_fixations", heatmap=heatmap)
+
+
+def test_decoding_stays_float32_inside_a_callers_bfloat16_autocast(sams):
+    ours, _ = sams
+    image, _ = _images()["grey"]
+    ours.set_image(image)
+    points = np.array([[60.0, 90.0], [70.0, 100.0]])
+    reference = ours.predict(ours.prompt_for("fixations", points))
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        inside = ours.predict(ours.prompt_for("fixations", points))
+    np.testing.assert_array_equal(inside.masks, reference.masks)
+    np.testing.assert_array_equal(inside.scores, reference.scores)
+    assert inside.low_res_logits.dtype == np.float32
