@@ -57,9 +57,10 @@ def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
     expected = np.zeros(scene.image.shape, np.int32)
+    masks = {}
     for obj in objects_in(fixations, scene.recording):
-        mask = sam.segment(obj.fixations)
-        expected[mask & (expected == 0)] = obj.object_id
+        masks[obj.object_id] = sam.segment(obj.fixations)
+        expected[masks[obj.object_id] & (expected == 0)] = obj.object_id
     np.testing.assert_array_equal(labels.data, expected)
     assert set(np.unique(labels.data)) - {0} <= set(scene.recording.object_ids.tolist())
     assert len(set(np.unique(labels.data)) - {0}) >= 2
@@ -75,9 +76,22 @@ def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_
     with qtbot.waitSignal(widget.finished, timeout=60_000):
         pass
     assert len(viewer.layers) == n_layers
+    assert widget._status.text().startswith("Done: label 1 (")
     assert labels.data[outside] == 99 and labels.data[inside] == 99
     others = (expected > 0) & (labels.data != 99)
     np.testing.assert_array_equal(labels.data[others], expected[others])
+
+    # Only the objects asked for are redone.
+    labels.data[:] = 0
+    widget._object_ids.setText("2")
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    np.testing.assert_array_equal(labels.data, np.where(masks[2], 2, 0))
+    widget._object_ids.setText("two")
+    with qtbot.waitSignal(widget.failed) as failed:
+        assert widget.segment() is None
+    assert "object ids must be whole numbers" in failed.args[0]
 
 
 def test_missing_checkpoint_is_reported_and_napari_keeps_running(

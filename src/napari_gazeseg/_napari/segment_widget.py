@@ -146,11 +146,17 @@ class SegmentWithGazeWidget(QWidget):
         self._live_worker = None
         self._live_pending: tuple[int, Fixations] | None = None
         self._recorders: list = []
+        self._painted: list[str] = []
 
         self._image = LayerComboBox(napari_viewer, _is_image, "no image layer")
         self._gaze = LayerComboBox(napari_viewer, _is_gaze, "no gaze or fixations layer")
         self._output = QComboBox()
         self._overwrite = QCheckBox("Overwrite other labels")
+        self._object_ids = QLineEdit()
+        self._object_ids.setPlaceholderText("all")
+        self._object_ids.setToolTip(
+            "Object ids to segment, e.g. '2, 5'; empty: every object session"
+        )
         self._method = QComboBox()
         self._method.addItems(["SAM", "GradTrack"])
         self._model_type = QComboBox()
@@ -173,6 +179,7 @@ class SegmentWithGazeWidget(QWidget):
         form.addRow("Gaze", self._gaze)
         form.addRow("Masks into", self._output)
         form.addRow("", self._overwrite)
+        form.addRow("Objects", self._object_ids)
         form.addRow("Method", self._method)
         form.addRow("SAM model", self._model_type)
         form.addRow(
@@ -249,6 +256,7 @@ class SegmentWithGazeWidget(QWidget):
             self._report(str(err))
             return None
         self._status.setText("Segmenting ...")
+        self._painted = []
         self._run.setEnabled(False)
         from napari.qt.threading import GeneratorWorker
 
@@ -325,6 +333,9 @@ class SegmentWithGazeWidget(QWidget):
             recording = None
         if live_object is None:
             objects = objects_in(fixations, recording)
+            chosen = self._chosen_objects()
+            if chosen is not None:
+                objects = [obj for obj in objects if obj.object_id in chosen]
         else:
             objects = [object_on_slice(live_object[0], fixations, None)]
         objects = [
@@ -334,7 +345,8 @@ class SegmentWithGazeWidget(QWidget):
         ]
         if not objects:
             raise ValueError(
-                "the gaze holds no object session with fixations; record one object per session."
+                "the gaze holds no (chosen) object session with fixations; "
+                "record one object per session or check the object ids."
             )
         return _Request(
             image=data,
@@ -343,6 +355,18 @@ class SegmentWithGazeWidget(QWidget):
             prompt=self._prompt.currentText(),
             mask_choice=_MASK_CHOICES[self._mask_choice.currentText()],
         )
+
+    def _chosen_objects(self) -> set[int] | None:
+        """Object ids typed in the Objects field, or None for all."""
+        text = self._object_ids.text().replace(",", " ").split()
+        if not text:
+            return None
+        try:
+            return {int(part) for part in text}
+        except ValueError:
+            raise ValueError(
+                f"object ids must be whole numbers separated by commas, got {self._object_ids.text()!r}."
+            ) from None
 
     def _gradtrack_worker(self, image_layer):
         from napari.qt.threading import create_worker
@@ -396,20 +420,22 @@ class SegmentWithGazeWidget(QWidget):
 
     def _paint(self, labels, result) -> None:
         object_id, slice_index, mask = result
-        paint_mask(labels.data[slice_index], mask, object_id, self._overwrite.isChecked())
+        pixels = paint_mask(labels.data[slice_index], mask, object_id, self._overwrite.isChecked())
         labels.refresh()
+        self._painted.append(f"{object_id} ({pixels} px)")
 
     def _paint_gradtrack(self, labels, slice_index, mask) -> None:
         label_id = int(labels.data.max(initial=0)) + 1
-        paint_mask(labels.data[slice_index], mask, label_id, self._overwrite.isChecked())
+        pixels = paint_mask(labels.data[slice_index], mask, label_id, self._overwrite.isChecked())
         labels.refresh()
+        self._painted.append(f"{label_id} ({pixels} px)")
 
     def _on_finished(self) -> None:
         self._worker = None
         self._run.setEnabled(True)
         if not self._status.text().startswith("Segmenting"):
             return  # an error message stays visible
-        self._status.setText("Done.")
+        self._status.setText(f"Done: label {', '.join(self._painted) or 'none'}.")
         self.finished.emit()
 
     def _report(self, message: str) -> None:
