@@ -35,6 +35,7 @@ from .recording import Fixations, GazeRecording
 __all__ = [
     "GazeSignal",
     "gaze_signal",
+    "signal_unit",
     "finite_rows",
     "session_breaks",
     "crosses_session",
@@ -127,6 +128,11 @@ def crosses_session(break_index: np.ndarray, before: np.ndarray, after: np.ndarr
     """True where a session starts in ``(before, after]`` (``break_index``: sorted
     indices of the samples that start sessions)."""
     return np.searchsorted(break_index, after, side="right") > np.searchsorted(break_index, before, side="right")
+
+
+def signal_unit(rec: GazeRecording) -> str:
+    """``"deg"`` when the recording has screen coordinates and geometry, else ``"px"``."""
+    return "deg" if rec.screen is not None and ScreenGeometry.from_meta(rec.meta) is not None else "px"
 
 
 def gaze_signal(rec: GazeRecording, px_per_degree: float | None, detector: str) -> GazeSignal:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from ._detection import build_fixations, finite_rows, gaze_signal, run_bounds
+from ._detection import build_fixations, finite_rows, gaze_signal, run_bounds, signal_unit
 from .recording import Fixations, GazeRecording
 
 __all__ = ["detect_fixations_idt", "dispersion"]
@@ -111,6 +111,7 @@ def detect_fixations_idt(
     n = len(rec)
     empty = np.zeros(0, np.int64)
     if n == 0:
+        params["units"] = signal_unit(rec)
         return build_fixations(rec, empty, empty, params)
     signal = gaze_signal(rec, px_per_degree, "detect_fixations_idt")
     params.update(signal.units_meta())

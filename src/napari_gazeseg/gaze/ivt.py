@@ -38,6 +38,7 @@ from ._detection import (
     crosses_session,
     finite_rows,
     gaze_signal,
+    signal_unit,
     ranges,
     run_flags,
     runs,
@@ -306,8 +307,7 @@ def ivt_velocity(
     :func:`detect_fixations_ivt`.
     """
     if len(rec) == 0:
-        unit = "deg/s" if rec.screen is not None and "screen" in rec.meta else "px/s"
-        return np.zeros(0), unit
+        return np.zeros(0), f"{signal_unit(rec)}/s"
     signal, xy = _prepare(
         rec, gap_fill_max, eyes, eye_selection, noise_reduction, noise_window, px_per_degree, "ivt_velocity"
     )
@@ -385,6 +385,7 @@ def detect_fixations_ivt(
     if not velocity_threshold > 0:
         raise ValueError(f"velocity_threshold must be positive, got {velocity_threshold}.")
     if len(rec) == 0:
+        params["units"] = signal_unit(rec)
         return build_fixations(rec, np.zeros(0, np.int64), np.zeros(0, np.int64), params)
     signal, xy = _prepare(
         rec, gap_fill_max, eyes, eye_selection, noise_reduction, noise_window, px_per_degree, "detect_fixations_ivt"
