@@ -150,6 +150,10 @@ def test_picking_an_image_places_the_layers_on_it(make_napari_viewer, qtbot, sce
     for layer in layers.values():
         np.testing.assert_allclose(layer.scale, (2.0, 2.0))
     assert layers["heatmap"].data.shape == (80, 96)
+    np.testing.assert_allclose(layers["fixations"].text.color.constant, [1, 1, 1, 1])
+    bright = viewer.add_image(np.full((80, 96), 200, np.uint8), contrast_limits=(0, 255))
+    _change_and_wait(qtbot, widget, lambda: widget._image.set_current_layer(bright))
+    np.testing.assert_allclose(layers["fixations"].text.color.constant, [0, 0, 0, 1])
 
 
 def test_open_file_adds_its_layers_over_the_image(make_napari_viewer, qtbot, tmp_path, scene):

@@ -36,6 +36,7 @@ from .layers import (
     HEATMAP_KINDS,
     LAYER_KINDS,
     fixations_from_layer,
+    label_color_for,
     layer_kind,
     placement_of,
     recording_from_layer,
@@ -108,6 +109,7 @@ class GazeLayersWidget(QWidget):
         self._generation = 0
         self._worker = None
         self._pending = {"fixations": False, "heatmap": False}
+        self._fill_missing = False
         self._recording_cache: tuple[object, object] | None = None  # (layer, recording)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -319,23 +321,27 @@ class GazeLayersWidget(QWidget):
         self._place_layers(self._image.current_layer())
         if source.metadata[GAZESEG].get("meta", {}).get("image") is None and self._image.current_layer() is None:
             self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
-        missing_fixations = is_recording and "fixations" not in layers
-        missing_heatmap = "heatmap" not in layers and self._show["heatmap"].isChecked()
-        if missing_fixations or missing_heatmap:
-            self._schedule(fixations=missing_fixations, heatmap=missing_heatmap)
+        # the layers missing from the recording's set are made once the debounce has
+        # passed: a reader or sample may still be adding them one by one
+        self._fill_missing = True
+        self._schedule()
 
     def _on_image_changed(self, image) -> None:
         self._place_layers(image)
         self._schedule(heatmap=True)
 
     def _place_layers(self, image) -> None:
-        """Give the recording's layers the image's scale and translate, so they overlay it."""
+        """Put the recording's layers over the image: its scale and translate, and
+        fixation numbers in the colour that reads on it."""
         if image is None:
             return
         placement = placement_of(image)
-        for layer in self.group_layers().values():
+        layers = self.group_layers()
+        for layer in layers.values():
             layer.scale = placement["scale"][-layer.ndim:]
             layer.translate = placement["translate"][-layer.ndim:]
+        if "fixations" in layers and not image.multiscale:
+            layers["fixations"].text.color = label_color_for(image.data, image.contrast_limits)
 
     def _on_show_toggled(self, kind: str, checked: bool) -> None:
         layer = self.group_layers().get(kind)
@@ -392,6 +398,12 @@ class GazeLayersWidget(QWidget):
             return None
         layers = self.group_layers()
         is_recording = layer_kind(source) == "gaze"
+        if self._fill_missing:
+            shown = {kind for kind, box in self._show.items() if box.isChecked()}
+            self._pending["fixations"] |= is_recording and bool(
+                {"fixations", "scanpath"} & shown - set(layers)
+            )
+            self._pending["heatmap"] |= "heatmap" in shown - set(layers)
         recording = self._recording(source) if is_recording else None
         redo_fixations = is_recording and self._pending["fixations"]
         # a hidden heatmap that was never shown is not worth computing
@@ -434,6 +446,7 @@ class GazeLayersWidget(QWidget):
             self._report(str(err))
             return
         self._pending = {"fixations": False, "heatmap": False}
+        self._fill_missing = False
         if job is None or not (job.redo_fixations or job.redo_heatmap):
             return
         if job.redo_heatmap and job.shape is None:
@@ -445,17 +458,20 @@ class GazeLayersWidget(QWidget):
         worker = create_worker(
             compute_layers, job, _progress={"desc": "Updating gaze layers"}, _ignore_errors=True
         )
-        worker.yielded.connect(lambda result: self._apply(result, generation))
+        worker.yielded.connect(lambda result: self._apply(result, generation, job.group))
         worker.errored.connect(lambda err: self._on_error(err, generation))
         worker.finished.connect(lambda: self._on_finished(generation))
         self._worker = worker
         worker.start()
 
-    def _apply(self, result: dict, generation: int) -> None:
+    def _apply(self, result: dict, generation: int, group: str) -> None:
         if generation != self._generation:
             return  # superseded by a newer change
-        if self._when_layers_settle(lambda: self._apply(result, generation)):
+        if self._when_layers_settle(lambda: self._apply(result, generation, group)):
             return
+        source = self._source.current_layer()
+        if source is None or source.metadata[GAZESEG]["group"] != group:
+            return  # the recording's layers were removed meanwhile
         layers = self.group_layers()
         for kind in ("heatmap", "scanpath", "fixations"):
             if kind not in result:
@@ -483,6 +499,7 @@ class GazeLayersWidget(QWidget):
             self._viewer.layers.insert(self._viewer.layers.index(self._image.current_layer()) + 1, layer)
         else:
             self._viewer.add_layer(layer)
+        self._place_layers(self._image.current_layer())
 
     def _on_finished(self, generation: int) -> None:
         if self._when_layers_settle(lambda: self._on_finished(generation)):

@@ -72,6 +72,7 @@ __all__ = [
     "gaze_layers",
     "heatmap_layer",
     "heatmap_map",
+    "label_color_for",
     "layer_kind",
     "new_group",
     "object_colors",
@@ -189,8 +190,9 @@ def _extent(shape: Sequence[int] | None, coords: np.ndarray) -> float:
     From the image shape when known, else from the spread of the points; sizes of
     points and line widths are fractions of it, so they look alike at any zoom.
     """
-    if shape is not None and len(shape) >= 2:
-        return float(max(shape[-2:]) if len(shape) == coords.shape[1] else max(shape[:2]))
+    displayed = tuple(shape[: coords.shape[1]][-2:]) if shape is not None else ()
+    if len(displayed) == 2:  # the shape's (row, col) axes; an RGB axis is dropped
+        return float(max(displayed))
     finite = coords[np.isfinite(coords).all(axis=1)] if coords.size else coords
     if finite.shape[0] == 0:
         return 256.0
@@ -286,11 +288,27 @@ def _fixation_sizes(duration: np.ndarray, extent: float) -> np.ndarray:
     return typical * np.clip(ratio, 0.5, 2.5)
 
 
-def _fixation_text(extent: float) -> dict:
+def label_color_for(image: np.ndarray, contrast_limits: Sequence[float] | None = None) -> str:
+    """``"black"`` over a mostly bright image, ``"white"`` over a dark one.
+
+    napari draws text without an outline, so fixation numbers take the colour
+    that contrasts with the image as displayed: the median of its pixels (RGB
+    averaged) scaled by ``contrast_limits`` (default: the data's min and max).
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if values.ndim == 3 and values.shape[-1] in (3, 4):
+        values = values[..., :3].mean(axis=-1)
+    sample = values.reshape(-1)[:: max(1, values.size // 65536)]
+    low, high = contrast_limits if contrast_limits is not None else (sample.min(), sample.max())
+    brightness = (np.median(sample) - low) / (high - low) if high > low else 0.0
+    return "black" if brightness > 0.5 else "white"
+
+
+def _fixation_text(extent: float, color: str) -> dict:
     return {
         "string": "{order}",
         "size": 8,
-        "color": "white",
+        "color": color,
         "anchor": "upper_left",
         "translation": [-extent / 120.0, extent / 120.0],
         "blending": "translucent",
@@ -305,8 +323,12 @@ def fixations_layer(
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
     image_shape: Sequence[int] | None = None,
+    text_color: str = "white",
 ) -> LayerDataTuple:
-    """Fixations as a Points layer: size from duration, colour by order, order as text."""
+    """Fixations as a Points layer: size from duration, colour by order, order as text.
+
+    ``text_color`` colours the order numbers (see :func:`label_color_for`).
+    """
     base = _base_name(fixations.meta, name)
     extent = _extent(image_shape or fixations.image_shape, fixations.coords)
     order = np.arange(1, len(fixations) + 1, dtype=np.int64)
@@ -318,7 +340,7 @@ def fixations_layer(
             "object_id": fixations.object_id,
         }
     )
-    text = _fixation_text(extent)
+    text = _fixation_text(extent, text_color)
     if fixations.ndim > 2:
         text["translation"] = [0.0] * (fixations.ndim - 2) + text["translation"]
     kwargs = {
@@ -493,6 +515,7 @@ def gaze_layers(
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
     visible: Sequence[str] = ("gaze", "scanpath", "fixations"),
+    text_color: str = "white",
 ) -> list[LayerDataTuple]:
     """All layers of one recording, sharing one group, bottom to top.
 
@@ -501,6 +524,7 @@ def gaze_layers(
     argument may be None (a fixation-only file has no raw gaze). Layers of the
     kinds in ``visible`` are shown; the others (by default the heatmap, which
     would tint the image) are made hidden, ready to be switched on.
+    ``text_color`` colours the fixation numbers (:func:`label_color_for`).
     """
     if recording is None and fixations is None:
         raise ValueError("give a gaze recording, fixations, or both.")
@@ -528,7 +552,7 @@ def gaze_layers(
         layers.append(gaze_layer(recording, image_shape=shape, **common))
     if fixations is not None:
         layers.append(scanpath_layer(fixations, image_shape=shape, **common))
-        layers.append(fixations_layer(fixations, image_shape=shape, **common))
+        layers.append(fixations_layer(fixations, image_shape=shape, text_color=text_color, **common))
     for _data, kwargs, _type in layers:
         kwargs["visible"] = kwargs["metadata"][GAZESEG]["kind"] in visible
     return layers

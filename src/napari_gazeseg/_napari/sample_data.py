@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import LayerDataTuple, gaze_layers, object_label_colormap
+from .layers import LayerDataTuple, gaze_layers, label_color_for, object_label_colormap
 
 __all__ = ["synthetic_cells_with_gaze", "skimage_cells_with_gaze", "segment_ihc_glands"]
 
@@ -32,7 +32,13 @@ def _scene_layers(scene, image_name: str, image_kwargs: dict) -> list[LayerDataT
     return [
         (scene.image, {"name": image_name, **image_kwargs}, "image"),
         (scene.labels, truth_kwargs, "labels"),
-        *gaze_layers(scene.recording, fixations, image_shape=scene.labels.shape, name=image_name),
+        *gaze_layers(
+            scene.recording,
+            fixations,
+            image_shape=scene.labels.shape,
+            name=image_name,
+            text_color=label_color_for(scene.image),
+        ),
     ]
 
 
