@@ -104,7 +104,6 @@ def test_two_epochs_reduce_the_loss_and_load_back_as_overlay(
     assert after.segment(np.array([[rows / 2, cols / 2]]), prompt="fixations").shape == (rows, cols)
 
 
-@pytest.mark.slow
 def test_resume_continues_where_it_stopped(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     finetune_sam(_config(dataset, out, tiny_checkpoint, epochs=1, max_objects=3))
