@@ -220,3 +220,29 @@ def test_a_fixation_only_source_tunes_its_heatmap(make_napari_viewer, qtbot, fix
         heatmap_map("fixations+duration", (64, 80), fixations=fixations_2d, sigma=4.0),
         rtol=1e-6,
     )
+
+
+def test_a_volume_gets_a_heatmap_per_plane(make_napari_viewer, qtbot, scene):
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    flat = scene.recording
+    plane = np.where(flat.object_id == 2, 3, 1).astype(float)  # object 2 lies on plane 3
+    recording = GazeRecording(
+        t=flat.t, coords=np.column_stack([plane, flat.coords]), valid=flat.valid, screen=flat.screen,
+        object_id=flat.object_id, meta={**flat.meta, "image": {"shape": [4, 160, 192], "name": "stack"}},
+    )
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 160, 192), np.uint8), name="stack")
+    viewer._add_layer_from_data(*gaze_layer(recording))
+    widget = GazeLayersWidget(viewer)
+    qtbot.waitUntil(lambda: "fixations" in widget.group_layers(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=WAIT_MS)
+    fixations = detect_fixations_ivt(recording)
+    assert set(np.unique(fixations.coords[:, 0])) == {1.0, 3.0}
+    np.testing.assert_array_equal(widget.group_layers()["fixations"].data, fixations.coords)
+    _change_and_wait(qtbot, widget, lambda: widget._show["heatmap"].setChecked(True))
+    heatmap = widget.group_layers()["heatmap"]
+    assert heatmap.data.shape == (4, 160, 192) and heatmap.data[[0, 2]].max() == 0
+    np.testing.assert_allclose(
+        heatmap.data, heatmap_map("fixations+duration", (4, 160, 192), fixations=fixations), rtol=1e-6
+    )

@@ -190,6 +190,11 @@ def test_update_layer_replaces_contents_in_place(make_napari_viewer, fixations_2
     assert path.nshapes == 1 and path.features["n_fixations"].tolist() == [3]
     with pytest.raises(ValueError, match="cannot put"):
         update_layer(points, scanpath_layer(fewer))
+    none = fixations_2d.select(np.zeros(len(fixations_2d), bool))
+    update_layer(points, fixations_layer(none))
+    update_layer(path, scanpath_layer(none))
+    assert len(points.data) == 0 and path.nshapes == 0
+    assert len(fixations_from_layer(points)) == 0
 
 
 def test_plain_layers_are_refused_with_a_clear_sentence(make_napari_viewer, fixations_2d):

@@ -674,7 +674,7 @@ def fixations_from_layer(layer) -> Fixations:
     return Fixations(
         start=features["start"].to_numpy(np.float64),
         duration=features["duration"].to_numpy(np.float64),
-        coords=np.asarray(layer.data, dtype=np.float64).reshape(len(features), -1),
+        coords=np.asarray(layer.data, dtype=np.float64).reshape(len(features), layer.ndim),
         object_id=features["object_id"].to_numpy(np.int64),
         meta=copy.deepcopy(entry["meta"]),
     )
