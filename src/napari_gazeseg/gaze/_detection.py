@@ -2,10 +2,10 @@
 
 Both detectors classify a two-column gaze *signal*:
 
-* **degrees** (``unit == "deg"``): the normalised screen ``(x, y)`` of every sample
-  (``rec.screen``), with distances measured as exact visual angles through the
-  recording's :class:`~napari_gazeseg.gaze.geometry.ScreenGeometry`
-  (``meta["screen"]``). Samples off the image but on the screen still move the
+* **degrees** (``unit == "deg"``): the screen position of every sample
+  (``rec.screen``) as tangent-plane coordinates through the recording's
+  :class:`~napari_gazeseg.gaze.geometry.ScreenGeometry` (``meta["screen"]``),
+  with distances measured as exact visual angles. Samples off the image but on the screen still move the
   eye, so they take part in classification.
 * **image pixels** (``unit == "px"``): the last two image coordinates
   ``(row, col)``, with Euclidean distances, when the geometry or the screen
@@ -62,8 +62,12 @@ class GazeSignal:
     Attributes
     ----------
     xy : (N, 2) float64
-        Normalised screen ``(x, y)`` (degrees mode) or image ``(row, col)`` (pixel
-        mode); NaN where unusable.
+        Tangent-plane screen coordinates ``(u, v)`` (degrees mode: the gaze
+        direction is ``(u, v, 1)``, see
+        :meth:`~napari_gazeseg.gaze.geometry.ScreenGeometry.normalised_to_tangent`;
+        linear in the normalised screen coordinates, so interpolation, medians and
+        means commute with the conversion) or image ``(row, col)`` (pixel mode);
+        NaN where unusable.
     breaks : (N,) bool
         True where a sample starts a new session (see the module docstring);
         ``breaks[0]`` is False.
@@ -88,10 +92,7 @@ class GazeSignal:
         """
         if self.unit == "px":
             return np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])
-        width, height = self.geometry.width_mm, self.geometry.height_mm
-        return self.geometry.visual_angle_columns_deg(
-            (a[:, 0] - 0.5) * width, (a[:, 1] - 0.5) * height, (b[:, 0] - 0.5) * width, (b[:, 1] - 0.5) * height
-        )
+        return ScreenGeometry.tangent_angle_deg(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
 
     def degrees_to_unit(self, degrees: float) -> float:
         """A threshold in degrees in this signal's unit (identity in degrees mode)."""
@@ -140,8 +141,7 @@ def gaze_signal(rec: GazeRecording, px_per_degree: float | None, detector: str) 
     geometry = ScreenGeometry.from_meta(rec.meta)
     breaks = session_breaks(rec)
     if geometry is not None and rec.screen is not None:
-        # Stages that change the signal return new arrays: no copy needed.
-        return GazeSignal(rec.screen, breaks, "deg", geometry, None)
+        return GazeSignal(geometry.normalised_to_tangent(rec.screen), breaks, "deg", geometry, None)
     reason = "no screen geometry in meta['screen']" if geometry is None else "no screen coordinates"
     if px_per_degree is None:
         px_per_degree = ScreenGeometry.default().px_per_degree()

@@ -142,37 +142,50 @@ class ScreenGeometry:
 
     def visual_angle_mm_deg(self, mm_a, mm_b) -> np.ndarray:
         """Exact visual angle in degrees between gaze at screen points given in mm
-        from the centre (``(..., 2)``, see :meth:`normalised_to_mm`).
+        from the centre (``(..., 2)``, see :meth:`normalised_to_mm`)."""
+        mm_a = np.asarray(mm_a, dtype=np.float64) / self.distance_mm
+        mm_b = np.asarray(mm_b, dtype=np.float64) / self.distance_mm
+        return self.tangent_angle_deg(mm_a[..., 0], mm_a[..., 1], mm_b[..., 0], mm_b[..., 1])
 
-        ``atan2(|a x b|, a . b)`` of the gaze directions ``a = (ax, ay, d)`` and
-        ``b = (bx, by, d)``. The cross product is written with the differences
-        ``b - a`` so that the tiny angles between neighbouring samples at high
-        sampling rates keep full precision (no ``arccos`` near 1).
+    def normalised_to_tangent(self, xy) -> np.ndarray:
+        """Normalised ``(x, y)`` to tangent-plane coordinates ``(u, v)``: millimetres from
+        the screen centre divided by ``distance_mm``, so that ``(u, v, 1)`` is the gaze
+        direction. ``atan(u)`` is the horizontal angle from the centre."""
+        uv = np.subtract(xy, 0.5, dtype=np.float64)
+        # Column by column: a scalar multiply beats broadcasting a 2-vector.
+        uv[..., 0] *= self.width_mm / self.distance_mm
+        uv[..., 1] *= self.height_mm / self.distance_mm
+        return uv
+
+    def tangent_to_normalised(self, uv) -> np.ndarray:
+        """Inverse of :meth:`normalised_to_tangent`."""
+        return np.asarray(uv, dtype=np.float64) * (self.distance_mm / np.array([self.width_mm, self.height_mm])) + 0.5
+
+    @staticmethod
+    def tangent_angle_deg(ua, va, ub, vb) -> np.ndarray:
+        """Exact angle in degrees between gaze directions ``(ua, va, 1)`` and ``(ub, vb, 1)``
+        (tangent-plane coordinates, see :meth:`normalised_to_tangent`), broadcast.
+
+        ``atan2(|a x b|, a . b)``, with the cross product written through the
+        differences ``b - a`` so that the tiny angles between neighbouring samples at
+        high sampling rates keep full precision (no ``arccos`` near 1):
+        ``a x b = (va - vb, ub - ua, ua dv - va du)``. Contiguous arrays make this the
+        fast path for millions of samples.
         """
-        mm_a = np.asarray(mm_a, dtype=np.float64)
-        mm_b = np.asarray(mm_b, dtype=np.float64)
-        return self.visual_angle_columns_deg(mm_a[..., 0], mm_a[..., 1], mm_b[..., 0], mm_b[..., 1])
-
-    def visual_angle_columns_deg(self, ax, ay, bx, by) -> np.ndarray:
-        """:meth:`visual_angle_mm_deg` of points given as separate mm coordinate arrays
-        (contiguous arrays make this the fast path for millions of samples)."""
-        d2 = self.distance_mm**2
-        shape = np.broadcast_shapes(np.shape(ax), np.shape(ay), np.shape(bx), np.shape(by))
-        dx = np.subtract(bx, ax, out=np.empty(shape))
-        dy = np.subtract(by, ay, out=np.empty(shape))
-        # a x b = (d (ay - by), d (bx - ax), ax by - ay bx) and ax by - ay bx = ax dy - ay dx.
-        z = np.multiply(ax, dy, out=np.empty(shape))
-        z -= np.multiply(ay, dx)
+        shape = np.broadcast_shapes(np.shape(ua), np.shape(va), np.shape(ub), np.shape(vb))
+        du = np.subtract(ub, ua, out=np.empty(shape))
+        dv = np.subtract(vb, va, out=np.empty(shape))
+        z = np.multiply(ua, dv, out=np.empty(shape))
+        z -= np.multiply(va, du)
         z *= z
-        dx *= dx
-        dy *= dy
-        dx += dy
-        dx *= d2
-        dx += z
-        sine = np.sqrt(dx, out=dx)
-        cosine = np.multiply(ax, bx, out=dy)
-        cosine += np.multiply(ay, by, out=z)
-        cosine += d2
+        du *= du
+        dv *= dv
+        du += dv
+        du += z
+        sine = np.sqrt(du, out=du)
+        cosine = np.multiply(ua, ub, out=dv)
+        cosine += np.multiply(va, vb, out=z)
+        cosine += 1.0
         angle = np.arctan2(sine, cosine, out=sine)
         angle *= 180.0 / math.pi
         return angle[()]  # a scalar for single points
@@ -186,9 +199,15 @@ class ScreenGeometry:
         centre both are the visual angles along x and y, so dispersions of these
         coordinates are in degrees anywhere on the screen.
         """
-        mm = self.normalised_to_mm(xy)
-        azimuth = np.arctan2(mm[..., 0], self.distance_mm)
-        elevation = np.arctan2(mm[..., 1], np.hypot(mm[..., 0], self.distance_mm))
+        return self.tangent_to_degrees(self.normalised_to_tangent(xy))
+
+    @staticmethod
+    def tangent_to_degrees(uv) -> np.ndarray:
+        """Tangent-plane ``(u, v)`` to ``(azimuth, elevation)`` in degrees (see
+        :meth:`normalised_to_degrees`)."""
+        uv = np.asarray(uv, dtype=np.float64)
+        azimuth = np.arctan(uv[..., 0])
+        elevation = np.arctan2(uv[..., 1], np.hypot(uv[..., 0], 1.0))
         return np.degrees(np.stack([azimuth, elevation], axis=-1))
 
     def eccentricity_deg(self, xy) -> np.ndarray:

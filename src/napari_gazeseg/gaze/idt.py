@@ -118,7 +118,7 @@ def detect_fixations_idt(
     threshold = signal.degrees_to_unit(dispersion_threshold)
     if signal.unit == "px":
         params["dispersion_threshold_px"] = threshold
-    xy = signal.geometry.normalised_to_degrees(signal.xy) if signal.unit == "deg" else signal.xy
+    xy = signal.geometry.tangent_to_degrees(signal.xy) if signal.unit == "deg" else signal.xy
     usable = finite_rows(xy)
     _, run_last = run_bounds(usable, signal.breaks)
     period = 1.0 / rec.sampling_rate_hz

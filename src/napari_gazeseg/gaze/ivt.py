@@ -22,7 +22,7 @@ Stages, in Olsen's order, each a function of arrays so it can be tested alone:
 See :mod:`napari_gazeseg.gaze._detection` for the signal (degrees on the screen,
 or image pixels when the screen geometry is unknown), sessions and positions.
 Everything is vectorised: array operations over all samples (the per-sample
-arithmetic in cache-sized blocks of 8192 samples) and over fixations; no Python
+arithmetic in cache-sized blocks of 16384 samples) and over fixations; no Python
 loop visits samples or fixations one at a time.
 """
 
@@ -65,11 +65,11 @@ NOISE_FILTERS = ("median", "mean")
 _TIME_TOLERANCE = 1e-6
 # Samples per block in the per-sample arithmetic: the temporaries of a block stay
 # in the CPU cache, which makes long recordings about 1.5 times faster.
-_BLOCK = 8192
+_BLOCK = 16384
 
 
 def fill_gaps(
-    t: np.ndarray, xy: np.ndarray, breaks: np.ndarray, max_gap: float, period: float
+    t: np.ndarray, xy: np.ndarray, breaks: np.ndarray, max_gap: float, period: float, *, inplace: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate ``xy`` over short gaps of unusable (NaN) samples.
 
@@ -80,10 +80,11 @@ def fill_gaps(
     (at 120 Hz, 9 missing samples last 75 ms). Gaps up to ``max_gap`` seconds are
     filled; gaps at the start or end of the recording are not.
 
-    Returns the filled ``(N, 2)`` signal and a boolean mask of the filled samples.
+    Returns the filled ``(N, 2)`` signal (``xy`` itself when ``inplace``) and a
+    boolean mask of the filled samples.
     """
     n = t.shape[0]
-    out = xy.copy()
+    out = xy if inplace else xy.copy()
     filled = np.zeros(n, dtype=bool)
     lost = ~finite_rows(xy)
     if not lost.any():
@@ -97,7 +98,7 @@ def fill_gaps(
     b, a = before[fill][group], after[fill][group]
     span = t[a] - t[b]
     fraction = np.divide(t[index] - t[b], span, out=np.full(index.size, 0.5), where=span > 0)
-    out[index] = xy[b] + fraction[:, None] * (xy[a] - xy[b])
+    out[index] = out[b] + fraction[:, None] * (out[a] - out[b])
     filled[index] = True
     return out, filled
 
@@ -279,9 +280,10 @@ def _prepare(
         if gap_fill_max is not None:
             left, _ = fill_gaps(rec.t, left, signal.breaks, gap_fill_max, period)
             right, _ = fill_gaps(rec.t, right, signal.breaks, gap_fill_max, period)
-        signal.xy = select_eyes(left, right, eye_selection)
+        signal.xy = signal.geometry.normalised_to_tangent(select_eyes(left, right, eye_selection))
     elif gap_fill_max is not None:
-        signal.xy, _ = fill_gaps(rec.t, signal.xy, signal.breaks, gap_fill_max, period)
+        # The signal is the detector's own array: fill it in place.
+        signal.xy, _ = fill_gaps(rec.t, signal.xy, signal.breaks, gap_fill_max, period, inplace=True)
     xy = signal.xy
     if noise_reduction is not None:
         xy = reduce_noise(xy, signal.breaks, noise_window, noise_reduction)
