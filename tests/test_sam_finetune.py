@@ -81,14 +81,16 @@ def test_two_epochs_reduce_the_loss_and_load_back_as_overlay(
     config = _config(
         dataset, out, tiny_checkpoint, prompt=prompt, cache_dir=str(tmp_path / "cache")
     )
-    before = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    before = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu", cache_dir=config.cache_dir)
     images = prepare_training_images(config, before)
     assert sum(len(image.prompts) for image in images) >= 4
     steps = []
     model_path = finetune_sam(config, on_step=lambda *args: steps.append(args))
     assert len(list((tmp_path / "cache").rglob("*.pt"))) == len(images)  # embedded once per image
 
-    after = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu", finetuned=model_path)
+    after = GazeSam(
+        TINY_TYPE, tiny_checkpoint, device="cpu", finetuned=model_path, cache_dir=config.cache_dir
+    )
     assert after.default_prompt == prompt and after.default_multimask is False
     assert _mean_loss(after, images) < 0.9 * _mean_loss(before, images)
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -99,7 +101,7 @@ def test_two_epochs_reduce_the_loss_and_load_back_as_overlay(
     assert not any(key.startswith("image_encoder") for key in stored["prompt_encoder"])
     for name, value in after.model.image_encoder.state_dict().items():
         assert torch.equal(value, before.model.image_encoder.state_dict()[name])
-    rows, cols = images[0].embedding.original_size
+    rows, cols = images[0].original_size
     after.set_image(np.zeros((rows, cols), np.uint8))
     assert after.segment(np.array([[rows / 2, cols / 2]]), prompt="fixations").shape == (rows, cols)
 

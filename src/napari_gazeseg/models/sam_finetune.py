@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from ..gaze.recording import GazeRecording
-from .embedding_cache import ImageEmbedding
 from .object_gaze import fixations_of
 from .sam_gaze import GazeSam
 from .sam_losses import sam_loss
@@ -79,10 +78,16 @@ class SamFinetuneConfig:
 
 @dataclass
 class TrainingImage:
-    """One image's embedding with the prompts and target masks of its objects."""
+    """One image's embedding (by cache key) with the prompts and target masks of its objects.
+
+    Embeddings stay in the embedding cache (on disk, a few in memory), not here, so
+    large data sets do not have to fit in memory.
+    """
 
     name: str
-    embedding: ImageEmbedding
+    embedding_key: tuple[str, str, str]
+    original_size: tuple[int, int]
+    input_size: tuple[int, int]
     object_ids: list[int]
     prompts: list[SamPrompt]
     targets: np.ndarray  # (n_objects, rows, cols) bool
@@ -96,14 +101,15 @@ def prepare_training_images(
     Objects are the label ids of ``masks/`` that also have gaze; images without a
     mask are left out. Raises ValueError when nothing is left to train on.
     """
-    from ..gaze.dataset import load_dataset
+    from ..gaze.dataset import IMAGE_SUFFIXES, iter_dataset
 
-    items = load_dataset(config.dataset)
+    images_dir = Path(config.dataset) / "images"
+    total = sum(1 for p in images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     kind = parse_prompt_kind(config.prompt)
     images, skipped = [], []
-    for index, item in enumerate(items):
+    for index, item in enumerate(iter_dataset(config.dataset)):
         if progress is not None:
-            progress(index, len(items))
+            progress(index, total)
         if item.mask is None:
             continue
         if item.image.ndim not in (2, 3) or (
@@ -114,6 +120,7 @@ def prepare_training_images(
             )
         recording = item.gaze if isinstance(item.gaze, GazeRecording) else None
         fixations = fixations_of(item.gaze)
+        key = sam.embedding_key(item.image)
         embedding = sam.embed(item.image)
         shape = embedding.original_size
         ids, prompts, targets = [], [], []
@@ -135,9 +142,19 @@ def prepare_training_images(
             prompts.append(prompt)
             targets.append(item.mask == object_id)
         if prompts:
-            images.append(TrainingImage(item.name, embedding, ids, prompts, np.stack(targets)))
+            images.append(
+                TrainingImage(
+                    item.name,
+                    key,
+                    embedding.original_size,
+                    embedding.input_size,
+                    ids,
+                    prompts,
+                    np.stack(targets),
+                )
+            )
     if progress is not None:
-        progress(len(items), len(items))
+        progress(total, total)
     if skipped:
         warnings.warn(
             f"{len(skipped)} objects have no usable gaze and are left out, e.g. {skipped[0]}",
@@ -183,6 +200,16 @@ def _lr_factor(step: int, steps_per_epoch: int, warmup_steps: int, epoch_decay: 
     return warmup * epoch_decay ** (step // steps_per_epoch)
 
 
+def _features(sam: GazeSam, image: TrainingImage) -> torch.Tensor:
+    embedding = sam.cache.get(image.embedding_key)
+    if embedding is None:
+        raise RuntimeError(
+            f"the cached embedding of {image.name} disappeared during training; "
+            "keep the cache folder and start again."
+        )
+    return embedding.features
+
+
 def _training_step(
     sam: GazeSam, image: TrainingImage, chosen: np.ndarray
 ) -> dict[str, torch.Tensor]:
@@ -190,15 +217,13 @@ def _training_step(
     points, boxes, masks = collate_prompts([image.prompts[i] for i in chosen], device)
     sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=masks)
     low_res, iou_prediction = model.mask_decoder(
-        image_embeddings=image.embedding.features.to(device),
+        image_embeddings=_features(sam, image).to(device),
         image_pe=model.prompt_encoder.get_dense_pe(),
         sparse_prompt_embeddings=sparse,
         dense_prompt_embeddings=dense,
         multimask_output=False,
     )
-    logits = model.postprocess_masks(
-        low_res, image.embedding.input_size, image.embedding.original_size
-    )
+    logits = model.postprocess_masks(low_res, image.input_size, image.original_size)
     target = torch.as_tensor(image.targets[chosen], device=device)
     return sam_loss(logits[:, 0], iou_prediction[:, 0], target)
 
@@ -277,10 +302,9 @@ def finetune_sam(
         config.checkpoint,
         config.device,
         cache_dir=cache_dir,
-        memory_cache_size=1,
+        memory_cache_size=32,  # about 128 MB of vit embeddings; the rest is read from disk
     )
     images = prepare_training_images(config, sam, on_embed)
-    sam.cache.clear_memory()
 
     model = sam.model
     model.image_encoder.requires_grad_(False)

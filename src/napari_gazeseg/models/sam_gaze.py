@@ -149,6 +149,16 @@ class GazeSam:
             features = self.model.image_encoder(preprocessed)
         return ImageEmbedding(features.float(), tuple(rgb.shape[:2]), tuple(resized.shape[:2]))
 
+    def embedding_key(
+        self,
+        image: np.ndarray,
+        contrast_limits: tuple[float, float] | None = None,
+        slice_index: Sequence[int] | int | None = None,
+    ) -> tuple[str, str, str]:
+        """The cache key of a slice's embedding: model, slice and what SAM sees."""
+        rgb = self.prepare_image(image, contrast_limits)
+        return self.cache.key(self.loaded.model_key, _leading_index(slice_index), content_hash(rgb))
+
     def embed(
         self,
         image: np.ndarray,
