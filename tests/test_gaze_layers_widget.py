@@ -57,6 +57,8 @@ def test_show_boxes_toggle_layer_visibility(make_napari_viewer, scene):
     assert not layers["fixations"].visible and layers["heatmap"].visible
     widget._show["fixations"].setChecked(True)
     assert layers["fixations"].visible
+    layers["scanpath"].visible = False  # the eye in the layer list
+    assert not widget._show["scanpath"].isChecked()
 
 
 def test_velocity_change_updates_fixations_in_place(make_napari_viewer, qtbot, scene):

@@ -205,3 +205,15 @@ def test_plain_layers_are_refused_with_a_clear_sentence(make_napari_viewer, fixa
     fixations = _add(viewer, fixations_layer(fixations_2d))
     with pytest.raises(ValueError, match="is a fixations layer; pick a gaze layer"):
         recording_from_layer(fixations)
+
+
+def test_label_colour_contrasts_with_the_image():
+    from napari_gazeseg._napari.layers import label_color_for
+
+    dark = np.zeros((300, 400), np.uint16)
+    dark[100:120, 50:70] = 4000
+    assert label_color_for(dark) == "white"
+    bright_rgb = np.full((600, 500, 3), 230, np.uint8)
+    assert label_color_for(bright_rgb) == "black"
+    assert label_color_for(bright_rgb, contrast_limits=(0, 10_000)) == "white"
+    assert label_color_for(np.full((5, 300, 300), 0.9), contrast_limits=(0, 1)) == "black"

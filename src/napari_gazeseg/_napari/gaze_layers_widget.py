@@ -310,11 +310,7 @@ class GazeLayersWidget(QWidget):
         is_recording = source is not None and layer_kind(source) == "gaze"
         self._fixation_box.setEnabled(is_recording)
         self._show["gaze"].setEnabled(is_recording)
-        for kind, box in self._show.items():
-            box.blockSignals(True)
-            if kind in layers:
-                box.setChecked(layers[kind].visible)
-            box.blockSignals(False)
+        self._sync_show_boxes()
         if source is None:
             self._status.setText("Open a gaze file or a sample (File > Open Sample) to begin.")
             return
@@ -325,6 +321,15 @@ class GazeLayersWidget(QWidget):
         # passed: a reader or sample may still be adding them one by one
         self._fill_missing = True
         self._schedule()
+
+    def _sync_show_boxes(self, event=None) -> None:
+        """Tick the Show boxes as the layers are (the user may use the layer list's eyes)."""
+        for kind, layer in self.group_layers().items():
+            layer.events.visible.connect(self._sync_show_boxes)  # napari ignores repeats
+            box = self._show[kind]
+            box.blockSignals(True)
+            box.setChecked(layer.visible)
+            box.blockSignals(False)
 
     def _on_image_changed(self, image) -> None:
         self._place_layers(image)
@@ -500,6 +505,7 @@ class GazeLayersWidget(QWidget):
         else:
             self._viewer.add_layer(layer)
         self._place_layers(self._image.current_layer())
+        self._sync_show_boxes()
 
     def _on_finished(self, generation: int) -> None:
         if self._when_layers_settle(lambda: self._on_finished(generation)):

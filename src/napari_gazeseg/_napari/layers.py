@@ -293,13 +293,22 @@ def label_color_for(image: np.ndarray, contrast_limits: Sequence[float] | None =
 
     napari draws text without an outline, so fixation numbers take the colour
     that contrasts with the image as displayed: the median of its pixels (RGB
-    averaged) scaled by ``contrast_limits`` (default: the data's min and max).
+    averaged) scaled by ``contrast_limits`` (default: 0-255 for 8-bit images, else
+    the data's min and max).
     """
-    values = np.asarray(image, dtype=np.float64)
-    if values.ndim == 3 and values.shape[-1] in (3, 4):
-        values = values[..., :3].mean(axis=-1)
-    sample = values.reshape(-1)[:: max(1, values.size // 65536)]
-    low, high = contrast_limits if contrast_limits is not None else (sample.min(), sample.max())
+    rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+    spatial = image.shape[:-1] if rgb else image.shape
+    # about 65 000 pixels on an even grid, read before converting (images may be huge or lazy)
+    step = max(1, int(np.ceil((np.prod(spatial) / 65536) ** (1 / len(spatial)))))
+    grid = tuple(slice(None, None, step) for _ in spatial) + ((slice(0, 3),) if rgb else ())
+    values = np.asarray(image[grid], dtype=np.float64)
+    sample = (values.mean(axis=-1) if rgb else values).reshape(-1)
+    if contrast_limits is not None:
+        low, high = contrast_limits
+    elif image.dtype == np.uint8:
+        low, high = 0, 255  # 8-bit images are shown on their full range
+    else:
+        low, high = sample.min(), sample.max()
     brightness = (np.median(sample) - low) / (high - low) if high > low else 0.0
     return "black" if brightness > 0.5 else "white"
 
