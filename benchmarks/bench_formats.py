@@ -44,7 +44,9 @@ def _recording(n: int):
     screen[~valid] = np.nan
     object_id = np.repeat(np.arange(1, 11), -(-n // 10))[:n]
     meta = {"sampling_rate_hz": 1200.0, "image": {"name": "bench", "shape": [512, 512]}}
-    return GazeRecording(t=t, coords=coords, valid=valid, screen=screen, object_id=object_id, meta=meta)
+    return GazeRecording(
+        t=t, coords=coords, valid=valid, screen=screen, object_id=object_id, meta=meta
+    )
 
 
 def main() -> None:
@@ -65,7 +67,9 @@ def main() -> None:
         )
 
         write_s = _best(lambda: write_gaze(recording, path), args.repeats)
-        savetxt_s = _best(lambda: np.savetxt(naive_path, columns, fmt="%.17g", delimiter="\t"), args.repeats)
+        savetxt_s = _best(
+            lambda: np.savetxt(naive_path, columns, fmt="%.17g", delimiter="\t"), args.repeats
+        )
         size_mb = path.stat().st_size / 1e6
 
         read_s = _best(lambda: read_gaze(path), args.repeats)
@@ -83,12 +87,20 @@ def main() -> None:
 
     print(f"native file: {args.samples} samples, {size_mb:.1f} MB")
     print(f"read_gaze            {read_s:7.2f} s")
-    print(f"numpy.loadtxt        {loadtxt_s:7.2f} s   read_gaze is {loadtxt_s / read_s:5.1f}x faster")
+    print(
+        f"numpy.loadtxt        {loadtxt_s:7.2f} s   read_gaze is {loadtxt_s / read_s:5.1f}x faster"
+    )
     if pandas_s is not None:
-        print(f"pandas.read_csv      {pandas_s:7.2f} s   read_gaze takes {read_s / pandas_s:5.2f}x pandas' time")
-    print(f"line-by-line parse   {slow_s:7.2f} s   (the fallback that names a bad line; {slow_s / read_s:4.1f}x)")
+        print(
+            f"pandas.read_csv      {pandas_s:7.2f} s   read_gaze takes {read_s / pandas_s:5.2f}x pandas' time"
+        )
+    print(
+        f"line-by-line parse   {slow_s:7.2f} s   (the fallback that names a bad line; {slow_s / read_s:4.1f}x)"
+    )
     print(f"write_gaze           {write_s:7.2f} s")
-    print(f"numpy.savetxt %.17g  {savetxt_s:7.2f} s   write_gaze takes {write_s / savetxt_s:5.2f}x savetxt's time")
+    print(
+        f"numpy.savetxt %.17g  {savetxt_s:7.2f} s   write_gaze takes {write_s / savetxt_s:5.2f}x savetxt's time"
+    )
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_recording
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import make_recording
 from napari_gazeseg.gaze.formats import (
     FORMATS,
     GazeFormatError,
@@ -20,12 +20,24 @@ from napari_gazeseg.gaze.formats import (
 )
 from napari_gazeseg.gaze.recording import Fixations
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.mark.parametrize(
     ("header", "factor"),
-    [("t", 1.0), ("time [ms]", 1e-3), ("timestamp (us)", 1e-6), ("Time_ms", 1e-3), ("t [µs]", 1e-6), ("time (ns)", 1e-9)],
+    [
+        ("t", 1.0),
+        ("time [ms]", 1e-3),
+        ("timestamp (us)", 1e-6),
+        ("Time_ms", 1e-3),
+        ("t [µs]", 1e-6),
+        ("time (ns)", 1e-9),
+    ],
 )
 def test_time_units_from_the_header(tmp_path, header, factor):
     path = tmp_path / "gaze.csv"
@@ -84,11 +96,17 @@ def test_detection_by_sidecar_and_header(tmp_path):
     write_gaze(make_recording(), tmp_path / "a.gaze.tsv")
     assert detect_format(tmp_path / "a.gaze.tsv") == "native"
     write_gazemedseg_csv(
-        {"x.png": Fixations(start=[0.0], duration=[0.2], coords=[[1.0, 1.0]], meta={"image": {"shape": [4, 4]}})},
+        {
+            "x.png": Fixations(
+                start=[0.0], duration=[0.2], coords=[[1.0, 1.0]], meta={"image": {"shape": [4, 4]}}
+            )
+        },
         tmp_path / "b.csv",
     )
     assert detect_format(tmp_path / "b.csv") == "gazemedseg"
-    (tmp_path / "c.tsv").write_text("Recording timestamp [ms]\tGaze point X [DACS px]\n", encoding="utf-16")
+    (tmp_path / "c.tsv").write_text(
+        "Recording timestamp [ms]\tGaze point X [DACS px]\n", encoding="utf-16"
+    )
     assert detect_format(tmp_path / "c.tsv") == "tobii-pro-lab"
     (tmp_path / "d.csv").write_text("t,x,y\n")
     assert detect_format(tmp_path / "d.csv") == "csv"
@@ -121,21 +139,31 @@ def test_unknown_format_names_and_what(tmp_path):
     with pytest.raises(ValueError, match="what must be"):
         read_gaze(path, what="saccades")
     with pytest.raises(TypeError, match="write_gazemedseg_csv"):
-        write_gaze(Fixations(start=[0.0], duration=[0.1], coords=[[1.0, 1.0]]), tmp_path / "f.gaze.tsv")
+        write_gaze(
+            Fixations(start=[0.0], duration=[0.1], coords=[[1.0, 1.0]]), tmp_path / "f.gaze.tsv"
+        )
 
 
 # -- fuzzing -----------------------------------------------------------------
 
+
 @FUZZ
 @given(
-    values=hnp.arrays(np.float64, st.tuples(st.integers(0, 30), st.just(3)),
-                      elements=st.floats(-1e6, 1e6, allow_nan=False)),
+    values=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(0, 30), st.just(3)),
+        elements=st.floats(-1e6, 1e6, allow_nan=False),
+    ),
     separator=st.sampled_from([",", "\t", ";"]),
 )
 def test_fuzz_every_row_becomes_one_sample(tmp_path, values, separator):
     values[:, 0] = np.sort(values[:, 0])
     path = tmp_path / "fuzz.csv"
-    path.write_text(separator.join("txy") + "\n" + "".join(separator.join(map(repr, row)) + "\n" for row in values.tolist()))
+    path.write_text(
+        separator.join("txy")
+        + "\n"
+        + "".join(separator.join(map(repr, row)) + "\n" for row in values.tolist())
+    )
     recording = read_gaze(path)
     assert len(recording) == len(values)
     np.testing.assert_array_equal(recording.coords, values[:, [2, 1]])
@@ -161,7 +189,10 @@ def test_fuzz_mutated_tables_fail_cleanly_or_keep_their_row_count(tmp_path, data
 
 
 @FUZZ
-@given(content=st.binary(max_size=300), prefix=st.sampled_from([b"", b"t,x,y\n", b"time [ms];row;col\n"]))
+@given(
+    content=st.binary(max_size=300),
+    prefix=st.sampled_from([b"", b"t,x,y\n", b"time [ms];row;col\n"]),
+)
 def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, prefix):
     path = tmp_path / "random.csv"
     path.write_bytes(prefix + content)

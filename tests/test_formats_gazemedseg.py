@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_fixations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import make_fixations
 from napari_gazeseg.gaze.formats import (
     GazeFormatError,
     detect_format,
@@ -20,7 +20,12 @@ from napari_gazeseg.gaze.formats import (
 from napari_gazeseg.gaze.formats.gazemedseg import COLUMNS
 from napari_gazeseg.gaze.recording import Fixations
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 # The first lines of GazeMedSeg's kvasir_fixation.csv, in its own layout (IMAGE_HEIGHT as "529.0").
 PUBLISHED = """\
@@ -41,10 +46,15 @@ def test_reads_the_published_layout(tmp_path):
     first = contents["cju88y1mwoln50871emyfny1g.jpg"]
     assert isinstance(first, Fixations) and len(first) == 2
     # x = 0 is the left edge of pixel 0 (col -0.5); x = 1 the right edge of the last pixel
-    np.testing.assert_allclose(first.coords[0], [0.4541666666666666 * 529 - 0.5, 0.4825520833333334 * 621 - 0.5])
+    np.testing.assert_allclose(
+        first.coords[0], [0.4541666666666666 * 529 - 0.5, 0.4825520833333334 * 621 - 0.5]
+    )
     np.testing.assert_allclose(first.start, [0.007, 0.512])
     np.testing.assert_allclose(first.duration, [0.455, 0.181])
-    assert first.meta == {"source": "gazemedseg", "image": {"name": "cju88y1mwoln50871emyfny1g.jpg", "shape": [529, 621]}}
+    assert first.meta == {
+        "source": "gazemedseg",
+        "image": {"name": "cju88y1mwoln50871emyfny1g.jpg", "shape": [529, 621]},
+    }
     assert first.object_id.tolist() == [1, 1]
     assert read_gaze(path, stimulus="cju5hi52odyf90817prvcwg45.jpg").image_shape == (352, 568)
 
@@ -58,7 +68,9 @@ def test_edges_map_to_pixel_edges(tmp_path):
         "a.png,3,0.525,0.55,100,,200,10,20\n"
     )
     fixations = read_gaze(path)
-    np.testing.assert_allclose(fixations.coords, [[-0.5, -0.5], [9.5, 19.5], [5.0, 10.0]], atol=1e-12)
+    np.testing.assert_allclose(
+        fixations.coords, [[-0.5, -0.5], [9.5, 19.5], [5.0, 10.0]], atol=1e-12
+    )
 
 
 def test_round_trip_is_exact_to_float_precision(tmp_path):
@@ -87,7 +99,9 @@ def test_writing_needs_2d_fixations_with_an_image_shape(tmp_path):
     no_shape = Fixations(start=[0.0], duration=[0.1], coords=[[1.0, 2.0]])
     with pytest.raises(ValueError, match=r"lack meta\['image'\]\['shape'\]"):
         write_gazemedseg_csv({"a": no_shape}, tmp_path / "x.csv")
-    volume = Fixations(start=[0.0], duration=[0.1], coords=[[0.0, 1.0, 2.0]], meta={"image": {"shape": [2, 8, 8]}})
+    volume = Fixations(
+        start=[0.0], duration=[0.1], coords=[[0.0, 1.0, 2.0]], meta={"image": {"shape": [2, 8, 8]}}
+    )
     with pytest.raises(ValueError, match="on_slice"):
         write_gazemedseg_csv({"a": volume}, tmp_path / "x.csv")
 
@@ -95,9 +109,18 @@ def test_writing_needs_2d_fixations_with_an_image_shape(tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("a.png,2,0.5,half,100,,10,10,20", r"line 3: 'half' in column CURRENT_FIX_Y is not a finite number"),
-        ("a.png,2,0.5,0.5,100,,10,10,0", r"line 3: IMAGE_HEIGHT and IMAGE_WIDTH must be positive whole numbers"),
-        ("a.png,2,0.5,0.5,100,,10,11,20", r"line 3: image 'a.png' has size 11 x 20 here but 10 x 20 on line 2"),
+        (
+            "a.png,2,0.5,half,100,,10,10,20",
+            r"line 3: 'half' in column CURRENT_FIX_Y is not a finite number",
+        ),
+        (
+            "a.png,2,0.5,0.5,100,,10,10,0",
+            r"line 3: IMAGE_HEIGHT and IMAGE_WIDTH must be positive whole numbers",
+        ),
+        (
+            "a.png,2,0.5,0.5,100,,10,11,20",
+            r"line 3: image 'a.png' has size 11 x 20 here but 10 x 20 on line 2",
+        ),
         ("a.png,2,0.5,0.5,-1,,10,10,20", r"line 3: CURRENT_FIX_DURATION is negative"),
         ("a.png,2,0.5,0.5,100,,10,10", r"line 3: 8 fields where the header names 9"),
         (",2,0.5,0.5,100,,10,10,20", r"line 3: IMAGE is empty"),
@@ -119,10 +142,13 @@ def test_missing_columns(tmp_path):
 
 # -- fuzzing -----------------------------------------------------------------
 
+
 @st.composite
 def fixation_sets(draw):
     images = {}
-    for name in draw(st.lists(st.text("abc.,\" é", min_size=1, max_size=6), min_size=1, max_size=3, unique=True)):
+    for name in draw(
+        st.lists(st.text('abc.," é', min_size=1, max_size=6), min_size=1, max_size=3, unique=True)
+    ):
         if not name.strip():
             continue
         m = draw(st.integers(1, 8))
@@ -132,7 +158,9 @@ def fixation_sets(draw):
         start = draw(hnp.arrays(np.float64, m, elements=st.floats(0, 1e4)))
         duration = draw(hnp.arrays(np.float64, m, elements=st.floats(0, 10)))
         images[name.strip()] = Fixations(
-            start=start, duration=duration, coords=np.column_stack([rows, cols]),
+            start=start,
+            duration=duration,
+            coords=np.column_stack([rows, cols]),
             meta={"image": {"shape": [height, width]}},
         )
     return images
@@ -144,10 +172,14 @@ def test_fuzz_every_fixation_comes_back(tmp_path, images):
     path = tmp_path / "fuzz.csv"
     write_gazemedseg_csv(images, path)
     back = read_gaze_all(path, format="gazemedseg")
-    assert {name: len(f) for name, f in back.items()} == {name: len(f) for name, f in images.items() if len(f)}
+    assert {name: len(f) for name, f in back.items()} == {
+        name: len(f) for name, f in images.items() if len(f)
+    }
     for name, original in images.items():
         scale = max(original.image_shape)
-        np.testing.assert_allclose(back[name].coords, original.coords, rtol=0, atol=4e-16 * scale + 1e-12)
+        np.testing.assert_allclose(
+            back[name].coords, original.coords, rtol=0, atol=4e-16 * scale + 1e-12
+        )
 
 
 @FUZZ
@@ -158,7 +190,7 @@ def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, image
     content = bytearray(path.read_bytes())
     for _ in range(data.draw(st.integers(1, 3))):
         position = data.draw(st.integers(0, len(content) - 1))
-        content[position] = data.draw(st.sampled_from(list(b",\n\"x9.-\xff")))
+        content[position] = data.draw(st.sampled_from(list(b',\n"x9.-\xff')))
     path.write_bytes(bytes(content))
     try:
         back = read_gaze_all(path, format="gazemedseg")
@@ -169,7 +201,10 @@ def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, image
 
 
 @FUZZ
-@given(content=st.binary(max_size=300), prefix=st.sampled_from([b"", ",".join(COLUMNS).encode() + b"\n"]))
+@given(
+    content=st.binary(max_size=300),
+    prefix=st.sampled_from([b"", ",".join(COLUMNS).encode() + b"\n"]),
+)
 def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, prefix):
     path = tmp_path / "random.csv"
     path.write_bytes(prefix + content)

@@ -12,24 +12,29 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_recording
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import make_recording
 from napari_gazeseg.gaze.formats import (
     GazeFormatError,
     NativeGazeWriter,
+    _table,
     detect_format,
     read_gaze,
     read_gaze_all,
     write_gaze,
 )
-from napari_gazeseg.gaze.formats import _table
 from napari_gazeseg.gaze.formats.native import native_columns, sidecar_path
 from napari_gazeseg.gaze.recording import GazeRecording
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(params=["pandas", "numpy"])
@@ -50,8 +55,14 @@ def awkward_recording(ndim: int) -> GazeRecording:
     screen = rng.random((n, 2))
     screen[::7] = np.nan
     screen[3, 0] = -0.0
-    meta = {"sampling_rate_hz": 1200.0, "image": {"name": "awkward", "shape": [5] * ndim}, "x": [0.1, None, "é"]}
-    return GazeRecording(t=t, coords=coords, valid=valid, screen=screen, object_id=rng.integers(0, 4, n), meta=meta)
+    meta = {
+        "sampling_rate_hz": 1200.0,
+        "image": {"name": "awkward", "shape": [5] * ndim},
+        "x": [0.1, None, "é"],
+    }
+    return GazeRecording(
+        t=t, coords=coords, valid=valid, screen=screen, object_id=rng.integers(0, 4, n), meta=meta
+    )
 
 
 @pytest.mark.parametrize("ndim", [2, 3, 4])
@@ -64,7 +75,12 @@ def test_round_trip_is_exact(tmp_path, ndim, engine):
     assert np.array_equal(np.signbit(back.screen), np.signbit(recording.screen))  # -0.0 kept
     header = path.read_text().split("\n")[0].split("\t")
     assert header == native_columns(ndim)
-    assert header[1:1 + ndim] == {2: ["row", "col"], 3: ["plane", "row", "col"], 4: ["axis0", "axis1", "row", "col"]}[ndim]
+    assert (
+        header[1 : 1 + ndim]
+        == {2: ["row", "col"], 3: ["plane", "row", "col"], 4: ["axis0", "axis1", "row", "col"]}[
+            ndim
+        ]
+    )
 
 
 def test_fixture_round_trip_and_keys(tmp_path):
@@ -74,6 +90,7 @@ def test_fixture_round_trip_and_keys(tmp_path):
     assert detect_format(path) == "native"
     assert read_gaze(path).equals(recording)
     assert list(read_gaze_all(path)) == ["fixture3d"]  # keyed by meta["image"]["name"]
+    assert read_gaze(sidecar_path(path)).equals(recording)  # the sidecar names the same file
 
 
 def test_recording_without_screen_reads_back_without_screen(tmp_path):
@@ -156,7 +173,9 @@ KILLED_WRITER = textwrap.dedent(
 
 def test_a_writer_killed_mid_line_leaves_everything_flushed(tmp_path):
     path = tmp_path / "killed.gaze.tsv"
-    result = subprocess.run([sys.executable, "-c", KILLED_WRITER.format(n=1234), str(path)], env=os.environ)
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER.format(n=1234), str(path)], env=os.environ
+    )
     assert result.returncode == 9
     with pytest.warns(UserWarning, match="incomplete"):
         back = read_gaze(path)
@@ -186,7 +205,9 @@ def test_files_we_write_take_the_fast_path(tmp_path, engine, monkeypatch):
 
 def test_empty_fields_read_as_nan(tmp_path, engine):
     path = tmp_path / "hand.tsv"
-    path.write_text("\t".join(native_columns(2)) + "\n0.5\t\t\t0\t\t\t1\n0.75\t1\t2\t1\t0.5\t0.5\t2\n")
+    path.write_text(
+        "\t".join(native_columns(2)) + "\n0.5\t\t\t0\t\t\t1\n0.75\t1\t2\t1\t0.5\t0.5\t2\n"
+    )
     back = read_gaze(path)
     assert back.valid.tolist() == [False, True] and np.isnan(back.screen[0]).all()
     assert back.object_id.tolist() == [1, 2]
@@ -269,7 +290,9 @@ def recordings(draw):
     if screen is not None and np.isnan(screen).all():
         screen = None  # an all-unknown screen reads back as None (documented)
     ids = draw(hnp.arrays(np.int64, n, elements=st.integers(0, 2**53)))
-    meta = draw(st.dictionaries(st.text(max_size=5), st.none() | finite | st.text(max_size=5), max_size=3))
+    meta = draw(
+        st.dictionaries(st.text(max_size=5), st.none() | finite | st.text(max_size=5), max_size=3)
+    )
     return GazeRecording(t=t, coords=coords, valid=valid, screen=screen, object_id=ids, meta=meta)
 
 
@@ -311,14 +334,14 @@ def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, engin
     complete = text.count("\n") - 1  # the header's and every complete sample's line end
     assert len(back) == complete
     # the fast parser agrees with the line-by-line reference on whatever it accepted
-    fast = _table._parse_fast
+    fast = _table.parse_fast
     try:
-        _table._parse_fast = lambda *args: None
+        _table.parse_fast = lambda *args: None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             assert read_gaze(path).equals(back)
     finally:
-        _table._parse_fast = fast
+        _table.parse_fast = fast
 
 
 @FUZZ

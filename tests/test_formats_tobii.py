@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from napari_gazeseg.gaze.formats import GazeFormatError, detect_format, read_gaze, read_gaze_all
 from napari_gazeseg.gaze.recording import Fixations, GazeRecording
 
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 #: Column names of the current export (units in brackets) and of the older one.
 CURRENT = {
@@ -69,9 +74,27 @@ OLDER = {
 
 # A 400 x 300 (width x height) image drawn twice as large at (560, 240) on a 1920 x 1080 screen.
 SCREEN = {"res_w": 1920, "res_h": 1080}
-CELLS = {"stimulus": "cells", "media": "cells.png", "pw": 800, "ph": 600, "px": 560, "py": 240, "ow": 400, "oh": 300}
+CELLS = {
+    "stimulus": "cells",
+    "media": "cells.png",
+    "pw": 800,
+    "ph": 600,
+    "px": 560,
+    "py": 240,
+    "ow": 400,
+    "oh": 300,
+}
 # A 100 x 50 image drawn at its own size at (10, 20).
-POLYP = {"stimulus": "polyp", "media": "polyp.jpg", "pw": 100, "ph": 50, "px": 10, "py": 20, "ow": 100, "oh": 50}
+POLYP = {
+    "stimulus": "polyp",
+    "media": "polyp.jpg",
+    "pw": 100,
+    "ph": 50,
+    "px": 10,
+    "py": 20,
+    "ow": 100,
+    "oh": 50,
+}
 
 
 def on_screen(media: dict, row: float, col: float) -> tuple[float, float]:
@@ -80,8 +103,23 @@ def on_screen(media: dict, row: float, col: float) -> tuple[float, float]:
     return media["px"] + (col + 0.5) * scale_x, media["py"] + (row + 0.5) * scale_y
 
 
-def sample(time_ms, media=None, at=None, valid=("Valid", "Valid"), kind="Fixation", index=1, fixation=None, **extra):
-    row = {"time": time_ms, "sensor": "Eye Tracker", "participant": "P01", "recording": "Recording1", **SCREEN}
+def sample(
+    time_ms,
+    media=None,
+    at=None,
+    valid=("Valid", "Valid"),
+    kind="Fixation",
+    index=1,
+    fixation=None,
+    **extra,
+):
+    row = {
+        "time": time_ms,
+        "sensor": "Eye Tracker",
+        "participant": "P01",
+        "recording": "Recording1",
+        **SCREEN,
+    }
     row.update({"vl": valid[0], "vr": valid[1], "type": kind, "index": index, "duration": 250})
     if media is not None:
         row.update(media)
@@ -102,7 +140,9 @@ def export(path, rows, names=CURRENT, decimal=".", encoding="utf-8"):
         for key in keys:
             value = row.get(key, "")
             text = repr(float(value)) if isinstance(value, float) else str(value)
-            fields.append(text.replace(".", ",") if decimal == "," and isinstance(value, float) else text)
+            fields.append(
+                text.replace(".", ",") if decimal == "," and isinstance(value, float) else text
+            )
         lines.append("\t".join(fields))
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
     return path
@@ -112,7 +152,9 @@ TARGETS = [(0.0, 0.0), (10.0, 20.0), (150.25, 399.0), (299.0, 0.0), (-0.5, -0.5)
 
 
 def cells_rows(targets=TARGETS, start_ms=1000.0, step_ms=1000 / 120):
-    return [sample(start_ms + i * step_ms, CELLS, on_screen(CELLS, *rc)) for i, rc in enumerate(targets)]
+    return [
+        sample(start_ms + i * step_ms, CELLS, on_screen(CELLS, *rc)) for i, rc in enumerate(targets)
+    ]
 
 
 @pytest.mark.parametrize("names", [CURRENT, OLDER], ids=["current", "older"])
@@ -177,7 +219,9 @@ def test_several_stimuli_give_one_recording_each(tmp_path):
     np.testing.assert_allclose(polyp.coords, [[10 + i, 20] for i in range(4)], atol=1e-9)
     assert polyp.meta["image"] == {"name": "polyp.jpg", "shape": [50, 100]}
     assert polyp.meta["stimulus_onset_s"] == 0.2 and polyp.t[0] == 0.0
-    with pytest.raises(GazeFormatError, match=r"several stimuli \('cells', 'polyp'\); pass stimulus="):
+    with pytest.raises(
+        GazeFormatError, match=r"several stimuli \('cells', 'polyp'\); pass stimulus="
+    ):
         read_gaze(path)
     assert read_gaze(path, stimulus="polyp").equals(polyp)
     with pytest.raises(GazeFormatError, match="no gaze for stimulus 'organ'"):
@@ -204,8 +248,15 @@ def test_microsecond_timestamps_and_media_coordinates(tmp_path):
         "gy": "Gaze point Y [MCS norm]",
     }
     rows = [
-        {"time": 5_000_000 + 1000 * i, "sensor": "Eye Tracker", "stimulus": "cells", "ow": 400, "oh": 300,
-         "gx": (c + 0.5) / 400, "gy": (r + 0.5) / 300}
+        {
+            "time": 5_000_000 + 1000 * i,
+            "sensor": "Eye Tracker",
+            "stimulus": "cells",
+            "ow": 400,
+            "oh": 300,
+            "gx": (c + 0.5) / 400,
+            "gy": (r + 0.5) / 300,
+        }
         for i, (r, c) in enumerate(TARGETS)
     ]
     recording = read_gaze(export(tmp_path / "us.tsv", rows, names))
@@ -217,13 +268,31 @@ def test_pro_lab_fixations(tmp_path):
     first, second = (20.0, 30.0), (200.0, 350.0)
     rows = []
     for i in range(5):
-        rows.append(sample(1000 + 10 * i, CELLS, on_screen(CELLS, *first), index=1,
-                           fixation=on_screen(CELLS, *first), duration=50))
+        rows.append(
+            sample(
+                1000 + 10 * i,
+                CELLS,
+                on_screen(CELLS, *first),
+                index=1,
+                fixation=on_screen(CELLS, *first),
+                duration=50,
+            )
+        )
     rows.append(sample(1050, CELLS, (1000, 600), kind="Saccade", index=1, duration=20))
-    rows.append(sample(1060, CELLS, (1800, 50), index=2, fixation=(1800, 50), duration=30))  # off the media
+    rows.append(
+        sample(1060, CELLS, (1800, 50), index=2, fixation=(1800, 50), duration=30)
+    )  # off the media
     for i in range(3):
-        rows.append(sample(1070 + 10 * i, CELLS, on_screen(CELLS, *second), index=3,
-                           fixation=on_screen(CELLS, *second), duration=30))
+        rows.append(
+            sample(
+                1070 + 10 * i,
+                CELLS,
+                on_screen(CELLS, *second),
+                index=3,
+                fixation=on_screen(CELLS, *second),
+                duration=30,
+            )
+        )
     path = export(tmp_path / "fix.tsv", rows)
     fixations = read_gaze(path, what="fixations")
     assert isinstance(fixations, Fixations) and len(fixations) == 2
@@ -238,10 +307,19 @@ def test_pro_lab_fixations(tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda rows: rows[2].update(time="soon"), r"line 4: 'soon' in column 'Recording timestamp \[ms\]' is not a number"),
-        (lambda rows: rows[2].update(time=""), r"line 4: an eye-tracker sample has no Recording timestamp"),
+        (
+            lambda rows: rows[2].update(time="soon"),
+            r"line 4: 'soon' in column 'Recording timestamp \[ms\]' is not a number",
+        ),
+        (
+            lambda rows: rows[2].update(time=""),
+            r"line 4: an eye-tracker sample has no Recording timestamp",
+        ),
         (lambda rows: rows[3].update(time=900.0), r"line 5: Recording timestamp goes backwards"),
-        (lambda rows: rows[1].update(vl="Maybe"), r"line 3: 'Maybe' in column 'Validity left' is neither Valid nor Invalid"),
+        (
+            lambda rows: rows[1].update(vl="Maybe"),
+            r"line 3: 'Maybe' in column 'Validity left' is neither Valid nor Invalid",
+        ),
     ],
 )
 def test_malformed_exports_name_the_line(tmp_path, mutate, message):
@@ -276,7 +354,9 @@ def exports(draw):
     rows = []
     for i in range(n):
         row, col = draw(pixel), draw(pixel)
-        valid = draw(st.sampled_from([("Valid", "Valid"), ("Invalid", "Valid"), ("Invalid", "Invalid")]))
+        valid = draw(
+            st.sampled_from([("Valid", "Valid"), ("Invalid", "Valid"), ("Invalid", "Invalid")])
+        )
         rows.append(sample(float(times[i]), CELLS, on_screen(CELLS, row, col), valid=valid))
     names = draw(st.sampled_from([CURRENT, OLDER]))
     return rows, names
@@ -313,14 +393,20 @@ def test_fuzz_mutated_exports_fail_cleanly_or_keep_their_row_count(tmp_path, bui
     count = sum(len(recording) for recording in contents.values())
     if "Sensor" in header and "Presented Stimulus name" in header:
         sensor, stimulus = header.index("Sensor"), header.index("Presented Stimulus name")
-        expected = sum(row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip()) for row in rows_read)
+        expected = sum(
+            row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip())
+            for row in rows_read
+        )
         assert count == expected
     else:
         assert count <= len(rows_read)
 
 
 @FUZZ
-@given(content=st.binary(max_size=400), prefix=st.sampled_from([b"", "\t".join(CURRENT.values()).encode() + b"\n"]))
+@given(
+    content=st.binary(max_size=400),
+    prefix=st.sampled_from([b"", "\t".join(CURRENT.values()).encode() + b"\n"]),
+)
 def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, prefix):
     path = tmp_path / "random.tsv"
     path.write_bytes(prefix + content)

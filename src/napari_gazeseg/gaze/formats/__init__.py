@@ -25,7 +25,7 @@ from ..recording import Fixations, GazeRecording
 from ._detect import FORMATS, detect_format
 from ._errors import GazeFormatError, format_error
 from .gazemedseg import read_gazemedseg_csv, write_gazemedseg_csv
-from .native import NativeGazeWriter, read_native, write_native
+from .native import NativeGazeWriter, read_native, sidecar_path, write_native
 from .plain_csv import read_plain_csv
 from .tobii_prolab import read_tobii_pro_lab
 
@@ -44,7 +44,11 @@ _WHAT = ("samples", "fixations")
 
 
 def _single_name(recording: GazeRecording, path: Path) -> str:
-    name = recording.meta.get("image", {}).get("name") if isinstance(recording.meta.get("image"), dict) else None
+    name = (
+        recording.meta.get("image", {}).get("name")
+        if isinstance(recording.meta.get("image"), dict)
+        else None
+    )
     if isinstance(name, str) and name:
         return name
     stem = path.name
@@ -52,6 +56,15 @@ def _single_name(recording: GazeRecording, path: Path) -> str:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
     return stem
+
+
+def _data_file(path: Path) -> Path:
+    """The TSV of a native sidecar (``NAME.gaze.json`` -> ``NAME.gaze.tsv``); other paths as given."""
+    if path.suffix.lower() == ".json":
+        samples = path.with_suffix(".tsv")
+        if samples.is_file() and sidecar_path(samples) == path:
+            return samples
+    return path
 
 
 def read_gaze_all(
@@ -62,7 +75,7 @@ def read_gaze_all(
     Parameters
     ----------
     path : str or Path
-        The file (for native files the ``.gaze.tsv``).
+        The file (for native files the ``.gaze.tsv`` or its ``.gaze.json`` sidecar).
     format : str, optional
         A key of :data:`FORMATS`; detected from the sidecar and header when None.
     what : {"samples", "fixations"}
@@ -74,7 +87,7 @@ def read_gaze_all(
     Single-recording formats (native, CSV) give one entry, keyed by
     ``meta["image"]["name"]`` or else the file name without its extensions.
     """
-    path = Path(path)
+    path = _data_file(Path(path))
     if what not in _WHAT:
         raise ValueError(f"what must be 'samples' or 'fixations', got {what!r}.")
     if format is None:
@@ -110,17 +123,31 @@ def read_gaze(
         if len(contents) == 1:
             return next(iter(contents.values()))
         if not contents:
-            raise format_error(path, "the file holds no gaze for any stimulus", "export the recording with its gaze data")
-        raise format_error(path, f"the file holds gaze for several stimuli ({names})", "pass stimulus= with one of them")
+            raise format_error(
+                path,
+                "the file holds no gaze for any stimulus",
+                "export the recording with its gaze data",
+            )
+        raise format_error(
+            path,
+            f"the file holds gaze for several stimuli ({names})",
+            "pass stimulus= with one of them",
+        )
     if stimulus not in contents:
-        raise format_error(path, f"there is no gaze for stimulus {stimulus!r}, only for {names}", "pass one of those names")
+        raise format_error(
+            path,
+            f"there is no gaze for stimulus {stimulus!r}, only for {names}",
+            "pass one of those names",
+        )
     return contents[stimulus]
 
 
 def write_gaze(recording: GazeRecording, path: str | Path) -> None:
     """Write ``recording`` in the native format: ``path`` (``NAME.gaze.tsv``) and its sidecar."""
     if isinstance(recording, Fixations):
-        raise TypeError("write_gaze writes gaze samples; write Fixations with write_gazemedseg_csv.")
+        raise TypeError(
+            "write_gaze writes gaze samples; write Fixations with write_gazemedseg_csv."
+        )
     if not isinstance(recording, GazeRecording):
         raise TypeError(f"write_gaze needs a GazeRecording, got {type(recording).__name__}.")
     write_native(recording, path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._errors import format_error
-from ._text import decode_text, text_encoding
 from ._table import header_fields
+from ._text import decode_text, text_encoding
 from .native import read_sidecar
 from .plain_csv import is_plain_csv_header
 
@@ -34,7 +34,9 @@ def _first_line(path: Path) -> str:
         head = head[: head.index(b"\n")]
     line = decode_text(head, path).split("\n")[0]
     if not line.strip():
-        raise format_error(path, "the first line is empty", "pass a gaze file that starts with its header line", 1)
+        raise format_error(
+            path, "the first line is empty", "pass a gaze file that starts with its header line", 1
+        )
     return line
 
 

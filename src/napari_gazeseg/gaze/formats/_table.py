@@ -21,7 +21,7 @@ import numpy as np
 
 from ._errors import format_error
 
-__all__ = ["FAST_ENGINE", "header_fields", "parse_numeric_table"]
+__all__ = ["FAST_ENGINE", "header_fields", "parse_fast", "parse_numeric_table"]
 
 #: The fast parser: ``"pandas"`` (used when importable) or ``"numpy"``.
 FAST_ENGINE = "pandas"
@@ -64,13 +64,20 @@ def parse_numeric_table(
     n_columns = len(columns)
     if not body:
         return np.empty((0, n_columns), dtype=np.float64)
-    parsed = _parse_fast(body, n_columns, separator, decimal)
+    parsed = parse_fast(body, n_columns, separator, decimal)
     if parsed is not None:
         return parsed
     return _parse_slow(body, columns, path, first_line, separator, decimal)
 
 
-def _parse_fast(body: str, n_columns: int, separator: str, decimal: str) -> np.ndarray | None:
+def parse_fast(
+    body: str, n_columns: int, separator: str = "\t", decimal: str = "."
+) -> np.ndarray | None:
+    """The ``(rows, n_columns)`` numbers of ``body`` by a C parser, or None where it balks.
+
+    None means "parse it line by line": a blank line, a field count that differs,
+    or text the strict C parser does not take as a number.
+    """
     n_lines = body.count("\n")
     if body.startswith("\n") or "\n\n" in body:
         return None  # both parsers skip blank lines; the slow path names them
@@ -135,7 +142,9 @@ def _read_with_numpy(body: str, separator: str, decimal: str) -> np.ndarray | No
     return np.loadtxt(stream, dtype=np.float64, delimiter=separator, comments=None, ndmin=2)
 
 
-def _select_columns(body: str, n_fields: int, usecols, path, first_line: int, separator: str) -> str:
+def _select_columns(
+    body: str, n_fields: int, usecols, path, first_line: int, separator: str
+) -> str:
     picked = []
     for row, line in enumerate(body.split("\n")[:-1]):
         fields = line.split(separator)

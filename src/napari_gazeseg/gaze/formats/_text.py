@@ -35,7 +35,7 @@ def decode_text(data: bytes, path: str | Path) -> str:
     """
     encoding = text_encoding(data)
     if encoding == "utf-8-sig":
-        encoding, data = "utf-8", data[len(codecs.BOM_UTF8):]
+        encoding, data = "utf-8", data[len(codecs.BOM_UTF8) :]
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -48,7 +48,9 @@ def decode_text(data: bytes, path: str | Path) -> str:
         ) from None
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise format_error(path, "the file holds NUL characters (binary data)", "pass a text gaze file", line)
+        raise format_error(
+            path, "the file holds NUL characters (binary data)", "pass a text gaze file", line
+        )
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text

@@ -47,8 +47,15 @@ COLUMNS = (
     "IMAGE_HEIGHT",
     "IMAGE_WIDTH",
 )
-_REQUIRED = ("IMAGE", "CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION", "CURRENT_FIX_START",
-             "IMAGE_HEIGHT", "IMAGE_WIDTH")
+_REQUIRED = (
+    "IMAGE",
+    "CURRENT_FIX_X",
+    "CURRENT_FIX_Y",
+    "CURRENT_FIX_DURATION",
+    "CURRENT_FIX_START",
+    "IMAGE_HEIGHT",
+    "IMAGE_WIDTH",
+)
 _NUMERIC = _REQUIRED[1:]
 
 
@@ -59,7 +66,12 @@ def _number(text: str, column: str, path, line: int) -> float:
         value = math.nan
     if not math.isfinite(value):
         shown = text if len(text) <= 30 else text[:27] + "..."
-        raise format_error(path, f"{shown!r} in column {column} is not a finite number", "fix or delete that line", line)
+        raise format_error(
+            path,
+            f"{shown!r} in column {column} is not a finite number",
+            "fix or delete that line",
+            line,
+        )
     return value
 
 
@@ -73,19 +85,28 @@ def read_gazemedseg_csv(path: str | Path) -> dict[str, Fixations]:
     """
     text = read_text(path)
     if not text.strip():
-        raise format_error(path, "the file is empty", "pass a GazeMedSeg fixation CSV with its header line")
+        raise format_error(
+            path, "the file is empty", "pass a GazeMedSeg fixation CSV with its header line"
+        )
     rows = csv.reader(io.StringIO(text))
     try:
         header = [name.strip() for name in next(rows)]
         return _read_rows(rows, header, path)
     except csv.Error as err:
-        raise format_error(path, f"the CSV is malformed ({err})", "fix that line", rows.line_num) from None
+        raise format_error(
+            path, f"the CSV is malformed ({err})", "fix that line", rows.line_num
+        ) from None
 
 
 def _read_rows(rows, header: list[str], path) -> dict[str, Fixations]:
     missing = [name for name in _REQUIRED if name not in header]
     if missing:
-        raise format_error(path, f"the header lacks {', '.join(missing)}", "export the fixation report with those columns", 1)
+        raise format_error(
+            path,
+            f"the header lacks {', '.join(missing)}",
+            "export the fixation report with those columns",
+            1,
+        )
     index = {name: header.index(name) for name in _REQUIRED}
     per_image: dict[str, dict[str, list]] = {}
     for fields in rows:
@@ -93,7 +114,12 @@ def _read_rows(rows, header: list[str], path) -> dict[str, Fixations]:
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue
         if len(fields) != len(header):
-            raise format_error(path, f"{len(fields)} fields where the header names {len(header)}", "fix or delete that line", line)
+            raise format_error(
+                path,
+                f"{len(fields)} fields where the header names {len(header)}",
+                "fix or delete that line",
+                line,
+            )
         name = fields[index["IMAGE"]].strip()
         if not name:
             raise format_error(path, "IMAGE is empty", "name the image of every fixation", line)
@@ -101,7 +127,12 @@ def _read_rows(rows, header: list[str], path) -> dict[str, Fixations]:
             _number(fields[index[column]], column, path, line) for column in _NUMERIC
         )
         if height < 1 or width < 1 or height != round(height) or width != round(width):
-            raise format_error(path, "IMAGE_HEIGHT and IMAGE_WIDTH must be positive whole numbers", "fix that line", line)
+            raise format_error(
+                path,
+                "IMAGE_HEIGHT and IMAGE_WIDTH must be positive whole numbers",
+                "fix that line",
+                line,
+            )
         if duration < 0:
             raise format_error(path, "CURRENT_FIX_DURATION is negative", "fix that line", line)
         image = per_image.setdefault(name, {"shape": (height, width), "line": line, "values": []})
@@ -122,7 +153,9 @@ def _fixations(name: str, image: dict) -> Fixations:
     start_ms, duration_ms, y, x = np.array(image["values"], dtype=np.float64).T
     coords = np.column_stack([y * height - 0.5, x * width - 0.5])
     meta = {"source": "gazemedseg", "image": {"name": name, "shape": [int(height), int(width)]}}
-    return Fixations(start=start_ms / 1000.0, duration=duration_ms / 1000.0, coords=coords, meta=meta)
+    return Fixations(
+        start=start_ms / 1000.0, duration=duration_ms / 1000.0, coords=coords, meta=meta
+    )
 
 
 def write_gazemedseg_csv(fixations_by_image: dict[str, Fixations], path: str | Path) -> None:
@@ -153,11 +186,26 @@ def write_gazemedseg_csv(fixations_by_image: dict[str, Fixations], path: str | P
         x = (fixations.coords[:, 1] + 0.5) / width
         y = (fixations.coords[:, 0] + 0.5) / height
         for number, values in enumerate(
-            zip(x.tolist(), y.tolist(), (fixations.duration * 1000.0).tolist(), (fixations.start * 1000.0).tolist()),
+            zip(
+                x.tolist(),
+                y.tolist(),
+                (fixations.duration * 1000.0).tolist(),
+                (fixations.start * 1000.0).tolist(),
+            ),
             start=1,
         ):
             fix_x, fix_y, duration_ms, start_ms = values
             writer.writerow(
-                [name, number, repr(fix_x), repr(fix_y), repr(duration_ms), "", repr(start_ms), height, width]
+                [
+                    name,
+                    number,
+                    repr(fix_x),
+                    repr(fix_y),
+                    repr(duration_ms),
+                    "",
+                    repr(start_ms),
+                    height,
+                    width,
+                ]
             )
     Path(path).write_text(buffer.getvalue(), encoding="utf-8")

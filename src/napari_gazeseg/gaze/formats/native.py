@@ -74,7 +74,9 @@ def _column_descriptions(ndim: int) -> dict[str, str]:
     described = {"t_s": "seconds from the recording start"}
     for name in coordinate_columns(ndim):
         described[name] = f"{name} ({_UNIT})"
-    described["valid"] = "1 when the sample is valid, 0 for blinks, track loss or gaze off the image"
+    described["valid"] = (
+        "1 when the sample is valid, 0 for blinks, track loss or gaze off the image"
+    )
     described["screen_x"] = "normalised display-area x (0 left, 1 right); nan where unknown"
     described["screen_y"] = "normalised display-area y (0 top, 1 bottom); nan where unknown"
     described["object_id"] = "label id of the object session (0 = outside any session)"
@@ -147,12 +149,22 @@ class NativeGazeWriter:
             return
         coords = np.asarray(coords, dtype=np.float64).reshape(n, -1)
         if coords.shape[1] != self.ndim:
-            raise ValueError(f"coords have {coords.shape[1]} columns but the file holds {self.ndim}D gaze.")
+            raise ValueError(
+                f"coords have {coords.shape[1]} columns but the file holds {self.ndim}D gaze."
+            )
         finite = np.isfinite(coords).all(axis=1)
         valid = finite if valid is None else np.asarray(valid, dtype=bool).reshape(n) & finite
         coords = np.where(valid[:, None], coords, np.nan)
-        screen = np.full((n, 2), np.nan) if screen is None else np.asarray(screen, dtype=np.float64).reshape(n, 2)
-        ids = np.full(n, DEFAULT_OBJECT, dtype=np.int64) if object_id is None else np.asarray(object_id)
+        screen = (
+            np.full((n, 2), np.nan)
+            if screen is None
+            else np.asarray(screen, dtype=np.float64).reshape(n, 2)
+        )
+        ids = (
+            np.full(n, DEFAULT_OBJECT, dtype=np.int64)
+            if object_id is None
+            else np.asarray(object_id)
+        )
         ids = ids.reshape(n)
         if not np.isfinite(t).all():
             raise ValueError("t must be finite for every sample.")
@@ -205,7 +217,9 @@ def _write_atomically(path: Path, text: str) -> None:
 def write_native(recording: GazeRecording, path: str | Path) -> None:
     """Write ``recording`` as ``path`` (``NAME.gaze.tsv``) plus its sidecar."""
     with NativeGazeWriter(path, recording.ndim, recording.meta) as writer:
-        writer.append(recording.t, recording.coords, recording.valid, recording.screen, recording.object_id)
+        writer.append(
+            recording.t, recording.coords, recording.valid, recording.screen, recording.object_id
+        )
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any] | None:
@@ -216,12 +230,21 @@ def read_sidecar(path: str | Path) -> dict[str, Any] | None:
     try:
         content = json.loads(read_text(sidecar))
     except json.JSONDecodeError as err:
-        raise format_error(sidecar, f"the sidecar is not valid JSON ({err.msg})", "restore it or delete it", err.lineno) from None
+        raise format_error(
+            sidecar,
+            f"the sidecar is not valid JSON ({err.msg})",
+            "restore it or delete it",
+            err.lineno,
+        ) from None
     if not isinstance(content, dict) or content.get("format") != FORMAT_NAME:
-        raise format_error(sidecar, f"this JSON is not a {FORMAT_NAME!r} sidecar", "rename or delete it")
+        raise format_error(
+            sidecar, f"this JSON is not a {FORMAT_NAME!r} sidecar", "rename or delete it"
+        )
     version = content.get("format_version")
     if not isinstance(version, int) or version < 1:
-        raise format_error(sidecar, f"format_version {version!r} is not a version number", "restore the sidecar")
+        raise format_error(
+            sidecar, f"format_version {version!r} is not a version number", "restore the sidecar"
+        )
     if version > FORMAT_VERSION:
         raise format_error(
             sidecar,
@@ -267,7 +290,7 @@ def read_native(path: str | Path) -> GazeRecording:
             f"the sidecar says {sidecar.get('ndim')!r}D but the TSV header has {ndim}D coordinates",
             "restore the matching sidecar",
         )
-    body = text[header_end + 1:]
+    body = text[header_end + 1 :]
     if body and not body.endswith("\n"):
         torn_line = body.count("\n") + 2
         body = body[: body.rfind("\n") + 1]
@@ -278,7 +301,9 @@ def read_native(path: str | Path) -> GazeRecording:
             stacklevel=2,
         )
     table = parse_numeric_table(body, header, path, first_line=2)
-    return _recording_from_table(table, ndim, {} if sidecar is None else sidecar.get("meta", {}), path)
+    return _recording_from_table(
+        table, ndim, {} if sidecar is None else sidecar.get("meta", {}), path
+    )
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -287,25 +312,41 @@ def _first_bad(mask: np.ndarray) -> int:
 
 def _recording_from_table(table: np.ndarray, ndim: int, meta: dict, path) -> GazeRecording:
     t = table[:, 0]
-    coords = table[:, 1: 1 + ndim]
-    valid, screen, ids = table[:, 1 + ndim], table[:, 2 + ndim: 4 + ndim], table[:, 4 + ndim]
+    coords = table[:, 1 : 1 + ndim]
+    valid, screen, ids = table[:, 1 + ndim], table[:, 2 + ndim : 4 + ndim], table[:, 4 + ndim]
     checks = [
         (~np.isfinite(t), "the time t_s is not a finite number", "every sample needs a time"),
         (np.isinf(coords).any(axis=1), "a coordinate is infinite", "write nan for invalid samples"),
-        (~np.isin(valid, (0.0, 1.0)), "valid is neither 0 nor 1", "write 1 for valid and 0 for invalid samples"),
-        (np.isinf(screen).any(axis=1), "a screen position is infinite", "write nan where it is unknown"),
-        (~((ids >= 0) & (ids <= _MAX_ID) & (ids == np.round(ids))), "object_id is not a non-negative integer", "write label ids 0, 1, 2, ..."),
+        (
+            ~np.isin(valid, (0.0, 1.0)),
+            "valid is neither 0 nor 1",
+            "write 1 for valid and 0 for invalid samples",
+        ),
+        (
+            np.isinf(screen).any(axis=1),
+            "a screen position is infinite",
+            "write nan where it is unknown",
+        ),
+        (
+            ~((ids >= 0) & (ids <= _MAX_ID) & (ids == np.round(ids))),
+            "object_id is not a non-negative integer",
+            "write label ids 0, 1, 2, ...",
+        ),
     ]
     if len(t) > 1:
         back = np.zeros(len(t), dtype=bool)
         back[1:] = np.diff(t) < 0
-        checks.append((back, "time goes backwards", "samples must be in time order; sort the file by t_s"))
+        checks.append(
+            (back, "time goes backwards", "samples must be in time order; sort the file by t_s")
+        )
     for bad, problem, remedy in checks:
         if bad.any():
             raise format_error(path, problem, remedy, _first_bad(bad))
     if np.isnan(screen).all():
         screen = None
     try:
-        return GazeRecording(t=t, coords=coords, valid=valid == 1.0, screen=screen, object_id=ids, meta=meta)
+        return GazeRecording(
+            t=t, coords=coords, valid=valid == 1.0, screen=screen, object_id=ids, meta=meta
+        )
     except ValueError as err:
         raise format_error(path, str(err).rstrip("."), "fix the file") from None

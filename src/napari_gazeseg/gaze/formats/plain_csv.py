@@ -77,15 +77,17 @@ def read_plain_csv(path: str | Path) -> GazeRecording:
             "name the columns as docs/formats.md describes",
             1,
         )
-    body = text[header_end + 1:]
+    body = text[header_end + 1 :]
     if body and not body.endswith("\n"):
         body += "\n"
     time_index, seconds_per_unit = time
     optional = [name for name in ("valid", "object_id") if name in names]
     usecols = [time_index, *coordinates, *(names.index(name) for name in optional)]
-    table = parse_numeric_table(body, fields, path, first_line=2, separator=separator, usecols=usecols)
+    table = parse_numeric_table(
+        body, fields, path, first_line=2, separator=separator, usecols=usecols
+    )
     t = table[:, 0] * seconds_per_unit
-    coords = table[:, 1: 1 + len(coordinates)]
+    coords = table[:, 1 : 1 + len(coordinates)]
     extra = dict.fromkeys(("valid", "object_id"))
     for offset, name in enumerate(optional):
         extra[name] = table[:, 1 + len(coordinates) + offset]
@@ -100,18 +102,26 @@ def read_plain_csv(path: str | Path) -> GazeRecording:
 def _check(path, t, coords, extra) -> None:
     problems = [
         (~np.isfinite(t), "the time is not a finite number", "every sample needs a time"),
-        (np.isinf(coords).any(axis=1), "a coordinate is infinite", "leave invalid coordinates empty"),
+        (
+            np.isinf(coords).any(axis=1),
+            "a coordinate is infinite",
+            "leave invalid coordinates empty",
+        ),
     ]
     if len(t) > 1:
         back = np.zeros(len(t), dtype=bool)
         back[1:] = np.diff(t) < 0
         problems.append((back, "time goes backwards", "sort the rows by time"))
     if extra["valid"] is not None:
-        problems.append((~np.isin(extra["valid"], (0.0, 1.0)), "valid is neither 0 nor 1", "write 1 or 0"))
+        problems.append(
+            (~np.isin(extra["valid"], (0.0, 1.0)), "valid is neither 0 nor 1", "write 1 or 0")
+        )
     ids = extra["object_id"]
     if ids is not None:
         bad_id = ~((ids >= 0) & (ids <= 2.0**53) & (ids == np.round(ids)))
-        problems.append((bad_id, "object_id is not a non-negative integer", "write label ids 0, 1, 2, ..."))
+        problems.append(
+            (bad_id, "object_id is not a non-negative integer", "write label ids 0, 1, 2, ...")
+        )
     for bad, problem, remedy in problems:
         if bad.any():
             raise format_error(path, problem, remedy, int(np.argmax(bad)) + 2)

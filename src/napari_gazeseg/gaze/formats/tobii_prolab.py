@@ -42,6 +42,8 @@ fixations off the media are left out and counted in
 
 from __future__ import annotations
 
+import gc
+import operator
 import re
 from pathlib import Path
 
@@ -49,11 +51,14 @@ import numpy as np
 
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
+from ._table import parse_fast
 from ._text import read_text
 
 __all__ = ["read_tobii_pro_lab"]
 
-_HEADER = re.compile(r"^(?P<name>.*?)\s*(?:\[(?P<bracketed>[^\]]*)\]|\((?P<parenthesised>[^)]*)\))?$")
+_HEADER = re.compile(
+    r"^(?P<name>.*?)\s*(?:\[(?P<bracketed>[^\]]*)\]|\((?P<parenthesised>[^)]*)\))?$"
+)
 _SECONDS = {"ms": 1e-3, "us": 1e-6, None: 1e-3}
 _DACS = ("dacspx", None)
 _PX = ("px", None)
@@ -66,8 +71,39 @@ def _unit(text: str | None) -> str | None:
     return unit or None
 
 
+#: Base names (lower case, unit removed) of the columns the reader uses; others are skipped.
+_USED = {
+    "recording timestamp",
+    "sensor",
+    "event",
+    "gaze point x",
+    "gaze point y",
+    "validity left",
+    "validity right",
+    "eye movement type",
+    "eye movement type index",
+    "gaze event duration",
+    "eye movement event duration",
+    "fixation point x",
+    "fixation point y",
+    "presented stimulus name",
+    "presented media name",
+    "presented media position x",
+    "presented media position y",
+    "presented media width",
+    "presented media height",
+    "original media width",
+    "original media height",
+    "recording resolution width",
+    "recording resolution height",
+    "participant name",
+    "recording name",
+    "recording fixation filter name",
+}
+
+
 class _Table:
-    """The export's columns by name and unit, with one list of strings per column."""
+    """The export's used columns by name and unit: one tuple of field strings per column."""
 
     def __init__(self, text: str, path):
         self.path = path
@@ -78,20 +114,35 @@ class _Table:
             match = _HEADER.match(field)
             unit = _unit(match.group("bracketed") or match.group("parenthesised"))
             self.keys.setdefault((match.group("name").strip().lower(), unit), index)
-        self.rows: list[list[str]] = []
-        self.lines: list[int] = []
-        for number, line in enumerate(lines[1:], start=2):
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != len(self.header):
+        used = sorted({index for (name, _), index in self.keys.items() if name in _USED})
+        # a tuple even when one column is used (and an empty one when none is)
+        pick = operator.itemgetter(*used, *used) if used else (lambda fields: ())
+        width = len(self.header)
+        collecting = gc.isenabled()
+        gc.disable()  # millions of short strings: the cyclic collector would run over and over
+        try:
+            split = (line.split("\t") for line in lines[1:])
+            picked = [pick(fields) if len(fields) == width else None for fields in split]
+        finally:
+            if collecting:
+                gc.enable()
+        for position in (i for i, row in enumerate(picked) if row is None):
+            line = lines[position + 1]
+            if line.strip():
                 raise format_error(
-                    path, f"{len(fields)} fields where the header names {len(self.header)}",
-                    "export the data again or fix that line", number,
+                    path,
+                    f"{line.count(chr(9)) + 1} fields where the header names {width}",
+                    "export the data again or fix that line",
+                    position + 2,
                 )
-            self.rows.append(fields)
-            self.lines.append(number)
+        self.lines = [position + 2 for position, row in enumerate(picked) if row is not None]
+        rows = [row for row in picked if row is not None]
+        self.n_rows = len(rows)
         self.line_numbers = np.asarray(self.lines, dtype=np.int64)
+        transposed = list(zip(*rows))[: len(used)] if rows else [()] * len(used)
+        self.columns = dict(zip(used, transposed))
+        self._numbers: dict[int, np.ndarray] = {}
+        self._texts: dict[int, list[str]] = {}
 
     def find(self, name: str, units=(None,)) -> tuple[int, str | None] | None:
         """``(column index, unit)`` of the first column named ``name`` in one of ``units``."""
@@ -104,28 +155,44 @@ class _Table:
         found = self.find(name, units)
         if found is None:
             return None
-        return [row[found[0]].strip() for row in self.rows]
+        if found[0] not in self._texts:
+            self._texts[found[0]] = [field.strip() for field in self.columns[found[0]]]
+        return self._texts[found[0]]
 
     def numbers(self, name: str, units=(None,)) -> np.ndarray | None:
         found = self.find(name, units)
         return None if found is None else self.numbers_at(found[0])
 
     def numbers_at(self, index: int) -> np.ndarray:
-        values = np.empty(len(self.rows), dtype=np.float64)
-        for row_index, row in enumerate(self.rows):
-            field = row[index].strip()
-            if not field:
-                values[row_index] = np.nan
-                continue
+        """Column ``index`` as float64: empty fields NaN, comma or dot decimals."""
+        if index not in self._numbers:
+            body = "\n".join(self.columns[index]) + "\n" if self.n_rows else ""
+            if body.startswith("\n"):
+                body = "nan" + body
+            while "\n\n" in body:
+                body = body.replace("\n\n", "\nnan\n")
+            body = body.replace(",", ".")
+            values = parse_fast(body, 1) if body else np.empty((0, 1))
+            if values is None or np.isinf(values).any():
+                values = self._parse_one_by_one(index)
+            self._numbers[index] = values.reshape(-1)
+        return self._numbers[index]
+
+    def _parse_one_by_one(self, index: int) -> np.ndarray:
+        values = np.empty(self.n_rows, dtype=np.float64)
+        for position, (field, line) in enumerate(zip(self.columns[index], self.lines)):
+            field = field.strip()
             try:
-                values[row_index] = float(field.replace(",", "."))
+                values[position] = float(field.replace(",", ".")) if field else np.nan
             except ValueError:
-                values[row_index] = np.inf  # reported below with its line
-            if np.isinf(values[row_index]):
+                values[position] = np.inf
+            if np.isinf(values[position]):
                 shown = field if len(field) <= 30 else field[:27] + "..."
                 raise format_error(
-                    self.path, f"{shown!r} in column {self.header[index]!r} is not a number",
-                    "export the data again or fix that line", self.lines[row_index],
+                    self.path,
+                    f"{shown!r} in column {self.header[index]!r} is not a number",
+                    "export the data again or fix that line",
+                    line,
                 )
         return values
 
@@ -146,8 +213,10 @@ def _validity(values: list[str] | None, table: _Table, column: str) -> np.ndarra
                 codes[index] = 1 if float(word.replace(",", ".")) <= 1 else 0
             except ValueError:
                 raise format_error(
-                    table.path, f"{value!r} in column {column!r} is neither Valid nor Invalid",
-                    "export the data again or fix that line", table.lines[index],
+                    table.path,
+                    f"{value!r} in column {column!r} is neither Valid nor Invalid",
+                    "export the data again or fix that line",
+                    table.lines[index],
                 ) from None
     return codes
 
@@ -159,7 +228,7 @@ def _eyes_ok(table: _Table) -> np.ndarray:
     ]
     codes = [c for c in codes if c is not None]
     if not codes:
-        return np.ones(len(table.rows), dtype=bool)
+        return np.ones(table.n_rows, dtype=bool)
     known = np.any([c >= 0 for c in codes], axis=0)
     return np.any([c == 1 for c in codes], axis=0) | ~known
 
@@ -174,8 +243,12 @@ class _Media:
 
     def __init__(self, table: _Table):
         self.position = [table.numbers(f"presented media position {axis}", _DACS) for axis in "xy"]
-        self.presented = [table.numbers(f"presented media {side}", _PX) for side in ("width", "height")]
-        self.original = [table.numbers(f"original media {side}", _PX) for side in ("width", "height")]
+        self.presented = [
+            table.numbers(f"presented media {side}", _PX) for side in ("width", "height")
+        ]
+        self.original = [
+            table.numbers(f"original media {side}", _PX) for side in ("width", "height")
+        ]
 
     def to_pixels(self, table: _Table, point: str) -> tuple[np.ndarray, np.ndarray] | None:
         """``(u, v)``: ``point`` ("gaze point" / "fixation point") from the media's corner, original px."""
@@ -185,7 +258,9 @@ class _Media:
             with np.errstate(invalid="ignore", divide="ignore"):
                 candidates.append(
                     tuple(
-                        (dacs[axis] - self.position[axis]) * self.original[axis] / self.presented[axis]
+                        (dacs[axis] - self.position[axis])
+                        * self.original[axis]
+                        / self.presented[axis]
                         for axis in range(2)
                     )
                 )
@@ -225,13 +300,15 @@ def _sample_rows(table: _Table, gaze_x: np.ndarray) -> np.ndarray:
         return np.array([value.lower() == "eye tracker" for value in sensor], dtype=bool)
     event = table.text("event")
     if event is None:
-        return np.ones(len(table.rows), dtype=bool)
-    has_validity = np.zeros(len(table.rows), dtype=bool)
+        return np.ones(table.n_rows, dtype=bool)
+    has_validity = np.zeros(table.n_rows, dtype=bool)
     for name in ("validity left", "validity right"):
         values = table.text(name)
         if values is not None:
             has_validity |= np.array([bool(value) for value in values], dtype=bool)
-    bare_event = np.array([bool(value) for value in event], dtype=bool) & np.isnan(gaze_x) & ~has_validity
+    bare_event = (
+        np.array([bool(value) for value in event], dtype=bool) & np.isnan(gaze_x) & ~has_validity
+    )
     return ~bare_event
 
 
@@ -249,7 +326,9 @@ def _first(values, rows: np.ndarray):
     return None
 
 
-def read_tobii_pro_lab(path: str | Path, what: str = "samples") -> dict[str, GazeRecording | Fixations]:
+def read_tobii_pro_lab(
+    path: str | Path, what: str = "samples"
+) -> dict[str, GazeRecording | Fixations]:
     """Read a Pro Lab data export: ``{stimulus: GazeRecording}`` (or ``Fixations``).
 
     See the module docstring for the columns, the mapping and the keys. Raises
@@ -267,8 +346,10 @@ def read_tobii_pro_lab(path: str | Path, what: str = "samples") -> dict[str, Gaz
             break
     if timestamp is None:
         raise format_error(
-            path, "there is no 'Recording timestamp' column",
-            "include Recording timestamp in Pro Lab's Data Export", 1,
+            path,
+            "there is no 'Recording timestamp' column",
+            "include Recording timestamp in Pro Lab's Data Export",
+            1,
         )
     media = _Media(table)
     gaze = media.to_pixels(table, "gaze point")
@@ -287,8 +368,10 @@ def read_tobii_pro_lab(path: str | Path, what: str = "samples") -> dict[str, Gaz
     bad_time = samples & ~np.isfinite(seconds)
     if bad_time.any():
         raise format_error(
-            path, "an eye-tracker sample has no Recording timestamp",
-            "export the data again or delete that line", table.lines[int(np.argmax(bad_time))],
+            path,
+            "an eye-tracker sample has no Recording timestamp",
+            "export the data again or delete that line",
+            table.lines[int(np.argmax(bad_time))],
         )
     stimulus = table.text("presented stimulus name") or table.text("presented media name")
     recording = table.text("recording name")
@@ -296,7 +379,7 @@ def read_tobii_pro_lab(path: str | Path, what: str = "samples") -> dict[str, Gaz
         samples &= np.array([bool(name) for name in stimulus], dtype=bool)
     keys = _keys(samples, stimulus, recording, path)
     u, v = gaze
-    valid = media.inside(u, v, np.arange(len(table.rows))) & _eyes_ok(table)
+    valid = media.inside(u, v, np.arange(table.n_rows)) & _eyes_ok(table)
     movement = table.text("eye movement type")
     if movement is not None:
         valid &= np.array([kind.lower() != "eyesnotfound" for kind in movement], dtype=bool)
@@ -319,10 +402,16 @@ def read_tobii_pro_lab(path: str | Path, what: str = "samples") -> dict[str, Gaz
         coords = np.column_stack([v[rows] - 0.5, u[rows] - 0.5])
         try:
             contents[key] = GazeRecording(
-                t=t, coords=coords, valid=valid[rows], screen=None if screen is None else screen[rows], meta=meta
+                t=t,
+                coords=coords,
+                valid=valid[rows],
+                screen=None if screen is None else screen[rows],
+                meta=meta,
             )
         except ValueError as err:
-            raise format_error(path, f"stimulus {key!r}: {str(err).rstrip('.')}", "export the data again") from None
+            raise format_error(
+                path, f"stimulus {key!r}: {str(err).rstrip('.')}", "export the data again"
+            ) from None
     return contents
 
 
@@ -345,13 +434,17 @@ def _check_time(seconds: np.ndarray, lines: np.ndarray, path) -> None:
         back = np.diff(seconds) < 0
         if back.any():
             raise format_error(
-                path, "Recording timestamp goes backwards",
-                "export the recording sorted by time", int(lines[int(np.argmax(back)) + 1]),
+                path,
+                "Recording timestamp goes backwards",
+                "export the recording sorted by time",
+                int(lines[int(np.argmax(back)) + 1]),
             )
 
 
 def _screen(table: _Table, gaze_dacs) -> np.ndarray | None:
-    resolution = [table.numbers(f"recording resolution {side}", _PX) for side in ("width", "height")]
+    resolution = [
+        table.numbers(f"recording resolution {side}", _PX) for side in ("width", "height")
+    ]
     if not _all_present(resolution, gaze_dacs):
         return None
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -367,7 +460,10 @@ def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> d
     image = {"name": media_name or stimulus_name or ""}
     if width is not None and height is not None:
         image["shape"] = [int(round(height)), int(round(width))]
-    resolution = [_first(table.numbers(f"recording resolution {side}", _PX), rows) for side in ("width", "height")]
+    resolution = [
+        _first(table.numbers(f"recording resolution {side}", _PX), rows)
+        for side in ("width", "height")
+    ]
     steps = np.diff(seconds[rows])
     steps = steps[steps > 0]
     return {
@@ -376,61 +472,66 @@ def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> d
         "stimulus_onset_s": onset,
         "sampling_rate_hz": round(float(1.0 / np.median(steps)), 1) if steps.size else None,
         "image": image,
-        "recording_resolution_px": None if not _all_present(resolution) else [int(resolution[0]), int(resolution[1])],
+        "recording_resolution_px": None
+        if not _all_present(resolution)
+        else [int(resolution[0]), int(resolution[1])],
     }
 
 
-def _fixations(table: _Table, media: _Media, rows: np.ndarray, t: np.ndarray, meta: dict) -> Fixations:
+def _fixations(
+    table: _Table, media: _Media, rows: np.ndarray, t: np.ndarray, meta: dict
+) -> Fixations:
     movement = table.text("eye movement type")
     if movement is None:
         raise format_error(
-            table.path, "there is no 'Eye movement type' column, so the export holds no fixations",
+            table.path,
+            "there is no 'Eye movement type' column, so the export holds no fixations",
             "include Eye movement type (and Fixation point X/Y) in Pro Lab's Data Export, or read "
-            "the samples and detect fixations with detect_fixations_ivt", 1,
+            "the samples and detect fixations with detect_fixations_ivt",
+            1,
         )
     is_fixation = np.array([movement[i].lower() == "fixation" for i in rows], dtype=bool)
     index = table.numbers("eye movement type index")
     labels = index[rows] if index is not None else np.zeros(len(rows))
     previous_fixation = np.concatenate([[False], is_fixation[:-1]])
     previous_label = np.concatenate([[np.nan], labels[:-1]])
-    starts_run = is_fixation & (~previous_fixation | (labels != previous_label))
-    run = np.cumsum(starts_run) - 1
+    same_label = (labels == previous_label) | (np.isnan(labels) & np.isnan(previous_label))
+    starts_run = is_fixation & (~previous_fixation | ~same_label)
+    n_runs = int(starts_run.sum())
+    members = np.flatnonzero(is_fixation)  # positions within ``rows``
+    run = (np.cumsum(starts_run) - 1)[members]
+    first = np.flatnonzero(starts_run)
+    last = np.zeros(n_runs, dtype=np.int64)
+    np.maximum.at(last, run, members)
     point = media.to_pixels(table, "fixation point") or media.to_pixels(table, "gaze point")
+    u, v = point[0][rows[members]], point[1][rows[members]]
+    on_media = media.inside(u, v, rows[members])
+    count = np.bincount(run, weights=on_media, minlength=n_runs)
+    kept = count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_u = np.bincount(run, weights=np.where(on_media, u, 0.0), minlength=n_runs) / count
+        mean_v = np.bincount(run, weights=np.where(on_media, v, 0.0), minlength=n_runs) / count
     duration_ms = table.numbers("gaze event duration", ("ms", None))
     if duration_ms is None:
         duration_ms = table.numbers("eye movement event duration", ("ms", None))
     steps = np.diff(t)
     period = float(np.median(steps[steps > 0])) if (steps > 0).any() else 0.0
-    start, duration, coords = [], [], []
-    off_media = 0
-    for number in range(int(starts_run.sum())):
-        members = np.flatnonzero(is_fixation & (run == number))
-        first = rows[members[0]]
-        u, v = point[0][rows[members]], point[1][rows[members]]
-        on_media = media.inside(u, v, rows[members])
-        if not on_media.any():
-            off_media += 1
-            continue
-        if duration_ms is not None and np.isfinite(duration_ms[first]):
-            length = duration_ms[first] / 1000.0
-        else:
-            length = float(t[members[-1]] - t[members[0]]) + period
-        start.append(t[members[0]])
-        duration.append(length)
-        coords.append([float(np.mean(v[on_media])) - 0.5, float(np.mean(u[on_media])) - 0.5])
+    duration = t[last] - t[first] + period
+    if duration_ms is not None:
+        reported = duration_ms[rows[first]] / 1000.0
+        duration = np.where(np.isfinite(reported), reported, duration)
+    start, duration = t[first][kept], duration[kept]
+    coords = np.column_stack([mean_v[kept] - 0.5, mean_u[kept] - 0.5])
+    off_media = int(n_runs - kept.sum())
     meta = dict(meta)
     meta["fixations_off_media"] = off_media
     filter_name = _first(table.text("recording fixation filter name"), rows)
     meta["detector"] = {"name": "Tobii Pro Lab", **({"filter": filter_name} if filter_name else {})}
     try:
-        return Fixations(
-            start=np.asarray(start, dtype=np.float64),
-            duration=np.asarray(duration, dtype=np.float64),
-            coords=np.asarray(coords, dtype=np.float64).reshape(-1, 2),
-            meta=meta,
-        )
+        return Fixations(start=start, duration=duration, coords=coords, meta=meta)
     except ValueError as err:
         raise format_error(
-            table.path, f"the fixations of stimulus {meta.get('stimulus')!r} cannot be read ({str(err).rstrip('.')})",
+            table.path,
+            f"the fixations of stimulus {meta.get('stimulus')!r} cannot be read ({str(err).rstrip('.')})",
             "export the data again",
         ) from None
