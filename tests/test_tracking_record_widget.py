@@ -53,7 +53,7 @@ def test_missing_sdk_is_one_sentence_and_napari_keeps_running(viewer, widget, mo
 
 def test_no_tracker_is_one_sentence(widget, monkeypatch):
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
-    fake_tr.connected_trackers.clear()
+    monkeypatch.setattr(fake_tr, "connected_trackers", [])
     widget.source_box.setCurrentText(SOURCES[0])
     widget.start_recording()
     assert widget.recorder is None
@@ -62,7 +62,7 @@ def test_no_tracker_is_one_sentence(widget, monkeypatch):
 
 def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot, monkeypatch, tmp_path):
     tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.0, 0.0), noise_sd=0.0002)
-    fake_tr.connected_trackers[:] = [tracker]
+    monkeypatch.setattr(fake_tr, "connected_trackers", [tracker])
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
     layer = viewer.layers["cells"]
     view = snapshot_view(viewer, layer)
@@ -151,7 +151,7 @@ def test_calibration_from_the_widget_goes_into_the_recording(viewer, widget, qtb
     from napari_gazeseg.tracking.calibration_dialog import CalibrationDialog
 
     tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.04, 0.0), noise_sd=0.0)
-    fake_tr.connected_trackers[:] = [tracker]
+    monkeypatch.setattr(fake_tr, "connected_trackers", [tracker])
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
     widget.source_box.setCurrentText(SOURCES[0])
     widget.calibration_timing = {"settle_ms": 30, "collect_ms": 100}

@@ -54,11 +54,10 @@ def test_fixed_view_maps_as_documented():
 
 
 @pytest.fixture
-def tracker():
+def tracker(monkeypatch):
     tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.0, 0.0), noise_sd=0.0005)
-    fake_tr.connected_trackers[:] = [tracker]
-    yield tracker
-    fake_tr.connected_trackers.clear()
+    monkeypatch.setattr(fake_tr, "connected_trackers", [tracker])
+    return tracker
 
 
 def test_recording_with_object_sessions_reaches_file_and_signals(tracker, tmp_path, qtbot):

@@ -43,11 +43,10 @@ class Collector:
 
 
 @pytest.fixture
-def tracker():
+def tracker(monkeypatch):
     tracker = fake_tr.EyeTracker(frequency=600.0, offset=(0.0, 0.0), noise_sd=0.0)
-    fake_tr.connected_trackers[:] = [tracker]
-    yield tracker
-    fake_tr.connected_trackers.clear()
+    monkeypatch.setattr(fake_tr, "connected_trackers", [tracker])
+    return tracker
 
 
 def test_stand_in_has_the_names_the_adapter_relies_on(tracker):
@@ -137,7 +136,7 @@ def test_connection_loss_and_stream_errors_become_messages(tracker):
 
 
 def test_no_tracker_and_no_sdk_are_one_clear_sentence(monkeypatch):
-    fake_tr.connected_trackers.clear()
+    monkeypatch.setattr(fake_tr, "connected_trackers", [])
     with pytest.raises(SourceError, match="No Tobii eye tracker was found"):
         TobiiSource(sdk_module=fake_tr)
     monkeypatch.setitem(sys.modules, "tobii_research", None)

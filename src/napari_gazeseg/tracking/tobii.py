@@ -125,12 +125,13 @@ class TobiiSource:
         if self._subscriptions:
             raise SourceError("the Tobii source is already running; stop it first.")
         self._on_batch, self._on_message = on_batch, on_message
+        # gaze last, so that no time-synchronisation record or error comes before we listen
         plan = [
-            ("EYETRACKER_GAZE_DATA", self._on_gaze),
             ("EYETRACKER_TIME_SYNCHRONIZATION_DATA", self._on_time_sync),
             ("EYETRACKER_NOTIFICATION_CONNECTION_LOST", self._on_connection_lost),
             ("EYETRACKER_NOTIFICATION_CONNECTION_RESTORED", self._on_connection_restored),
             ("EYETRACKER_STREAM_ERRORS", self._on_stream_error),
+            ("EYETRACKER_GAZE_DATA", self._on_gaze),
         ]
         for constant, callback in plan:
             kind = getattr(self._tr, constant)
