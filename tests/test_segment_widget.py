@@ -218,3 +218,22 @@ def test_gradtrack_method_paints_the_next_free_label(make_napari_viewer, qtbot, 
     assert 0 < mask.mean() < 1
     np.testing.assert_array_equal(labels.data[:4, :4], 3)  # kept
     np.testing.assert_array_equal(labels.data == 4, mask & (existing == 0))
+
+
+def test_sample_data_end_to_end_leaves_the_ground_truth_alone(
+    make_napari_viewer,
+    qtbot,
+    tiny_checkpoint,  # noqa: F811
+):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-gazeseg", "synthetic_cells")
+    truth = next(layer for layer in viewer.layers if layer.name.endswith("ground truth"))
+    truth_before = truth.data.copy()
+    widget = _widget(viewer, tiny_checkpoint)
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    masks = viewer.layers["synthetic cells gaze masks"].data
+    ids = set(np.unique(masks).tolist()) - {0}
+    assert ids <= set(range(1, 6)) and len(ids) >= 3
+    np.testing.assert_array_equal(truth.data, truth_before)
