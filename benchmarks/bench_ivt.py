@@ -33,18 +33,18 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from napari_gazeseg.gaze.fixations import detect_fixations_ivt, ivt_velocity  # noqa: E402
-from napari_gazeseg.gaze.recording import GazeRecording  # noqa: E402
-from napari_gazeseg.gaze.simulate import simulate_observer  # noqa: E402
+from napari_gazeseg.gaze.fixations import detect_fixations_ivt, ivt_velocity
+from napari_gazeseg.gaze.recording import GazeRecording
+from napari_gazeseg.gaze.simulate import simulate_observer
 
 RATE_HZ = 1200.0
 
 
 def one_hour(hours: float) -> GazeRecording:
     """Simulated scenes joined until the recording lasts ``hours``."""
-    target = int(round(hours * 3600 * RATE_HZ))
+    target = round(hours * 3600 * RATE_HZ)
     parts, total, seed, next_id = [], 0, 0, 1
     while total < target:
         rec = simulate_observer("cells", n_objects=5, rate_hz=RATE_HZ, seed=seed).recording
@@ -62,7 +62,11 @@ def one_hour(hours: float) -> GazeRecording:
         valid=np.concatenate([rec.valid for rec, _ in parts])[:target],
         screen=np.concatenate([rec.screen for rec, _ in parts])[:target],
         object_id=np.concatenate([ids for _, ids in parts])[:target],
-        meta={"sampling_rate_hz": RATE_HZ, "screen": first.meta["screen"], "image": first.meta["image"]},
+        meta={
+            "sampling_rate_hz": RATE_HZ,
+            "screen": first.meta["screen"],
+            "image": first.meta["image"],
+        },
     )
 
 
@@ -85,10 +89,12 @@ def main() -> None:
     rec = one_hour(args.hours)
     screen = rec.meta["screen"]
     period = 1 / RATE_HZ
-    print(f"{len(rec):,} samples ({rec.duration / 3600:.2f} h at {RATE_HZ:g} Hz), {len(rec.object_ids)} object sessions")
+    print(
+        f"{len(rec):,} samples ({rec.duration / 3600:.2f} h at {RATE_HZ:g} Hz), {len(rec.object_ids)} object sessions"
+    )
 
     # pymovements' stages: a velocity, the threshold, a minimum duration.
-    plain = dict(gap_fill_max=None, noise_reduction=None, merge_max_gap=None)
+    plain = {"gap_fill_max": None, "noise_reduction": None, "merge_max_gap": None}
     minimum = 0.060  # seconds, ours: last - first + one period; pymovements: last - first
 
     def pymovements_pipeline(method: str, **options):
@@ -103,25 +109,37 @@ def main() -> None:
             )
             velocity = pos2vel(degrees, sampling_rate=RATE_HZ, method=method, **options)
             return pymovements_ivt(
-                velocity, timesteps=rec.t, minimum_duration=minimum - period, velocity_threshold=30.0
+                velocity,
+                timesteps=rec.t,
+                minimum_duration=minimum - period,
+                velocity_threshold=30.0,
             )
 
         return detect
 
     speed, _ = ivt_velocity(rec, gap_fill_max=None, noise_reduction=None)
     velocity_vectors = np.column_stack([speed, np.zeros_like(speed)])
-    window = 2 * int(round(0.020 * RATE_HZ / 2)) + 1  # the same 20 ms (25 samples)
+    window = 2 * round(0.020 * RATE_HZ / 2) + 1  # the same 20 ms (25 samples)
 
     rows = [
         ("ours, all stages", lambda: detect_fixations_ivt(rec)),
-        ("ours, pymovements' stages", lambda: detect_fixations_ivt(rec, min_duration=minimum, **plain)),
-        ("pymovements, savgol 20 ms", pymovements_pipeline("savitzky_golay", window_length=window, polyorder=2)),
+        (
+            "ours, pymovements' stages",
+            lambda: detect_fixations_ivt(rec, min_duration=minimum, **plain),
+        ),
+        (
+            "pymovements, savgol 20 ms",
+            pymovements_pipeline("savitzky_golay", window_length=window, polyorder=2),
+        ),
         ("pymovements, smooth", pymovements_pipeline("smooth")),
         ("pymovements, neighbors", pymovements_pipeline("neighbors")),
         (
             "pymovements ivt only",
             lambda: pymovements_ivt(
-                velocity_vectors, timesteps=rec.t, minimum_duration=minimum - period, velocity_threshold=30.0
+                velocity_vectors,
+                timesteps=rec.t,
+                minimum_duration=minimum - period,
+                velocity_threshold=30.0,
             ),
         ),
     ]
@@ -138,7 +156,9 @@ def main() -> None:
             counts[name] = result.frame.height if hasattr(result, "frame") else len(result)
     print(f"\n{'method':<28}{'wall s':>9}{'CPU s':>9}{'fixations':>11}{'M samples/CPU s':>17}")
     for name, _ in rows:
-        print(f"{name:<28}{wall[name]:>9.3f}{cpu[name]:>9.3f}{counts[name]:>11,}{len(rec) / cpu[name] / 1e6:>17.1f}")
+        print(
+            f"{name:<28}{wall[name]:>9.3f}{cpu[name]:>9.3f}{counts[name]:>11,}{len(rec) / cpu[name] / 1e6:>17.1f}"
+        )
 
     print("\nratios, pymovements / ours (> 1: ours faster)          wall     CPU")
     for theirs in [name for name, _ in rows if name.startswith("pymovements")]:

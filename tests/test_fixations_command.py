@@ -39,9 +39,24 @@ def assert_same_fixations(read, expected):
     ("options", "detect"),
     [
         ([], detect_fixations_ivt),
-        (["--velocity-threshold", "45", "--no-merge", "--noise", "none", "--min-duration", "0.1"],
-         lambda rec: detect_fixations_ivt(rec, 45.0, noise_reduction=None, merge_max_gap=None, min_duration=0.1)),
-        (["--method", "idt", "--dispersion-threshold", "0.8"], lambda rec: detect_fixations_idt(rec, 0.8, 0.1)),
+        (
+            [
+                "--velocity-threshold",
+                "45",
+                "--no-merge",
+                "--noise",
+                "none",
+                "--min-duration",
+                "0.1",
+            ],
+            lambda rec: detect_fixations_ivt(
+                rec, 45.0, noise_reduction=None, merge_max_gap=None, min_duration=0.1
+            ),
+        ),
+        (
+            ["--method", "idt", "--dispersion-threshold", "0.8"],
+            lambda rec: detect_fixations_idt(rec, 0.8, 0.1),
+        ),
     ],
     ids=["ivt defaults", "ivt options", "idt"],
 )
@@ -52,12 +67,22 @@ def test_writes_what_the_detector_finds(tmp_path, gaze_files, scenes, capsys, op
     assert list(written) == [scene.name for scene in scenes]
     for scene in scenes:
         assert_same_fixations(written[scene.name], detect(scene.recording))
-    assert f"wrote {sum(len(f) for f in written.values())} fixations of 2 images" in capsys.readouterr().out
+    assert (
+        f"wrote {sum(len(f) for f in written.values())} fixations of 2 images"
+        in capsys.readouterr().out
+    )
 
 
 def test_image_shape_for_files_without_it(tmp_path, scenes):
     rec = scenes[0].recording
-    bare = GazeRecording(rec.t, rec.coords, rec.valid, rec.screen, rec.object_id, {"sampling_rate_hz": 120.0, "screen": rec.meta["screen"]})
+    bare = GazeRecording(
+        rec.t,
+        rec.coords,
+        rec.valid,
+        rec.screen,
+        rec.object_id,
+        {"sampling_rate_hz": 120.0, "screen": rec.meta["screen"]},
+    )
     path = tmp_path / "bare.gaze.tsv"
     write_gaze(bare, path)
     out = tmp_path / "fixations.csv"
@@ -73,10 +98,15 @@ def test_user_errors_give_one_sentence(tmp_path, gaze_files, scenes, capsys):
     assert "pass --overwrite" in capsys.readouterr().err
     assert out.read_text() == "keep me"
 
-    assert main(["fixations", str(tmp_path / "missing.gaze.tsv"), "-o", str(tmp_path / "a.csv")]) == 2
+    assert (
+        main(["fixations", str(tmp_path / "missing.gaze.tsv"), "-o", str(tmp_path / "a.csv")]) == 2
+    )
     assert "does not exist" in capsys.readouterr().err
 
-    assert main(["fixations", str(gaze_files[0]), str(gaze_files[0]), "-o", str(tmp_path / "b.csv")]) == 2
+    assert (
+        main(["fixations", str(gaze_files[0]), str(gaze_files[0]), "-o", str(tmp_path / "b.csv")])
+        == 2
+    )
     assert "pass each image's gaze once" in capsys.readouterr().err
 
     fixation_csv = tmp_path / "already.csv"

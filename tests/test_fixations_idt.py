@@ -49,7 +49,12 @@ def spans(fixations, rec):
 
 @pytest.mark.parametrize(
     ("rate", "seed", "threshold", "min_duration"),
-    [(120.0, 0, 1.0, 0.100), (120.0, 1, 0.5, 0.060), (300.0, 2, 1.5, 0.150), (600.0, 3, 1.0, 0.080)],
+    [
+        (120.0, 0, 1.0, 0.100),
+        (120.0, 1, 0.5, 0.060),
+        (300.0, 2, 1.5, 0.150),
+        (600.0, 3, 1.0, 0.080),
+    ],
 )
 def test_matches_the_per_sample_reference_in_degrees(rate, seed, threshold, min_duration):
     scene = simulate_observer("cells", shape=(160, 160), n_objects=2, rate_hz=rate, seed=seed)
@@ -123,7 +128,9 @@ def test_minimum_duration(min_duration, expected):
 
 
 def test_centroid_duration_and_units_in_pixels():
-    rec = pixel_recording(np.r_[np.full(10, 4.0), np.full(10, 40.0)], rows=np.r_[np.arange(10.0), np.zeros(10)])
+    rec = pixel_recording(
+        np.r_[np.full(10, 4.0), np.full(10, 40.0)], rows=np.r_[np.arange(10.0), np.zeros(10)]
+    )
     found = idt_px(rec, 10.0, 0.05)
     np.testing.assert_allclose(found.coords, [[4.5, 4.0], [0.0, 40.0]])
     np.testing.assert_allclose(found.duration, [0.1, 0.1])
@@ -156,7 +163,9 @@ def test_off_image_fixations_are_left_out():
     assert len(found) == 1 and found.meta["detector"]["off_image"] == 1
 
 
-@pytest.mark.parametrize("cols", [np.zeros(0), np.full(20, np.nan)], ids=["empty", "no valid samples"])
+@pytest.mark.parametrize(
+    "cols", [np.zeros(0), np.full(20, np.nan)], ids=["empty", "no valid samples"]
+)
 def test_recordings_without_fixations(cols):
     rec = pixel_recording(cols)
     found = idt_px(rec, 1.0, 0.05) if cols.size else detect_fixations_idt(rec)
@@ -165,7 +174,10 @@ def test_recordings_without_fixations(cols):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"dispersion_threshold": 0.0}, "dispersion_threshold"), ({"min_duration": -1.0}, "min_duration")],
+    [
+        ({"dispersion_threshold": 0.0}, "dispersion_threshold"),
+        ({"min_duration": -1.0}, "min_duration"),
+    ],
 )
 def test_bad_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -20,7 +20,12 @@ from napari_gazeseg.gaze.simulate import simulate_observer
 
 GEOMETRY = ScreenGeometry.default()
 CENTRE = np.array([0.5, 0.5])
-ALL_STAGES_OFF = dict(gap_fill_max=None, noise_reduction=None, merge_max_gap=None, min_duration=None)
+ALL_STAGES_OFF = {
+    "gap_fill_max": None,
+    "noise_reduction": None,
+    "merge_max_gap": None,
+    "min_duration": None,
+}
 
 
 def make_recording(screen, rate=120.0, object_id=None, coords=None, geometry=True) -> GazeRecording:
@@ -32,14 +37,20 @@ def make_recording(screen, rate=120.0, object_id=None, coords=None, geometry=Tru
     if geometry:
         meta["screen"] = GEOMETRY.to_meta()
     return GazeRecording(
-        t=np.arange(len(screen)) / rate, coords=coords, screen=screen, object_id=object_id, meta=meta
+        t=np.arange(len(screen)) / rate,
+        coords=coords,
+        screen=screen,
+        object_id=object_id,
+        meta=meta,
     )
 
 
 def at_angle(angle_deg, direction_deg=0.0, start=CENTRE):
     """Normalised points at ``angle_deg`` (scalar or array) from ``start``."""
     angle = np.atleast_1d(np.asarray(angle_deg, dtype=np.float64))
-    return GEOMETRY.offset_by_angle(np.broadcast_to(start, angle.shape + (2,)), angle, direction_deg)
+    return GEOMETRY.offset_by_angle(
+        np.broadcast_to(start, angle.shape + (2,)), angle, direction_deg
+    )
 
 
 def plateau(n, angle_deg=0.0):
@@ -99,7 +110,9 @@ def test_gap_fill_never_at_edges_nor_across_sessions(where, session_change):
     assert not filled.any()
 
 
-@pytest.mark.parametrize(("gap_fill_max", "expected"), [(0.075, [(0, 59)]), (None, [(0, 24), (31, 59)])])
+@pytest.mark.parametrize(
+    ("gap_fill_max", "expected"), [(0.075, [(0, 59)]), (None, [(0, 24), (31, 59)])]
+)
 def test_gap_fill_joins_a_fixation_across_a_short_blink(gap_fill_max, expected):
     rec = make_recording(np.concatenate([plateau(25), gap(6), plateau(29)]))
     found = detect_fixations_ivt(rec, **{**ALL_STAGES_OFF, "gap_fill_max": gap_fill_max})
@@ -187,22 +200,30 @@ def test_median_keeps_a_one_sample_spike_from_splitting_a_fixation(noise_reducti
     # two equal samples and so is a one-sample "fixation".
     screen = plateau(41)
     screen[20] = at_angle(2.0)[0]
-    found = detect_fixations_ivt(make_recording(screen), **{**ALL_STAGES_OFF, "noise_reduction": noise_reduction})
+    found = detect_fixations_ivt(
+        make_recording(screen), **{**ALL_STAGES_OFF, "noise_reduction": noise_reduction}
+    )
     assert spans(found, 120) == expected
 
 
-@pytest.mark.parametrize(("window", "kind", "message"), [(2, "median", "odd"), (3, "gauss", "one of")])
+@pytest.mark.parametrize(
+    ("window", "kind", "message"), [(2, "median", "odd"), (3, "gauss", "one of")]
+)
 def test_bad_noise_filters_are_refused(window, kind, message):
     with pytest.raises(ValueError, match=message):
         reduce_noise(np.zeros((5, 2)), np.zeros(5, dtype=bool), window, kind)
 
 
 # -- stage 4: velocity over a 20 ms window ---------------------------------------------
-@pytest.mark.parametrize(("rate", "half_window"), [(60.0, 1), (120.0, 1), (300.0, 3), (600.0, 6), (1200.0, 12)])
+@pytest.mark.parametrize(
+    ("rate", "half_window"), [(60.0, 1), (120.0, 1), (300.0, 3), (600.0, 6), (1200.0, 12)]
+)
 def test_velocity_window_spans_about_20_ms(rate, half_window):
     # A 1 degree step between samples 49 and 50: every window holding both moves.
     screen = np.concatenate([plateau(50), plateau(50, 1.0)])
-    speed, unit = ivt_velocity(make_recording(screen, rate), gap_fill_max=None, noise_reduction=None)
+    speed, unit = ivt_velocity(
+        make_recording(screen, rate), gap_fill_max=None, noise_reduction=None
+    )
     assert unit == "deg/s"
     moving = np.flatnonzero(speed > 0)
     np.testing.assert_array_equal(moving, np.arange(50 - half_window, 50 + half_window))
@@ -239,9 +260,15 @@ def test_threshold_in_degrees_per_second(degrees_per_second, threshold, fixation
 
 def test_plateaus_between_saccades_are_found_within_one_sample():
     # Fixations of 30, 24 and 40 samples joined by 3-sample saccades of 8 and 12 degrees.
-    a, b, c = at_angle(0.0)[0], at_angle(8.0, 0.0)[0], at_angle(12.0, 90.0, start=at_angle(8.0, 0.0)[0])[0]
-    ramp = lambda p, q: p + (q - p) * np.array([[0.25], [0.5], [0.75]])  # noqa: E731
-    screen = np.concatenate([np.tile(a, (30, 1)), ramp(a, b), np.tile(b, (24, 1)), ramp(b, c), np.tile(c, (40, 1))])
+    a, b, c = (
+        at_angle(0.0)[0],
+        at_angle(8.0, 0.0)[0],
+        at_angle(12.0, 90.0, start=at_angle(8.0, 0.0)[0])[0],
+    )
+    ramp = lambda p, q: p + (q - p) * np.array([[0.25], [0.5], [0.75]])
+    screen = np.concatenate(
+        [np.tile(a, (30, 1)), ramp(a, b), np.tile(b, (24, 1)), ramp(b, c), np.tile(c, (40, 1))]
+    )
     found = detect_fixations_ivt(make_recording(screen))
     truth = [(0, 29), (33, 56), (60, 99)]
     assert len(found) == 3
@@ -392,7 +419,9 @@ def detectable_true_fixations(scene):
     first, last = runs(kind == 0, breaks)
     centres = np.array([rec.screen[a : b + 1].mean(axis=0) for a, b in zip(first, last)])
     amplitude = geometry.visual_angle_deg(centres[:-1], centres[1:])
-    between_clean = np.array([not (kind[b + 1 : a] == 2).any() for b, a in zip(last[:-1], first[1:])])
+    between_clean = np.array(
+        [not (kind[b + 1 : a] == 2).any() for b, a in zip(last[:-1], first[1:])]
+    )
     separated = (amplitude >= 1.0) & between_clean & (session[first[1:]] == session[last[:-1]])
     ok_before = np.r_[False, separated]
     ok_after = np.r_[separated, False]

@@ -51,12 +51,16 @@ def check_invariants(rec: GazeRecording, fixations, min_duration: float) -> None
     assert fixations.ndim == rec.ndim
     assert np.all(fixations.duration >= min_duration - 1e-9)
     assert np.all(fixations.start[1:] >= fixations.end[:-1] - 1e-9)  # sorted, disjoint
-    for start, end, coords, object_id in zip(fixations.start, fixations.end, fixations.coords, fixations.object_id):
+    for start, end, coords, object_id in zip(
+        fixations.start, fixations.end, fixations.coords, fixations.object_id
+    ):
         inside = (rec.t >= start - 1e-9) & (rec.t <= end - period + 1e-9)
         assert np.all(rec.object_id[inside] == object_id)  # one session
         on_image = rec.coords[inside & rec.valid]
         assert on_image.size  # the centroid comes from on-image samples
-        assert np.all(coords >= on_image.min(axis=0) - 1e-6) and np.all(coords <= on_image.max(axis=0) + 1e-6)
+        assert np.all(coords >= on_image.min(axis=0) - 1e-6) and np.all(
+            coords <= on_image.max(axis=0) + 1e-6
+        )
         if rec.ndim == 3:
             assert np.all(on_image[:, 0] == coords[0])  # one slice
 
@@ -72,7 +76,11 @@ def test_ivt_invariants(rec, threshold, merge):
 
 
 @settings(max_examples=40, deadline=None)
-@given(rec=recordings(), threshold=st.sampled_from([0.5, 1.0, 3.0]), min_duration=st.sampled_from([0.05, 0.1]))
+@given(
+    rec=recordings(),
+    threshold=st.sampled_from([0.5, 1.0, 3.0]),
+    min_duration=st.sampled_from([0.05, 0.1]),
+)
 def test_idt_invariants(rec, threshold, min_duration):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

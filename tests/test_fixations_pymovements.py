@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pymovements")
-from pymovements.events import ivt as pymovements_ivt  # noqa: E402
+from pymovements.events import ivt as pymovements_ivt
 
-from napari_gazeseg.gaze.fixations import detect_fixations_ivt, ivt_velocity  # noqa: E402
-from napari_gazeseg.gaze.recording import GazeRecording  # noqa: E402
-from napari_gazeseg.gaze.simulate import simulate_observer  # noqa: E402
+from napari_gazeseg.gaze.fixations import detect_fixations_ivt, ivt_velocity
+from napari_gazeseg.gaze.recording import GazeRecording
+from napari_gazeseg.gaze.simulate import simulate_observer
 
 
 def one_session_on_screen(rate: float, seed: int) -> GazeRecording:
@@ -45,10 +45,12 @@ def one_session_on_screen(rate: float, seed: int) -> GazeRecording:
         (1200.0, 5, 50.0, None, 0.008),
     ],
 )
-def test_same_fixations_as_pymovements_ivt(rate, seed, threshold, minimum_duration, velocity_window):
+def test_same_fixations_as_pymovements_ivt(
+    rate, seed, threshold, minimum_duration, velocity_window
+):
     rec = one_session_on_screen(rate, seed)
     period = 1.0 / rate
-    stages_off = dict(gap_fill_max=None, noise_reduction=None, velocity_window=velocity_window)
+    stages_off = {"gap_fill_max": None, "noise_reduction": None, "velocity_window": velocity_window}
     speed, unit = ivt_velocity(rec, **stages_off)
     assert unit == "deg/s"
     reference = pymovements_ivt(
@@ -73,6 +75,8 @@ def test_same_fixations_as_pymovements_ivt(rate, seed, threshold, minimum_durati
 def test_all_stages_on_differ_from_plain_ivt():
     # The Tobii stages matter: merging and discarding change the fixations.
     rec = one_session_on_screen(120.0, 0)
-    plain = detect_fixations_ivt(rec, gap_fill_max=None, noise_reduction=None, merge_max_gap=None, min_duration=None)
+    plain = detect_fixations_ivt(
+        rec, gap_fill_max=None, noise_reduction=None, merge_max_gap=None, min_duration=None
+    )
     tobii = detect_fixations_ivt(rec)
     assert len(tobii) < len(plain)

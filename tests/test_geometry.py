@@ -12,7 +12,9 @@ from napari_gazeseg.gaze.geometry import ScreenGeometry
 
 DEFAULT = ScreenGeometry.default()
 # A small, non-square-pixel screen to catch mixed-up axes.
-ODD = ScreenGeometry(width_px=800, height_px=1000, width_mm=400.0, height_mm=300.0, distance_mm=500.0)
+ODD = ScreenGeometry(
+    width_px=800, height_px=1000, width_mm=400.0, height_mm=300.0, distance_mm=500.0
+)
 
 
 def test_default_is_a_24_inch_16_by_9_monitor_at_650_mm():
@@ -35,9 +37,18 @@ def test_from_meta_without_screen_is_none(meta):
     ("screen", "message"),
     [
         ({"width_px": 10, "height_px": 10, "width_mm": 1.0, "height_mm": 1.0}, "lacks distance_mm"),
-        ({"width_px": 10, "height_px": 10, "width_mm": 1.0, "height_mm": 1.0, "distance_mm": 0}, "positive"),
-        ({"width_px": 10, "height_px": 10, "width_mm": -1.0, "height_mm": 1.0, "distance_mm": 5}, "positive"),
-        ({"width_px": 10, "height_px": "a", "width_mm": 1.0, "height_mm": 1.0, "distance_mm": 5}, "positive"),
+        (
+            {"width_px": 10, "height_px": 10, "width_mm": 1.0, "height_mm": 1.0, "distance_mm": 0},
+            "positive",
+        ),
+        (
+            {"width_px": 10, "height_px": 10, "width_mm": -1.0, "height_mm": 1.0, "distance_mm": 5},
+            "positive",
+        ),
+        (
+            {"width_px": 10, "height_px": "a", "width_mm": 1.0, "height_mm": 1.0, "distance_mm": 5},
+            "positive",
+        ),
     ],
 )
 def test_from_meta_rejects_incomplete_or_bad_screens(screen, message):
@@ -47,7 +58,12 @@ def test_from_meta_rejects_incomplete_or_bad_screens(screen, message):
 
 @pytest.mark.parametrize(
     ("normalised", "mm"),
-    [((0.5, 0.5), (0.0, 0.0)), ((0.0, 0.0), (-200.0, -150.0)), ((1.0, 1.0), (200.0, 150.0)), ((0.75, 0.0), (100.0, -150.0))],
+    [
+        ((0.5, 0.5), (0.0, 0.0)),
+        ((0.0, 0.0), (-200.0, -150.0)),
+        ((1.0, 1.0), (200.0, 150.0)),
+        ((0.75, 0.0), (100.0, -150.0)),
+    ],
 )
 def test_normalised_to_mm_from_the_centre(normalised, mm):
     np.testing.assert_allclose(ODD.normalised_to_mm(normalised), mm)
@@ -65,7 +81,12 @@ def test_pixel_conversions_round_trip():
 def test_angle_from_centre_to_edges_is_the_arctangent():
     edges = np.array([[1.0, 0.5], [0.5, 1.0], [0.0, 0.5], [1.0, 1.0]])
     expected = np.degrees(
-        [math.atan(200 / 500), math.atan(150 / 500), math.atan(200 / 500), math.atan(math.hypot(200, 150) / 500)]
+        [
+            math.atan(200 / 500),
+            math.atan(150 / 500),
+            math.atan(200 / 500),
+            math.atan(math.hypot(200, 150) / 500),
+        ]
     )
     np.testing.assert_allclose(ODD.visual_angle_deg([0.5, 0.5], edges), expected, rtol=1e-12)
     np.testing.assert_allclose(ODD.eccentricity_deg(edges), expected, rtol=1e-12)
@@ -132,7 +153,9 @@ def test_offset_by_angle_gives_that_angle(start, direction):
 
 def test_offsets_along_one_line_add_up():
     steps = DEFAULT.offset_by_angle(np.full((5, 2), 0.3), np.arange(5) * 0.25, 30.0)
-    np.testing.assert_allclose(DEFAULT.visual_angle_deg(steps[0], steps), np.arange(5) * 0.25, atol=1e-9)
+    np.testing.assert_allclose(
+        DEFAULT.visual_angle_deg(steps[0], steps), np.arange(5) * 0.25, atol=1e-9
+    )
 
 
 def test_normalised_to_degrees_axes():

@@ -31,35 +31,79 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "(IMAGE, CURRENT_FIX_X/Y normalised to the image, start and duration in ms)."
         ),
     )
-    parser.add_argument("gaze", type=Path, nargs="+", metavar="GAZE", help="gaze files (native .gaze.tsv, Tobii Pro Lab TSV, CSV)")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="CSV", help="the fixation CSV to write")
+    parser.add_argument(
+        "gaze",
+        type=Path,
+        nargs="+",
+        metavar="GAZE",
+        help="gaze files (native .gaze.tsv, Tobii Pro Lab TSV, CSV)",
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="CSV", help="the fixation CSV to write"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace CSV when it exists")
     parser.add_argument("--format", default=None, help="gaze file format (detected when left out)")
-    parser.add_argument("--method", choices=("ivt", "idt"), default="ivt", help="detector (default ivt)")
     parser.add_argument(
-        "--min-duration", type=float, default=None, metavar="S",
+        "--method", choices=("ivt", "idt"), default="ivt", help="detector (default ivt)"
+    )
+    parser.add_argument(
+        "--min-duration",
+        type=float,
+        default=None,
+        metavar="S",
         help=f"shortest fixation in seconds (default {_IVT_MIN_DURATION} for ivt, {_IDT_MIN_DURATION} for idt)",
     )
     parser.add_argument(
-        "--px-per-degree", type=float, default=None, metavar="PX",
+        "--px-per-degree",
+        type=float,
+        default=None,
+        metavar="PX",
         help="image pixels per degree, for recordings without screen geometry",
     )
     parser.add_argument(
-        "--image-shape", type=int, nargs=2, default=None, metavar=("ROWS", "COLS"),
+        "--image-shape",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("ROWS", "COLS"),
         help="image size, for gaze files that do not record it",
     )
     ivt = parser.add_argument_group("I-VT (Tobii I-VT fixation filter)")
-    ivt.add_argument("--velocity-threshold", type=float, default=30.0, metavar="DEG_S", help="deg/s (default 30)")
-    ivt.add_argument("--velocity-window", type=float, default=0.020, metavar="S", help="seconds (default 0.020)")
-    ivt.add_argument("--gap-fill-max", type=float, default=0.075, metavar="S", help="longest gap interpolated (default 0.075)")
+    ivt.add_argument(
+        "--velocity-threshold", type=float, default=30.0, metavar="DEG_S", help="deg/s (default 30)"
+    )
+    ivt.add_argument(
+        "--velocity-window", type=float, default=0.020, metavar="S", help="seconds (default 0.020)"
+    )
+    ivt.add_argument(
+        "--gap-fill-max",
+        type=float,
+        default=0.075,
+        metavar="S",
+        help="longest gap interpolated (default 0.075)",
+    )
     ivt.add_argument("--no-gap-fill", action="store_true", help="turn gap fill-in off")
-    ivt.add_argument("--noise", choices=("median", "mean", "none"), default="median", help="3-sample filter (default median)")
-    ivt.add_argument("--merge-max-gap", type=float, default=0.075, metavar="S", help="seconds (default 0.075)")
-    ivt.add_argument("--merge-max-angle", type=float, default=0.5, metavar="DEG", help="degrees (default 0.5)")
-    ivt.add_argument("--no-merge", action="store_true", help="turn merging of adjacent fixations off")
+    ivt.add_argument(
+        "--noise",
+        choices=("median", "mean", "none"),
+        default="median",
+        help="3-sample filter (default median)",
+    )
+    ivt.add_argument(
+        "--merge-max-gap", type=float, default=0.075, metavar="S", help="seconds (default 0.075)"
+    )
+    ivt.add_argument(
+        "--merge-max-angle", type=float, default=0.5, metavar="DEG", help="degrees (default 0.5)"
+    )
+    ivt.add_argument(
+        "--no-merge", action="store_true", help="turn merging of adjacent fixations off"
+    )
     idt = parser.add_argument_group("I-DT (dispersion threshold)")
     idt.add_argument(
-        "--dispersion-threshold", type=float, default=1.0, metavar="DEG",
+        "--dispersion-threshold",
+        type=float,
+        default=1.0,
+        metavar="DEG",
         help="largest (max x - min x) + (max y - min y), degrees (default 1.0)",
     )
     parser.set_defaults(func=run)
@@ -110,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{path} does not exist; pass an existing gaze file.")
         for name, rec in read_gaze_all(path, format=args.format).items():
             if isinstance(rec, Fixations):
-                raise ValueError(
+                # A ValueError: the CLI turns it into one line for the user.
+                raise ValueError(  # noqa: TRY004
                     f"{path} holds fixations, not gaze samples; it is already a fixation file."
                 )
             if name in by_image:
@@ -128,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
             source_of[name] = path
             units = fixations.meta["detector"]["units"]
             mean_ms = 1000 * float(fixations.duration.mean()) if len(fixations) else 0.0
-            print(f"{name}: {len(fixations)} fixations, mean {mean_ms:.0f} ms ({args.method}, thresholds in {units})")
+            print(
+                f"{name}: {len(fixations)} fixations, mean {mean_ms:.0f} ms ({args.method}, thresholds in {units})"
+            )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_gazemedseg_csv(by_image, args.output)
     total = sum(len(f) for f in by_image.values())

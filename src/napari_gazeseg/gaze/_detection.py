@@ -34,17 +34,17 @@ from .recording import Fixations, GazeRecording
 
 __all__ = [
     "GazeSignal",
-    "gaze_signal",
-    "signal_unit",
-    "finite_rows",
-    "session_breaks",
+    "build_fixations",
     "crosses_session",
+    "finite_rows",
+    "gaze_signal",
+    "ranges",
+    "run_bounds",
     "run_flags",
     "runs",
-    "run_bounds",
-    "ranges",
+    "session_breaks",
+    "signal_unit",
     "span_sums",
-    "build_fixations",
 ]
 
 
@@ -128,12 +128,16 @@ def session_breaks(rec: GazeRecording) -> np.ndarray:
 def crosses_session(break_index: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """True where a session starts in ``(before, after]`` (``break_index``: sorted
     indices of the samples that start sessions)."""
-    return np.searchsorted(break_index, after, side="right") > np.searchsorted(break_index, before, side="right")
+    return np.searchsorted(break_index, after, side="right") > np.searchsorted(
+        break_index, before, side="right"
+    )
 
 
 def signal_unit(rec: GazeRecording) -> str:
     """``"deg"`` when the recording has screen coordinates and geometry, else ``"px"``."""
-    return "deg" if rec.screen is not None and ScreenGeometry.from_meta(rec.meta) is not None else "px"
+    return (
+        "deg" if rec.screen is not None and ScreenGeometry.from_meta(rec.meta) is not None else "px"
+    )
 
 
 def gaze_signal(rec: GazeRecording, px_per_degree: float | None, detector: str) -> GazeSignal:
@@ -235,7 +239,9 @@ def build_fixations(
     meta = dict(rec.meta)
     if first.size == 0:
         meta["detector"] = {**detector_meta, "off_image": 0}
-        return Fixations(np.zeros(0), np.zeros(0), np.zeros((0, rec.ndim)), np.zeros(0, np.int64), meta)
+        return Fixations(
+            np.zeros(0), np.zeros(0), np.zeros((0, rec.ndim)), np.zeros(0, np.int64), meta
+        )
     period = 1.0 / rec.sampling_rate_hz
     counts = last - first + 1
     sums = span_sums(rec.coords, first, last)
@@ -246,7 +252,10 @@ def build_fixations(
         on_image = rec.valid[index]
         counts[partial] = np.bincount(group[on_image], minlength=partial.size)
         sums[partial] = np.stack(
-            [np.bincount(group[on_image], rec.coords[index[on_image], d], minlength=partial.size) for d in range(rec.ndim)],
+            [
+                np.bincount(group[on_image], rec.coords[index[on_image], d], minlength=partial.size)
+                for d in range(rec.ndim)
+            ],
             axis=1,
         )
     if groups is None:

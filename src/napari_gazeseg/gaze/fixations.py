@@ -17,4 +17,4 @@ from __future__ import annotations
 from .idt import detect_fixations_idt
 from .ivt import detect_fixations_ivt, ivt_velocity
 
-__all__ = ["detect_fixations_ivt", "detect_fixations_idt", "ivt_velocity"]
+__all__ = ["detect_fixations_idt", "detect_fixations_ivt", "ivt_velocity"]

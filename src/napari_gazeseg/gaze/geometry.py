@@ -61,7 +61,11 @@ class ScreenGeometry:
     def __post_init__(self) -> None:
         for name in _META_KEYS:
             value = getattr(self, name)
-            if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value) and value > 0):
+            if not (
+                isinstance(value, (int, float, np.integer, np.floating))
+                and math.isfinite(value)
+                and value > 0
+            ):
                 raise ValueError(f"screen {name} must be a positive number, got {value!r}.")
         object.__setattr__(self, "width_px", int(self.width_px))
         object.__setattr__(self, "height_px", int(self.height_px))
@@ -70,13 +74,13 @@ class ScreenGeometry:
 
     # -- construction --------------------------------------------------------
     @classmethod
-    def default(cls) -> "ScreenGeometry":
+    def default(cls) -> ScreenGeometry:
         """A 24" 16:9 monitor at 1920 x 1080 (531.3 x 298.9 mm) viewed from 650 mm,
         the usual Tobii Pro Fusion set-up."""
         return cls(1920, 1080, _DEFAULT_WIDTH_MM, _DEFAULT_HEIGHT_MM, 650.0)
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any] | None) -> "ScreenGeometry | None":
+    def from_meta(cls, meta: dict[str, Any] | None) -> ScreenGeometry | None:
         """The geometry stored in ``meta["screen"]``, or None when there is none.
 
         Raises ValueError when ``meta["screen"]`` exists but lacks a key or holds a
@@ -159,7 +163,11 @@ class ScreenGeometry:
 
     def tangent_to_normalised(self, uv) -> np.ndarray:
         """Inverse of :meth:`normalised_to_tangent`."""
-        return np.asarray(uv, dtype=np.float64) * (self.distance_mm / np.array([self.width_mm, self.height_mm])) + 0.5
+        return (
+            np.asarray(uv, dtype=np.float64)
+            * (self.distance_mm / np.array([self.width_mm, self.height_mm]))
+            + 0.5
+        )
 
     @staticmethod
     def tangent_angle_deg(ua, va, ub, vb) -> np.ndarray:
@@ -257,6 +265,8 @@ class ScreenGeometry:
         phi = np.radians(np.asarray(angle_deg, dtype=np.float64))[..., None]
         rotated = np.cos(phi) * a + np.sin(phi) * ortho
         if np.any(rotated[..., 2] <= 0):
-            raise ValueError(f"a shift of {angle_deg} degrees leaves the screen plane; use a smaller angle.")
+            raise ValueError(
+                f"a shift of {angle_deg} degrees leaves the screen plane; use a smaller angle."
+            )
         mm = rotated[..., :2] * (self.distance_mm / rotated[..., 2:3])
         return self.mm_to_normalised(mm)

@@ -36,7 +36,9 @@ def dispersion(xy: np.ndarray) -> float:
     return float(np.ptp(xy[:, 0]) + np.ptp(xy[:, 1]))
 
 
-def _first_window_dispersion(xy: np.ndarray, last_of_window: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _first_window_dispersion(
+    xy: np.ndarray, last_of_window: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
     """Dispersion of ``xy[i : last_of_window[i] + 1]`` for each ``i`` in ``starts``
     (NaN-free ``xy``; windows inside the array)."""
     n = xy.shape[0]
@@ -103,7 +105,11 @@ def detect_fixations_idt(
         sample, duration last minus first plus one sample period, centroid of the
         on-image samples, ``meta["detector"]`` with the parameters and ``units``.
     """
-    params = {"name": "idt", "dispersion_threshold": float(dispersion_threshold), "min_duration": float(min_duration)}
+    params = {
+        "name": "idt",
+        "dispersion_threshold": float(dispersion_threshold),
+        "min_duration": float(min_duration),
+    }
     if not dispersion_threshold > 0:
         raise ValueError(f"dispersion_threshold must be positive, got {dispersion_threshold}.")
     if not min_duration > 0:
@@ -123,7 +129,9 @@ def detect_fixations_idt(
     _, run_last = run_bounds(usable, signal.breaks)
     period = 1.0 / rec.sampling_rate_hz
     # The first window of each sample: the fewest samples lasting min_duration.
-    window_last = np.searchsorted(rec.t, rec.t + (min_duration - period - _TIME_TOLERANCE), side="left")
+    window_last = np.searchsorted(
+        rec.t, rec.t + (min_duration - period - _TIME_TOLERANCE), side="left"
+    )
     fits = np.flatnonzero(usable & (window_last <= run_last))
     xy_filled = np.where(usable[:, None], xy, 0.0)
     starts_ok = fits[_first_window_dispersion(xy_filled, window_last, fits) <= threshold]

@@ -28,7 +28,7 @@ loop visits samples or fixations one at a time.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -38,24 +38,24 @@ from ._detection import (
     crosses_session,
     finite_rows,
     gaze_signal,
-    signal_unit,
     ranges,
     run_flags,
     runs,
+    signal_unit,
     span_sums,
 )
 from .recording import Fixations, GazeRecording
 
 __all__ = [
-    "detect_fixations_ivt",
-    "ivt_velocity",
-    "fill_gaps",
-    "select_eyes",
-    "reduce_noise",
-    "window_velocity",
-    "merge_adjacent",
     "EYE_SELECTIONS",
     "NOISE_FILTERS",
+    "detect_fixations_ivt",
+    "fill_gaps",
+    "ivt_velocity",
+    "merge_adjacent",
+    "reduce_noise",
+    "select_eyes",
+    "window_velocity",
 ]
 
 EYE_SELECTIONS = ("average", "strict_average", "left", "right")
@@ -69,7 +69,13 @@ _BLOCK = 16384
 
 
 def fill_gaps(
-    t: np.ndarray, xy: np.ndarray, breaks: np.ndarray, max_gap: float, period: float, *, inplace: bool = False
+    t: np.ndarray,
+    xy: np.ndarray,
+    breaks: np.ndarray,
+    max_gap: float,
+    period: float,
+    *,
+    inplace: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate ``xy`` over short gaps of unusable (NaN) samples.
 
@@ -115,7 +121,9 @@ def select_eyes(left: np.ndarray, right: np.ndarray, mode: str = "average") -> n
     left = np.asarray(left, dtype=np.float64)
     right = np.asarray(right, dtype=np.float64)
     if left.shape != right.shape or left.ndim != 2 or left.shape[1] != 2:
-        raise ValueError(f"left and right eye samples must both be (N, 2), got {left.shape} and {right.shape}.")
+        raise ValueError(
+            f"left and right eye samples must both be (N, 2), got {left.shape} and {right.shape}."
+        )
     if mode == "left":
         return left.copy()
     if mode == "right":
@@ -128,7 +136,9 @@ def select_eyes(left: np.ndarray, right: np.ndarray, mode: str = "average") -> n
     return np.where(left_ok & right_ok, both, np.where(left_ok, left, right))
 
 
-def reduce_noise(xy: np.ndarray, breaks: np.ndarray, window: int = 3, kind: str = "median") -> np.ndarray:
+def reduce_noise(
+    xy: np.ndarray, breaks: np.ndarray, window: int = 3, kind: str = "median"
+) -> np.ndarray:
     """A centred moving median (or mean) of ``window`` samples, per coordinate.
 
     A sample is filtered only when its whole window lies in its run of usable
@@ -136,7 +146,9 @@ def reduce_noise(xy: np.ndarray, breaks: np.ndarray, window: int = 3, kind: str 
     never reaches across a gap or a session boundary. ``window`` is odd.
     """
     if kind not in NOISE_FILTERS:
-        raise ValueError(f"noise_reduction must be one of {', '.join(NOISE_FILTERS)} or None, got {kind!r}.")
+        raise ValueError(
+            f"noise_reduction must be one of {', '.join(NOISE_FILTERS)} or None, got {kind!r}."
+        )
     if window < 1 or window % 2 == 0:
         raise ValueError(f"the noise filter window must be an odd number of samples, got {window}.")
     n = xy.shape[0]
@@ -160,7 +172,9 @@ def reduce_noise(xy: np.ndarray, breaks: np.ndarray, window: int = 3, kind: str 
             np.minimum(a, b, out=smooth[lo:hi])
             np.maximum(smooth[lo:hi], high, out=smooth[lo:hi])
     else:
-        views = np.lib.stride_tricks.sliding_window_view(xy, window, axis=0)  # (n - 2 half, 2, window)
+        views = np.lib.stride_tricks.sliding_window_view(
+            xy, window, axis=0
+        )  # (n - 2 half, 2, window)
         if kind == "median":
             np.median(views, axis=-1, out=smooth)
         else:
@@ -172,7 +186,9 @@ def reduce_noise(xy: np.ndarray, breaks: np.ndarray, window: int = 3, kind: str 
     return out
 
 
-def window_velocity(t: np.ndarray, signal: GazeSignal, xy: np.ndarray, half_window: int) -> np.ndarray:
+def window_velocity(
+    t: np.ndarray, signal: GazeSignal, xy: np.ndarray, half_window: int
+) -> np.ndarray:
     """Speed at every sample: distance between the window's end samples over their time.
 
     The window runs from ``half_window`` samples before to ``half_window`` after the
@@ -245,7 +261,7 @@ def _half_window(window: float | None, rate_hz: float) -> int:
         return 1
     if not window > 0:
         raise ValueError(f"velocity_window must be positive seconds or None, got {window}.")
-    return max(1, int(round(window * rate_hz / 2.0)))
+    return max(1, round(window * rate_hz / 2.0))
 
 
 def _prepare(
@@ -260,7 +276,9 @@ def _prepare(
 ) -> tuple[GazeSignal, np.ndarray]:
     """Stages 1-3: the signal (gap filled, eyes combined) and its noise-reduced samples."""
     if eye_selection not in EYE_SELECTIONS:
-        raise ValueError(f"eye_selection must be one of {', '.join(EYE_SELECTIONS)}, got {eye_selection!r}.")
+        raise ValueError(
+            f"eye_selection must be one of {', '.join(EYE_SELECTIONS)}, got {eye_selection!r}."
+        )
     signal = gaze_signal(rec, px_per_degree, detector)
     period = 1.0 / rec.sampling_rate_hz
     if gap_fill_max is not None and gap_fill_max < 0:
@@ -283,7 +301,9 @@ def _prepare(
         signal.xy = signal.geometry.normalised_to_tangent(select_eyes(left, right, eye_selection))
     elif gap_fill_max is not None:
         # The signal is the detector's own array: fill it in place.
-        signal.xy, _ = fill_gaps(rec.t, signal.xy, signal.breaks, gap_fill_max, period, inplace=True)
+        signal.xy, _ = fill_gaps(
+            rec.t, signal.xy, signal.breaks, gap_fill_max, period, inplace=True
+        )
     xy = signal.xy
     if noise_reduction is not None:
         xy = reduce_noise(xy, signal.breaks, noise_window, noise_reduction)
@@ -311,7 +331,14 @@ def ivt_velocity(
     if len(rec) == 0:
         return np.zeros(0), f"{signal_unit(rec)}/s"
     signal, xy = _prepare(
-        rec, gap_fill_max, eyes, eye_selection, noise_reduction, noise_window, px_per_degree, "ivt_velocity"
+        rec,
+        gap_fill_max,
+        eyes,
+        eye_selection,
+        noise_reduction,
+        noise_window,
+        px_per_degree,
+        "ivt_velocity",
     )
     speed = window_velocity(rec.t, signal, xy, _half_window(velocity_window, rec.sampling_rate_hz))
     return speed, f"{signal.unit}/s"
@@ -390,7 +417,14 @@ def detect_fixations_ivt(
         params["units"] = signal_unit(rec)
         return build_fixations(rec, np.zeros(0, np.int64), np.zeros(0, np.int64), params)
     signal, xy = _prepare(
-        rec, gap_fill_max, eyes, eye_selection, noise_reduction, noise_window, px_per_degree, "detect_fixations_ivt"
+        rec,
+        gap_fill_max,
+        eyes,
+        eye_selection,
+        noise_reduction,
+        noise_window,
+        px_per_degree,
+        "detect_fixations_ivt",
     )
     params.update(signal.units_meta())
     rate = rec.sampling_rate_hz
@@ -405,8 +439,15 @@ def detect_fixations_ivt(
         # Every sample of a run is a fixation sample with a finite signal.
         position = span_sums(xy, first, last) / (last - first + 1)[:, None]
         groups = merge_adjacent(
-            rec.t, first, last, position, signal.breaks, signal.distance,
-            merge_max_gap, signal.degrees_to_unit(merge_max_angle), period,
+            rec.t,
+            first,
+            last,
+            position,
+            signal.breaks,
+            signal.distance,
+            merge_max_gap,
+            signal.degrees_to_unit(merge_max_angle),
+            period,
         )
     if min_duration is not None and first.size:
         group_first = np.arange(first.size) if groups is None else groups
