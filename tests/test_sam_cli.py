@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
+import re
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 from sam_tiny import TINY_TYPE, tiny_checkpoint  # noqa: F401  (fixture)
 
-from napari_gazeseg.commands import segment, train_sam
+from napari_gazeseg.cli import main
 from napari_gazeseg.gaze.dataset import load_dataset, write_dataset
 from napari_gazeseg.gaze.simulate import simulate_dataset
 from napari_gazeseg.models import GazeSam
 from napari_gazeseg.models.object_gaze import fixations_of, objects_in
 
 
-def _run(module, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="gazeseg")
-    module.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+def _run(argv: list[str]) -> int:
+    """``gazeseg ARGV`` in this process (so the test's registered vit_tiny is known)."""
+    return main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,7 @@ def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_
         "cpu",
         "--quiet",
     ]
-    assert _run(segment, argv) == 0
+    assert _run(argv) == 0
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     for item in load_dataset(dataset):
         labels = iio.imread(out / f"{item.name}.png")
@@ -77,7 +75,7 @@ def test_train_sam_then_segment_with_the_overlay(dataset, tiny_checkpoint, tmp_p
         "cpu",
         "--quiet",
     ]
-    assert _run(train_sam, argv) == 0
+    assert _run(argv) == 0
     assert (run / "model.pt").is_file() and (run / "last.pt").is_file()
     out = tmp_path / "labels"
     argv = [
@@ -95,11 +93,11 @@ def test_train_sam_then_segment_with_the_overlay(dataset, tiny_checkpoint, tmp_p
         "cpu",
         "--quiet",
     ]
-    assert _run(segment, argv) == 0
+    assert _run(argv) == 0
     assert len(list(out.glob("*.png"))) == 2
 
 
-def test_gradtrack_without_a_model_says_what_to_do(dataset, tmp_path):
+def test_gradtrack_without_a_model_says_what_to_do(dataset, tmp_path, capsys):
     argv = [
         "segment",
         str(dataset),
@@ -110,5 +108,20 @@ def test_gradtrack_without_a_model_says_what_to_do(dataset, tmp_path):
         "--checkpoint",
         str(tmp_path / "none.pt"),
     ]
-    with pytest.raises(FileNotFoundError, match="no GradTrack checkpoint at .*none.pt; train one"):
-        _run(segment, argv)
+    assert _run(argv) == 2
+    assert re.search(
+        r"gazeseg segment: no GradTrack checkpoint at .*none\.pt; train one",
+        capsys.readouterr().err,
+    )
+
+
+def test_missing_sam_checkpoint_is_one_line_on_stderr(dataset, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GAZESEG_SAM_CHECKPOINT", raising=False)
+    monkeypatch.delenv("GAZESEG_SAM_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    assert _run(["segment", str(dataset), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        "gazeseg segment: no SAM vit_b checkpoint (sam_vit_b_01ec64.pth) was found"
+    )
+    assert "\n" not in err
