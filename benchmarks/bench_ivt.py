@@ -77,6 +77,38 @@ def timed(function):
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
+def stage_times(rec: GazeRecording, repeat: int) -> dict[str, float]:
+    """Best CPU seconds of each I-VT stage with the Tobii defaults, run as
+    ``detect_fixations_ivt`` runs them."""
+    from napari_gazeseg.gaze import ivt
+    from napari_gazeseg.gaze._detection import build_fixations, gaze_signal, runs, span_sums
+
+    period = 1 / RATE_HZ
+    signal = gaze_signal(rec, None, "bench")
+    stages = {
+        "signal (tangent plane, sessions)": lambda: gaze_signal(rec, None, "bench"),
+        "gap fill-in (on a copy)": lambda: ivt.fill_gaps(rec.t, signal.xy, signal.breaks, 0.075, period),
+    }
+    filled, _ = ivt.fill_gaps(rec.t, signal.xy, signal.breaks, 0.075, period)
+    signal.xy = filled
+    stages["median of 3"] = lambda: ivt.reduce_noise(filled, signal.breaks)
+    smooth = ivt.reduce_noise(filled, signal.breaks)
+    stages["velocity, 20 ms window"] = lambda: ivt.window_velocity(rec.t, signal, smooth, 12)
+    speed = ivt.window_velocity(rec.t, signal, smooth, 12)
+    stages["threshold and runs"] = lambda: runs(speed < 30.0, signal.breaks)
+    first, last = runs(speed < 30.0, signal.breaks)
+    position = span_sums(smooth, first, last) / (last - first + 1)[:, None]
+    merge = (rec.t, first, last, position, signal.breaks, signal.distance, 0.075, 0.5, period)
+    stages["merge adjacent"] = lambda: ivt.merge_adjacent(*merge)
+    groups = ivt.merge_adjacent(*merge)
+    stages["centroids (Fixations)"] = lambda: build_fixations(rec, first, last, {}, groups)
+    best = {name: np.inf for name in stages}
+    for _ in range(repeat):
+        for name, function in stages.items():
+            best[name] = min(best[name], timed(function)[1])
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=1.0)
@@ -159,6 +191,10 @@ def main() -> None:
         print(
             f"{name:<28}{wall[name]:>9.3f}{cpu[name]:>9.3f}{counts[name]:>11,}{len(rec) / cpu[name] / 1e6:>17.1f}"
         )
+
+    print("\nI-VT stages (best CPU ms; the short-fixation discard is a comparison over fixations)")
+    for name, seconds in stage_times(rec, args.repeat).items():
+        print(f"  {name:<34}{1000 * seconds:8.1f}")
 
     print("\nratios, pymovements / ours (> 1: ours faster)          wall     CPU")
     for theirs in [name for name, _ in rows if name.startswith("pymovements")]:
