@@ -55,6 +55,7 @@ def test_time_units_from_the_header(tmp_path, header, factor):
         ("t;plane;row;col\n0;3;1;2\n", [[3.0, 1.0, 2.0]]),
         ("t,x,y,z,pupil,label\n0,2,1,3,4.1,left\n", [[3.0, 1.0, 2.0]]),
         ('"t","x","y"\n0,2,1\n', [[1.0, 2.0]]),
+        ("t;x;y\n0;2,5;1,25\n", [[1.25, 2.5]]),  # comma decimals (spreadsheet locales)
     ],
 )
 def test_separators_layouts_and_ignored_columns(tmp_path, text, coords):

@@ -9,7 +9,9 @@ Columns (header names, case-insensitive; other columns are ignored):
   (optionally preceded by ``plane``). Empty or ``nan`` coordinates mark invalid samples.
 * optional ``valid`` (1/0) and ``object_id`` (non-negative integers, default 1).
 
-Times are kept as given (converted to seconds) and must not decrease.
+Times are kept as given (converted to seconds) and must not decrease. In tab- or
+semicolon-separated tables holding commas, the comma is the decimal mark (``1,5``),
+as spreadsheets write them in many locales.
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ def read_plain_csv(path: str | Path) -> GazeRecording:
     time_index, seconds_per_unit = time
     optional = [name for name in ("valid", "object_id") if name in names]
     usecols = [time_index, *coordinates, *(names.index(name) for name in optional)]
+    decimal = "," if separator != "," and "," in body else "."
     table = parse_numeric_table(
-        body, fields, path, first_line=2, separator=separator, usecols=usecols
+        body, fields, path, first_line=2, separator=separator, decimal=decimal, usecols=usecols
     )
     t = table[:, 0] * seconds_per_unit
     coords = table[:, 1 : 1 + len(coordinates)]
