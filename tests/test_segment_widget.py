@@ -218,6 +218,8 @@ def test_gradtrack_method_paints_the_next_free_label(make_napari_viewer, qtbot, 
     assert 0 < mask.mean() < 1
     np.testing.assert_array_equal(labels.data[:4, :4], 3)  # kept
     np.testing.assert_array_equal(labels.data == 4, mask & (existing == 0))
+    labels.undo()  # one edit: Ctrl+Z takes the whole mask back
+    np.testing.assert_array_equal(labels.data, existing)
 
 
 def test_sample_data_end_to_end_leaves_the_ground_truth_alone(

@@ -420,14 +420,13 @@ class SegmentWithGazeWidget(QWidget):
 
     def _paint(self, labels, result) -> None:
         object_id, slice_index, mask = result
-        pixels = paint_mask(labels.data[slice_index], mask, object_id, self._overwrite.isChecked())
-        labels.refresh()
-        self._painted.append(f"{object_id} ({pixels} px)")
+        self._painted.append(
+            f"{object_id} ({_paint_undoable(labels, slice_index, mask, object_id, self._overwrite.isChecked())} px)"
+        )
 
     def _paint_gradtrack(self, labels, slice_index, mask) -> None:
         label_id = int(labels.data.max(initial=0)) + 1
-        pixels = paint_mask(labels.data[slice_index], mask, label_id, self._overwrite.isChecked())
-        labels.refresh()
+        pixels = _paint_undoable(labels, slice_index, mask, label_id, self._overwrite.isChecked())
         self._painted.append(f"{label_id} ({pixels} px)")
 
     def _on_finished(self) -> None:
@@ -495,6 +494,24 @@ class SegmentWithGazeWidget(QWidget):
             self._start_live()
         else:
             self.finished.emit()
+
+
+def _paint_undoable(
+    labels, slice_index: tuple[int, ...], mask, label_id: int, overwrite: bool
+) -> int:
+    """Paint one object's mask as one undoable edit of the Labels layer (Ctrl+Z reverts it).
+
+    Returns the number of pixels that carry ``label_id`` on the slice afterwards.
+    """
+    current = np.asarray(labels.data[slice_index])
+    painted = current.copy()
+    pixels = paint_mask(painted, mask, label_id, overwrite)
+    changed = np.nonzero(painted != current)
+    if changed[0].size:
+        leading = tuple(np.full(changed[0].size, i) for i in slice_index)
+        with labels.block_history():
+            labels.data_setitem(leading + changed, painted[changed].tolist())
+    return pixels
 
 
 def _lift(fixations: Fixations, leading: tuple[int, ...]) -> Fixations:
