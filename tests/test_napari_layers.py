@@ -217,3 +217,17 @@ def test_label_colour_contrasts_with_the_image():
     assert label_color_for(bright_rgb) == "black"
     assert label_color_for(bright_rgb, contrast_limits=(0, 10_000)) == "white"
     assert label_color_for(np.full((5, 300, 300), 0.9), contrast_limits=(0, 1)) == "black"
+
+
+def test_long_raw_gaze_starts_hidden(recording_2d, fixations_2d):
+    from napari_gazeseg._napari.layers import RAW_GAZE_SHOWN_MAX
+
+    def shown(recording):
+        return {kw["metadata"][GAZESEG]["kind"] for _d, kw, _t in gaze_layers(recording, fixations_2d)
+                if kw["visible"]}
+
+    assert shown(recording_2d) == {"gaze", "scanpath", "fixations"}
+    n = RAW_GAZE_SHOWN_MAX + 1
+    long = GazeRecording(t=np.arange(n) / 120.0, coords=np.full((n, 2), 5.0), meta=recording_2d.meta)
+    assert shown(long) == {"scanpath", "fixations"}
+    assert shown(long.select(np.arange(n - 1))) == {"gaze", "scanpath", "fixations"}

@@ -66,6 +66,7 @@ __all__ = [
     "GAZESEG",
     "HEATMAP_KINDS",
     "LAYER_KINDS",
+    "RAW_GAZE_SHOWN_MAX",
     "fixations_from_layer",
     "fixations_layer",
     "gaze_layer",
@@ -92,6 +93,12 @@ LAYER_KINDS = ("gaze", "fixations", "scanpath", "heatmap")
 #: centroids weighted by duration (SAM meets Gaze), or blurred gaze pixels.
 HEATMAP_KINDS = ("gaze", "fixations", "fixations+duration", "blurred")
 
+#: Longest raw gaze (valid samples) :func:`gaze_layers` shows by default: about
+#: 3 minutes at 120 Hz. Every canvas redraw draws every point; without a GPU
+#: (software OpenGL) 81 000 points add about 0.9 s to each redraw, a quarter of
+#: them about 0.2 s (``benchmarks/bench_gaze_layers.py``), so longer recordings
+#: open with the raw gaze hidden, one tick away, and their fixations shown.
+RAW_GAZE_SHOWN_MAX = 20_000
 #: Colormap for time (gaze samples by time, fixations by order).
 TIME_COLORMAP = "viridis"
 #: Okabe-Ito colour-blind-safe palette for object ids 1, 2, ... (cycled).
@@ -523,7 +530,7 @@ def gaze_layers(
     name: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
-    visible: Sequence[str] = ("gaze", "scanpath", "fixations"),
+    visible: Sequence[str] | None = None,
     text_color: str = "white",
 ) -> list[LayerDataTuple]:
     """All layers of one recording, sharing one group, bottom to top.
@@ -531,9 +538,11 @@ def gaze_layers(
     Heatmap (when ``heatmap_kind`` is not None and the image shape is known,
     from ``image_shape`` or the meta), gaze, scanpath, fixations. Either
     argument may be None (a fixation-only file has no raw gaze). Layers of the
-    kinds in ``visible`` are shown; the others (by default the heatmap, which
-    would tint the image) are made hidden, ready to be switched on.
-    ``text_color`` colours the fixation numbers (:func:`label_color_for`).
+    kinds in ``visible`` are shown, the others made hidden, ready to be switched
+    on. By default the scanpath and fixations are shown, the raw gaze too when
+    it has at most :data:`RAW_GAZE_SHOWN_MAX` valid samples, and the heatmap
+    (which would tint the image) is hidden. ``text_color`` colours the fixation
+    numbers (:func:`label_color_for`).
     """
     if recording is None and fixations is None:
         raise ValueError("give a gaze recording, fixations, or both.")
@@ -562,6 +571,9 @@ def gaze_layers(
     if fixations is not None:
         layers.append(scanpath_layer(fixations, image_shape=shape, **common))
         layers.append(fixations_layer(fixations, image_shape=shape, text_color=text_color, **common))
+    if visible is None:
+        short = recording is not None and int(recording.valid.sum()) <= RAW_GAZE_SHOWN_MAX
+        visible = ("scanpath", "fixations") + (("gaze",) if short else ())
     for _data, kwargs, _type in layers:
         kwargs["visible"] = kwargs["metadata"][GAZESEG]["kind"] in visible
     return layers
