@@ -3,7 +3,8 @@
 Pick the image, the gaze (a gaze or fixations layer of napari-gazeseg; the
 layers of the same recording are found through their group) and where the masks
 go (a new Labels layer, or an existing one: other objects' pixels are kept unless
-"Overwrite other labels" is ticked). Two methods:
+"Overwrite other labels" is ticked). Each object's mask is one undoable edit of
+the Labels layer (Ctrl+Z takes it back). Two methods:
 
 * **SAM**: each object session (object id = label id) prompts SAM on the slice
   the annotator looked at longest; the model (checkpoint search: docs/sam.md) is
@@ -145,7 +146,6 @@ class SegmentWithGazeWidget(QWidget):
         self._worker = None
         self._live_worker = None
         self._live_pending: tuple[int, Fixations] | None = None
-        self._recorders: list = []
         self._painted: list[str] = []
 
         self._image = LayerComboBox(napari_viewer, _is_image, "no image layer")
@@ -458,7 +458,6 @@ class SegmentWithGazeWidget(QWidget):
     # -- live mode --------------------------------------------------------------------
     def _follow_recorder(self, recorder) -> None:
         recorder.fixations_changed.connect(self.on_live_fixations)
-        self._recorders.append(recorder)
 
     def on_live_fixations(self, object_id: int, fixations: Fixations) -> None:
         """A recorder's current object has new fixations: decode its mask (coalesced)."""
