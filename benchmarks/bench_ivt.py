@@ -87,7 +87,9 @@ def stage_times(rec: GazeRecording, repeat: int) -> dict[str, float]:
     signal = gaze_signal(rec, None, "bench")
     stages = {
         "signal (tangent plane, sessions)": lambda: gaze_signal(rec, None, "bench"),
-        "gap fill-in (on a copy)": lambda: ivt.fill_gaps(rec.t, signal.xy, signal.breaks, 0.075, period),
+        "gap fill-in (on a copy)": lambda: ivt.fill_gaps(
+            rec.t, signal.xy, signal.breaks, 0.075, period
+        ),
     }
     filled, _ = ivt.fill_gaps(rec.t, signal.xy, signal.breaks, 0.075, period)
     signal.xy = filled
@@ -195,6 +197,14 @@ def main() -> None:
     print("\nI-VT stages (best CPU ms; the short-fixation discard is a comparison over fixations)")
     for name, seconds in stage_times(rec, args.repeat).items():
         print(f"  {name:<34}{1000 * seconds:8.1f}")
+
+    from napari_gazeseg.gaze.fixations import detect_fixations_idt
+
+    idt_wall, idt_cpu, idt_fixations = timed(lambda: detect_fixations_idt(rec, 1.0, 0.100))
+    print(
+        f"\nI-DT (1 deg, 100 ms) on the same data: {idt_wall:.3f} s wall, {idt_cpu:.3f} s CPU, "
+        f"{len(idt_fixations):,} fixations"
+    )
 
     print("\nratios, pymovements / ours (> 1: ours faster)          wall     CPU")
     for theirs in [name for name, _ in rows if name.startswith("pymovements")]:
