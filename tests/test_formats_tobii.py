@@ -228,6 +228,15 @@ def test_several_stimuli_give_one_recording_each(tmp_path):
         read_gaze(path, stimulus="organ")
 
 
+def test_sampling_rate_from_whole_millisecond_timestamps(tmp_path):
+    """Pro Lab's default [ms] timestamps are whole numbers: at 1200 Hz most steps are 1 ms, some 0."""
+    times = np.floor(np.arange(600) / 1.2)
+    rows = [sample(float(ms), CELLS, on_screen(CELLS, 5, 5)) for ms in times]
+    rows += [sample(float(ms) + 1000, CELLS, on_screen(CELLS, 5, 5)) for ms in times]  # after a gap
+    rate = read_gaze(export(tmp_path / "ms.tsv", rows)).meta["sampling_rate_hz"]
+    assert rate == pytest.approx(1200.0, rel=1e-3)  # the median step (1 ms) would say 1000 Hz
+
+
 def test_several_recordings_are_keyed_by_recording_and_stimulus(tmp_path):
     rows = cells_rows(TARGETS[:2]) + [
         dict(row, recording="Recording2", participant="P02") for row in cells_rows(TARGETS[2:])

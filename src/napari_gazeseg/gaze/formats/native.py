@@ -172,8 +172,8 @@ class NativeGazeWriter:
             raise ValueError("t must be non-decreasing across appended batches.")
         if np.isinf(screen).any():
             raise ValueError("screen holds infinite values; write NaN where it is unknown.")
-        if (ids < 0).any() or (ids != np.round(ids)).any():
-            raise ValueError("object_id must hold non-negative integers.")
+        if (ids < 0).any() or (ids > _MAX_ID).any() or (ids != np.round(ids)).any():
+            raise ValueError("object_id must hold non-negative integers up to 2**53.")
         columns = [_floats(t)]
         columns += [_floats(coords[:, axis]) for axis in range(self.ndim)]
         columns.append(["1" if v else "0" for v in valid.tolist()])

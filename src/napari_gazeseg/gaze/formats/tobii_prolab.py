@@ -464,18 +464,30 @@ def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> d
         _first(table.numbers(f"recording resolution {side}", _PX), rows)
         for side in ("width", "height")
     ]
-    steps = np.diff(seconds[rows])
-    steps = steps[steps > 0]
     return {
         "recording": None if recording is None else _first(recording, rows),
         "stimulus": stimulus_name,
         "stimulus_onset_s": onset,
-        "sampling_rate_hz": round(float(1.0 / np.median(steps)), 1) if steps.size else None,
+        "sampling_rate_hz": _sampling_rate(seconds[rows]),
         "image": image,
         "recording_resolution_px": None
         if not _all_present(resolution)
         else [int(resolution[0]), int(resolution[1])],
     }
+
+
+def _sampling_rate(seconds: np.ndarray) -> float | None:
+    """Samples per second (0.1 Hz), from the intervals up to twice the typical one.
+
+    Gaps (a stimulus shown twice, lost data) are left out; zero intervals are kept,
+    so whole-millisecond timestamps of a 1200 Hz tracker still give 1200 Hz.
+    """
+    steps = np.diff(seconds)
+    positive = steps[steps > 0]
+    if positive.size == 0:
+        return None
+    regular = steps[(steps >= 0) & (steps <= 2.0 * np.median(positive))]
+    return round(float(1.0 / np.mean(regular)), 1)
 
 
 def _fixations(
