@@ -42,22 +42,18 @@ def _canvas(viewer):
     return viewer.window._qt_viewer.canvas.native
 
 
-def test_missing_sdk_is_one_sentence_and_napari_keeps_running(viewer, widget, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tobii_research", None)
+def test_missing_sdk_or_tracker_is_one_sentence_and_napari_keeps_running(viewer, widget, monkeypatch):
     widget.source_box.setCurrentText(SOURCES[0])
+    monkeypatch.setitem(sys.modules, "tobii_research", None)
     widget.start_recording()
     assert widget.recorder is None
     assert "pip install tobii-research" in widget.status_label.text()
-    assert viewer.layers["cells"] is not None
-
-
-def test_no_tracker_is_one_sentence(widget, monkeypatch):
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
     monkeypatch.setattr(fake_tr, "connected_trackers", [])
-    widget.source_box.setCurrentText(SOURCES[0])
     widget.start_recording()
     assert widget.recorder is None
     assert widget.status_label.text().startswith("No Tobii eye tracker was found")
+    assert viewer.layers["cells"] is not None
 
 
 def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot, monkeypatch, tmp_path):
