@@ -111,6 +111,10 @@ def test_detection_by_sidecar_and_header(tmp_path):
     assert detect_format(tmp_path / "c.tsv") == "tobii-pro-lab"
     (tmp_path / "d.csv").write_text("t,x,y\n")
     assert detect_format(tmp_path / "d.csv") == "csv"
+    (tmp_path / "e.csv").write_text("t_s,x,y\n0,1,2\n")  # starts like native, but is a plain table
+    assert detect_format(tmp_path / "e.csv") == "csv" and read_gaze(
+        tmp_path / "e.csv"
+    ).coords.tolist() == [[2.0, 1.0]]
     assert set(FORMATS) == {"native", "tobii-pro-lab", "gazemedseg", "csv"}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from ._errors import format_error
 from ._table import header_fields
 from ._text import decode_text, text_encoding
-from .native import read_sidecar
+from .native import native_columns, read_sidecar
 from .plain_csv import is_plain_csv_header
 
 __all__ = ["FORMATS", "detect_format"]
@@ -44,7 +44,7 @@ def detect_format(path: str | Path) -> str:
     """The name (a key of :data:`FORMATS`) of the format of the file at ``path``.
 
     A native sidecar beside the file decides first; otherwise the header line:
-    ``t_s`` first (native), Tobii Pro Lab column names (``Recording timestamp``,
+    the native columns (``t_s, row, col, valid, ...``, tab-separated), Tobii Pro Lab column names (``Recording timestamp``,
     ``Gaze point X``), ``CURRENT_FIX_X`` (GazeMedSeg), or a time column with
     ``x, y`` / ``row, col`` (plain CSV). Raises :class:`GazeFormatError` when
     none fits.
@@ -52,10 +52,9 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if read_sidecar(path) is not None:
         return "native"
-    fields, _ = header_fields(_first_line(path))
+    fields, separator = header_fields(_first_line(path))
     names = {field.lower() for field in fields}
-
-    if fields[0] == "t_s":
+    if separator == "\t" and len(fields) >= 7 and fields == native_columns(len(fields) - 5):
         return "native"
     if any(name.startswith(("recording timestamp", "gaze point x")) for name in names):
         return "tobii-pro-lab"
