@@ -2,8 +2,8 @@
 # Train the GradTrack model bundled as src/napari_gazeseg/data/gradtrack_default.pt.
 #
 # Data: synthetic fluorescence cells with the simulated observer's gaze
-# (`gazeseg simulate --kind cells`, 256 x 256, 3 cells each, as in the napari
-# sample). Masks are written too but GradTrack never trains on them: they only
+# (`gazeseg simulate --kind cells`, 384 x 384, 5 cells each, as in the napari
+# sample "synthetic cells"). Masks are written too but GradTrack never trains on them: they only
 # score the validation split and the held-out test images.
 #
 # Reduced configuration so that it trains on a CPU in about 20 minutes and ships
@@ -16,13 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 WORK=${WORK:-build/gradtrack-default}
-EPOCHS=${EPOCHS:-60}
+EPOCHS=${EPOCHS:-40}
 N_TRAIN=${N_TRAIN:-160}
 N_TEST=${N_TEST:-32}
 
 rm -rf "$WORK"
-nice -n 10 "$PY" -m napari_gazeseg.cli simulate "$WORK/train" --kind cells --n "$N_TRAIN" --objects 3 --seed 2024
-nice -n 10 "$PY" -m napari_gazeseg.cli simulate "$WORK/test" --kind cells --n "$N_TEST" --objects 3 --seed 7
+nice -n 10 "$PY" -m napari_gazeseg.cli simulate "$WORK/train" --kind cells --n "$N_TRAIN" --shape 384 384 --objects 5 --seed 2024
+nice -n 10 "$PY" -m napari_gazeseg.cli simulate "$WORK/test" --kind cells --n "$N_TEST" --shape 384 384 --objects 5 --seed 7
 nice -n 10 "$PY" -m napari_gazeseg.cli train "$WORK/train" --out "$WORK/run" --method gradtrack \
     --size 128 --base-channels 16 --max-channels 128 --beta 5.714 --epochs "$EPOCHS" \
     --batch-size 8 --lr 0.01 --momentum 0.9 --seed 0 --device cpu --val-fraction 0.2 \

@@ -70,11 +70,15 @@ def test_training_lowers_the_loss_and_the_predictor_loads_the_model(tmp_path):
     assert log[1]["lr"] < log[0]["lr"] == pytest.approx(0.01)
     predictor = GradTrackPredictor.from_checkpoint(tmp_path / "model.pt", device="cpu")
     assert predictor.size == SIZE and predictor.train_config.method == "gradtrack"
+    # the decision threshold chosen on the validation masks travels with the model
+    assert predictor.threshold == log[-1]["val_threshold"]
+    assert log[-1]["val_dice_at_threshold"] >= log[-1]["val_dice"]
     image = np.random.default_rng(0).integers(0, 4096, size=(45, 70)).astype(np.uint16)
     mask = predictor.predict(image, contrast_limits=(0, 4095))
     assert mask.dtype == bool and mask.shape == (45, 70)
     rgb = np.zeros((50, 40, 3), np.uint8)
     assert predictor.predict(rgb).shape == (50, 40)
+    assert not predictor.predict(rgb, threshold=1.0).any()
 
 
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path):

@@ -36,14 +36,19 @@ class GradTrackPredictor:
     """A loaded network ready to segment 2D images.
 
     Attributes: ``model`` (eval mode, on ``device``), ``size`` (training side in
-    pixels), ``train_config`` (the :class:`TrainConfig` it was trained with).
+    pixels), ``train_config`` (the :class:`TrainConfig` it was trained with),
+    ``threshold`` (foreground-probability cut: the checkpoint's
+    validation-chosen value, 0.5 when it has none).
     """
 
-    def __init__(self, model: GradTrack, train_config: TrainConfig, device: torch.device):
+    def __init__(
+        self, model: GradTrack, train_config: TrainConfig, device: torch.device, threshold: float = 0.5
+    ):
         self.model = model.to(device).eval()
         self.train_config = train_config
         self.device = device
         self.size = model.config.size
+        self.threshold = float(threshold)
 
     @classmethod
     def from_checkpoint(
@@ -70,7 +75,12 @@ class GradTrackPredictor:
         )
         state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
         model.load_state_dict(state)
-        return cls(model, TrainConfig.from_dict(checkpoint["train_config"]), resolve_device(device))
+        return cls(
+            model,
+            TrainConfig.from_dict(checkpoint["train_config"]),
+            resolve_device(device),
+            threshold=checkpoint.get("threshold", 0.5),
+        )
 
     @torch.no_grad()
     def predict_probability(
@@ -93,7 +103,11 @@ class GradTrackPredictor:
         self,
         image: np.ndarray,
         contrast_limits: tuple[float, float] | None = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
     ) -> np.ndarray:
-        """Boolean foreground mask with the image's ``(rows, cols)``."""
-        return self.predict_probability(image, contrast_limits) > threshold
+        """Boolean foreground mask with the image's ``(rows, cols)``.
+
+        ``threshold`` defaults to :attr:`threshold`.
+        """
+        cut = self.threshold if threshold is None else float(threshold)
+        return self.predict_probability(image, contrast_limits) > cut

@@ -17,8 +17,16 @@ Files written to ``out_dir`` (by rank 0 only):
   :class:`~napari_gazeseg.models.gradtrack_predict.GradTrackPredictor`, after
   each epoch;
 * ``metrics.jsonl``: one JSON object per epoch (``epoch``, ``lr``, ``loss`` and
-  its terms averaged over the epoch and all processes, ``val_dice`` when the
-  validation images have masks, ``seconds``).
+  its terms averaged over the epoch and all processes, ``seconds``; when the
+  validation images have masks ``val_dice`` at 0.5 and the best decision
+  threshold ``val_threshold`` with its ``val_dice_at_threshold``).
+
+Decision threshold: GradTrack's final output is trained towards the whole gaze
+track band (eq. 3 with ``G^100%``) as well as the pseudo-mask, so its
+foreground probability is not calibrated at 0.5 (it tends to over-segment).
+When validation masks exist, the threshold with the best validation Dice is
+stored in ``model.pt`` (``"threshold"``) and used by the predictor; without
+masks it is 0.5. Only these few masks, never used in the loss, pick it.
 
 Determinism: for a given seed, the initial weights, the shuffling and the
 augmentation of epoch ``e`` depend only on ``(seed, e)``, so a resumed run
@@ -186,11 +194,25 @@ def dice_scores(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, 2 * intersection / total.clamp_min(1), torch.ones_like(total))
 
 
-def evaluate_dice(model: GradTrack, samples: SampleSet, device: torch.device, mixed_precision: bool = True) -> float:
-    """Mean Dice (0..1) of the segmentation against the ``mask`` targets, at the training size."""
+#: Foreground-probability thresholds tried on the validation split.
+THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(6, 20))
+
+
+def evaluate_dice(
+    model: GradTrack, samples: SampleSet, device: torch.device, mixed_precision: bool = True
+) -> dict[str, float]:
+    """Validation Dice (0..1) against the ``mask`` targets, at the training size.
+
+    ``val_dice``: mean Dice of the mask ``P_fg > 0.5`` (the argmax);
+    ``val_threshold`` / ``val_dice_at_threshold``: the threshold of
+    :data:`THRESHOLD_GRID` (or 0.5) with the best mean Dice, and that Dice.
+    """
     logits = predict_logits(model, samples.images, device, mixed_precision)
+    foreground = torch.softmax(logits, dim=1)[:, 1]
     target = samples.targets[:, samples.channel("mask")] > 0.5
-    return float(dice_scores(logits.argmax(1) == 1, target).mean())
+    scores = {t: float(dice_scores(foreground > t, target).mean()) for t in (0.5, *THRESHOLD_GRID)}
+    best = max(scores, key=lambda t: (scores[t], -abs(t - 0.5)))
+    return {"val_dice": scores[0.5], "val_threshold": best, "val_dice_at_threshold": scores[best]}
 
 
 def _unwrap(model) -> GradTrack:
@@ -217,6 +239,7 @@ def save_checkpoint(
         "train_config": config.to_dict(),
         "epoch": epoch,
         "metrics": metrics or {},
+        "threshold": float((metrics or {}).get("val_threshold", 0.5)),
         "state_dict": state,
     }
     if optimizer is not None:
@@ -385,7 +408,7 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
         metrics = {"epoch": epoch + 1, "lr": lr, **averages}
         if group.is_main:
             if has_val_masks:
-                metrics["val_dice"] = evaluate_dice(_unwrap(model), val_samples, device, config.mixed_precision)
+                metrics.update(evaluate_dice(_unwrap(model), val_samples, device, config.mixed_precision))
             metrics["seconds"] = time.perf_counter() - started
             save_checkpoint(last_path, model, config, epoch + 1, metrics, optimizer)
             save_checkpoint(out_dir / "model.pt", model, config, epoch + 1, metrics)
