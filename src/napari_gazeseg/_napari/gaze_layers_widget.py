@@ -317,6 +317,10 @@ class GazeLayersWidget(QWidget):
         self._place_layers(self._image.current_layer())
         if source.metadata[GAZESEG].get("meta", {}).get("image") is None and self._image.current_layer() is None:
             self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
+        elif is_recording and not source.visible:
+            self._status.setText(
+                f"The raw gaze ({len(source.data):,} samples) starts hidden; tick 'gaze' to show it."
+            )
         # the layers missing from the recording's set are made once the debounce has
         # passed: a reader or sample may still be adding them one by one
         self._fill_missing = True
