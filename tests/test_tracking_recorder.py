@@ -193,3 +193,21 @@ def test_a_source_that_fails_to_start_leaves_nothing_running(tmp_path, qtbot):
         recorder.start()
     assert not recorder.recording
     assert len(read_gaze(tmp_path / "broken.gaze.tsv")) == 0
+
+
+def test_a_file_that_cannot_be_written_stops_the_recording_with_a_message(tracker, tmp_path, qtbot, monkeypatch):
+    from napari_gazeseg.gaze.formats import native
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    source = TobiiSource(sdk_module=fake_tr)
+    recorder = GazeRecorder(source, tmp_path / "full.gaze.tsv", fixed_view())
+    messages, finished = [], []
+    recorder.message.connect(messages.append)
+    recorder.finished.connect(lambda: finished.append(True))
+    recorder.start()
+    monkeypatch.setattr(native.NativeGazeWriter, "append", disk_full)
+    qtbot.waitUntil(lambda: bool(finished), timeout=5000)
+    assert not recorder.recording
+    assert "No space left on device" in messages[-1] and "record again" in messages[-1]

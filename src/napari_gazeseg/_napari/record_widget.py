@@ -386,6 +386,7 @@ class RecordGazeWidget(QWidget):
         recorder.message.connect(lambda text: self._say(text, error=True))
         recorder.object_started.connect(self._show_object)
         recorder.object_stopped.connect(lambda object_id: self._show_object(NO_OBJECT))
+        recorder.finished.connect(lambda: self._stopped_by_itself(recorder))
         try:
             recorder.start()
         except (SourceError, OSError) as err:
@@ -414,6 +415,16 @@ class RecordGazeWidget(QWidget):
         self.object_button.setEnabled(False)
         self._update_enabled()
         self.status_label.setText(f"Saved {recorder.samples_written} samples to {recorder.path}.")
+
+    def _stopped_by_itself(self, recorder) -> None:
+        """The recorder stopped on its own (the file could not be written): reset the controls."""
+        if self.recorder is recorder:
+            self.recorder = None
+            self._quality_timer.stop()
+            self.record_button.setText("Start recording (Shift+G)")
+            self.object_button.setText("Start object (G)")
+            self.object_button.setEnabled(False)
+            self._update_enabled()
 
     def _show_whole_recording(self, recorder) -> None:
         """Replace the live layers' contents by the whole recording as saved."""

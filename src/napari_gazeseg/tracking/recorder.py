@@ -213,7 +213,12 @@ class GazeRecorder:
             self.message.emit(self._messages.popleft())
         if self._writer_error is not None:
             error, self._writer_error = self._writer_error, None
-            self.message.emit(f"Writing the gaze file failed ({error}); recording stopped.")
+            self.message.emit(
+                f"Writing the gaze file failed ({error}); the recording stopped. "
+                "Free disk space or choose another folder, then record again."
+            )
+            self.stop()
+            return
         chunks = []
         while self._mapped:
             chunks.append(self._mapped.popleft())
@@ -291,11 +296,14 @@ class GazeRecorder:
                     last_flush = now
                 if stopping and not self._raw:
                     break
-        except BaseException as err:  # surfaced to the user by drain()
+        except Exception as err:  # surfaced to the user by drain(), which stops the recording
             self._writer_error = err
             self._stopping.set()
         finally:
-            self._writer.close()
+            try:
+                self._writer.close()
+            except OSError as err:
+                self._writer_error = self._writer_error or err
 
     def _write(self, batch: SampleBatch) -> None:
         stamps = batch.timestamp_us
