@@ -248,3 +248,24 @@ def test_a_volume_gets_a_heatmap_per_plane(make_napari_viewer, qtbot, scene):
     np.testing.assert_allclose(
         heatmap.data, heatmap_map("fixations+duration", (4, 160, 192), fixations=fixations), rtol=1e-6
     )
+
+
+def test_a_superseded_job_hands_its_work_to_the_next(make_napari_viewer, qtbot, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    widget._show["heatmap"].setChecked(True)
+    widget._velocity.setValue(110.0)
+    widget._debounce.stop()
+    widget._start_job()  # recomputes fixations (and the heatmap made from them) ...
+    widget._kernel.setValue(30)
+    widget._debounce.stop()
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        widget._start_job()  # ... but is superseded by a kernel change before its results arrive
+    expected = detect_fixations_ivt(scene.recording, velocity_threshold=110.0)
+    np.testing.assert_array_equal(layers["fixations"].data, expected.coords)
+    np.testing.assert_allclose(
+        layers["heatmap"].data,
+        heatmap_map("fixations+duration", scene.image.shape, fixations=expected, kernel_size=30),
+        rtol=1e-6,
+    )

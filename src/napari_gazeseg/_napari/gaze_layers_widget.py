@@ -109,6 +109,7 @@ class GazeLayersWidget(QWidget):
         self._generation = 0
         self._worker = None
         self._pending = {"fixations": False, "heatmap": False}
+        self._in_flight = dict(self._pending)  # what the running worker recomputes
         self._fill_missing = False
         self._recording_cache: tuple[object, object] | None = None  # (layer, recording)
         self._debounce = QTimer(self)
@@ -449,6 +450,10 @@ class GazeLayersWidget(QWidget):
     def _start_job(self) -> None:
         from napari.qt.threading import create_worker
 
+        if self._worker is not None:
+            # the running job's results will be dropped: the new one redoes its work too
+            for kind, redo in self._in_flight.items():
+                self._pending[kind] |= redo
         try:
             job = self._make_job()
         except ValueError as err:
@@ -458,6 +463,7 @@ class GazeLayersWidget(QWidget):
         self._fill_missing = False
         if job is None or not (job.redo_fixations or job.redo_heatmap):
             return
+        self._in_flight = {"fixations": job.redo_fixations, "heatmap": job.redo_heatmap}
         if job.redo_heatmap and job.shape is None:
             self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
         if self._worker is not None:
@@ -516,6 +522,7 @@ class GazeLayersWidget(QWidget):
             return
         if generation == self._generation:
             self._worker = None
+            self._in_flight = {"fixations": False, "heatmap": False}
             self.updated.emit()
 
     def _on_error(self, error: Exception, generation: int) -> None:
