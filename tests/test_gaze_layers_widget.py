@@ -269,3 +269,11 @@ def test_a_superseded_job_hands_its_work_to_the_next(make_napari_viewer, qtbot, 
         heatmap_map("fixations+duration", scene.image.shape, fixations=expected, kernel_size=30),
         rtol=1e-6,
     )
+
+
+def test_the_plugins_menu_docks_the_widget_with_the_viewer(make_napari_viewer, scene):
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-gazeseg", "Gaze layers")
+    assert isinstance(widget, GazeLayersWidget)
+    assert widget._source.current_layer() is layers["gaze"]
