@@ -42,8 +42,10 @@ def reference_idt(t, xy, session, threshold, min_duration, period):
 
 
 def spans(fixations, rec):
+    """(first, last) sample of each fixation: onset = t[first], end = t[last] + one period."""
+    period = 1 / rec.sampling_rate_hz
     first = np.searchsorted(rec.t, fixations.start - 1e-9)
-    last = np.searchsorted(rec.t, fixations.end - 1e-9) - 1
+    last = np.searchsorted(rec.t, fixations.end - period + 1e-9, side="right") - 1
     return list(zip(first.tolist(), last.tolist()))
 
 
@@ -182,3 +184,25 @@ def test_recordings_without_fixations(cols):
 def test_bad_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         detect_fixations_idt(pixel_recording(np.zeros(5)), **kwargs)
+
+
+def test_matches_the_reference_with_jittered_and_paused_timestamps():
+    # Window lengths in samples then vary: both the sliding and the per-window paths run.
+    scene = simulate_observer("cells", shape=(160, 160), n_objects=2, rate_hz=300.0, seed=7)
+    rec = scene.recording
+    rng = np.random.default_rng(0)
+    t = rec.t + rng.uniform(0, 0.4 / 300, len(rec)) + 0.5 * np.floor(rec.t / 2.0)
+    t = np.sort(t)
+    rec = GazeRecording(
+        t=t,
+        coords=scene.geometry.normalised_to_px(rec.screen)[:, ::-1],
+        screen=rec.screen,
+        object_id=rec.object_id,
+        meta=rec.meta,
+    )
+    found = detect_fixations_idt(rec, 1.0, 0.1)
+    session = np.cumsum(np.r_[0, rec.object_id[1:] != rec.object_id[:-1]])
+    degrees = scene.geometry.normalised_to_degrees(rec.screen)
+    expected = reference_idt(rec.t, degrees, session, 1.0, 0.1, 1 / 300)
+    assert len(expected) > 10
+    assert spans(found, rec) == expected

@@ -41,21 +41,30 @@ def _first_window_dispersion(
 ) -> np.ndarray:
     """Dispersion of ``xy[i : last_of_window[i] + 1]`` for each ``i`` in ``starts``
     (NaN-free ``xy``; windows inside the array)."""
-    n = xy.shape[0]
     lengths = last_of_window[starts] - starts + 1
     out = np.empty(starts.size)
-    # One sliding maximum and minimum per distinct window length: with a steady
-    # sampling rate there are one or two.
+    if starts.size == 0:
+        return out
+    columns = [np.ascontiguousarray(xy[:, d]) for d in range(2)]
+    # Windows of a common length (with a steady sampling rate, nearly all): one
+    # sliding maximum and minimum over the whole signal. Rare lengths (windows
+    # shortened by a pause in the timestamps): the windows themselves.
     for length in np.unique(lengths):
-        which = lengths == length
-        # A filter of size L with origin -(L // 2) covers [i, i + L - 1].
-        origin = -(int(length) // 2)
-        spread = np.zeros(n)
-        for d in range(2):
-            column = xy[:, d]
-            spread += maximum_filter1d(column, int(length), origin=origin, mode="nearest")
-            spread -= minimum_filter1d(column, int(length), origin=origin, mode="nearest")
-        out[which] = spread[starts[which]]
+        which = np.flatnonzero(lengths == length)
+        at = starts[which]
+        spread = np.zeros(which.size)
+        if which.size * length < xy.shape[0]:
+            windows = at[:, None] + np.arange(length)
+            for column in columns:
+                values = column[windows]
+                spread += values.max(axis=1) - values.min(axis=1)
+        else:
+            # A filter of size L with origin -(L // 2) covers [i, i + L - 1].
+            origin = -(int(length) // 2)
+            for column in columns:
+                spread += maximum_filter1d(column, int(length), origin=origin, mode="nearest")[at]
+                spread -= minimum_filter1d(column, int(length), origin=origin, mode="nearest")[at]
+        out[which] = spread
     return out
 
 
