@@ -23,6 +23,8 @@ from napari_gazeseg._napari.layers import (
 from napari_gazeseg.gaze.maps import blurred_gaze, gaze_heatmap
 from napari_gazeseg.gaze.recording import GazeRecording
 
+from conftest import make_recording
+
 
 def _add(viewer, layer_data):
     return viewer._add_layer_from_data(*layer_data)[0]
@@ -205,6 +207,10 @@ def test_plain_layers_are_refused_with_a_clear_sentence(make_napari_viewer, fixa
     fixations = _add(viewer, fixations_layer(fixations_2d))
     with pytest.raises(ValueError, match="is a fixations layer; pick a gaze layer"):
         recording_from_layer(fixations)
+    gaze = _add(viewer, gaze_layer(make_recording()))
+    gaze.features = gaze.features.drop(columns=["screen_y"])
+    with pytest.raises(ValueError, match="lost its gaze features \\(screen_y\\); open the gaze file again"):
+        recording_from_layer(gaze)
 
 
 def test_label_colour_contrasts_with_the_image():

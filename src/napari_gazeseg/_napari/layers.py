@@ -645,7 +645,8 @@ def recording_from_layer_data(
     coords = np.asarray(data, dtype=np.float64)
     n_valid = coords.shape[0]
     features = pd.DataFrame(features)
-    missing = {"sample", "t", "object_id"} - set(features.columns)
+    required = {"sample", "t", "object_id"} | ({"screen_x", "screen_y"} if entry.get("has_screen") else set())
+    missing = required - set(features.columns)
     if missing or len(features) != n_valid:
         raise ValueError(
             f"Layer {layer_name!r} lost its gaze features ({', '.join(sorted(missing)) or 'rows'}); "
