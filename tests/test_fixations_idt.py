@@ -191,7 +191,8 @@ def test_matches_the_reference_with_jittered_and_paused_timestamps():
     scene = simulate_observer("cells", shape=(160, 160), n_objects=2, rate_hz=300.0, seed=7)
     rec = scene.recording
     rng = np.random.default_rng(0)
-    t = rec.t + rng.uniform(0, 0.4 / 300, len(rec)) + 0.5 * np.floor(rec.t / 2.0)
+    # Pauses of 50 ms every 2 s: shorter than MAX_PAUSE, so windows reach across them.
+    t = rec.t + rng.uniform(0, 0.4 / 300, len(rec)) + 0.05 * np.floor(rec.t / 2.0)
     t = np.sort(t)
     rec = GazeRecording(
         t=t,
@@ -206,3 +207,11 @@ def test_matches_the_reference_with_jittered_and_paused_timestamps():
     expected = reference_idt(rec.t, degrees, session, 1.0, 0.1, 1 / 300)
     assert len(expected) > 10
     assert spans(found, rec) == expected
+
+
+@pytest.mark.parametrize(("pause", "split"), [(0.070, False), (0.5, True)])
+def test_pauses_in_the_timestamps_end_fixations(pause, split):
+    rec = pixel_recording(np.zeros(40))
+    t = rec.t + np.where(np.arange(40) >= 20, pause, 0.0)
+    rec = GazeRecording(t, rec.coords, object_id=rec.object_id, meta=rec.meta)
+    assert len(idt_px(rec, 1.0, 0.05)) == (2 if split else 1)

@@ -446,3 +446,14 @@ def test_simulated_fixations_recovered_within_one_sample(seed):
     for start, end in zip(found.start, found.end):
         inside = kind[(scene.recording.t >= start - 1e-9) & (scene.recording.t < end - 1e-9)]
         assert (inside == 0).mean() > 0.6
+
+
+@pytest.mark.parametrize(("pause", "split"), [(0.070, False), (0.5, True)])
+def test_pauses_in_the_timestamps_end_fixations(pause, split):
+    # The tracker delivered nothing for `pause` seconds (beyond one period) mid-fixation.
+    rec = make_recording(plateau(60))
+    t = rec.t + np.where(np.arange(60) >= 30, pause, 0.0)
+    rec = GazeRecording(t, rec.coords, rec.valid, rec.screen, rec.object_id, rec.meta)
+    found = detect_fixations_ivt(rec, merge_max_gap=None)
+    assert len(found) == (2 if split else 1)
+    assert found.start[0] == 0.0 and found.end[-1] == pytest.approx(t[-1] + 1 / 120)

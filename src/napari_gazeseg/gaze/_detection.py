@@ -5,16 +5,18 @@ Both detectors classify a two-column gaze *signal*:
 * **degrees** (``unit == "deg"``): the screen position of every sample
   (``rec.screen``) as tangent-plane coordinates through the recording's
   :class:`~napari_gazeseg.gaze.geometry.ScreenGeometry` (``meta["screen"]``),
-  with distances measured as exact visual angles. Samples off the image but on the screen still move the
-  eye, so they take part in classification.
+  with distances measured as exact visual angles. Samples off the image but on
+  the screen still move the eye, so they take part in classification.
 * **image pixels** (``unit == "px"``): the last two image coordinates
   ``(row, col)``, with Euclidean distances, when the geometry or the screen
   coordinates are missing. Thresholds given in degrees are converted with an
   image-pixels-per-degree factor, and a warning says so.
 
 Samples are grouped into *sessions*: a new session starts wherever the object id
-changes or, for nD recordings, wherever the slice (the leading coordinates of the
-last sample on the image) changes. No fixation, gap fill, filter window or
+changes, for nD recordings wherever the slice (the leading coordinates of the
+last sample on the image) changes, and wherever the timestamps pause for more
+than :data:`MAX_PAUSE` (75 ms) beyond one sample period (samples the tracker never
+delivered, e.g. a paused recording). No fixation, gap fill, filter window or
 velocity window crosses a session boundary.
 
 Fixation positions are the centroids of the on-image (``valid``) image
@@ -36,6 +38,7 @@ __all__ = [
     "GazeSignal",
     "build_fixations",
     "crosses_session",
+    "MAX_PAUSE",
     "finite_rows",
     "gaze_signal",
     "ranges",
@@ -46,6 +49,11 @@ __all__ = [
     "signal_unit",
     "span_sums",
 ]
+
+
+#: Seconds without samples (beyond one period) that end a session: the longest
+#: gap the Tobii filter fills in.
+MAX_PAUSE = 0.075
 
 
 def finite_rows(xy: np.ndarray) -> np.ndarray:
@@ -106,10 +114,13 @@ class GazeSignal:
 
 
 def session_breaks(rec: GazeRecording) -> np.ndarray:
-    """``(N,)`` True where a sample starts a new session: the object id or the slice changes."""
+    """``(N,)`` True where a sample starts a new session: the object id or the slice
+    changes, or the timestamps pause for more than :data:`MAX_PAUSE`."""
     n = len(rec)
     breaks = np.zeros(n, dtype=bool)
     np.not_equal(rec.object_id[1:], rec.object_id[:-1], out=breaks[1:])
+    if n > 1:
+        breaks[1:] |= np.diff(rec.t) > MAX_PAUSE + 1.0 / rec.sampling_rate_hz
     if rec.ndim > 2 and n:
         leading = rec.coords[:, :-2]
         on_image = np.flatnonzero(rec.valid)
