@@ -35,10 +35,10 @@ from .geometry import ScreenGeometry
 from .recording import Fixations, GazeRecording
 
 __all__ = [
+    "MAX_PAUSE",
     "GazeSignal",
     "build_fixations",
     "crosses_session",
-    "MAX_PAUSE",
     "finite_rows",
     "gaze_signal",
     "ranges",
