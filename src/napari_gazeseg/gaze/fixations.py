@@ -9,7 +9,8 @@
 Both classify in degrees of visual angle when the recording has screen
 coordinates and ``meta["screen"]``, and in image pixels otherwise (with a warning
 and ``meta["detector"]["units"] == "px"``). Fixations never span two object
-sessions or two slices; see :mod:`napari_gazeseg.gaze._detection`.
+sessions, two slices or a pause of more than 75 ms in the timestamps; see
+:mod:`napari_gazeseg.gaze._detection`.
 """
 
 from __future__ import annotations

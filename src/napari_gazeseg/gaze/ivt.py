@@ -172,9 +172,8 @@ def reduce_noise(
             np.minimum(a, b, out=smooth[lo:hi])
             np.maximum(smooth[lo:hi], high, out=smooth[lo:hi])
     else:
-        views = np.lib.stride_tricks.sliding_window_view(
-            xy, window, axis=0
-        )  # (n - 2 half, 2, window)
+        # Windows as a (n - 2 half, 2, window) view.
+        views = np.lib.stride_tricks.sliding_window_view(xy, window, axis=0)
         if kind == "median":
             np.median(views, axis=-1, out=smooth)
         else:
