@@ -457,3 +457,40 @@ def test_pauses_in_the_timestamps_end_fixations(pause, split):
     found = detect_fixations_ivt(rec, merge_max_gap=None)
     assert len(found) == (2 if split else 1)
     assert found.start[0] == 0.0 and found.end[-1] == pytest.approx(t[-1] + 1 / 120)
+
+
+@pytest.mark.parametrize(
+    ("gap_fill_max", "expected"), [(0.075, [(0, 39)]), (None, [(0, 16), (19, 19), (22, 39)])]
+)
+def test_each_eye_is_gap_filled_before_the_eyes_are_averaged(gap_fill_max, expected):
+    # The eyes look 2 degrees apart; the left one is lost for 3 samples. Unfilled,
+    # the average jumps 1 degree to the right eye alone and back.
+    left = plateau(40)
+    left[18:21] = np.nan
+    right = plateau(40, 2.0)
+    found = detect_fixations_ivt(
+        make_recording(plateau(40)),
+        eyes=(left, right),
+        **{**ALL_STAGES_OFF, "gap_fill_max": gap_fill_max},
+    )
+    assert spans(found, 120) == expected
+
+
+def test_geometry_without_screen_samples_falls_back_to_pixels():
+    rec = make_recording(plateau(20))
+    rec = GazeRecording(rec.t, rec.coords, rec.valid, None, rec.object_id, rec.meta)
+    with pytest.warns(UserWarning, match="no screen coordinates"):
+        found = detect_fixations_ivt(rec)
+    assert found.meta["detector"]["units"] == "px" and len(found) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"eye_selection": "both"}, "eye_selection must be one of"),
+        ({"eyes": (np.zeros((3, 2)), np.zeros((3, 2)))}, "one per sample"),
+    ],
+)
+def test_bad_eye_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        detect_fixations_ivt(make_recording(plateau(10)), **kwargs)
