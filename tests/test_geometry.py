@@ -163,3 +163,13 @@ def test_normalised_to_degrees_axes():
     np.testing.assert_allclose(centre, [0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(right, [math.degrees(math.atan(200 / 500)), 0.0], atol=1e-12)
     np.testing.assert_allclose(down, [0.0, math.degrees(math.atan(150 / 500))], atol=1e-12)
+
+
+def test_tangent_plane_coordinates_and_their_angles():
+    corners = np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5]])
+    uv = ODD.normalised_to_tangent(corners)
+    np.testing.assert_allclose(uv, [[-0.4, -0.3], [0.4, 0.3], [0.0, 0.0]])
+    xy = np.random.default_rng(2).uniform(0, 1, (20, 2))
+    uv = ODD.normalised_to_tangent(xy)
+    angles = ScreenGeometry.tangent_angle_deg(uv[:-1, 0], uv[:-1, 1], uv[1:, 0], uv[1:, 1])
+    np.testing.assert_allclose(angles, ODD.visual_angle_deg(xy[:-1], xy[1:]), rtol=1e-12)

@@ -161,14 +161,6 @@ class ScreenGeometry:
         uv[..., 1] *= self.height_mm / self.distance_mm
         return uv
 
-    def tangent_to_normalised(self, uv) -> np.ndarray:
-        """Inverse of :meth:`normalised_to_tangent`."""
-        return (
-            np.asarray(uv, dtype=np.float64)
-            * (self.distance_mm / np.array([self.width_mm, self.height_mm]))
-            + 0.5
-        )
-
     @staticmethod
     def tangent_angle_deg(ua, va, ub, vb) -> np.ndarray:
         """Exact angle in degrees between gaze directions ``(ua, va, 1)`` and ``(ub, vb, 1)``
