@@ -152,10 +152,13 @@ def test_picking_an_image_places_the_layers_on_it(make_napari_viewer, qtbot, sce
     for layer in layers.values():
         np.testing.assert_allclose(layer.scale, (2.0, 2.0))
     assert layers["heatmap"].data.shape == (80, 96)
-    np.testing.assert_allclose(layers["fixations"].text.color.constant, [1, 1, 1, 1])
+    np.testing.assert_array_equal(layers["fixations"].text.color.array[:, :3], 1.0)  # on black
     bright = viewer.add_image(np.full((80, 96), 200, np.uint8), contrast_limits=(0, 255))
     _change_and_wait(qtbot, widget, lambda: widget._image.set_current_layer(bright))
-    np.testing.assert_allclose(layers["fixations"].text.color.constant, [0, 0, 0, 1])
+    np.testing.assert_array_equal(layers["fixations"].text.color.array[:, :3], 0.0)
+    _change_and_wait(qtbot, widget, lambda: widget._velocity.setValue(150.0))  # fewer fixations
+    assert len(layers["fixations"].text.color.array) == len(layers["fixations"].data)
+    np.testing.assert_array_equal(layers["fixations"].text.color.array[:, :3], 0.0)
 
 
 def test_open_file_adds_its_layers_over_the_image(make_napari_viewer, qtbot, tmp_path, scene):
@@ -201,6 +204,7 @@ def test_opening_a_sample_while_the_widget_is_open_gives_one_layer_per_kind(make
     kinds = [layer_kind(layer) for layer in viewer.layers if layer_kind(layer)]
     assert sorted(kinds) == ["fixations", "gaze", "heatmap", "scanpath"]
     assert widget._source.current_layer() is viewer.layers["synthetic cells gaze"]
+    assert widget._status.text().startswith("synthetic cells gaze: ")
 
 
 def test_a_fixation_only_source_tunes_its_heatmap(make_napari_viewer, qtbot, fixations_2d):

@@ -213,16 +213,21 @@ def test_plain_layers_are_refused_with_a_clear_sentence(make_napari_viewer, fixa
         recording_from_layer(gaze)
 
 
-def test_label_colour_contrasts_with_the_image():
-    from napari_gazeseg._napari.layers import label_color_for
+def test_fixation_numbers_contrast_with_the_image_under_them():
+    from napari_gazeseg._napari.layers import label_colors_at
 
+    black, white = [0, 0, 0, 1], [1, 1, 1, 1]
     dark = np.zeros((300, 400), np.uint16)
-    dark[100:120, 50:70] = 4000
-    assert label_color_for(dark) == "white"
+    dark[100:140, 50:90] = 4000  # one bright cell
+    points = np.array([[120.0, 70.0], [250.0, 300.0], [-5.0, 399.4]])
+    np.testing.assert_array_equal(label_colors_at(dark, points), [black, white, white])
     bright_rgb = np.full((600, 500, 3), 230, np.uint8)
-    assert label_color_for(bright_rgb) == "black"
-    assert label_color_for(bright_rgb, contrast_limits=(0, 10_000)) == "white"
-    assert label_color_for(np.full((5, 300, 300), 0.9), contrast_limits=(0, 1)) == "black"
+    np.testing.assert_array_equal(label_colors_at(bright_rgb, points[:1]), [black])
+    np.testing.assert_array_equal(label_colors_at(bright_rgb, points[:1], (0, 10_000)), [white])
+    stack = np.zeros((5, 64, 64))
+    stack[3] = 1.0  # only plane 3 is bright
+    on_planes = np.array([[3.0, 10.0, 10.0], [1.0, 10.0, 10.0]])
+    np.testing.assert_array_equal(label_colors_at(stack, on_planes), [black, white])
 
 
 def test_long_raw_gaze_starts_hidden(recording_2d, fixations_2d):

@@ -36,7 +36,7 @@ from .layers import (
     HEATMAP_KINDS,
     LAYER_KINDS,
     fixations_from_layer,
-    label_color_for,
+    label_colors_at,
     layer_kind,
     placement_of,
     recording_from_layer,
@@ -316,6 +316,8 @@ class GazeLayersWidget(QWidget):
             self._status.setText("Open a gaze file or a sample (File > Open Sample) to begin.")
             return
         self._place_layers(self._image.current_layer())
+        what = "valid gaze samples" if is_recording else "fixations"
+        self._status.setText(f"{source.name}: {len(source.data):,} {what}.")
         if source.metadata[GAZESEG].get("meta", {}).get("image") is None and self._image.current_layer() is None:
             self._status.setText("Pick the image the gaze was recorded on to draw a heatmap.")
         elif is_recording and not source.visible:
@@ -350,8 +352,15 @@ class GazeLayersWidget(QWidget):
         for layer in layers.values():
             layer.scale = placement["scale"][-layer.ndim:]
             layer.translate = placement["translate"][-layer.ndim:]
-        if "fixations" in layers and not image.multiscale:
-            layers["fixations"].text.color = label_color_for(image.data, image.contrast_limits)
+        if "fixations" in layers:
+            self._color_numbers(layers["fixations"], image)
+
+    @staticmethod
+    def _color_numbers(fixations, image) -> None:
+        """Fixation numbers in black or white, whichever reads on the image at each."""
+        data = image.data[0] if image.multiscale else image.data
+        colors = label_colors_at(data, fixations.data, image.contrast_limits)
+        fixations.text.color = {"array": colors, "default": "white"}
 
     def _on_show_toggled(self, kind: str, checked: bool) -> None:
         layer = self.group_layers().get(kind)
@@ -493,6 +502,8 @@ class GazeLayersWidget(QWidget):
                 continue
             if kind in layers:
                 update_layer(layers[kind], result[kind])
+                if kind == "fixations" and self._image.current_layer() is not None:
+                    self._color_numbers(layers[kind], self._image.current_layer())
             else:
                 self._add_layer(kind, result[kind])
         detected = result.get("detected")

@@ -73,7 +73,7 @@ __all__ = [
     "gaze_layers",
     "heatmap_layer",
     "heatmap_map",
-    "label_color_for",
+    "label_colors_at",
     "layer_kind",
     "new_group",
     "object_colors",
@@ -295,32 +295,62 @@ def _fixation_sizes(duration: np.ndarray, extent: float) -> np.ndarray:
     return typical * np.clip(ratio, 0.5, 2.5)
 
 
-def label_color_for(image: np.ndarray, contrast_limits: Sequence[float] | None = None) -> str:
-    """``"black"`` over a mostly bright image, ``"white"`` over a dark one.
+def label_colors_at(
+    image, points: np.ndarray, contrast_limits: Sequence[float] | None = None
+) -> np.ndarray:
+    """Black or white RGBA ``(N, 4)`` per point: the colour that reads on the image there.
 
-    napari draws text without an outline, so fixation numbers take the colour
-    that contrasts with the image as displayed: the median of its pixels (RGB
-    averaged) scaled by ``contrast_limits`` (default: 0-255 for 8-bit images, else
-    the data's min and max).
+    napari draws text without an outline, so each fixation number takes the
+    colour of higher contrast (WCAG 2) with the image as displayed around its
+    fixation: the relative luminance of a square window (side a fiftieth of the
+    image, at least 3 pixels) on the point's plane, values scaled by
+    ``contrast_limits`` (default: 0-255 for 8-bit images, else the data's min and
+    max) and shown as grey or RGB; black where it exceeds 0.179.
+    ``points`` are image data coordinates with one column per image axis (RGB
+    excluded); ``image`` may be any array napari shows (numpy, dask, zarr).
     """
-    rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
-    spatial = image.shape[:-1] if rgb else image.shape
-    # about 65 000 pixels on an even grid, read before converting (images may be huge or lazy)
-    step = max(1, int(np.ceil((np.prod(spatial) / 65536) ** (1 / len(spatial)))))
-    grid = tuple(slice(None, None, step) for _ in spatial) + ((slice(0, 3),) if rgb else ())
-    values = np.asarray(image[grid], dtype=np.float64)
-    sample = (values.mean(axis=-1) if rgb else values).reshape(-1)
+    rgb = image.ndim == points.shape[1] + 1 and image.shape[-1] in (3, 4)
+    spatial = tuple(image.shape[:-1] if rgb else image.shape)
     if contrast_limits is not None:
-        low, high = contrast_limits
+        low, high = (float(v) for v in contrast_limits)
     elif image.dtype == np.uint8:
-        low, high = 0, 255  # 8-bit images are shown on their full range
+        low, high = 0.0, 255.0  # 8-bit images are shown on their full range
     else:
-        low, high = sample.min(), sample.max()
-    brightness = (np.median(sample) - low) / (high - low) if high > low else 0.0
-    return "black" if brightness > 0.5 else "white"
+        # about 65 000 pixels on an even grid, read before converting (images may be lazy)
+        step = max(1, int(np.ceil((np.prod(spatial) / 65536) ** (1 / len(spatial)))))
+        grid = np.asarray(image[tuple(slice(None, None, step) for _ in spatial)], dtype=np.float64)
+        low, high = float(grid.min()), float(grid.max())
+    half = max(1, round(max(spatial[-2:]) / 100))
+    colors = np.tile([1.0, 1.0, 1.0, 1.0], (len(points), 1))
+    for index, point in enumerate(np.round(np.asarray(points, dtype=np.float64)).astype(np.int64)):
+        plane = tuple(int(np.clip(p, 0, n - 1)) for p, n in zip(point[:-2], spatial[:-2]))
+        window = tuple(
+            slice(int(np.clip(p - half, 0, n - 1)), int(np.clip(p + half + 1, 1, n)))
+            for p, n in zip(point[-2:], spatial[-2:])
+        )
+        values = np.asarray(image[plane + window], dtype=np.float64)
+        shown = np.clip((values - low) / (high - low), 0.0, 1.0) if high > low else np.zeros_like(values)
+        if _relative_luminance(shown[..., :3] if rgb else shown) > _BLACK_TEXT_ABOVE:
+            colors[index, :3] = 0.0
+    return colors
 
 
-def _fixation_text(extent: float, color: str) -> dict:
+#: Relative luminance above which black text contrasts more than white (WCAG 2:
+#: (L + 0.05) / 0.05 > 1.05 / (L + 0.05)).
+_BLACK_TEXT_ABOVE = 0.179
+
+
+def _relative_luminance(shown: np.ndarray) -> float:
+    """Mean WCAG relative luminance of sRGB values in [0, 1]: ``(..., 3)`` RGB or grey."""
+    linear = np.where(shown <= 0.04045, shown / 12.92, ((shown + 0.055) / 1.055) ** 2.4)
+    if linear.ndim == 3 and linear.shape[-1] == 3:
+        linear = linear @ np.array([0.2126, 0.7152, 0.0722])
+    return float(linear.mean())
+
+
+def _fixation_text(extent: float, color) -> dict:
+    if not isinstance(color, str):
+        color = {"array": np.asarray(color, dtype=np.float64), "default": "white"}
     return {
         "string": "{order}",
         "size": 8,
@@ -339,11 +369,12 @@ def fixations_layer(
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
     image_shape: Sequence[int] | None = None,
-    text_color: str = "white",
+    text_color: str | np.ndarray = "white",
 ) -> LayerDataTuple:
     """Fixations as a Points layer: size from duration, colour by order, order as text.
 
-    ``text_color`` colours the order numbers (see :func:`label_color_for`).
+    ``text_color`` colours the order numbers: one colour, or one per fixation
+    (:func:`label_colors_at`).
     """
     base = _base_name(fixations.meta, name)
     extent = _extent(image_shape or fixations.image_shape, fixations.coords)
@@ -531,7 +562,7 @@ def gaze_layers(
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
     visible: Sequence[str] | None = None,
-    text_color: str = "white",
+    text_color: str | np.ndarray = "white",
 ) -> list[LayerDataTuple]:
     """All layers of one recording, sharing one group, bottom to top.
 
@@ -542,7 +573,7 @@ def gaze_layers(
     on. By default the scanpath and fixations are shown, the raw gaze too when
     it has at most :data:`RAW_GAZE_SHOWN_MAX` valid samples, and the heatmap
     (which would tint the image) is hidden. ``text_color`` colours the fixation
-    numbers (:func:`label_color_for`).
+    numbers: one colour, or one per fixation (:func:`label_colors_at`).
     """
     if recording is None and fixations is None:
         raise ValueError("give a gaze recording, fixations, or both.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import LayerDataTuple, gaze_layers, label_color_for, object_label_colormap
+from .layers import LayerDataTuple, gaze_layers, label_colors_at, object_label_colormap
 
 __all__ = ["synthetic_cells_with_gaze", "skimage_cells_with_gaze", "segment_ihc_glands"]
 
@@ -37,7 +37,7 @@ def _scene_layers(scene, image_name: str, image_kwargs: dict) -> list[LayerDataT
             fixations,
             image_shape=scene.labels.shape,
             name=image_name,
-            text_color=label_color_for(scene.image),
+            text_color=label_colors_at(scene.image, fixations.coords),
         ),
     ]
 
