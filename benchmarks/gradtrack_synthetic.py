@@ -105,7 +105,6 @@ def time_paper_network(steps: int, device: torch.device) -> float:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
     scale = args.size / 224.0
     params = SupervisionParams(size=args.size, beta=10.0 * scale)
     total = args.n_images + args.n_test

@@ -1,7 +1,5 @@
 """The GradTrack model shipped in the package segments the demo's synthetic cells."""
 
-import numpy as np
-
 from napari_gazeseg.gaze.simulate import simulate_observer
 from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor, default_checkpoint_path
 

@@ -3,7 +3,6 @@
 import argparse
 import json
 
-import numpy as np
 import pytest
 
 from napari_gazeseg.commands import train as train_command
