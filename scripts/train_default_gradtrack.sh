@@ -6,12 +6,14 @@
 # sample "synthetic cells"). Masks are written too but GradTrack never trains on them: they only
 # score the validation split and the held-out test images.
 #
-# Reduced configuration so that it trains on a CPU in about 20 minutes and ships
+# Reduced configuration so that it trains on a CPU in well under 20 minutes of
+# CPU time (training measured at 5.6 min CPU, docs/perf/gradtrack.md) and ships
 # in a few MB: 128 x 128 input, channels 16 doubling to a cap of 128 (3.2 M
 # parameters, float16 weights), beta scaled with the size (10 px at 224 ->
 # 5.7 px at 128), SGD momentum 0.9 (steadier than nnU-Net's 0.99 on a short run).
 #
 # Usage: bash scripts/train_default_gradtrack.sh   (PY, WORK, EPOCHS, N_TRAIN overridable)
+# On a busy machine, OMP_NUM_THREADS=1 is much faster than torch's default threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
