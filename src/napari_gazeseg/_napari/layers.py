@@ -302,8 +302,8 @@ def label_colors_at(
 
     napari draws text without an outline, so each fixation number takes the
     colour of higher contrast (WCAG 2) with the image as displayed around its
-    fixation: the relative luminance of a square window (side a fiftieth of the
-    image, at least 3 pixels) on the point's plane, values scaled by
+    fixation: the relative luminance of a square window (side a twenty-fifth of
+    the image, at least 3 pixels) on the point's plane, values scaled by
     ``contrast_limits`` (default: 0-255 for 8-bit images, else the data's min and
     max) and shown as grey or RGB; black where it exceeds 0.179.
     ``points`` are image data coordinates with one column per image axis (RGB
@@ -320,7 +320,7 @@ def label_colors_at(
         step = max(1, int(np.ceil((np.prod(spatial) / 65536) ** (1 / len(spatial)))))
         grid = np.asarray(image[tuple(slice(None, None, step) for _ in spatial)], dtype=np.float64)
         low, high = float(grid.min()), float(grid.max())
-    half = max(1, round(max(spatial[-2:]) / 100))
+    half = max(1, round(max(spatial[-2:]) / 50))  # covers the number beside the fixation
     colors = np.tile([1.0, 1.0, 1.0, 1.0], (len(points), 1))
     for index, point in enumerate(np.round(np.asarray(points, dtype=np.float64)).astype(np.int64)):
         plane = tuple(int(np.clip(p, 0, n - 1)) for p, n in zip(point[:-2], spatial[:-2]))
@@ -356,7 +356,8 @@ def _fixation_text(extent: float, color) -> dict:
         "size": 8,
         "color": color,
         "anchor": "upper_left",
-        "translation": [-extent / 120.0, extent / 120.0],
+        # up and right by the radius of a typical (300 ms) fixation: next to its circle
+        "translation": [-extent / 80.0, extent / 80.0],
         "blending": "translucent",
     }
 
