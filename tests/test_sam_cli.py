@@ -125,3 +125,28 @@ def test_missing_sam_checkpoint_is_one_line_on_stderr(dataset, tmp_path, capsys,
         "gazeseg segment: no SAM vit_b checkpoint (sam_vit_b_01ec64.pth) was found"
     )
     assert "\n" not in err
+
+
+def test_gradtrack_per_object_labels_each_looked_at_component(dataset, tmp_path):
+    import torch
+
+    from napari_gazeseg.models.gaze_instances import labels_from_gaze
+    from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
+    from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=32, base_channels=4, max_channels=8)
+    checkpoint = tmp_path / "gradtrack.pt"
+    save_checkpoint(checkpoint, build_model(config), config, epoch=0)  # untrained, small
+    common = ["segment", str(dataset), "--method", "gradtrack", "--checkpoint", str(checkpoint)]
+    assert _run([*common, "--out", str(tmp_path / "whole"), "--device", "cpu", "--quiet"]) == 0
+    assert _run([*common, "--out", str(tmp_path / "objects"), "--per-object", "--quiet"]) == 0
+    predictor = GradTrackPredictor.from_checkpoint(checkpoint, device="cpu")
+    for item in load_dataset(dataset):
+        mask = predictor.predict(item.image, None if item.image.dtype == np.uint8 else (
+            float(item.image.min()), float(item.image.max())))
+        whole = iio.imread(tmp_path / "whole" / f"{item.name}.png")
+        np.testing.assert_array_equal(whole, mask.astype(np.uint8))
+        fixations = fixations_of(item.gaze)
+        expected = labels_from_gaze(mask, fixations.coords, fixations.object_id)
+        np.testing.assert_array_equal(iio.imread(tmp_path / "objects" / f"{item.name}.png"), expected)

@@ -191,35 +191,64 @@ def test_stack_objects_are_segmented_on_the_plane_looked_at(
     assert (labels[2] == 1).any() and not (labels[1] > 0).any()
 
 
-def test_gradtrack_method_paints_the_next_free_label(make_napari_viewer, qtbot, scene, tmp_path):
+@pytest.fixture
+def small_gradtrack(tmp_path):
+    """An untrained, small GradTrack checkpoint (its foreground is some arbitrary part of the image)."""
     import torch
 
-    from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
     from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
 
     torch.manual_seed(0)
     config = TrainConfig(size=64, base_channels=4, max_channels=16)
     checkpoint = tmp_path / "gradtrack.pt"
-    save_checkpoint(checkpoint, build_model(config), config, epoch=0)  # untrained, small
+    save_checkpoint(checkpoint, build_model(config), config, epoch=0)
+    return checkpoint
+
+
+def _gradtrack_run(viewer, qtbot, checkpoint, labels, by_gaze: bool):
+    widget = _widget(viewer, None)
+    widget.set_gradtrack(checkpoint, by_gaze=by_gaze)
+    widget.set_output(labels)
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
+
+    limits = tuple(viewer.layers["cells"].contrast_limits)
+    return GradTrackPredictor.from_checkpoint(checkpoint, device="cpu").predict(
+        viewer.layers["cells"].data, limits
+    )
+
+
+def test_gradtrack_without_gaze_paints_the_next_free_label(
+    make_napari_viewer, qtbot, scene, small_gradtrack
+):
     viewer = make_napari_viewer()
     _open_scene(viewer, scene)
     existing = np.zeros(scene.image.shape, np.int32)
     existing[:4, :4] = 3
     labels = viewer.add_labels(existing.copy(), name="annotations")
-    widget = _widget(viewer, None)
-    widget._method.setCurrentText("GradTrack")
-    widget._checkpoint.setText(str(checkpoint))
-    widget.set_output(labels)
-    widget.segment()
-    with qtbot.waitSignal(widget.finished, timeout=60_000):
-        pass
-    limits = tuple(viewer.layers["cells"].contrast_limits)
-    mask = GradTrackPredictor.from_checkpoint(checkpoint, device="cpu").predict(scene.image, limits)
+    mask = _gradtrack_run(viewer, qtbot, small_gradtrack, labels, by_gaze=False)
     assert 0 < mask.mean() < 1
     np.testing.assert_array_equal(labels.data[:4, :4], 3)  # kept
     np.testing.assert_array_equal(labels.data == 4, mask & (existing == 0))
     labels.undo()  # one edit: Ctrl+Z takes the whole mask back
     np.testing.assert_array_equal(labels.data, existing)
+
+
+def test_gradtrack_labels_each_looked_at_component_with_its_object_id(
+    make_napari_viewer, qtbot, scene, small_gradtrack
+):
+    from napari_gazeseg.models.gaze_instances import labels_from_gaze
+
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    labels = viewer.add_labels(np.zeros(scene.image.shape, np.int32), name="annotations")
+    mask = _gradtrack_run(viewer, qtbot, small_gradtrack, labels, by_gaze=True)
+    expected = labels_from_gaze(mask, fixations.coords, fixations.object_id)
+    assert expected.any()
+    np.testing.assert_array_equal(labels.data, expected)
+    assert set(np.unique(labels.data).tolist()) - {0} <= set(fixations.object_ids.tolist())
 
 
 def test_sample_data_end_to_end_leaves_the_ground_truth_alone(

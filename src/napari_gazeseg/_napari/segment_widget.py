@@ -9,8 +9,10 @@ the Labels layer (Ctrl+Z takes it back). Two methods:
 * **SAM**: each object session (object id = label id) prompts SAM on the slice
   the annotator looked at longest; the model (checkpoint search: docs/sam.md) is
   loaded once and image embeddings are cached per slice.
-* **GradTrack**: the network segments the displayed slice without prompts; the
-  mask becomes the next free label id.
+* **GradTrack**: the network segments the displayed slice without prompts; each
+  foreground component an object session looked at becomes that object's label
+  id (touching objects split by nearest fixation); with "One label per object
+  looked at" unticked, the whole foreground becomes the next free label id.
 
 With "Update while recording" ticked, the mask of the object being recorded
 follows its fixations as they arrive: each new fixation asks for a decode; one
@@ -120,11 +122,21 @@ def _sam_masks(holder: _SamHolder, settings: SamSettings, request: _Request):
             yield obj.object_id, obj.slice_index, mask
 
 
-def _gradtrack_mask(checkpoint: str | None, image_slice: np.ndarray, contrast_limits):
+def _gradtrack_labels(
+    checkpoint: str | None,
+    image_slice: np.ndarray,
+    contrast_limits,
+    gaze: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """GradTrack's foreground on one slice: int32 labels by object session, or 0/1 without gaze."""
+    from ..models.gaze_instances import labels_from_gaze
     from ..models.gradtrack_predict import GradTrackPredictor
 
     predictor = GradTrackPredictor.from_checkpoint(checkpoint or None)
-    return predictor.predict(image_slice, contrast_limits)
+    mask = predictor.predict(image_slice, contrast_limits)
+    if gaze is None:
+        return mask.astype(np.int32)
+    return labels_from_gaze(mask, *gaze)
 
 
 class SegmentWithGazeWidget(QWidget):
@@ -170,6 +182,12 @@ class SegmentWithGazeWidget(QWidget):
         self._mask_choice = QComboBox()
         self._mask_choice.addItems(list(_MASK_CHOICES))
         self._live = QCheckBox("Update while recording")
+        self._by_gaze = QCheckBox("One label per object looked at")
+        self._by_gaze.setChecked(True)
+        self._by_gaze.setToolTip(
+            "GradTrack: label each foreground component with the object session whose "
+            "fixations fall in it; unticked, the whole foreground becomes one new label"
+        )
         self._run = QPushButton("Segment")
         self._status = QLabel("")
         self._status.setWordWrap(True)
@@ -188,6 +206,7 @@ class SegmentWithGazeWidget(QWidget):
         form.addRow("Fine-tuned", _with_browse(self._finetuned, self, "Fine-tuned gaze checkpoint"))
         form.addRow("Prompt", self._prompt)
         form.addRow("SAM mask", self._mask_choice)
+        form.addRow("", self._by_gaze)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self._live)
@@ -220,6 +239,12 @@ class SegmentWithGazeWidget(QWidget):
         self._checkpoint.setText(str(checkpoint or ""))
         self._finetuned.setText(str(finetuned or ""))
 
+    def set_gradtrack(self, checkpoint: str | None = None, by_gaze: bool = True) -> None:
+        """Choose GradTrack (checkpoint None: the bundled model) and whether gaze picks the objects."""
+        self._method.setCurrentText("GradTrack")
+        self._checkpoint.setText(str(checkpoint or ""))
+        self._by_gaze.setChecked(by_gaze)
+
     def set_output(self, labels_layer=None) -> None:
         """Write masks into ``labels_layer``, or into a new Labels layer for None."""
         self._output.setCurrentText(_NEW_LAYER if labels_layer is None else labels_layer.name)
@@ -240,7 +265,9 @@ class SegmentWithGazeWidget(QWidget):
             labels = self._output_layer(image_layer)
             if self._method.currentText() == "GradTrack":
                 worker = self._gradtrack_worker(image_layer)
-                on_result = partial(self._paint_gradtrack, labels, worker.slice_index)
+                on_result = partial(
+                    self._paint_gradtrack, labels, worker.slice_index, worker.by_gaze
+                )
             else:
                 request = self._sam_request(image_layer, live_object=None)
                 worker = create_worker(
@@ -373,16 +400,42 @@ class SegmentWithGazeWidget(QWidget):
 
         data, ndim = self._spatial(image_layer)
         leading = self._current_leading(ndim - 2)
+        gaze = self._gradtrack_gaze(ndim, leading)
         worker = create_worker(
-            _gradtrack_mask,
+            _gradtrack_labels,
             self._checkpoint.text().strip() or None,
             np.asarray(data[leading]),
             tuple(float(v) for v in image_layer.contrast_limits),
+            gaze,
             _progress={"desc": "Segmenting with GradTrack"},
             _ignore_errors=True,
         )
         worker.slice_index = leading
+        worker.by_gaze = gaze is not None
         return worker
+
+    def _gradtrack_gaze(
+        self, ndim: int, leading: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Fixation points ``(row, col)`` on the displayed slice and their object ids.
+
+        None when "One label per object looked at" is off or no gaze layer is
+        chosen: GradTrack's whole foreground becomes one label.
+        """
+        if not self._by_gaze.isChecked() or self._gaze.current_layer() is None:
+            return None
+        fixations, _ = self._gaze_data()
+        if fixations.ndim not in (2, ndim):
+            raise ValueError(
+                f"the gaze has {fixations.ndim}D coordinates but the image is {ndim}D; "
+                "choose the gaze recorded on this image."
+            )
+        if fixations.ndim > 2:
+            fixations = fixations.on_slice(leading)
+        chosen = self._chosen_objects()
+        if chosen is not None:
+            fixations = fixations.select(np.isin(fixations.object_id, sorted(chosen)))
+        return fixations.coords[:, -2:], fixations.object_id
 
     # -- output -----------------------------------------------------------------------
     def _reset_outputs(self, event=None) -> None:
@@ -424,10 +477,22 @@ class SegmentWithGazeWidget(QWidget):
             f"{object_id} ({_paint_undoable(labels, slice_index, mask, object_id, self._overwrite.isChecked())} px)"
         )
 
-    def _paint_gradtrack(self, labels, slice_index, mask) -> None:
-        label_id = int(labels.data.max(initial=0)) + 1
-        pixels = _paint_undoable(labels, slice_index, mask, label_id, self._overwrite.isChecked())
-        self._painted.append(f"{label_id} ({pixels} px)")
+    def _paint_gradtrack(self, labels, slice_index, by_gaze: bool, result) -> None:
+        """Paint GradTrack's labels: each object session's id, or the next free id without gaze."""
+        overwrite = self._overwrite.isChecked()
+        if not by_gaze:
+            label_id = int(labels.data.max(initial=0)) + 1
+            pixels = _paint_undoable(labels, slice_index, result > 0, label_id, overwrite)
+            self._painted.append(f"{label_id} ({pixels} px)")
+            return
+        for object_id in np.unique(result[result > 0]).tolist():
+            pixels = _paint_undoable(labels, slice_index, result == object_id, object_id, overwrite)
+            self._painted.append(f"{object_id} ({pixels} px)")
+        if not self._painted:
+            self._report(
+                "GradTrack found no foreground under any object's fixations; "
+                "check the gaze layer, or untick 'One label per object looked at'."
+            )
 
     def _on_finished(self) -> None:
         self._worker = None
@@ -454,6 +519,10 @@ class SegmentWithGazeWidget(QWidget):
             self._live,
         ):
             widget.setEnabled(sam)
+        self._by_gaze.setEnabled(not sam)
+        self._checkpoint.setPlaceholderText(
+            "found automatically (see docs/sam.md)" if sam else "the bundled model"
+        )
 
     # -- live mode --------------------------------------------------------------------
     def _follow_recorder(self, recorder) -> None:

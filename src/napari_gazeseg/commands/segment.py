@@ -1,14 +1,16 @@
 """``gazeseg segment``: label images from images and gaze, without a GUI.
 
     gazeseg segment DATASET --out OUT [--method sam] [--model-type vit_b] [--prompt fixations]
-    gazeseg segment DATASET --out OUT --method gradtrack [--checkpoint model.pt]
+    gazeseg segment DATASET --out OUT --method gradtrack [--checkpoint model.pt] [--per-object]
 
 ``DATASET`` is a dataset folder (``images/`` and, for SAM, ``gaze/``; see
 :mod:`napari_gazeseg.gaze.dataset`). Writes one label image per image,
 ``OUT/NAME.png`` for 2D images (``OUT/NAME.tif`` for nD), uint8 when the ids fit,
 else uint16. With SAM every gaze session's object becomes its own label id (an
 object's pixels never overwrite an earlier object's unless ``--overwrite-objects``);
-GradTrack segments the whole image as label 1.
+GradTrack segments the whole image as label 1; with ``--per-object`` each
+foreground component a gaze session looked at becomes that session's object id
+(:func:`napari_gazeseg.models.gaze_instances.labels_from_gaze`), as in napari.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="later objects may take earlier ones' pixels",
     )
+    parser.add_argument(
+        "--per-object",
+        action="store_true",
+        help="GradTrack: label each foreground component with the gaze session looking at it "
+        "(needs gaze/); without it the whole foreground is label 1",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument(
         "--cache-dir", default=None, help="folder for SAM embeddings on disk (default: none)"
@@ -80,6 +88,38 @@ def _write_labels(labels: np.ndarray, out: Path, name: str) -> Path:
     path = out / f"{name}.{'png' if labels.ndim == 2 else 'tif'}"
     iio.imwrite(path, labels.astype(dtype))
     return path
+
+
+def _gradtrack_inputs(dataset: str, per_object: bool):
+    """``(name, image, gaze or None)`` for each image of the dataset (gaze only when per object)."""
+    if per_object:
+        from ..gaze.dataset import iter_dataset
+
+        for item in iter_dataset(dataset):
+            yield item.name, np.asarray(item.image), item.gaze
+        return
+    import imageio.v3 as iio
+
+    from ..gaze.dataset import IMAGE_SUFFIXES
+
+    images_dir = Path(dataset) / "images"
+    paths = sorted(p for p in images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"{images_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    for path in paths:
+        yield path.stem, np.asarray(iio.imread(path)), None
+
+
+def _per_object(mask: np.ndarray, gaze, name: str) -> np.ndarray:
+    from ..models.gaze_instances import labels_from_gaze
+    from ..models.object_gaze import fixations_of
+
+    fixations = fixations_of(gaze)
+    if fixations.ndim != 2:
+        raise ValueError(
+            f"the gaze of {name} has {fixations.ndim}D coordinates; GradTrack segments 2D images."
+        )
+    return labels_from_gaze(mask, fixations.coords, fixations.object_id)
 
 
 def _sam_labels(sam, item, args) -> np.ndarray:
@@ -129,20 +169,16 @@ def run(args: argparse.Namespace) -> int:
             _write_labels(_sam_labels(sam, item, args), out, item.name)
             written += 1
     else:
-        import imageio.v3 as iio
-
-        from ..gaze.dataset import IMAGE_SUFFIXES
         from ..models.gradtrack_predict import GradTrackPredictor
 
-        images_dir = Path(args.dataset) / "images"
-        paths = sorted(p for p in images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not paths:
-            raise FileNotFoundError(f"{images_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
         predictor = GradTrackPredictor.from_checkpoint(args.checkpoint, args.device)
-        for path in tqdm(paths, desc="segment (GradTrack)", disable=args.quiet, unit="image"):
-            image = np.asarray(iio.imread(path))
+        images = _gradtrack_inputs(args.dataset, args.per_object)
+        for name, image, gaze in tqdm(
+            images, desc="segment (GradTrack)", disable=args.quiet, unit="image"
+        ):
             mask = predictor.predict(image, _contrast_limits(image))
-            _write_labels(mask.astype(np.uint8), out, path.stem)
+            labels = mask.astype(np.uint8) if gaze is None else _per_object(mask, gaze, name)
+            _write_labels(labels, out, name)
             written += 1
     print(f"wrote {written} label images to {out}", flush=True)
     return 0

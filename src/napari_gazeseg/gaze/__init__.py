@@ -25,6 +25,10 @@ _PUBLIC = {
     "pseudo_masks": "crf",
     "simulate_observer": "simulate",
     "SimulatedScene": "simulate",
+    "simulate_dataset": "simulate",
+    "write_dataset": "dataset",
+    "load_dataset": "dataset",
+    "iter_dataset": "dataset",
 }
 
 __all__ = sorted(_PUBLIC)

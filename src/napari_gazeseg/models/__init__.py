@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib
 
+from ._llvm_guard import load_triton_isolated
+
+load_triton_isolated()  # before any submodule imports torch: see _llvm_guard
+
 _PUBLIC = {
     "GazeSam": "sam_gaze",
     "GradTrack": "gradtrack",
