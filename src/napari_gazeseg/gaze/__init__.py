@@ -6,7 +6,7 @@ numpy/scipy only: no GUI, no torch. Names are imported lazily so that
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _PUBLIC = {
     "GazeRecording": "recording",
@@ -31,17 +31,4 @@ _PUBLIC = {
     "iter_dataset": "dataset",
 }
 
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
+from .._lazy import lazy_exports
 from ._llvm_guard import load_triton_isolated
 
 load_triton_isolated()  # before any submodule imports torch: see _llvm_guard
@@ -13,17 +12,4 @@ _PUBLIC = {
     "GradTrack": "gradtrack",
 }
 
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
