@@ -31,6 +31,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from ._gaze_compute import FIXATION_METHODS, FixationSettings, HeatmapSettings, LayerJob, compute_layers
 from ._layer_combo import LayerComboBox
+from ._deleted_visuals_guard import guard_deleted_visuals
 from .layers import (
     GAZESEG,
     HEATMAP_KINDS,
@@ -106,6 +107,7 @@ class GazeLayersWidget(QWidget):
     def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._viewer = napari_viewer
+        guard_deleted_visuals(napari_viewer)
         self._generation = 0
         self._worker = None
         self._pending = {"fixations": False, "heatmap": False}

@@ -94,6 +94,9 @@ def gaze_file_layers(
 
 def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """Read gaze files into layers (the function :func:`get_reader` hands to napari)."""
+    from ._deleted_visuals_guard import guard_current_viewer
+
+    guard_current_viewer()
     layers: list[LayerDataTuple] = []
     for one in _paths(path):
         layers.extend(gaze_file_layers(one))

@@ -42,6 +42,7 @@ from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..tracking.mapping import ViewNotMappableError, snapshot_view
 from ..tracking.source import SourceError
 from . import layers as gaze_layers
+from ._deleted_visuals_guard import guard_deleted_visuals
 
 __all__ = ["RecordGazeWidget", "LiveGazeLayers"]
 
@@ -162,7 +163,8 @@ class LiveGazeLayers:
         colors = gaze_layers.object_colors(tail.object_id[shown])
         if self.gaze is None or self.gaze not in self._viewer.layers:
             self.gaze = self._viewer.add_points(
-                coords, ndim=tail.ndim, name=f"{self._image.name} gaze (live)", size=max(2.0, max(self._shape[-2:]) / 150),
+                coords, ndim=tail.ndim, name=f"{self._image.name} live gaze", size=max(2.0, max(self._shape[-2:]) / 150),
+                metadata={gaze_layers.GAZESEG: {"live": True}},  # no kind: not a recording's layer
                 face_color=colors, border_width=0, **self._placement_for(tail.ndim),
             )
         else:
@@ -171,7 +173,7 @@ class LiveGazeLayers:
                 self.gaze.face_color = colors
 
     def _draw_fixations(self) -> None:
-        name = f"{self._image.name} fixations (live)"
+        name = f"{self._image.name} live"
         data = gaze_layers.fixations_layer(
             self._all_fixations(), name=name, group=self._group, image_shape=self._shape, **self._placement
         )
@@ -180,7 +182,7 @@ class LiveGazeLayers:
     def _draw_heatmap(self) -> None:
         heat = gaze_layers.heatmap_layer(
             "fixations+duration", self._shape, fixations=self._all_fixations(),
-            name=f"{self._image.name} heatmap (live)", group=self._group, **self._placement,
+            name=f"{self._image.name} live", group=self._group, **self._placement,
         )
         self._add_or_update("heatmap", heat)
 
@@ -198,6 +200,7 @@ class RecordGazeWidget(QWidget):
     def __init__(self, napari_viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
+        guard_deleted_visuals(napari_viewer)
         self.recorder = None
         self.live_layers: LiveGazeLayers | None = None
         self._source = None

@@ -21,7 +21,9 @@ __all__ = ["synthetic_cells_with_gaze", "skimage_cells_with_gaze", "segment_ihc_
 
 def _scene_layers(scene, image_name: str, image_kwargs: dict) -> list[LayerDataTuple]:
     from ..gaze.fixations import detect_fixations_ivt
+    from ._deleted_visuals_guard import guard_current_viewer
 
+    guard_current_viewer()
     fixations = detect_fixations_ivt(scene.recording)
     truth_kwargs = {
         "name": f"{image_name} ground truth",

@@ -46,6 +46,7 @@ from ..gaze.recording import Fixations, GazeRecording
 from ..models.mask_labels import paint_mask
 from ..models.object_gaze import ObjectGaze, fixations_of, object_on_slice, objects_in
 from ._layer_combo import LayerComboBox
+from ._deleted_visuals_guard import guard_deleted_visuals
 from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
 
 __all__ = ["PROMPT_CHOICES", "SamSettings", "SegmentWithGazeWidget"]
@@ -154,6 +155,7 @@ class SegmentWithGazeWidget(QWidget):
         from ..models.sam_loading import model_types
 
         self._viewer = napari_viewer
+        guard_deleted_visuals(napari_viewer)
         self._holder = _SamHolder()
         self._worker = None
         self._live_worker = None
