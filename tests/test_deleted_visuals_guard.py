@@ -64,7 +64,7 @@ def test_deleting_a_recordings_layers_then_drawing_does_not_crash():
 
 
 def test_deleted_gazeseg_visuals_are_held_and_others_are_not(make_napari_viewer):
-    from napari_gazeseg._napari._deleted_visuals_guard import guard_deleted_visuals
+    from napari_gazeseg._napari._deleted_visuals_guard import HELD, guard_deleted_visuals
     from napari_gazeseg._napari.layers import GAZESEG
 
     viewer = make_napari_viewer(show=True)
@@ -76,4 +76,4 @@ def test_deleted_gazeseg_visuals_are_held_and_others_are_not(make_napari_viewer)
     our_visual = visuals[ours]
     viewer.layers.remove(theirs)
     viewer.layers.remove(ours)
-    assert viewer._gazeseg_deleted_visuals == [our_visual]
+    assert HELD[viewer] == [our_visual]

@@ -12,7 +12,10 @@ and prints each object's Dice against the sample's ground truth. With
 ``--show`` the viewer stays open afterwards (``make demo`` passes it when a
 display is available; without one it runs under Xvfb and exits).
 
-    python -m napari_gazeseg.demo --output demo-output [--show] [--sample skimage_cells]
+    python -m napari_gazeseg.demo --output demo-output [--show]
+
+The bundled GradTrack model is trained on synthetic fluorescence cells only, so
+the demo uses that sample (on the immunohistochemistry sample it finds nothing).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 PLUGIN = "napari-gazeseg"
-SAMPLES = ("synthetic_cells", "skimage_cells")
+SAMPLE = "synthetic_cells"
 TIMEOUT_S = 300
 
 
@@ -62,7 +65,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
 
 
-def run(output: Path, sample: str = "synthetic_cells", show: bool = False) -> dict[int, float]:
+def run(output: Path, show: bool = False) -> dict[int, float]:
     """Run the demo; returns each labelled object's Dice against the ground truth."""
     import napari
     import tifffile
@@ -71,7 +74,7 @@ def run(output: Path, sample: str = "synthetic_cells", show: bool = False) -> di
     output.mkdir(parents=True, exist_ok=True)
     viewer = napari.Viewer(title="napari-gazeseg demo", show=True)
     viewer.window.resize(1500, 950)
-    viewer.open_sample(PLUGIN, sample)
+    viewer.open_sample(PLUGIN, SAMPLE)
     _, gaze_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Gaze layers")
     _, segment_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Segment with gaze")
     app = QApplication.instance()
@@ -111,11 +114,10 @@ def run(output: Path, sample: str = "synthetic_cells", show: bool = False) -> di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m napari_gazeseg.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=Path("demo-output"), help="folder for the outputs")
-    parser.add_argument("--sample", choices=SAMPLES, default="synthetic_cells")
     parser.add_argument("--show", action="store_true", help="keep the viewer open afterwards")
     args = parser.parse_args(argv)
     try:
-        run(args.output, args.sample, args.show)
+        run(args.output, args.show)
     except RuntimeError as err:
         print(f"demo: {err}", file=sys.stderr)
         return 1

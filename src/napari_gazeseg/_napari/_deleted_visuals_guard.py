@@ -21,20 +21,27 @@ where that is not found, it does nothing.
 
 from __future__ import annotations
 
+import weakref
+
+from ..tracking.mapping import napari_canvas
 from .layers import GAZESEG
 
 __all__ = ["guard_current_viewer", "guard_deleted_visuals"]
 
-_ATTRIBUTE = "_gazeseg_deleted_visuals"
+#: Each guarded viewer's held visuals (keyed weakly: a closed viewer lets them go).
+HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def guard_deleted_visuals(viewer) -> None:
     """Install the guard on ``viewer`` (once; None and viewers without a canvas are ignored)."""
-    canvas = getattr(getattr(getattr(viewer, "window", None), "_qt_viewer", None), "canvas", None)
-    if not hasattr(canvas, "layer_to_visual") or hasattr(viewer, _ATTRIBUTE):
+    viewer = getattr(viewer, "__wrapped__", viewer)  # the viewer itself, not a plugin's proxy
+    if viewer is None or viewer in HELD:
+        return
+    canvas = napari_canvas(viewer)
+    if not hasattr(canvas, "layer_to_visual"):
         return
     kept: list = []
-    setattr(viewer, _ATTRIBUTE, kept)
+    HELD[viewer] = kept
 
     def keep(event) -> None:
         layer = viewer.layers[event.index]

@@ -303,7 +303,10 @@ class RecordGazeWidget(QWidget):
         return self.viewer.layers[name]
 
     def _screen(self):
-        return self.viewer.window._qt_viewer.canvas.native.screen()
+        from ..tracking.mapping import napari_canvas
+
+        canvas = napari_canvas(self.viewer)
+        return None if canvas is None else canvas.native.screen()
 
     def _say(self, text: str, error: bool = False) -> None:
         from napari.utils.notifications import show_info, show_warning

@@ -35,6 +35,25 @@ class ViewNotMappableError(ValueError):
     """The viewer shows the image in a way gaze cannot be mapped to (3D view)."""
 
 
+def napari_canvas(viewer):
+    """napari's vispy canvas of ``viewer`` (``.native`` is its Qt widget), or None.
+
+    napari has no public API for the canvas widget, whose position on the screen
+    the screen-to-image mapping needs; it lives at ``viewer.window._qt_viewer``.
+    Plugin widgets get a proxy of the viewer that warns on private attributes
+    (napari 0.9: a FutureWarning, "unavailable no earlier than 0.10"); the one
+    access is made here, without that warning, and returns None where it fails.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            return viewer.window._qt_viewer.canvas
+        except AttributeError:
+            return None
+
+
 @dataclass(frozen=True)
 class ViewTransform:
     """Everything needed to map normalised display points to image data coordinates.
@@ -161,7 +180,12 @@ def snapshot_view(viewer, layer, screen=None) -> ViewTransform:
         raise ViewNotMappableError(
             "Gaze can only be mapped in the 2D view; switch napari to 2D (Ctrl+Y) to record."
         )
-    canvas = viewer.window._qt_viewer.canvas.native
+    vispy_canvas = napari_canvas(viewer)
+    if vispy_canvas is None:
+        raise ViewNotMappableError(
+            "this napari version does not expose its canvas to plugins; gaze cannot be mapped."
+        )
+    canvas = vispy_canvas.native
     from qtpy.QtCore import QPoint
 
     if screen is None:
