@@ -32,8 +32,9 @@ def test_demo_writes_screenshot_and_one_label_per_object(tmp_path):
     assert labels.shape == truth.shape
     assert set(np.unique(labels).tolist()) == {0, 1, 2, 3, 4, 5}
     printed = {int(i): float(d) for i, d in re.findall(r"object (\d+): Dice ([\d.]+)", done.stdout)}
+    assert sorted(printed) == [1, 2, 3, 4, 5]
     for object_id, dice in printed.items():
         overlap = 2 * np.sum((labels == object_id) & (truth == object_id))
         assert dice == pytest.approx(overlap / (np.sum(labels == object_id) + np.sum(truth == object_id)), abs=1e-3)
         assert dice > 0.8
-    assert str(tmp_path / "screenshot.png") in done.stdout
+    assert "screenshot.png" in done.stdout and "labels.tif" in done.stdout

@@ -36,13 +36,27 @@ def test_components_take_their_sessions_ids(points, ids, expected_a, expected_b)
     assert (labels[~mask] == 0).all()
 
 
-def test_touching_objects_are_split_by_the_nearest_fixation():
+def test_touching_objects_are_split_between_their_fixations():
     mask = np.zeros((10, 40), bool)
     mask[2:8, 2:38] = True  # one component, two objects looked at
     labels = labels_from_gaze(mask, np.array([[5.0, 8.0], [5.0, 30.0]]), np.array([1, 2]))
-    assert (labels[2:8, 2:19] == 1).all()  # columns nearer to 8 than to 30
-    assert (labels[2:8, 20:38] == 2).all()
-    assert (labels[~mask] == 0).all()
+    assert (labels[2:8, 2:17] == 1).all()  # well on the side of the fixation at column 8
+    assert (labels[2:8, 22:38] == 2).all()
+    assert (labels[mask] > 0).all() and (labels[~mask] == 0).all()
+
+
+def test_each_objects_share_of_a_bent_component_is_connected():
+    from scipy import ndimage
+
+    mask = np.zeros((20, 20), bool)  # a U: left arm, bottom, right arm
+    mask[2:18, 2:6] = True
+    mask[14:18, 2:18] = True
+    mask[2:18, 14:18] = True
+    labels = labels_from_gaze(mask, np.array([[16.0, 10.0], [3.0, 3.0]]), np.array([1, 2]))
+    assert (labels[mask] > 0).all()
+    for object_id in (1, 2):
+        assert ndimage.label(labels == object_id)[1] == 1
+    assert (labels[2:10, 14:18] == 1).all()  # the right arm is reached through the bottom
 
 
 def test_no_points_and_empty_mask_give_no_labels():
@@ -50,8 +64,17 @@ def test_no_points_and_empty_mask_give_no_labels():
     assert not labels_from_gaze(np.zeros((5, 5), bool), np.array([[2.0, 2.0]]), [1]).any()
 
 
-def test_bad_shapes_are_refused():
-    with pytest.raises(ValueError, match="2D"):
-        labels_from_gaze(np.zeros((2, 5, 5), bool), np.array([[2.0, 2.0]]), [1])
-    with pytest.raises(ValueError, match="object ids"):
-        labels_from_gaze(np.zeros((5, 5), bool), np.array([[2.0, 2.0]]), [1, 2])
+@pytest.mark.parametrize(
+    ("mask_shape", "points", "ids", "message"),
+    [
+        ((2, 5, 5), [[2.0, 2.0]], [1], "2D"),
+        ((5, 5), [[2.0, 2.0]], [1, 2], "object ids of shape"),
+        ((5, 5), [[2.0, 2.0, 1.0]], [1], r"\(N, 2\)"),
+        ((5, 5), [[2.0, 2.0]], [-1], "whole numbers"),
+        ((5, 5), [[2.0, 2.0]], [1.5], "whole numbers"),
+        ((5, 5), [[2.0, 2.0]], [2**31 + 5], "int32"),
+    ],
+)
+def test_bad_input_is_refused(mask_shape, points, ids, message):
+    with pytest.raises(ValueError, match=message):
+        labels_from_gaze(np.zeros(mask_shape, bool), np.array(points), np.array(ids))

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.gui
 
 _SCRIPT = textwrap.dedent(
     """
+    {first}
     import napari
     import numpy as np
     viewer = napari.Viewer(show=True)
@@ -26,10 +27,17 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def test_torch_models_load_after_the_viewer_has_drawn():
-    """In a fresh process (an import order cannot be undone): viewer first, then the models."""
+@pytest.mark.parametrize(
+    "first",
+    ["pass  # the viewer first", "import napari_gazeseg.models  # the package before the viewer"],
+)
+def test_torch_models_load_after_the_viewer_has_drawn(first):
+    """In a fresh process (an import order cannot be undone): torch after napari has drawn."""
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", _SCRIPT.format(first=first)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-2000:]}"
     assert "segmented (64, 64)" in done.stdout

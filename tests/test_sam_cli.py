@@ -140,7 +140,7 @@ def test_gradtrack_per_object_labels_each_looked_at_component(dataset, tmp_path)
     save_checkpoint(checkpoint, build_model(config), config, epoch=0)  # untrained, small
     common = ["segment", str(dataset), "--method", "gradtrack", "--checkpoint", str(checkpoint)]
     assert _run([*common, "--out", str(tmp_path / "whole"), "--device", "cpu", "--quiet"]) == 0
-    assert _run([*common, "--out", str(tmp_path / "objects"), "--per-object", "--quiet"]) == 0
+    assert _run([*common, "--out", str(tmp_path / "objects"), "--per-object", "--device", "cpu", "--quiet"]) == 0
     predictor = GradTrackPredictor.from_checkpoint(checkpoint, device="cpu")
     for item in load_dataset(dataset):
         mask = predictor.predict(item.image, None if item.image.dtype == np.uint8 else (

@@ -192,9 +192,14 @@ def test_stack_objects_are_segmented_on_the_plane_looked_at(
 
 
 @pytest.fixture
-def small_gradtrack(tmp_path):
-    """An untrained, small GradTrack checkpoint (its foreground is some arbitrary part of the image)."""
+def small_gradtrack(tmp_path, monkeypatch):
+    """An untrained, small GradTrack checkpoint (its foreground is some arbitrary part of the image).
+
+    The widget runs it on the CPU too (as the reference does), also on machines with a GPU.
+    """
     import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
     from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
 
@@ -249,6 +254,59 @@ def test_gradtrack_labels_each_looked_at_component_with_its_object_id(
     assert expected.any()
     np.testing.assert_array_equal(labels.data, expected)
     assert set(np.unique(labels.data).tolist()) - {0} <= set(fixations.object_ids.tolist())
+
+
+def test_gradtrack_on_a_stack_labels_the_displayed_slice_by_its_gaze(
+    make_napari_viewer, qtbot, scene, small_gradtrack
+):
+    """3D gaze over a 3D stack shown under a 4D layer: napari aligns the last axes."""
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari.layers import gaze_layers
+    from napari_gazeseg.gaze.recording import Fixations
+    from napari_gazeseg.models.gaze_instances import labels_from_gaze
+    from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
+
+    viewer = make_napari_viewer()
+    stack = np.stack([np.roll(scene.image, 9 * k, axis=1) for k in range(3)])
+    viewer.add_image(np.zeros((2, *stack.shape), np.float32), name="4d")  # leading world axis
+    viewer.add_image(stack, name="stack")
+    flat = detect_fixations_ivt(scene.recording)
+    planes = np.where(flat.object_id == 2, 1.0, 0.0)  # object 2 looked at on plane 1
+    fixations = Fixations(
+        flat.start, flat.duration, np.column_stack([planes, flat.coords]), flat.object_id, flat.meta
+    )
+    for data, kwargs, kind in gaze_layers(None, fixations, image_shape=stack.shape):
+        viewer.add_layer(Layer.create(data, kwargs, kind))
+    viewer.dims.current_step = (1, 1, 0, 0)  # world (4d plane 1, stack plane 1, ...)
+    widget = _widget(viewer, None)
+    widget._image.set_current_layer(viewer.layers["stack"])
+    widget.set_gradtrack(small_gradtrack)
+    widget.segment()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    labels = viewer.layers["stack gaze masks"].data
+    limits = tuple(viewer.layers["stack"].contrast_limits)
+    mask = GradTrackPredictor.from_checkpoint(small_gradtrack, device="cpu").predict(stack[1], limits)
+    on_plane = fixations.on_slice((1,))
+    expected = labels_from_gaze(mask, on_plane.coords[:, 1:], on_plane.object_id)
+    assert set(np.unique(expected).tolist()) <= {0, 2}
+    np.testing.assert_array_equal(labels[1], expected)
+    assert not labels[0].any() and not labels[2].any()
+
+
+def test_gradtrack_per_object_without_a_gaze_layer_says_what_to_do(
+    make_napari_viewer, small_gradtrack
+):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((32, 32), np.float32), name="cells")
+    widget = _widget(viewer, None)
+    widget.set_gradtrack(small_gradtrack)
+    messages = []
+    widget.failed.connect(messages.append)
+    assert widget.segment() is None
+    assert len(messages) == 1 and "untick 'One label per object looked at'" in messages[0]
+    assert "cells gaze masks" not in viewer.layers
 
 
 def test_sample_data_end_to_end_leaves_the_ground_truth_alone(

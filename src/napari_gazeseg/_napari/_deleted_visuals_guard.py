@@ -12,9 +12,10 @@ their ids reused); it does not happen while they are held.
 
 The guard therefore holds the visuals of deleted napari-gazeseg layers (those
 with ``metadata["gazeseg"]``) for the viewer's lifetime. They are detached from
-the scene and never drawn again; what they keep is their GPU buffers: about
-the layer's data size (a 10-minute 120 Hz raw gaze layer about 3 MB, a 1024 x
-1024 heatmap 4 MB). Other plugins' and the user's own layers are left to napari.
+the scene and never drawn again; what they keep is their GPU buffers and the
+deleted napari layer itself (data and features): a few times the layer's data
+size (a 10-minute 120 Hz raw gaze layer some MB, a 1024 x 1024 heatmap 4 MB
+on the GPU and 8 MB in memory). Other plugins' and the user's own layers are left to napari.
 The guard reaches into napari's canvas (``layer_to_visual``), which is private:
 where that is not found, it does nothing.
 """

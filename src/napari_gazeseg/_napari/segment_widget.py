@@ -11,7 +11,7 @@ the Labels layer (Ctrl+Z takes it back). Two methods:
   loaded once and image embeddings are cached per slice.
 * **GradTrack**: the network segments the displayed slice without prompts; each
   foreground component an object session looked at becomes that object's label
-  id (touching objects split by nearest fixation); with "One label per object
+  id (touching objects split between their fixations); with "One label per object
   looked at" unticked, the whole foreground becomes the next free label id.
 
 With "Update while recording" ticked, the mask of the object being recorded
@@ -264,14 +264,15 @@ class SegmentWithGazeWidget(QWidget):
             return None
         try:
             image_layer = self._require_image()
-            labels = self._output_layer(image_layer)
             if self._method.currentText() == "GradTrack":
-                worker = self._gradtrack_worker(image_layer)
+                worker = self._gradtrack_worker(image_layer)  # checks the inputs first
+                labels = self._output_layer(image_layer)
                 on_result = partial(
                     self._paint_gradtrack, labels, worker.slice_index, worker.by_gaze
                 )
             else:
                 request = self._sam_request(image_layer, live_object=None)
+                labels = self._output_layer(image_layer)
                 worker = create_worker(
                     _sam_masks,
                     self._holder,
@@ -338,9 +339,19 @@ class SegmentWithGazeWidget(QWidget):
             data = data[0]
         return data, image_layer.ndim
 
-    def _current_leading(self, n_leading: int) -> tuple[int, ...]:
-        point = self._viewer.dims.current_step
-        return tuple(int(i) for i in point[:n_leading])
+    def _current_leading(self, image_layer, n_leading: int) -> tuple[int, ...]:
+        """The image's displayed slice: its leading data indices at the viewer's current point.
+
+        napari aligns layers on their last axes and places them by scale and
+        translate, so the point goes through the layer's world-to-data transform.
+        """
+        if n_leading == 0:
+            return ()
+        data_point = np.asarray(image_layer.world_to_data(self._viewer.dims.point), float)
+        shape = self._spatial(image_layer)[0].shape
+        return tuple(
+            int(np.clip(np.round(data_point[axis]), 0, shape[axis] - 1)) for axis in range(n_leading)
+        )
 
     def _sam_request(self, image_layer, live_object: tuple[int, Fixations] | None) -> _Request:
         data, ndim = self._spatial(image_layer)
@@ -355,7 +366,9 @@ class SegmentWithGazeWidget(QWidget):
                 "choose the gaze recorded on this image."
             )
         fixed_slice = (
-            self._current_leading(n_leading) if fixations.ndim == 2 and n_leading else None
+            self._current_leading(image_layer, n_leading)
+            if fixations.ndim == 2 and n_leading
+            else None
         )
         if fixed_slice is not None:  # 2D gaze over a stack: use the displayed slice
             fixations = _lift(fixations, fixed_slice)
@@ -401,7 +414,7 @@ class SegmentWithGazeWidget(QWidget):
         from napari.qt.threading import create_worker
 
         data, ndim = self._spatial(image_layer)
-        leading = self._current_leading(ndim - 2)
+        leading = self._current_leading(image_layer, ndim - 2)
         gaze = self._gradtrack_gaze(ndim, leading)
         worker = create_worker(
             _gradtrack_labels,
@@ -424,8 +437,13 @@ class SegmentWithGazeWidget(QWidget):
         None when "One label per object looked at" is off or no gaze layer is
         chosen: GradTrack's whole foreground becomes one label.
         """
-        if not self._by_gaze.isChecked() or self._gaze.current_layer() is None:
+        if not self._by_gaze.isChecked():
             return None
+        if self._gaze.current_layer() is None:
+            raise ValueError(
+                "choose the gaze whose objects GradTrack should label, "
+                "or untick 'One label per object looked at' to label the whole foreground."
+            )
         fixations, _ = self._gaze_data()
         if fixations.ndim not in (2, ndim):
             raise ValueError(
@@ -437,6 +455,11 @@ class SegmentWithGazeWidget(QWidget):
         chosen = self._chosen_objects()
         if chosen is not None:
             fixations = fixations.select(np.isin(fixations.object_id, sorted(chosen)))
+        if not (fixations.object_id != 0).any():
+            raise ValueError(
+                "the gaze holds no (chosen) object session with fixations on this slice; "
+                "check the object ids, or untick 'One label per object looked at'."
+            )
         return fixations.coords[:, -2:], fixations.object_id
 
     # -- output -----------------------------------------------------------------------
@@ -492,8 +515,8 @@ class SegmentWithGazeWidget(QWidget):
             self._painted.append(f"{object_id} ({pixels} px)")
         if not self._painted:
             self._report(
-                "GradTrack found no foreground under any object's fixations; "
-                "check the gaze layer, or untick 'One label per object looked at'."
+                "GradTrack found no foreground under any object's fixations on this slice; "
+                "untick 'One label per object looked at' to see its whole foreground."
             )
 
     def _on_finished(self) -> None:

@@ -84,8 +84,10 @@ def _contrast_limits(image: np.ndarray) -> tuple[float, float] | None:
 def _write_labels(labels: np.ndarray, out: Path, name: str) -> Path:
     import imageio.v3 as iio
 
-    dtype = np.uint8 if labels.max(initial=0) <= 255 else np.uint16
-    path = out / f"{name}.{'png' if labels.ndim == 2 else 'tif'}"
+    largest = int(labels.max(initial=0))
+    dtype = np.uint8 if largest <= 255 else np.uint16 if largest <= 65535 else np.uint32
+    png = labels.ndim == 2 and dtype != np.uint32  # PNG holds at most 16 bits
+    path = out / f"{name}.{'png' if png else 'tif'}"
     iio.imwrite(path, labels.astype(dtype))
     return path
 
@@ -152,6 +154,9 @@ def _sam_labels(sam, item, args) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
+
+    if args.per_object and args.method != "gradtrack":
+        raise ValueError("--per-object is for --method gradtrack; SAM labels every object already.")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

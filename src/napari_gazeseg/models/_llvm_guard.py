@@ -7,8 +7,9 @@ radeonsi/llvmpipe drivers of many Linux desktops), Mesa's ``libLLVM`` is in the
 process and its symbols take precedence: loading triton then crashes the whole
 napari process with a segmentation fault (pytorch/pytorch#96060 is the same
 clash from the other side). Loading triton with ``RTLD_DEEPBIND`` makes it bind
-to its own LLVM first. Nothing changes where triton is absent, already loaded,
-or no LLVM is in the process.
+to its own LLVM first. Nothing changes where triton is absent or already loaded
+(then it is too late: import ``napari_gazeseg.models`` before anything imports
+torch's dynamo, as the plugin itself does).
 """
 
 from __future__ import annotations
@@ -20,19 +21,16 @@ import sys
 __all__ = ["load_triton_isolated"]
 
 
-def _llvm_in_process() -> bool:
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return any("libLLVM" in line for line in maps)
-    except OSError:  # not Linux
-        return False
-
-
 def load_triton_isolated() -> bool:
-    """Import triton with ``RTLD_DEEPBIND`` when another LLVM is loaded; True when it did."""
+    """Import triton with ``RTLD_DEEPBIND`` unless it is loaded already; True when it did.
+
+    Done whether or not an OpenGL driver's LLVM is in the process yet: napari may
+    draw (and load Mesa's LLVM) after this package is imported but before torch
+    first pulls triton in, and then it would be too late.
+    """
     if "triton" in sys.modules or not hasattr(os, "RTLD_DEEPBIND"):
         return False
-    if importlib.util.find_spec("triton") is None or not _llvm_in_process():
+    if importlib.util.find_spec("triton") is None:
         return False
     flags = sys.getdlopenflags()
     sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
