@@ -81,6 +81,33 @@ def test_training_lowers_the_loss_and_the_predictor_loads_the_model(tmp_path):
     assert not predictor.predict(rgb, threshold=1.0).any()
 
 
+@pytest.mark.parametrize("method", ["gradtrack", "vam", "gazemedseg", "supervised"])
+def test_the_gpu_mixed_precision_step_runs_and_learns_under_bf16_on_cpu(tmp_path, monkeypatch, method):
+    """On CUDA every forward runs under a bfloat16 autocast; here the same loop runs under
+    a CPU bfloat16 autocast, so dtype mistakes in the model or the losses show without a GPU."""
+    from napari_gazeseg.models import gradtrack_train
+
+    entered = []
+
+    def cpu_bf16_autocast(device, enabled):
+        entered.append(enabled)
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=enabled)
+
+    monkeypatch.setattr(gradtrack_train, "_autocast", cpu_bf16_autocast)
+    train, val = _disk_samples(16), _disk_samples(4, seed=1)
+    fit(train, _config(epochs=3, method=method, mixed_precision=True), tmp_path, val_samples=val)
+    assert entered and all(entered)
+    log = _metrics(tmp_path)
+    assert all(np.isfinite(m["loss"]) for m in log)
+    assert log[-1]["loss"] < log[0]["loss"]
+    predictor = GradTrackPredictor.from_checkpoint(tmp_path / "model.pt", device="cpu")
+    image = (val.images[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    under_bf16 = predictor.predict_probability(image)
+    monkeypatch.undo()
+    in_float32 = predictor.predict_probability(image)
+    assert under_bf16.dtype == np.float32 and np.abs(under_bf16 - in_float32).max() < 0.1
+
+
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path):
     samples = _disk_samples(8)
     fit(samples, _config(epochs=2), tmp_path / "straight")

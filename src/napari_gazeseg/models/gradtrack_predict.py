@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .gradtrack import GradTrack
 from .gradtrack_data import prepare_image
+from . import gradtrack_train
 from .gradtrack_train import CHECKPOINT_FORMAT, TrainConfig, resolve_device
 from .unet import UNetConfig
 
@@ -90,10 +91,7 @@ class GradTrackPredictor:
         image = np.asarray(image)
         rows, cols = image.shape[:2]
         batch = prepare_image(image, self.size, contrast_limits)[None].to(self.device)
-        autocast = torch.autocast(
-            device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
-        )
-        with autocast:
+        with gradtrack_train._autocast(self.device, True):  # bf16 on CUDA, as in training
             outputs = self.model(batch)
         probability = torch.softmax(outputs[max(outputs)].float(), dim=1)[:, 1:2]
         probability = F.interpolate(probability, size=(rows, cols), mode="bilinear", align_corners=False)

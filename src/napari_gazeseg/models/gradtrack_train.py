@@ -165,6 +165,7 @@ def build_model(config: TrainConfig) -> GradTrack:
 
 
 def _autocast(device: torch.device, enabled: bool):
+    """bfloat16 autocast on CUDA when ``enabled`` (training, validation, prediction); off on CPU."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
