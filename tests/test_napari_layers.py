@@ -230,6 +230,39 @@ def test_fixation_numbers_contrast_with_the_image_under_them():
     np.testing.assert_array_equal(label_colors_at(stack, on_planes), [black, white])
 
 
+class _LazyArray:
+    """An array napari could show that is not a numpy array (as dask or zarr): windows only."""
+
+    def __init__(self, data):
+        self._data = data
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+
+@pytest.mark.parametrize(
+    ("shape", "limits"),
+    [((120, 90), None), ((4, 70, 110), (0.2, 0.8)), ((80, 60, 3), None), ((50, 40, 4), (10, 200))],
+)
+def test_fixation_number_colours_in_memory_equal_the_window_by_window_reading(shape, limits):
+    from napari_gazeseg._napari.layers import label_colors_at
+
+    rng = np.random.default_rng(4)
+    image = rng.random(shape) if limits != (10, 200) else rng.integers(0, 256, shape).astype(np.uint8)
+    image = np.where(rng.random(shape) < 0.5, image, image * 0.3).astype(image.dtype)
+    rgb = shape[-1] in (3, 4)
+    spatial = shape[:-1] if rgb else shape
+    points = rng.uniform(-8, max(spatial) + 8, size=(300, len(spatial)))
+    points[:5] = np.nan  # lost samples
+    points[5, -2:] = [0, 0]  # corners
+    points[6, -2:] = [spatial[-2] - 1, spatial[-1] - 1]
+    fast = label_colors_at(image, points, limits)
+    windowed = label_colors_at(_LazyArray(image), points, limits)
+    np.testing.assert_array_equal(fast, windowed)
+    assert 0 < (fast[:, 0] == 0).sum() < len(points)  # both colours occur
+
+
 def test_long_raw_gaze_starts_hidden(recording_2d, fixations_2d):
     from napari_gazeseg._napari.layers import RAW_GAZE_SHOWN_MAX
 
