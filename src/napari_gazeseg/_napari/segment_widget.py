@@ -360,11 +360,7 @@ class SegmentWithGazeWidget(QWidget):
             fixations, recording = self._gaze_data()
         else:
             fixations, recording = live_object[1], None
-        if fixations.ndim not in (2, ndim):
-            raise ValueError(
-                f"the gaze has {fixations.ndim}D coordinates but the image is {ndim}D; "
-                "choose the gaze recorded on this image."
-            )
+        _require_gaze_fits(fixations, ndim)
         fixed_slice = (
             self._current_leading(image_layer, n_leading)
             if fixations.ndim == 2 and n_leading
@@ -445,11 +441,7 @@ class SegmentWithGazeWidget(QWidget):
                 "or untick 'One label per object looked at' to label the whole foreground."
             )
         fixations, _ = self._gaze_data()
-        if fixations.ndim not in (2, ndim):
-            raise ValueError(
-                f"the gaze has {fixations.ndim}D coordinates but the image is {ndim}D; "
-                "choose the gaze recorded on this image."
-            )
+        _require_gaze_fits(fixations, ndim)
         if fixations.ndim > 2:
             fixations = fixations.on_slice(leading)
         chosen = self._chosen_objects()
@@ -504,15 +496,11 @@ class SegmentWithGazeWidget(QWidget):
 
     def _paint_gradtrack(self, labels, slice_index, by_gaze: bool, result) -> None:
         """Paint GradTrack's labels: each object session's id, or the next free id without gaze."""
-        overwrite = self._overwrite.isChecked()
         if not by_gaze:
-            label_id = int(labels.data.max(initial=0)) + 1
-            pixels = _paint_undoable(labels, slice_index, result > 0, label_id, overwrite)
-            self._painted.append(f"{label_id} ({pixels} px)")
+            self._paint(labels, (int(labels.data.max(initial=0)) + 1, slice_index, result > 0))
             return
         for object_id in np.unique(result[result > 0]).tolist():
-            pixels = _paint_undoable(labels, slice_index, result == object_id, object_id, overwrite)
-            self._painted.append(f"{object_id} ({pixels} px)")
+            self._paint(labels, (object_id, slice_index, result == object_id))
         if not self._painted:
             self._report(
                 "GradTrack found no foreground under any object's fixations on this slice; "
@@ -605,6 +593,15 @@ def _paint_undoable(
         with labels.block_history():
             labels.data_setitem(leading + changed, painted[changed].tolist())
     return pixels
+
+
+def _require_gaze_fits(fixations: Fixations, ndim: int) -> None:
+    """Gaze goes with an ``ndim``-D image when it is 2D (the displayed slice) or ``ndim``-D."""
+    if fixations.ndim not in (2, ndim):
+        raise ValueError(
+            f"the gaze has {fixations.ndim}D coordinates but the image is {ndim}D; "
+            "choose the gaze recorded on this image."
+        )
 
 
 def _lift(fixations: Fixations, leading: tuple[int, ...]) -> Fixations:
