@@ -42,10 +42,11 @@ class CalibrationDialog(QDialog):
 
     Parameters
     ----------
-    source : TobiiSource
-        Its tracker is calibrated; its gaze stream is used for validation.
-    sdk_module : module
-        ``tobii_research`` (or the tests' stand-in).
+    source : TittaSource or TobiiSource
+        Its tracker is calibrated (through ``source.calibration()``); its gaze
+        stream is used for validation.
+    sdk_module : module or None
+        ``tobii_research`` (or the tests' stand-in), for a source without ``calibration()``.
     directions : callable
         Normalised display ``(N, 2)`` -> gaze directions ``(N, 3)``
         (:meth:`napari_gazeseg.gaze.geometry.ScreenGeometry.directions`).
@@ -64,7 +65,9 @@ class CalibrationDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Eye tracker calibration")
         self._source = source
-        self._calibration = TobiiCalibration(source.tracker, sdk_module)
+        # each Tobii backend (TittaPy, tobii-research) brings its own calibration driver
+        calibration = getattr(source, "calibration", None)
+        self._calibration = calibration() if calibration else TobiiCalibration(source.tracker, sdk_module)
         self._directions = directions
         self._settle_ms = int(settle_ms)
         self._collect_ms = int(collect_ms)

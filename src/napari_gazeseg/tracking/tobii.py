@@ -1,4 +1,9 @@
-"""Tobii eye trackers through ``tobii_research`` (Tobii Pro SDK 2.1.0).
+"""Tobii eye trackers through ``tobii_research`` (Tobii Pro SDK 2.1.0), and the backend choice.
+
+:func:`open_tobii_source` opens a Tobii tracker through TittaPy (:mod:`.titta`)
+wherever it imports (CPython 3.11+), else through ``tobii_research`` (the
+fallback, wheels for Python 3.10 only); :func:`tobii_backends` says which of the
+two load here and, for each that does not, what to install.
 
 Importable without napari, Qt or torch: only numpy, and ``tobii_research`` is
 imported when a tracker is first looked for. Every name, constant and
@@ -22,7 +27,18 @@ import numpy as np
 from . import tobii_sdk as sdk
 from .source import BatchSink, MessageSink, SampleBatch, SourceError
 
-__all__ = ["TobiiSource", "load_sdk", "find_trackers", "gaze_rows_to_batch"]
+__all__ = [
+    "TobiiSource",
+    "load_sdk",
+    "find_trackers",
+    "gaze_rows_to_batch",
+    "TOBII_BACKENDS",
+    "tobii_backends",
+    "open_tobii_source",
+]
+
+#: The Tobii backends, preferred first.
+TOBII_BACKENDS = ("titta", "tobii-research")
 
 _NO_SDK = (
     "The Tobii SDK (tobii-research) is not installed; install it with "
@@ -42,6 +58,65 @@ def load_sdk(module_name: str = sdk.SDK_MODULE):
         return importlib.import_module(module_name)
     except ImportError:
         raise SourceError(_NO_SDK) from None
+
+
+def tobii_backends() -> dict[str, str | None]:
+    """For each backend in :data:`TOBII_BACKENDS`: None when it loads here, else what to install."""
+    from .titta import load_titta
+
+    status: dict[str, str | None] = {}
+    for backend, load in (("titta", load_titta), ("tobii-research", load_sdk)):
+        try:
+            load()
+        except SourceError as err:
+            status[backend] = str(err)
+        else:
+            status[backend] = None
+    return status
+
+
+def open_tobii_source(backend: str = "auto", address: str | None = None, frequency: float | None = None):
+    """A Tobii gaze source: TittaPy when ``backend`` is "auto" and it loads, else tobii-research.
+
+    ``address`` picks a tracker (default: the first found); ``frequency`` sets its
+    sampling rate (TittaPy only; tobii-research records at the tracker's rate).
+    Raises :class:`SourceError` with one sentence when no backend loads or no
+    tracker is found.
+    """
+    if backend not in ("auto",) + TOBII_BACKENDS:
+        raise ValueError(f"unknown Tobii backend {backend!r}; use auto, titta or tobii-research.")
+    if backend in ("auto", "titta"):
+        from .titta import TittaSource, load_titta
+
+        try:
+            titta = load_titta()
+        except SourceError:
+            if backend == "titta":
+                raise
+        else:
+            return TittaSource(address=address, frequency=frequency, titta_module=titta)
+    try:
+        sdk_module = load_sdk()
+    except SourceError:
+        if backend == "tobii-research":
+            raise
+        raise SourceError(
+            "No Tobii backend is installed; install one with `pip install napari-gazeseg[tobii]` "
+            "(TittaPy on Python 3.11+, tobii-research on 3.10)."
+        ) from None
+    tracker = None
+    if address is not None:
+        matches = [t for t in find_trackers(sdk_module) if str(t.address) == address]
+        if not matches:
+            raise SourceError(f"No Tobii eye tracker answers at {address}; check the address in Eye Tracker Manager.")
+        tracker = matches[0]
+    source = TobiiSource(tracker=tracker, sdk_module=sdk_module)
+    if frequency is not None and abs(float(frequency) - source.nominal_rate_hz) > 1e-6:
+        raise SourceError(
+            f"The tracker records at {source.nominal_rate_hz:g} Hz; set {float(frequency):g} Hz in "
+            "Eye Tracker Manager (tobii-research does not change it) or install TittaPy."
+        )
+    return source
 
 
 def find_trackers(sdk_module=None) -> list:
@@ -100,6 +175,7 @@ class TobiiSource:
     """
 
     name = "tobii"
+    backend = "tobii-research"
 
     def __init__(self, tracker=None, sdk_module=None) -> None:
         self._tr = load_sdk() if sdk_module is None else sdk_module
@@ -151,11 +227,18 @@ class TobiiSource:
         """The SDK's computer clock in microseconds (the clock of ``system_time_stamp``)."""
         return int(self._tr.get_system_time_stamp())
 
+    def calibration(self):
+        """The calibration driver the calibration dialog uses for this tracker."""
+        from .calibration import TobiiCalibration
+
+        return TobiiCalibration(self.tracker, self._tr)
+
     def meta(self) -> dict:
         with self._lock:
             sync = [list(r) for r in self._time_sync]
         return {
             "source": "tobii",
+            "backend": "tobii-research",
             "tracker": {
                 "model": str(self.tracker.model),
                 "serial_number": str(self.tracker.serial_number),
