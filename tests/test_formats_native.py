@@ -26,7 +26,12 @@ from napari_gazeseg.gaze.formats import (
     read_gaze_all,
     write_gaze,
 )
-from napari_gazeseg.gaze.formats.native import native_columns, sidecar_path
+from napari_gazeseg.gaze.formats.native import (
+    GazeFileError,
+    GazeFileLostError,
+    native_columns,
+    sidecar_path,
+)
 from napari_gazeseg.gaze.recording import GazeRecording
 
 FUZZ = settings(
@@ -164,8 +169,7 @@ KILLED_WRITER = textwrap.dedent(
     t = np.arange({n}) / 600.0
     writer.append(t, np.column_stack([t, t]), screen=np.full(({n}, 2), 0.5))
     writer.flush()
-    writer._file.write("9.5\\t1.25\\t")  # half a line reaches the disk, then the process dies
-    writer._file.flush()
+    os.write(writer._fd, b"9.5\\t1.25\\t")  # half a line reaches the disk, then the process dies
     os._exit(9)
     """
 )
@@ -356,3 +360,99 @@ def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content):
                 read_gaze(path, format=format)
             except GazeFormatError:
                 pass
+
+
+# -- the writer never loses a user's file (issue 10, items 1, 3, 4) -------------------------
+def test_writer_never_replaces_an_existing_recording(tmp_path):
+    path = tmp_path / "first.gaze.tsv"
+    write_gaze(make_recording(), path)
+    before = path.read_bytes(), sidecar_path(path).read_bytes()
+    with pytest.raises(GazeFileError, match=r"first\.gaze\.tsv already exists") as refused:
+        NativeGazeWriter(path, 2, {"second": True})
+    assert isinstance(refused.value, FileExistsError) and "\n" not in str(refused.value)
+    assert (path.read_bytes(), sidecar_path(path).read_bytes()) == before
+    # a sidecar left alone is someone's metadata: also kept
+    lone = tmp_path / "lone.gaze.tsv"
+    sidecar_path(lone).write_text("{}")
+    with pytest.raises(GazeFileError, match="already exists"):
+        NativeGazeWriter(lone, 2)
+    assert sidecar_path(lone).read_text() == "{}" and not lone.exists()
+
+
+def test_a_file_being_written_refuses_a_second_writer(tmp_path):
+    path = tmp_path / "busy.gaze.tsv"
+    recording = make_recording()
+    with NativeGazeWriter(path, 2, {"first": True}) as first:
+        first.append(recording.t[:10], recording.coords[:10])
+        first.flush()
+        for second in (
+            lambda: NativeGazeWriter(path, 2, {"second": True}),
+            lambda: NativeGazeWriter(path, 2, {"second": True}, overwrite=True),
+            lambda: write_gaze(recording, path),
+        ):
+            with pytest.raises(GazeFileError, match=r"busy\.gaze\.tsv is being written by another recording"):
+                second()
+        first.append(recording.t[10:20], recording.coords[10:20])
+    back = read_gaze(path)
+    assert len(back) == 20 and back.meta == {"first": True}
+    write_gaze(recording, path)  # closed: an explicit save may replace it
+    assert read_gaze(path).equals(recording)
+
+
+def test_writer_notices_its_folder_removed_and_moves_everything_to_a_new_file(tmp_path):
+    import shutil
+
+    recording = make_recording()
+    folder = tmp_path / "session"
+    folder.mkdir()
+    path = folder / "lost.gaze.tsv"
+    writer = NativeGazeWriter(path, 2, recording.meta)
+    writer.append(recording.t[:100], recording.coords[:100], recording.valid[:100])
+    writer.flush()
+    shutil.rmtree(folder)
+    writer.append(recording.t[100:150], recording.coords[100:150], recording.valid[100:150])
+    with pytest.raises(GazeFileLostError, match=r"lost\.gaze\.tsv was removed") as lost:
+        writer.flush()
+    assert lost.value.path == path
+    fallback = tmp_path / "kept.gaze.tsv"
+    writer.move_to(fallback)
+    assert writer.path == fallback
+    writer.append(recording.t[150:], recording.coords[150:], recording.valid[150:])
+    writer.close()
+    back = read_gaze(fallback)
+    assert back.meta == recording.meta
+    np.testing.assert_array_equal(back.t, recording.t)  # nothing lost, nothing twice
+    np.testing.assert_array_equal(back.valid, recording.valid)
+
+
+def test_writer_notices_its_file_replaced_by_another(tmp_path):
+    path = tmp_path / "swapped.gaze.tsv"
+    writer = NativeGazeWriter(path, 2)
+    writer.append([0.0], [[1.0, 2.0]])
+    path.unlink()
+    path.write_text("someone else's file\n")
+    with pytest.raises(GazeFileLostError, match="was removed or replaced"):
+        writer.flush()
+    writer.move_to(tmp_path / "mine.gaze.tsv")
+    writer.close()
+    assert path.read_text() == "someone else's file\n"  # theirs untouched
+    assert len(read_gaze(tmp_path / "mine.gaze.tsv")) == 1
+
+
+def test_writer_errors_name_the_users_file_never_a_temporary(tmp_path, monkeypatch):
+    import errno
+
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):
+        if os.fspath(path).startswith(str(tmp_path / "locked")) and flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(GazeFileError) as refused:
+        NativeGazeWriter(tmp_path / "locked" / "mine.gaze.tsv", 2)
+    message = str(refused.value)
+    assert "mine.gaze.tsv" in message and ".part" not in message and "Errno" not in message
+    assert "permission" in message.lower() and refused.value.errno == errno.EACCES

@@ -20,7 +20,7 @@ from napari_gazeseg.gaze.geometry import ScreenGeometry
 from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.tracking import recorder as recorder_module
 from napari_gazeseg.tracking.mapping import ViewTransform
-from napari_gazeseg.tracking.recorder import GazeRecorder
+from napari_gazeseg.tracking.recorder import GazeRecorder, new_recording_path
 from napari_gazeseg.tracking.tobii import TobiiSource
 
 TESTS = Path(__file__).parent
@@ -210,4 +210,84 @@ def test_a_file_that_cannot_be_written_stops_the_recording_with_a_message(tracke
     monkeypatch.setattr(native.NativeGazeWriter, "append", disk_full)
     qtbot.waitUntil(lambda: bool(finished), timeout=5000)
     assert not recorder.recording
-    assert "No space left on device" in messages[-1] and "record again" in messages[-1]
+    assert "full.gaze.tsv" in messages[-1] and "disk is full" in messages[-1] and "record again" in messages[-1]
+
+
+# -- a user's data is never lost (issue 10, items 1, 3, 4) -----------------------------------
+def test_new_recording_paths_are_unique_and_named_after_the_image(tmp_path):
+    import datetime
+
+    now = datetime.datetime(2026, 12, 1, 16, 5, 7)
+    first = new_recording_path("cells 1/b", tmp_path, now=now)
+    assert first == tmp_path / "cells_1_b-20261201-160507.gaze.tsv"
+    first.write_text("")
+    second = new_recording_path("cells 1/b", tmp_path, now=now)
+    assert second == tmp_path / "cells_1_b-20261201-160507-2.gaze.tsv"
+    (tmp_path / "cells_1_b-20261201-160507-2.gaze.json").write_text("{}")  # a lone sidecar counts
+    assert new_recording_path("cells 1/b", tmp_path, now=now).name == "cells_1_b-20261201-160507-3.gaze.tsv"
+    assert new_recording_path("", tmp_path, now=now).name == "image-20261201-160507.gaze.tsv"
+
+
+def test_the_recorder_refuses_an_existing_file_in_one_sentence(tracker, tmp_path, qtbot):
+    from napari_gazeseg.gaze.formats import write_gaze
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    path = tmp_path / "earlier.gaze.tsv"
+    write_gaze(GazeRecording(t=[0.0, 0.1], coords=[[1.0, 2.0], [3.0, 4.0]]), path)
+    before = path.read_bytes()
+    recorder = GazeRecorder(TobiiSource(sdk_module=fake_tr), path, fixed_view())
+    with pytest.raises(FileExistsError, match=r"earlier\.gaze\.tsv already exists") as refused:
+        recorder.start()
+    assert "\n" not in str(refused.value) and not recorder.recording
+    assert path.read_bytes() == before
+    assert not tracker._subscriptions.get(fake_tr.EYETRACKER_GAZE_DATA)  # the tracker was never started
+
+
+def test_a_second_recorder_on_the_same_path_is_refused_and_the_first_goes_on(tmp_path, qtbot):
+    tracker = fake_tr.EyeTracker(frequency=600.0)
+    path = tmp_path / "shared.gaze.tsv"
+    first = GazeRecorder(TobiiSource(tracker=tracker, sdk_module=fake_tr), path, fixed_view())
+    first.start()
+    try:
+        qtbot.wait(300)
+        other = fake_tr.EyeTracker(frequency=600.0, serial_number="SECOND")
+        second = GazeRecorder(TobiiSource(tracker=other, sdk_module=fake_tr), path, fixed_view())
+        with pytest.raises(OSError, match=r"shared\.gaze\.tsv is being written by another recording"):
+            second.start()
+        assert not second.recording and other.samples_sent == 0
+        qtbot.wait(300)
+    finally:
+        first.stop()
+    on_file = read_gaze(path)
+    assert len(on_file) == tracker.samples_sent and on_file.meta["tracker"]["serial_number"] != "SECOND"
+    assert np.all(np.abs(np.round(np.diff(on_file.t) * 1e6) - 1e6 / 600) <= 1.0)  # one recording, whole
+
+
+def test_output_folder_removed_mid_recording_goes_on_into_a_fallback_file(tmp_path, qtbot):
+    import shutil
+
+    tracker = fake_tr.EyeTracker(frequency=600.0)
+    folder = tmp_path / "usb-stick"
+    path = folder / "slide.gaze.tsv"
+    fallback_dir = tmp_path / "fallback"
+    recorder = GazeRecorder(
+        TobiiSource(tracker=tracker, sdk_module=fake_tr), path, fixed_view(), fallback_dir=fallback_dir
+    )
+    messages, finished = [], []
+    recorder.message.connect(messages.append)
+    recorder.finished.connect(lambda: finished.append(True))
+    recorder.start()
+    try:
+        qtbot.wait(300)
+        shutil.rmtree(folder)
+        qtbot.waitUntil(lambda: bool(messages), timeout=3000)  # told at once (the next flush)
+        assert recorder.recording and not finished
+        assert recorder.path.parent == fallback_dir and recorder.path.name.startswith("slide")
+        assert str(path) in messages[0] and str(recorder.path) in messages[0]
+        qtbot.wait(300)
+    finally:
+        recorder.stop()
+    on_file = read_gaze(recorder.path)
+    assert len(on_file) == tracker.samples_sent  # everything, from the first sample on
+    assert np.all(np.abs(np.round(np.diff(on_file.t) * 1e6) - 1e6 / 600) <= 1.0)
+    assert not folder.exists()  # the user's removal is respected

@@ -17,12 +17,30 @@ Three threads, none waiting on another:
 
 Time: ``t`` of a sample is ``(timestamp_us - start_us) / 1e6`` seconds, where
 ``start_us`` is the source clock at :meth:`GazeRecorder.start`.
+
+The user's data (see ``docs/recording.md``, "What the plugin promises"):
+
+* a recording never replaces a file: :meth:`GazeRecorder.start` refuses an
+  existing path (or sidecar) in one sentence, and a file another recorder is
+  writing (locked, any process); :func:`new_recording_path` gives a new unique
+  name (image name + time stamp);
+* every batch reaches the operating system as soon as the writer has it (a
+  killed process loses only what the writer had not yet taken, tens of ms), and
+  the disk (``fsync``) at least every ``flush_interval_s``;
+* at each flush the writer checks its file is still there; when its folder was
+  removed (or the file moved or replaced) the recording goes on in a fallback
+  file holding everything from the start (``fallback_dir``, default
+  :func:`recordings_folder`), and :attr:`GazeRecorder.message` says where, at
+  the next UI tick;
+* a file that cannot be written (disk full, read-only) stops the recording with
+  one sentence naming the file; what was written stays readable.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,13 +56,48 @@ from .mapping import ViewNotMappableError, ViewTransform
 from .quality import QualityReport, StreamQuality
 from .source import GazeSource, SampleBatch
 
-__all__ = ["GazeRecorder", "recorder_started"]
+__all__ = ["GazeRecorder", "new_recording_path", "recorder_started", "recordings_folder"]
 
 #: Emitted (UI thread) with each :class:`GazeRecorder` that starts; live SAM follows it.
 recorder_started = SignalInstance((object,), name="recorder_started")
 
 
 ViewProvider = Union[ViewTransform, Callable[[], ViewTransform], None]
+
+
+def recordings_folder() -> Path:
+    """Where recordings go unless the user says otherwise: ``~/gazeseg-recordings``."""
+    return Path.home() / "gazeseg-recordings"
+
+
+def recording_stem(path: str | Path) -> str:
+    """``NAME`` of ``NAME.gaze.tsv`` (or ``NAME.tsv``)."""
+    name = Path(path).name
+    for suffix in (".gaze.tsv", ".tsv"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def new_recording_path(
+    image_name: str, folder: str | Path | None = None, now: datetime.datetime | None = None
+) -> Path:
+    """A file name no recording uses yet: ``FOLDER/IMAGE-YYYYmmdd-HHMMSS.gaze.tsv``.
+
+    ``IMAGE`` keeps letters, digits, ``-`` and ``_`` of ``image_name`` (others
+    become ``_``; ``image`` when empty). When that file or its sidecar exists,
+    ``-2``, ``-3``, ... is added. ``folder`` defaults to :func:`recordings_folder`.
+    """
+    from napari_gazeseg.gaze.formats.native import sidecar_path
+
+    folder = recordings_folder() if folder is None else Path(folder)
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_name) or "image"
+    for count in range(1, 100_000):
+        path = folder / f"{safe}-{stamp}{'' if count == 1 else f'-{count}'}.gaze.tsv"
+        if not path.exists() and not sidecar_path(path).exists():
+            return path
+    raise FileExistsError(f"{folder} holds 100000 recordings of {safe} made at {stamp}; choose another folder.")
 
 
 class GazeRecorder:
@@ -70,6 +123,12 @@ class GazeRecorder:
         UI drain period (milliseconds).
     fixation_detector : callable(GazeRecording) -> Fixations, optional
         For the live current-object fixations (default: I-VT).
+    fallback_dir : str or Path, optional
+        Where the recording goes on when its file disappears while recording
+        (default: :func:`recordings_folder`, then the system's temporary folder).
+
+    ``path`` is the file being written; it changes when the recording had to
+    move to a fallback file.
     """
 
     samples_added = Signal(object)  # GazeRecording: the samples just mapped
@@ -89,9 +148,11 @@ class GazeRecorder:
         flush_interval_s: float = 0.2,
         ui_interval_ms: int = 25,
         fixation_detector: Callable[[GazeRecording], Fixations] | None = None,
+        fallback_dir: str | Path | None = None,
     ) -> None:
         self.source = source
         self.path = Path(path)
+        self.fallback_dir = None if fallback_dir is None else Path(fallback_dir)
         self.ndim = int(ndim)
         self.meta = dict(meta or {})
         self.flush_interval_s = float(flush_interval_s)
@@ -128,10 +189,16 @@ class GazeRecorder:
         return self._current_object
 
     def start(self) -> None:
-        """Open the file, start the writer, the UI timer and the source."""
+        """Open the file, start the writer, the UI timer and the source.
+
+        Raises :class:`~napari_gazeseg.gaze.formats.native.GazeFileError` (an
+        ``OSError``; ``FileExistsError`` for an existing file) in one sentence
+        when the file cannot be created: it exists, another recording is writing
+        it, or its folder cannot be written. Nothing is started then.
+        """
         if self.recording:
             raise RuntimeError("this recorder is already recording; stop it first.")
-        from napari_gazeseg.gaze.formats.native import NativeGazeWriter
+        from napari_gazeseg.gaze.formats.native import NativeGazeWriter, gaze_file_error
 
         self._refresh_view()
         self.start_us = int(self.source.now_us())
@@ -141,7 +208,10 @@ class GazeRecorder:
         meta["start_time"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
         meta["start_time_us"] = self.start_us
         self.meta = meta
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise gaze_file_error(err, self.path) from None
         self._writer = NativeGazeWriter(self.path, self.ndim, meta)
         self._stopping.clear()
         self._writer_thread = threading.Thread(target=self._write_loop, name="gaze-writer", daemon=True)
@@ -212,10 +282,14 @@ class GazeRecorder:
         while self._messages:
             self.message.emit(self._messages.popleft())
         if self._writer_error is not None:
+            from napari_gazeseg.gaze.formats.native import gaze_file_error
+
             error, self._writer_error = self._writer_error, None
+            if isinstance(error, OSError):
+                error = gaze_file_error(error, self.path, writing=True)
             self.message.emit(
-                f"Writing the gaze file failed ({error}); the recording stopped. "
-                "Free disk space or choose another folder, then record again."
+                f"The recording stopped: {str(error).rstrip('.')}, then record again; "
+                f"{self.path} keeps the samples written until then."
             )
             self.stop()
             return
@@ -292,7 +366,7 @@ class GazeRecorder:
                     self._write(SampleBatch.concatenate(batches))
                 now = time.monotonic()
                 if stopping or now - last_flush >= self.flush_interval_s:
-                    self._writer.flush()
+                    self._flush()
                     last_flush = now
                 if stopping and not self._raw:
                     break
@@ -304,6 +378,35 @@ class GazeRecorder:
                 self._writer.close()
             except OSError as err:
                 self._writer_error = self._writer_error or err
+
+    def _flush(self) -> None:
+        """Writer thread: fsync; a file that disappeared goes on in a fallback file."""
+        from napari_gazeseg.gaze.formats.native import GazeFileLostError
+
+        try:
+            self._writer.flush()
+        except GazeFileLostError:
+            lost = self.path
+            fallback = self._move_to_fallback(lost)
+            self._messages.append(
+                f"{lost} disappeared while recording (its folder was removed or the file moved); "
+                f"the recording goes on in {fallback}, which holds everything from the start."
+            )
+
+    def _move_to_fallback(self, lost: Path) -> Path:
+        folders = [self.fallback_dir or recordings_folder(), Path(tempfile.gettempdir())]
+        for number, folder in enumerate(folders):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fallback = new_recording_path(recording_stem(lost), folder)
+                self._writer.move_to(fallback)
+            except OSError:
+                if number == len(folders) - 1:
+                    raise
+                continue
+            self.path = fallback
+            return fallback
+        raise AssertionError("unreachable")
 
     def _write(self, batch: SampleBatch) -> None:
         stamps = batch.timestamp_us

@@ -24,6 +24,7 @@ killed mid-way is readable up to its last flushed line. A torn last line
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import warnings
@@ -37,11 +38,20 @@ from ._errors import format_error
 from ._table import parse_numeric_table
 from ._text import read_text
 
+try:
+    import fcntl
+except ImportError:  # Windows: exclusive creation alone guards a file being written
+    fcntl = None
+
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "GazeFileError",
+    "GazeFileExistsError",
+    "GazeFileLostError",
     "NativeGazeWriter",
     "coordinate_columns",
+    "gaze_file_error",
     "native_columns",
     "read_native",
     "sidecar_path",
@@ -95,27 +105,172 @@ def _floats(values: np.ndarray) -> list[str]:
     return [repr(v) for v in values.tolist()]
 
 
+class GazeFileError(OSError):
+    """A gaze file that cannot be written, in one sentence.
+
+    The sentence names the user's file (never a temporary ``.part`` file) and
+    says what to do; ``errno`` is the system's error number (``errno.ENOSPC``
+    for a full disk, ...) and ``path`` the user's file.
+    """
+
+    def __init__(self, message: str, path: str | Path, error_number: int | None = None):
+        super().__init__(error_number, message)
+        self.message = message
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class GazeFileExistsError(GazeFileError, FileExistsError):
+    """The file, or its sidecar, exists already: a gaze file is never replaced unasked."""
+
+
+class GazeFileLostError(GazeFileError):
+    """The file being written was removed or replaced (its folder deleted, the file moved).
+
+    Everything written so far is still readable through the writer's open file;
+    :meth:`NativeGazeWriter.move_to` puts it in a new file and goes on there.
+    """
+
+
+_REASONS = {
+    errno.ENOSPC: "the disk is full; free disk space or choose another folder",
+    errno.EDQUOT: "the disk quota is used up; free space or choose another folder",
+    errno.EACCES: "permission denied; choose a folder you can write to",
+    errno.EPERM: "permission denied; choose a folder you can write to",
+    errno.EROFS: "the folder is read-only; choose a folder you can write to",
+    errno.ENOENT: "its folder does not exist; choose an existing folder",
+    errno.ENOTDIR: "a part of its folder path is a file, not a folder; choose another folder",
+}
+
+
+def gaze_file_error(error: OSError, path: str | Path, writing: bool = False) -> GazeFileError:
+    """The :class:`GazeFileError` for the system ``error`` met while creating (or
+    ``writing``) the gaze file ``path``: one sentence naming ``path``."""
+    if isinstance(error, GazeFileError):
+        return error
+    reason = _REASONS.get(error.errno)
+    if reason is None:
+        reason = f"{(error.strerror or str(error)).rstrip('.').lower()}; check the folder and try again"
+    what = "Writing" if writing else "Creating"
+    return GazeFileError(f"{what} {path} failed: {reason}.", path, error.errno)
+
+
+def _exists_error(path: Path, found: Path) -> GazeFileExistsError:
+    return GazeFileExistsError(
+        f"{found} already exists and gaze files are never replaced; choose another file name.",
+        path,
+        errno.EEXIST,
+    )
+
+
+def _busy_error(path: Path) -> GazeFileError:
+    return GazeFileError(
+        f"{path} is being written by another recording; stop that recording or choose another file.",
+        path,
+        errno.EBUSY,
+    )
+
+
+def _try_lock(fd: int, shared: bool = False) -> bool:
+    """An advisory whole-file lock (``flock``) on ``fd``, without waiting; True when held
+    (also where the system has no ``flock``: exclusive creation is the guard there)."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # file systems without locks (some network mounts)
+        return True
+    return True
+
+
+def _being_written(path: Path) -> bool:
+    """True when a :class:`NativeGazeWriter` (any process) holds ``path`` open."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        return not _try_lock(fd, shared=True)
+    finally:
+        os.close(fd)
+
+
+def _open_for_writing(path: Path, overwrite: bool) -> int:
+    """Create ``path`` (exclusively unless ``overwrite``) and lock it; the open descriptor.
+
+    Refuses, in one sentence each, a file another writer holds and (unless
+    ``overwrite``) an existing file or sidecar.
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if not overwrite:
+        flags |= os.O_EXCL
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileExistsError:
+        raise (_busy_error(path) if _being_written(path) else _exists_error(path, path)) from None
+    except OSError as err:
+        raise gaze_file_error(err, path) from None
+    if not _try_lock(fd):
+        os.close(fd)
+        raise _busy_error(path)
+    if not overwrite and sidecar_path(path).exists():
+        os.close(fd)
+        os.unlink(path)  # made a moment ago, empty: ours
+        raise _exists_error(path, sidecar_path(path))
+    if overwrite:
+        os.ftruncate(fd, 0)
+    return fd
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as err:
+        raise gaze_file_error(err, path, writing=True) from None
+
+
 class NativeGazeWriter:
     """Write a native gaze file batch by batch, readable at every flush.
 
     Parameters
     ----------
     path : str or Path
-        The TSV to create (``NAME.gaze.tsv``); an existing file is replaced.
-        The sidecar ``NAME.gaze.json`` is written at once, beside it.
+        The TSV to create (``NAME.gaze.tsv``). The sidecar ``NAME.gaze.json`` is
+        written at once, beside it.
     ndim : int
         Number of coordinate dimensions (2 for (row, col), 3 for (plane, row, col)).
     meta : dict
         The recording meta (JSON-serialisable), stored in the sidecar.
+    overwrite : bool
+        False (default): the file is created exclusively; an existing TSV or
+        sidecar raises :class:`GazeFileExistsError` and is left as it was.
+        True: an existing file is replaced (an explicit save).
+
+    Either way, the TSV is locked (``flock``) while it is open: a second writer
+    of the same file, in any process, raises :class:`GazeFileError`
+    ("... is being written by another recording"). Every :meth:`append` goes to
+    the operating system at once (a killed process loses nothing appended);
+    :meth:`flush` forces it to the disk (``fsync``, against power loss) and
+    checks that the file is still where it was created: when its folder was
+    removed or the file moved or replaced, it raises :class:`GazeFileLostError`
+    and :meth:`move_to` keeps everything in a new file. Errors are
+    :class:`GazeFileError` sentences naming ``path``.
 
     Use as a context manager, or call :meth:`close`. Not thread-safe: one
     thread appends and flushes.
     """
 
-    def __init__(self, path: str | Path, ndim: int, meta: dict[str, Any] | None = None):
+    def __init__(
+        self, path: str | Path, ndim: int, meta: dict[str, Any] | None = None, *, overwrite: bool = False
+    ):
         self.path = Path(path)
         self.ndim = int(ndim)
-        columns = native_columns(self.ndim)
         sidecar = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -124,15 +279,22 @@ class NativeGazeWriter:
             "meta": {} if meta is None else meta,
         }
         try:
-            sidecar_text = json.dumps(sidecar, indent=2, allow_nan=False)
+            self._sidecar_text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
         except (TypeError, ValueError) as err:
             raise ValueError(f"meta must be JSON-serialisable: {err}") from None
-        _write_atomically(sidecar_path(self.path), sidecar_text + "\n")
-        self._file = open(self.path, "w", encoding="utf-8", newline="\n")
-        self._file.write("\t".join(columns) + "\n")
+        self._fd: int | None = _open_for_writing(self.path, overwrite)
+        try:
+            _write_atomically(sidecar_path(self.path), self._sidecar_text, self.path)
+            _write_all(self._fd, ("\t".join(native_columns(self.ndim)) + "\n").encode(), self.path)
+            self.flush()
+        except BaseException:
+            os.close(self._fd)
+            self._fd = None
+            if not overwrite:
+                _remove_quietly(self.path)
+            raise
         self._last_t = -np.inf
         self.samples_written = 0
-        self.flush()
 
     def append(self, t, coords, valid=None, screen=None, object_id=None) -> None:
         """Append a batch of ``N`` samples.
@@ -143,6 +305,8 @@ class NativeGazeWriter:
         ``screen`` (N, 2) normalised display ``(x, y)`` or None (unknown);
         ``object_id`` (N,) non-negative ints (default 1).
         """
+        if self._fd is None:
+            raise ValueError(f"{self.path} is closed; open a new writer to write more.")
         t = np.asarray(t, dtype=np.float64).reshape(-1)
         n = t.shape[0]
         if n == 0:
@@ -179,24 +343,71 @@ class NativeGazeWriter:
         columns.append(["1" if v else "0" for v in valid.tolist()])
         columns += [_floats(screen[:, 0]), _floats(screen[:, 1])]
         columns.append([str(int(v)) for v in ids.tolist()])
-        self._file.write("".join("\t".join(row) + "\n" for row in zip(*columns)))
+        text = "".join("\t".join(row) + "\n" for row in zip(*columns))
+        _write_all(self._fd, text.encode(), self.path)  # whole lines in one system call
         self._last_t = float(t[-1])
         self.samples_written += n
 
     def flush(self) -> None:
-        """Push everything appended so far to the disk (flush and ``os.fsync``)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Push everything appended so far to the disk (``os.fsync``) and check the
+        file is still there; raises :class:`GazeFileLostError` when it is not."""
+        if self._fd is None:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as err:
+            raise gaze_file_error(err, self.path, writing=True) from None
+        if not self._still_there():
+            raise GazeFileLostError(
+                f"{self.path} was removed or replaced while being written; everything written "
+                "so far is still held by the writer.",
+                self.path,
+                errno.ENOENT,
+            )
+
+    def move_to(self, path: str | Path) -> None:
+        """Go on in the new file ``path`` (created exclusively, with the sidecar),
+        which first gets everything written so far."""
+        path = Path(path)
+        fd = _open_for_writing(path, overwrite=False)
+        try:
+            _write_atomically(sidecar_path(path), self._sidecar_text, path)
+            offset = 0
+            while chunk := os.pread(self._fd, 1 << 20, offset):
+                _write_all(fd, chunk, path)
+                offset += len(chunk)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _remove_quietly(path)
+            _remove_quietly(sidecar_path(path))
+            raise
+        old, self._fd, self.path = self._fd, fd, path
+        os.close(old)
 
     def close(self) -> None:
         """Flush and close; further appends raise ``ValueError``."""
-        if not self._file.closed:
-            self.flush()
-            self._file.close()
+        if self._fd is None:
+            return
+        fd = self._fd
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            raise gaze_file_error(err, self.path, writing=True) from None
+        finally:
+            self._fd = None
+            os.close(fd)  # releases the lock
 
     @property
     def closed(self) -> bool:
-        return self._file.closed
+        return self._fd is None
+
+    def _still_there(self) -> bool:
+        try:
+            here, mine = os.stat(self.path), os.fstat(self._fd)
+        except OSError:
+            return False
+        return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
     def __enter__(self) -> "NativeGazeWriter":
         return self
@@ -205,18 +416,41 @@ class NativeGazeWriter:
         self.close()
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_atomically(path: Path, text: str, owner: Path) -> None:
+    """Write ``path`` through a temporary file; errors name ``owner`` (the user's file)."""
     temporary = path.with_name(path.name + ".part")
-    with open(temporary, "w", encoding="utf-8", newline="\n") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(temporary, flags, 0o666)
+    except OSError as err:
+        raise gaze_file_error(err, owner) from None
+    try:
+        _write_all(fd, text.encode("utf-8"), owner)
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
+        os.replace(temporary, path)
+    except OSError as err:
+        if fd is not None:
+            os.close(fd)
+        _remove_quietly(temporary)
+        raise gaze_file_error(err, owner) from None
 
 
 def write_native(recording: GazeRecording, path: str | Path) -> None:
-    """Write ``recording`` as ``path`` (``NAME.gaze.tsv``) plus its sidecar."""
-    with NativeGazeWriter(path, recording.ndim, recording.meta) as writer:
+    """Write ``recording`` as ``path`` (``NAME.gaze.tsv``) plus its sidecar.
+
+    An existing file is replaced (an explicit save), unless a recording is
+    writing it: then :class:`GazeFileError` says so and nothing changes.
+    """
+    with NativeGazeWriter(path, recording.ndim, recording.meta, overwrite=True) as writer:
         writer.append(
             recording.t, recording.coords, recording.valid, recording.screen, recording.object_id
         )
