@@ -494,3 +494,151 @@ def test_geometry_without_screen_samples_falls_back_to_pixels():
 def test_bad_eye_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         detect_fixations_ivt(make_recording(plateau(10)), **kwargs)
+
+
+# -- every user-set threshold at its exact boundary ---------------------------------------
+# In pixel units at 128 Hz every quantity is exact in floating point (times are k / 128,
+# distances whole pixels), so "at the threshold" means exactly equal, not "within rounding".
+# At 4 image px per degree: 32 deg/s = 128 px/s, 0.5 deg = 2 px.
+EXACT_RATE, EXACT_PX_PER_DEGREE = 128.0, 4.0
+
+
+def pixel_recording(cols, rows=None, rate=EXACT_RATE) -> GazeRecording:
+    cols = np.asarray(cols, dtype=np.float64)
+    rows = np.zeros_like(cols) if rows is None else np.asarray(rows, dtype=np.float64)
+    return GazeRecording(
+        t=np.arange(cols.size) / rate, coords=np.column_stack([rows, cols]), meta={"sampling_rate_hz": rate}
+    )
+
+
+def ivt_px(rec, **kwargs):
+    with pytest.warns(UserWarning, match="image pixels"):
+        return detect_fixations_ivt(rec, px_per_degree=EXACT_PX_PER_DEGREE, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("velocity_threshold", "fixation"),
+    [
+        (32.0, False),  # 128 px/s exactly: a sample at the threshold is no fixation sample
+        (np.nextafter(32.0, 64.0), True),  # the next float above
+        (31.0, False),
+        (33.0, True),
+    ],
+)
+def test_velocity_exactly_at_the_threshold_is_not_a_fixation(velocity_threshold, fixation):
+    # A drift of 1 px per sample: every sample moves at exactly 128 px/s = 32 deg/s.
+    rec = pixel_recording(np.arange(20.0))
+    with pytest.warns(UserWarning):
+        speed, unit = ivt_velocity(rec, px_per_degree=EXACT_PX_PER_DEGREE, noise_reduction=None)
+    assert unit == "px/s" and (speed == 128.0).all()
+    found = ivt_px(rec, velocity_threshold=velocity_threshold, **ALL_STAGES_OFF)
+    assert spans(found, EXACT_RATE) == ([(0, 19)] if fixation else [])
+
+
+@pytest.mark.parametrize("at_sample", [5, 12, 18])
+def test_velocity_threshold_in_degrees_is_strict(at_sample):
+    # An accelerating sweep: every sample is faster than the one before. With the
+    # threshold set to one sample's own speed, that sample and all later ones are saccade.
+    screen = at_angle(0.02 * np.arange(25) ** 2, 30.0, start=[0.3, 0.4])
+    rec = make_recording(screen)
+    speed, _ = ivt_velocity(rec, gap_fill_max=None, noise_reduction=None)
+    assert np.all(np.diff(speed[1:-1]) > 0)
+    threshold = float(speed[at_sample])
+    found = detect_fixations_ivt(rec, threshold, **ALL_STAGES_OFF)
+    assert spans(found, 120) == [(0, at_sample - 1)]
+
+
+@pytest.mark.parametrize(
+    ("samples", "min_duration", "kept"),
+    [
+        (8, 8 / 128, True),  # exactly the minimum: kept ("shorter than" are discarded)
+        (8, 8 / 128 + 2e-6, False),  # beyond the microsecond tolerance
+        (8, 8 / 128 - 2e-6, True),
+        (7, 8 / 128, False),
+        (9, 8 / 128, True),
+    ],
+)
+def test_min_duration_boundary(samples, min_duration, kept):
+    cols = np.r_[np.full(samples, 10.0), np.nan]
+    found = ivt_px(pixel_recording(cols), min_duration=min_duration, gap_fill_max=None, merge_max_gap=None)
+    assert len(found) == int(kept)
+    if kept:
+        assert found.duration[0] == samples / 128
+
+
+@pytest.mark.parametrize(
+    ("rate", "samples", "kept"),
+    [(100.0, 6, True), (100.0, 5, False), (250.0, 15, True), (250.0, 14, False), (50.0, 3, True)],
+)
+def test_the_default_60_ms_minimum_keeps_60_ms_fixations(rate, samples, kept):
+    # 6 samples at 100 Hz last 5 * 0.01 + 0.01 s: 60 ms up to float rounding.
+    screen = np.concatenate([gap(3), plateau(samples), gap(3)])
+    found = detect_fixations_ivt(make_recording(screen, rate), merge_max_gap=None)
+    assert len(found) == int(kept)
+
+
+@pytest.mark.parametrize(
+    ("missing", "merge_max_gap", "merged"),
+    [
+        (8, 8 / 128, True),  # the gap is exactly 62.5 ms: merged
+        (8, 8 / 128 - 2e-6, False),
+        (9, 8 / 128, False),
+        (7, 8 / 128, True),
+    ],
+)
+def test_merge_gap_boundary(missing, merge_max_gap, merged):
+    cols = np.r_[np.full(20, 10.0), np.full(missing, np.nan), np.full(20, 10.0)]
+    found = ivt_px(pixel_recording(cols), merge_max_gap=merge_max_gap, gap_fill_max=None, min_duration=None)
+    assert len(found) == (1 if merged else 2)
+
+
+@pytest.mark.parametrize(
+    ("offset_px", "merge_max_angle", "merged"),
+    [
+        (2.0, 0.5, True),  # exactly 0.5 degrees (2 px) apart: merged
+        (2.0, np.nextafter(0.5, 0.0), False),
+        ((3.0, 4.0), 1.25, True),  # 5 px diagonally: Euclidean ...
+        ((3.0, 4.5), 1.25, False),  # ... not per axis (4.5 px < 5 px on each)
+        (4.0, 1.0, True),
+        (4.0, 0.99, False),
+    ],
+)
+def test_merge_angle_boundary(offset_px, merge_max_angle, merged):
+    d_row, d_col = (0.0, offset_px) if np.isscalar(offset_px) else offset_px
+    cols = np.r_[np.full(20, 10.0), np.nan, np.full(20, 10.0 + d_col)]
+    rows = np.r_[np.full(20, 30.0), np.nan, np.full(20, 30.0 + d_row)]
+    found = ivt_px(
+        pixel_recording(cols, rows),
+        merge_max_angle=merge_max_angle,
+        gap_fill_max=None,
+        min_duration=None,
+        noise_reduction=None,
+    )
+    assert len(found) == (1 if merged else 2)
+
+
+@pytest.mark.parametrize(("angle", "merged"), [(0.5 - 1e-7, True), (0.5 + 1e-7, False)])
+def test_merge_angle_in_degrees_of_visual_angle(angle, merged):
+    # Away from the screen centre, where degrees and screen pixels differ most.
+    start = [0.9, 0.15]
+    screen = np.concatenate([plateau_at(start, 20), gap(1), plateau_at(at_angle(angle, 135.0, start=start)[0], 20)])
+    found = detect_fixations_ivt(make_recording(screen), gap_fill_max=None, min_duration=None)
+    assert len(found) == (1 if merged else 2)
+
+
+def plateau_at(point, n):
+    return np.repeat(np.asarray(point, dtype=np.float64)[None, :], n, axis=0)
+
+
+@pytest.mark.parametrize(
+    ("missing", "gap_fill_max", "filled"),
+    [(8, 8 / 128, True), (8, 8 / 128 - 2e-6, False), (9, 8 / 128, False)],
+)
+def test_gap_fill_boundary(missing, gap_fill_max, filled):
+    # The gap lasts (missing + 1) / 128 - 1 / 128 = missing / 128 seconds.
+    n = 20 + missing
+    t = np.arange(n) / 128
+    xy = np.zeros((n, 2))
+    xy[10 : 10 + missing] = np.nan
+    _, was_filled = fill_gaps(t, xy, np.zeros(n, dtype=bool), gap_fill_max, 1 / 128)
+    assert was_filled.sum() == (missing if filled else 0)

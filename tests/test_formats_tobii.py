@@ -178,6 +178,58 @@ def test_gaze_lands_on_the_right_image_pixels(tmp_path, names, decimal, encoding
     assert "screen" not in meta  # screen size in mm is unknown: no partial ScreenGeometry
 
 
+# How real presentations place an image: aspect kept with letterbox or pillarbox bars,
+# stretched to fill the screen (x and y scales differ), shrunk, or drawn at its own size.
+PLACEMENTS = {
+    # 1000 x 400 panorama fitted to the width of 1920 x 1080: bars above and below
+    "letterboxed": {"pw": 1920, "ph": 768, "px": 0, "py": 156, "ow": 1000, "oh": 400},
+    # 300 x 600 portrait fitted to the height: bars left and right
+    "pillarboxed": {"pw": 540, "ph": 1080, "px": 690, "py": 0, "ow": 300, "oh": 600},
+    # 400 x 300 stretched over the whole screen: x scale 4.8, y scale 3.6
+    "stretched": {"pw": 1920, "ph": 1080, "px": 0, "py": 0, "ow": 400, "oh": 300},
+    # 4000 x 3000 photograph shrunk to 1440 x 1080
+    "shrunk": {"pw": 1440, "ph": 1080, "px": 240, "py": 0, "ow": 4000, "oh": 3000},
+    # 640 x 480 squeezed anisotropically into a 500 x 500 box off the screen's corner
+    "squeezed": {"pw": 500, "ph": 500, "px": 123, "py": 457, "ow": 640, "oh": 480},
+}
+
+
+def placement_targets(media):
+    """Image (row, col) targets: the four corner pixels' outer corners and inner points."""
+    h, w = media["oh"], media["ow"]
+    return [(-0.5, -0.5), (h - 0.51, w - 0.51), (-0.5, w - 0.51), (h - 0.51, -0.5), (h / 3, w / 5), (0.7 * h, 0.6 * w)]
+
+
+@pytest.mark.parametrize("names", [CURRENT, OLDER], ids=["current", "older"])
+@pytest.mark.parametrize("placement", sorted(PLACEMENTS))
+def test_gaze_lands_on_the_right_pixels_however_the_media_is_placed(tmp_path, placement, names):
+    media = {"stimulus": placement, "media": f"{placement}.png", **PLACEMENTS[placement]}
+    targets = placement_targets(media)
+    rows = [sample(1000 + 10 * i, media, on_screen(media, *rc)) for i, rc in enumerate(targets)]
+    # Just past the bottom and right edges (the y and x extents differ when scales differ).
+    rows.append(sample(1100, media, on_screen(media, media["oh"] - 0.5 + 1e-3, 1.0)))
+    rows.append(sample(1110, media, on_screen(media, 1.0, media["ow"] - 0.5 + 1e-3)))
+    recording = read_gaze(export(tmp_path / "placed.tsv", rows, names))
+    assert recording.valid.tolist() == [True] * len(targets) + [False, False]
+    np.testing.assert_allclose(recording.coords[: len(targets)], targets, atol=1e-9)
+    assert recording.meta["image"]["shape"] == [media["oh"], media["ow"]]
+
+
+@pytest.mark.parametrize("placement", sorted(PLACEMENTS))
+def test_pro_lab_fixations_land_on_the_right_pixels_however_the_media_is_placed(tmp_path, placement):
+    media = {"stimulus": placement, **PLACEMENTS[placement]}
+    targets = placement_targets(media)[4:]
+    rows = []
+    for k, target in enumerate(targets):
+        point = on_screen(media, *target)
+        rows += [
+            sample(1000 + 100 * k + 10 * i, media, point, index=k + 1, fixation=point, duration=30)
+            for i in range(3)
+        ]
+    fixations = read_gaze(export(tmp_path / "placed.tsv", rows), what="fixations")
+    np.testing.assert_allclose(fixations.coords, targets, atol=1e-9)
+
+
 def test_gaze_off_the_media_and_lost_eyes_stay_as_invalid_samples(tmp_path):
     right_edge = (CELLS["px"] + CELLS["pw"], 400.0)  # the first screen pixel right of the media
     rows = cells_rows([(5.0, 5.0)]) + [

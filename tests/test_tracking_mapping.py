@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_gazeseg.tracking.mapping import ViewNotMappableError, snapshot_view, viewer_camera
+from napari_gazeseg.tracking.mapping import (
+    ViewNotMappableError,
+    ViewTransform,
+    snapshot_view,
+    viewer_camera,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -123,3 +128,122 @@ def test_rotated_layer_and_flipped_camera_agree_with_napari(viewer, qtbot):
         for point, mapped in zip(points, coords):
             world = _napari_world_at(viewer, point)
             np.testing.assert_allclose(mapped, layer.world_to_data(world), atol=1e-3)
+
+
+# -- screens that are not at the desktop's origin ----------------------------------------
+# Qt's global coordinates span all monitors: a second monitor right of a 1920 x 1080
+# primary starts at x = 1920, one left of it at a negative x, and napari's canvas sits
+# wherever its window is. The tracker reports gaze normalised to its own monitor.
+MONITORS = {
+    "primary": (0.0, 0.0, 1920.0, 1080.0),
+    "right of the primary": (1920.0, 0.0, 2560.0, 1440.0),
+    "left of the primary": (-2560.0, -360.0, 2560.0, 1440.0),
+    "above the primary": (0.0, -1200.0, 1920.0, 1200.0),
+    "portrait, offset": (3840.0, 180.0, 1080.0, 1920.0),
+}
+
+
+def _transform_on(monitor, canvas_offset=(300.0, 200.0)):
+    x, y, width, height = MONITORS[monitor]
+    return ViewTransform(
+        screen_origin=np.array([x, y]),
+        screen_size=np.array([width, height]),
+        canvas_origin=np.array([x, y]) + canvas_offset,  # napari's canvas on that monitor
+        canvas_size=np.array([800.0, 600.0]),
+        center=np.array([50.0, 60.0]),
+        zoom=2.0,
+        flip=np.array([1.0, 1.0]),
+        world_point=np.array([0.0, 0.0]),
+        displayed=np.array([0, 1]),
+        world_to_data=np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
+        data_shape=np.array([200.0, 300.0]),
+    )
+
+
+@pytest.mark.parametrize("canvas_offset", [(0.0, 0.0), (300.0, 200.0), (911.0, 47.0)])
+@pytest.mark.parametrize("monitor", sorted(MONITORS))
+def test_gaze_on_any_monitor_maps_through_that_monitors_origin(monitor, canvas_offset):
+    transform = _transform_on(monitor, canvas_offset)
+    x, y, width, height = MONITORS[monitor]
+    # Canvas pixels (x, y) 400 + 20 and 300 + 10: 20 and 10 canvas px right of and below
+    # the canvas middle, i.e. (10, 5) world units at zoom 2 from the centre (50, 60).
+    canvas_xy = np.array([[420.0, 310.0], [400.0, 300.0], [0.0, 0.0]])
+    global_xy = np.array([x, y]) + np.asarray(canvas_offset) + canvas_xy
+    display = (global_xy - [x, y]) / [width, height]
+    coords, valid = transform.map(display)
+    assert valid.tolist() == [True, True, False]  # the last is off the image's top-left corner
+    np.testing.assert_allclose(coords[:2], [[55.0, 70.0], [50.0, 60.0]], atol=1e-9)
+    np.testing.assert_allclose(transform.display_of(coords[:2]), display[:2], atol=1e-12)
+
+
+@pytest.mark.parametrize("monitor", sorted(set(MONITORS) - {"primary"}))
+def test_gaze_reported_on_the_wrong_monitor_falls_off_the_canvas(monitor):
+    # The canvas is on the primary monitor; the tracker is mounted on another one.
+    on_primary = _transform_on("primary")
+    x, y, width, height = MONITORS[monitor]
+    elsewhere = ViewTransform(**{**on_primary.__dict__, "screen_origin": np.array([x, y]), "screen_size": np.array([width, height])})
+    centre_of_canvas = (on_primary.canvas_origin + on_primary.canvas_size / 2) / [1920.0, 1080.0]
+    assert on_primary.map(centre_of_canvas)[1].all()
+    coords, valid = elsewhere.map(centre_of_canvas)
+    assert not valid.any() and np.isnan(coords).all()
+
+
+class _SecondMonitor:
+    """What the mapping and the cursor source read of a QScreen: a monitor right of the
+    primary (a second monitor the test machine does not have)."""
+
+    def __init__(self, x=1920, y=0, width=2560, height=1440, ratio=1.0):
+        from qtpy.QtCore import QRect
+
+        self._geometry = QRect(x, y, width, height)
+        self._ratio = ratio
+
+    def geometry(self):
+        return self._geometry
+
+    def devicePixelRatio(self):
+        return self._ratio
+
+
+def test_a_moved_window_and_a_second_monitor_agree_with_napari(viewer, qtbot):
+    layer = viewer.add_image(np.zeros((200, 300)))
+    viewer.window._qt_window.move(137, 91)  # napari away from the screen's corner
+    qtbot.wait(50)
+    camera = viewer_camera(viewer)
+    camera.center, camera.zoom = (100.0, 150.0), 2.0
+    qtbot.wait(10)
+    monitor = _SecondMonitor()
+    transform = snapshot_view(viewer, layer, screen=monitor)
+    assert transform.canvas_origin.tolist() != [0.0, 0.0]
+    assert transform.screen_origin.tolist() == [1920.0, 0.0]
+    points = [transform.canvas_size / 2 + offset for offset in ([0.0, 0.0], [25.0, -15.0], [-40.0, 30.0])]
+    # Where those canvas pixels are on the desktop, normalised to the second monitor.
+    global_xy = np.asarray(points) + transform.canvas_origin
+    display = (global_xy - [1920.0, 0.0]) / [2560.0, 1440.0]
+    coords, valid = transform.map(display)
+    assert valid.all()
+    for point, mapped in zip(points, coords):
+        np.testing.assert_allclose(mapped, _napari_world_at(viewer, point), atol=1e-3)
+
+
+def test_the_cursor_on_a_second_monitor_lands_on_the_image(viewer, qtbot):
+    # The whole chain: cursor source normalises by the monitor, mapping adds it back.
+    from napari_gazeseg.tracking.mouse import CursorSource
+
+    layer = viewer.add_image(np.zeros((200, 300)))
+    viewer.window._qt_window.move(60, 40)
+    qtbot.wait(50)
+    camera = viewer_camera(viewer)
+    camera.center, camera.zoom = (80.0, 120.0), 1.5
+    qtbot.wait(10)
+    monitor = _SecondMonitor(x=-1280, y=-200, width=1280, height=1024)
+    transform = snapshot_view(viewer, layer, screen=monitor)
+    pointer = tuple(transform.canvas_origin + transform.canvas_size / 2 + [30.0, 12.0])
+    batches = []
+    source = CursorSource(screen=monitor, rate_hz=200.0, cursor_position=lambda: pointer)
+    source.start(batches.append, lambda message: None)
+    qtbot.waitUntil(lambda: sum(map(len, batches)) >= 5, timeout=5000)
+    source.stop()
+    coords, valid = transform.map(batches[0].display)
+    assert valid.all()
+    np.testing.assert_allclose(coords, [[80.0 + 12 / 1.5, 120.0 + 30 / 1.5]] * len(coords), atol=1e-9)
