@@ -209,7 +209,13 @@ class AOISet:
             return self._label_hits(coords, float(radius_px))
         return self._polygon_hits(coords, float(radius_px))
 
-    def _label_hits(self, coords: np.ndarray, radius: float) -> AOIHits:
+    def point_aoi(self, coords: np.ndarray, radius_px: float = 0.0) -> np.ndarray:
+        """Per ``(N, D)`` point, the index + 1 of the (topmost) AOI it hits, 0 where none."""
+        coords = np.asarray(coords, dtype=np.float64)
+        if self.labels is None:
+            return self.hits(coords, radius_px=radius_px).topmost(coords.shape[0])
+        if coords.ndim != 2 or coords.shape[1] < 2:
+            raise ValueError(f"points must have shape (N, D>=2), got {coords.shape}.")
         labels = self.labels
         nd = labels.ndim
         if coords.shape[1] < nd:
@@ -217,27 +223,52 @@ class AOISet:
                 f"the gaze has {coords.shape[1]} coordinates but the AOI labels have {nd} "
                 "dimensions; take the AOIs of the plane the gaze was recorded on."
             )
-        pts = coords[:, -nd:]
-        finite = np.isfinite(pts).all(axis=1)
-        idx = np.zeros(pts.shape, dtype=np.int64)
-        idx[finite] = np.floor(pts[finite] + 0.5).astype(np.int64)
-        inside = finite & (idx >= 0).all(axis=1) & (idx < np.array(labels.shape)).all(axis=1)
-        which = np.flatnonzero(inside)
-        values = labels[tuple(idx[which].T)].astype(np.int64)
-        if radius > 0:
-            miss = values == 0
-            if miss.any():
+        n = coords.shape[0]
+        flat = np.zeros(n, dtype=np.int64)
+        ok = np.ones(n, dtype=bool)
+        for axis in range(nd):
+            # Pixel centres at integers: pixel r covers [r - 0.5, r + 0.5), so the pixel is
+            # floor(x + 0.5); on [0, size) truncation is that floor. NaN fails both tests.
+            v = coords[:, coords.shape[1] - nd + axis] + 0.5
+            ok &= v >= 0
+            ok &= v < labels.shape[axis]
+            v[~ok] = 0
+            flat *= labels.shape[axis]
+            flat += v.astype(np.int64)
+        flat[~ok] = 0
+        out = self._index_image().ravel()[flat]
+        out[~ok] = 0
+        if radius_px > 0:
+            miss = np.flatnonzero(ok & (out == 0))
+            if miss.size:
                 dist, nearest = self._nearest_label()
-                sub = tuple(idx[which[miss]].T)
-                close = dist[sub] <= radius
-                near_idx = tuple(n[sub][close] for n in nearest)
-                filled = values[miss]
-                filled[close] = labels[near_idx]
-                values[miss] = filled
-        on = values != 0
-        point = which[on]
-        aoi = np.searchsorted(self.ids, values[on])
-        order = np.lexsort((point, aoi))
+                close = dist.ravel()[flat[miss]] <= radius_px
+                near_flat = np.ravel_multi_index(
+                    tuple(axis_idx.ravel()[flat[miss[close]]] for axis_idx in nearest),
+                    labels.shape,
+                )
+                out[miss[close]] = self._index_image().ravel()[near_flat]
+        return out
+
+    def _index_image(self) -> np.ndarray:
+        """The label image as AOI index + 1 (0 = no AOI), made once."""
+        if "index" not in self._nearest:
+            labels = self.labels
+            top = int(self.ids.max()) if self.ids.size else 0
+            if top < 2**24:
+                lut = np.zeros(top + 1, dtype=np.int64)
+                lut[self.ids] = np.arange(1, self.ids.size + 1)
+                index = lut[labels]
+            else:
+                index = np.where(labels != 0, np.searchsorted(self.ids, labels) + 1, 0)
+            self._nearest["index"] = index
+        return self._nearest["index"]
+
+    def _label_hits(self, coords: np.ndarray, radius: float) -> AOIHits:
+        per_point = self.point_aoi(coords, radius_px=radius)
+        point = np.flatnonzero(per_point)
+        aoi = per_point[point] - 1
+        order = np.argsort(aoi, kind="stable")  # points stay ascending within an AOI
         return AOIHits(point=point[order], aoi=aoi[order])
 
     def _nearest_label(self):
@@ -424,9 +455,9 @@ def _time_on_aoi(recording: GazeRecording, aois: AOISet, t0: float, t1: float) -
     cap = 2.0 * float(np.median(step)) if step.size else 0.0
     dt = np.clip(dt, 0.0, cap)
     use = inside & recording.valid
-    idx = np.flatnonzero(use)
-    hits = aois.hits(recording.coords[idx])
-    on_time = np.bincount(hits.aoi, weights=dt[idx][hits.point], minlength=k)
+    per_sample = aois.point_aoi(recording.coords)
+    per_sample[~use] = 0
+    on_time = np.bincount(per_sample, weights=dt, minlength=k + 1)[1:]
     return on_time / span
 
 
@@ -440,7 +471,7 @@ def transition_matrix(
     """
     k = len(aois)
     fixations = _sorted_fixations(fixations)
-    seq = aois.hits(fixations.coords, radius_px=radius_px).topmost(len(fixations))
+    seq = aois.point_aoi(fixations.coords, radius_px=radius_px)
     src, dst = seq[:-1], seq[1:]
     move = src != dst
     flat = np.bincount(src[move] * (k + 1) + dst[move], minlength=(k + 1) ** 2)
