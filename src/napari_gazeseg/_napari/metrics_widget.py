@@ -171,6 +171,7 @@ class GazeMetricsWidget(QWidget):
 
         self._recordings = QListWidget()
         self._recordings.setToolTip("Tick the recordings (fixations layers) to measure.")
+        self._recordings.setMaximumHeight(110)
         self._recordings.itemChanged.connect(lambda _: self.schedule())
         self._aoi = LayerComboBox(napari_viewer, _is_aoi_layer, "(no Labels or Shapes layer)")
         self._aoi.layer_changed.connect(self._watch_aoi)
