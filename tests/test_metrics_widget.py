@@ -105,3 +105,17 @@ def test_no_aoi_says_what_to_do(make_napari_viewer, qtbot, scene):
     with qtbot.waitSignal(widget.failed, timeout=WAIT_MS) as blocker:
         widget.schedule()
     assert "holds no AOI yet" in blocker.args[0]
+
+
+def test_open_gaze_files_lists_and_measures_them(make_napari_viewer, qtbot, scene, tmp_path):
+    from napari_gazeseg.gaze.formats import write_gaze
+
+    viewer = make_napari_viewer()
+    viewer.add_labels(scene.labels.copy(), name="AOIs")
+    widget = GazeMetricsWidget(viewer)
+    path = tmp_path / "reader1.gaze.tsv"
+    write_gaze(scene.recording, path)
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        widget.open_files([path])
+    assert len(widget.recording_layers()) == 1
+    assert sum(r["Number_of_fixations"] for r in widget.rows) > 0

@@ -182,6 +182,9 @@ class GazeMetricsWidget(QWidget):
         self._radius.setSuffix(" px")
         self._radius.setToolTip("A fixation also hits an AOI this close to its centre.")
         self._radius.valueChanged.connect(lambda _: self.schedule())
+        self._open = QPushButton("Open gaze files…")
+        self._open.setToolTip("Open recordings as layers (they are listed and ticked here).")
+        self._open.clicked.connect(self._on_open)
         self._export = QPushButton("Export CSV…")
         self._export.clicked.connect(self._on_export)
         self._status = QLabel("Pick recordings and an AOI layer.")
@@ -206,6 +209,7 @@ class GazeMetricsWidget(QWidget):
         form.addRow(self._by_object)
         form.addRow("Hit radius", self._radius)
         buttons = QHBoxLayout()
+        buttons.addWidget(self._open)
         buttons.addStretch(1)
         buttons.addWidget(self._export)
         layout = QVBoxLayout(self)
@@ -404,6 +408,20 @@ class GazeMetricsWidget(QWidget):
                 continue
             hits = self._aois.hits(np.asarray(layer.data), radius_px=self.settings.radius_px)
             layer.selected_data = set(int(i) for i in hits.point[hits.aoi == k])
+
+    def _on_open(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open gaze recordings")
+        if paths:
+            self.open_files(paths)
+
+    def open_files(self, paths) -> None:
+        """Open gaze files as layers through the plugin's reader; they join the list."""
+        for path in paths:
+            try:
+                self._viewer.open(str(path), plugin="napari-gazeseg")
+            except Exception as err:  # noqa: BLE001  napari wraps the reader's sentence
+                cause = err.__cause__ or err
+                self._report(f"{path}: {cause}")
 
     def _on_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export AOI metrics", "metrics.csv",
