@@ -136,3 +136,30 @@ def test_pseudo_masks_shrink_as_the_threshold_grows():
 def test_pseudo_masks_reject_bad_input(vam, thresholds, message):
     with pytest.raises(ValueError, match=message):
         pseudo_masks(vam, thresholds)
+
+
+@pytest.mark.parametrize(
+    ("shape", "setting", "sxy"),
+    [
+        ((600, 600), "scaled", 80.0),  # GazeMedSeg's own scale: identical
+        ((600, 600, 3), "scaled", 80.0),
+        ((192, 192), "scaled", 25.6),
+        ((300, 1200), "scaled", 80.0),  # same pixel count as 600 x 600
+        ((1200, 1200), "scaled", 160.0),
+        ((192, 192), "gazemedseg", 80.0),  # the published setting ignores the size
+        ((4000, 3000), "gazemedseg", 80.0),
+    ],
+)
+def test_crf_params_scale_the_spatial_width_with_the_image(shape, setting, sxy):
+    from napari_gazeseg.gaze.crf import crf_params
+
+    params = crf_params(shape, setting)
+    assert params["sxy"] == pytest.approx(sxy)
+    assert params["srgb"] == 13.0  # an intensity width: never scaled
+
+
+def test_crf_params_unknown_setting_names_the_choices():
+    from napari_gazeseg.gaze.crf import crf_params
+
+    with pytest.raises(ValueError, match="gazemedseg, scaled"):
+        crf_params((10, 10), "kvasir")

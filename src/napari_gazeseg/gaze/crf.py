@@ -18,6 +18,8 @@ import numpy as np
 from ..imaging import to_uint8_rgb
 
 __all__ = [
+    "CRF_SETTINGS",
+    "crf_params",
     "GAZEMEDSEG_THRESHOLDS",
     "GRADTRACK_UNDER_ACTIVATION",
     "dense_crf",
@@ -29,6 +31,35 @@ GRADTRACK_UNDER_ACTIVATION = 0.7
 #: GazeMedSeg's two-level thresholds per data set (``configs/static.py``):
 #: the higher one gives the under-activation mask, the lower one the over-activation mask.
 GAZEMEDSEG_THRESHOLDS = {"kvasir": (0.5, 0.3), "nci-isbi": (0.4, 0.2)}
+
+#: Named dense-CRF settings. ``"gazemedseg"``: GazeMedSeg's bilateral kernel as
+#: published (``sxy`` 80 px, ``srgb`` 13), set for Kvasir-SEG photographs of about
+#: 600 px. ``"scaled"``: the same kernel with its *spatial* width scaled to the
+#: image, ``sxy = 80 * sqrt(rows * cols) / 600`` (equal to GazeMedSeg's at 600 x
+#: 600); ``srgb`` is an intensity width and does not change with size.
+CRF_SETTINGS = {
+    "gazemedseg": {"sxy": 80.0, "srgb": 13.0, "reference_px": None},
+    "scaled": {"sxy": 80.0, "srgb": 13.0, "reference_px": 600.0},
+}
+
+
+def crf_params(shape: Sequence[int], setting: str = "gazemedseg") -> dict[str, float]:
+    """``{"sxy": ..., "srgb": ...}`` of the named setting for an image of ``shape``.
+
+    ``shape`` is ``(rows, cols, ...)``; see :data:`CRF_SETTINGS`.
+    """
+    try:
+        entry = CRF_SETTINGS[setting]
+    except KeyError:
+        raise ValueError(
+            f"unknown CRF setting {setting!r}; choose one of {', '.join(CRF_SETTINGS)}."
+        ) from None
+    sxy = entry["sxy"]
+    if entry["reference_px"] is not None:
+        rows, cols = int(shape[0]), int(shape[1])
+        sxy = sxy * float(np.sqrt(rows * cols)) / entry["reference_px"]
+    return {"sxy": float(sxy), "srgb": float(entry["srgb"])}
+
 
 # pydensecrf.utils.unary_from_softmax clips probabilities to this before -log.
 _PROBABILITY_FLOOR = 1e-5
