@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 from napari_gazeseg.gaze.formats import (
     FORMATS,
     GazeFormatError,
+    GazeFormatWarning,
     detect_format,
     read_gaze,
     read_gaze_all,
@@ -31,7 +32,7 @@ FUZZ = settings(
 @pytest.mark.parametrize(
     ("header", "factor"),
     [
-        ("t", 1.0),
+        ("t [s]", 1.0),
         ("time [ms]", 1e-3),
         ("timestamp (us)", 1e-6),
         ("Time_ms", 1e-3),
@@ -70,7 +71,7 @@ def test_invalid_samples_validity_and_object_ids(tmp_path):
     recording = read_gaze(path)
     assert recording.valid.tolist() == [True, False, False, False]
     assert recording.object_id.tolist() == [3, 3, 0, 1]
-    assert recording.meta == {"source": "csv", "image": {"name": "gaze"}}
+    assert recording.meta == {"source": "csv", "image": {"name": "gaze"}, "time_unit": "s (inferred)"}
     assert list(read_gaze_all(path)) == ["gaze"]
 
 
@@ -115,7 +116,8 @@ def test_detection_by_sidecar_and_header(tmp_path):
     assert detect_format(tmp_path / "e.csv") == "csv" and read_gaze(
         tmp_path / "e.csv"
     ).coords.tolist() == [[2.0, 1.0]]
-    assert set(FORMATS) == {"native", "tobii-pro-lab", "gazemedseg", "csv"}
+    assert {"native", "tobii-pro-lab", "gazemedseg", "csv", "eyelink-asc", "pupil-labs",
+            "gazepoint", "bids"} <= set(FORMATS)
 
 
 @pytest.mark.parametrize(
@@ -149,6 +151,111 @@ def test_unknown_format_names_and_what(tmp_path):
         )
 
 
+# -- time unit and coordinate inference (12.7) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("times", "unit", "seconds"),
+    [
+        ("0,0.008333,0.016667,0.025", "s", [0.0, 0.008333, 0.016667, 0.025]),  # 120 Hz in s
+        # 120 Hz in ms: read as seconds (today's default) it was 0.12 Hz, 8 s per sample
+        ("0,8.333,16.667,25", "ms", [0.0, 0.008333, 0.016667, 0.025]),
+        ("1000,1001,1002,1003", "ms", [1.0, 1.001, 1.002, 1.003]),  # EyeLink's ms clock, 1000 Hz
+        ("0,16667,33333,50000", "us", [0.0, 0.016667, 0.033333, 0.05]),  # 60 Hz in us
+        ("0,4000000,8000000,12000000", "ns", [0.0, 0.004, 0.008, 0.012]),  # 250 Hz in ns
+    ],
+)
+def test_time_unit_inferred_from_a_plausible_rate(tmp_path, times, unit, seconds):
+    path = tmp_path / "gaze.csv"
+    path.write_text("time,x,y\n" + "".join(f"{t},{i},{i}\n" for i, t in enumerate(times.split(","))))
+    if unit == "s":
+        recording = read_gaze(path)
+    else:
+        with pytest.warns(GazeFormatWarning, match=rf"states no unit; read as {unit} .*'time \[{unit}\]'"):
+            recording = read_gaze(path)
+    np.testing.assert_allclose(recording.t, seconds, rtol=1e-12, atol=1e-15)
+    assert recording.meta["time_unit"] == f"{unit} (inferred)"
+
+
+@pytest.mark.parametrize("times", ["0,0.15,0.3", "0,150,300,450", "0,0.0001,0.0002"])
+def test_time_unit_refused_when_no_rate_is_plausible(tmp_path, times):
+    # 0.15 s steps: 6.7 Hz in s, 6667 Hz in ms: neither is an eye tracker's rate
+    path = tmp_path / "gaze.csv"
+    path.write_text("t,x,y\n" + "".join(f"{t},1,1\n" for t in times.split(",")))
+    with pytest.raises(GazeFormatError, match=r"line 1: the time column 't' states no unit .*state the unit in the header, e\.g\. 't \[ms\]'"):
+        read_gaze(path)
+
+
+def test_a_stated_unit_is_kept_even_when_another_would_be_guessed(tmp_path):
+    path = tmp_path / "gaze.csv"
+    path.write_text("t [s],x,y\n0,1,1\n8,1,1\n16,1,1\n")
+    assert read_gaze(path).t.tolist() == [0.0, 8.0, 16.0]
+
+
+def test_normalised_positions_in_a_pixel_table_are_warned(tmp_path):
+    path = tmp_path / "gaze.csv"
+    path.write_text("t [s],x,y\n0,0.25,0.5\n0.01,0.26,0.51\n0.02,0.27,0.49\n")
+    with pytest.warns(GazeFormatWarning, match="look normalised"):
+        read_gaze(path)
+
+
+def test_gzip_tables_are_read_and_damaged_gzip_is_named(tmp_path):
+    import gzip
+
+    text = "t [ms],x,y\n0,1.5,2.5\n8.5,3,4\n"
+    path = tmp_path / "gaze.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    assert detect_format(path) == "csv"
+    recording = read_gaze(path)  # was: "not valid UTF-8 text; export it again"
+    assert recording.coords.tolist() == [[2.5, 1.5], [4.0, 3.0]]
+    path.write_bytes(gzip.compress(text.encode())[:-12])
+    with pytest.raises(GazeFormatError, match="gzip-compressed data is damaged or cut short"):
+        read_gaze(path, format="csv")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    rate=st.floats(10.0, 4000.0),
+    unit=st.sampled_from([("s", 1.0), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)]),
+    n=st.integers(3, 40),
+    jitter=st.floats(0.0, 0.2),
+    seed=st.integers(0, 2**16),
+)
+def test_fuzz_inferred_unit_is_right_or_refused(rate, unit, n, jitter, seed):
+    """Regular sampling with jitter in any unit: the unit is found, or the file refused; never a wrong rate."""
+    import tempfile
+    import warnings
+    from pathlib import Path
+
+    rng = np.random.default_rng(seed)
+    steps = (1.0 + jitter * rng.uniform(-1, 1, n - 1)) / rate
+    seconds = np.r_[0.0, np.cumsum(steps)]
+    name, per_second = unit
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "g.csv"
+        path.write_text("t,x,y\n" + "".join(f"{v * per_second!r},1,1\n" for v in seconds.tolist()))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", GazeFormatWarning)
+                recording = read_gaze(path)
+        except GazeFormatError as err:
+            assert "states no unit" in str(err)
+            return
+    assert len(recording) == n
+    np.testing.assert_allclose(recording.t, seconds, rtol=1e-9, atol=1e-12)
+    _INFERRED.append(name)
+
+
+_INFERRED: list[str] = []
+
+
+def test_fuzz_inference_found_units_in_most_cases():
+    # runs after the fuzz test above (file order): the strong branch ran for every unit
+    if not _INFERRED:
+        test_fuzz_inferred_unit_is_right_or_refused()
+    assert len(_INFERRED) >= 40 and set(_INFERRED) == {"s", "ms", "us", "ns"}
+
+
 # -- fuzzing -----------------------------------------------------------------
 
 
@@ -165,7 +272,7 @@ def test_fuzz_every_row_becomes_one_sample(tmp_path, values, separator):
     values[:, 0] = np.sort(values[:, 0])
     path = tmp_path / "fuzz.csv"
     path.write_text(
-        separator.join("txy")
+        separator.join(["t [s]", "x", "y"])
         + "\n"
         + "".join(separator.join(map(repr, row)) + "\n" for row in values.tolist())
     )

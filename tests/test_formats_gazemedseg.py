@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from napari_gazeseg.gaze.formats import (
     GazeFormatError,
+    GazeFormatWarning,
     detect_format,
     read_gaze,
     read_gaze_all,
@@ -54,6 +55,7 @@ def test_reads_the_published_layout(tmp_path):
     assert first.meta == {
         "source": "gazemedseg",
         "image": {"name": "cju88y1mwoln50871emyfny1g.jpg", "shape": [529, 621]},
+        "coordinates": "normalised",
     }
     assert first.object_id.tolist() == [1, 1]
     assert read_gaze(path, stimulus="cju5hi52odyf90817prvcwg45.jpg").image_shape == (352, 568)
@@ -212,3 +214,134 @@ def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, pref
         read_gaze_all(path, format="gazemedseg")
     except GazeFormatError:
         pass
+
+
+# -- older GazeMedSeg CSVs and EyeLink Data Viewer reports (12.6) ----------------
+
+# The first lines of GazeMedSeg's nci-isbi_fixation_old.csv: ``images``, a session, no image size.
+OLD = """\
+images,RECORDING_SESSION_LABEL,CURRENT_FIX_INDEX,CURRENT_FIX_X,CURRENT_FIX_Y,CURRENT_FIX_DURATION,CURRENT_FIX_PUPIL,CURRENT_FIX_START
+Prostate3T-01-0027_14.jpg,ch_exp4,1,0.4846041666666668,0.4931510416666668,770,2484,7
+Prostate3T-01-0027_14.jpg,ch_exp4,2,0.46559375000000003,0.4807812500000001,722,2743,786
+ProstateDx-01-0005_8.jpg,ch_exp4,1,0.5180416666666666,0.5273906249999999,528,2192,7
+"""
+
+# An EyeLink Data Viewer fixation report as Data Viewer saves it: tab-separated,
+# screen pixels, "." for a value it does not have, no image columns.
+DATA_VIEWER = """\
+RECORDING_SESSION_LABEL\tTRIAL_INDEX\tCURRENT_FIX_INDEX\tCURRENT_FIX_X\tCURRENT_FIX_Y\tCURRENT_FIX_DURATION\tCURRENT_FIX_START\tCURRENT_FIX_PUPIL
+s01\t1\t1\t959.2\t541.0\t231\t12\t1022
+s01\t1\t2\t1204.6\t300.4\t180\t290\t998
+s01\t1\t3\t.\t.\t95\t520\t.
+s01\t2\t1\t402.0\t811.9\t412\t8\t1003
+s02\t1\t1\t960.5\t539.5\t250\t20\t1100
+"""
+
+
+def test_older_gazemedseg_csv_is_read_on_its_own_grid_or_the_given_image(tmp_path):
+    path = tmp_path / "nci-isbi_fixation_old.csv"
+    path.write_text(OLD)
+    assert detect_format(path) == "gazemedseg"
+    with pytest.warns(GazeFormatWarning, match="768 x 768 grid; add IMAGE_HEIGHT and IMAGE_WIDTH"):
+        contents = read_gaze_all(path)  # was refused: "the header lacks IMAGE, ..."
+    assert list(contents) == ["Prostate3T-01-0027_14.jpg", "ProstateDx-01-0005_8.jpg"]
+    first = contents["Prostate3T-01-0027_14.jpg"]
+    assert first.image_shape == (768, 768) and len(first) == 2
+    np.testing.assert_allclose(first.coords[0], [0.4931510416666668 * 768 - 0.5, 0.4846041666666668 * 768 - 0.5])
+    np.testing.assert_allclose(first.start, [0.007, 0.786])
+    placed = read_gaze_all(path, image_shape=(320, 400))["Prostate3T-01-0027_14.jpg"]
+    np.testing.assert_allclose(placed.coords[1], [0.4807812500000001 * 320 - 0.5, 0.46559375000000003 * 400 - 0.5])
+
+
+def test_data_viewer_report_sessions_and_trials_in_screen_pixels(tmp_path):
+    path = tmp_path / "fixation_report.xls"
+    path.write_text(DATA_VIEWER)
+    assert detect_format(path) == "gazemedseg"
+    contents = read_gaze_all(path)  # was refused: "the header lacks IMAGE, IMAGE_HEIGHT, IMAGE_WIDTH"
+    assert list(contents) == ["s01/trial 1", "s01/trial 2", "s02/trial 1"]
+    trial = contents["s01/trial 1"]
+    assert len(trial) == 2  # the fixation without a position ('.') is left out, and counted
+    np.testing.assert_array_equal(trial.coords, [[541.0, 959.2], [300.4, 1204.6]])
+    assert trial.meta["coordinates"] == "pixels" and trial.image_shape is None
+    assert trial.meta["fixations_without_position_in_file"] == 1
+    screen = read_gaze_all(path, image_shape=(1080, 1920))["s02/trial 1"]
+    assert screen.image_shape == (1080, 1920)
+    np.testing.assert_array_equal(screen.coords, [[539.5, 960.5]])
+
+
+def test_pixel_positions_beside_image_columns_are_not_taken_as_normalised(tmp_path):
+    # A Data Viewer report with IMAGE columns added: today x * IMAGE_WIDTH put the
+    # fixation at col 959.2 * 1920 = 1 841 664, silently.
+    path = tmp_path / "report.csv"
+    path.write_text(
+        "IMAGE,CURRENT_FIX_X,CURRENT_FIX_Y,CURRENT_FIX_DURATION,CURRENT_FIX_START,IMAGE_HEIGHT,IMAGE_WIDTH\n"
+        "screen.png,959.2,541.0,231,12,1080,1920\n"
+        "screen.png,1204.6,300.4,180,290,1080,1920\n"
+    )
+    fixations = read_gaze(path)
+    np.testing.assert_array_equal(fixations.coords, [[541.0, 959.2], [300.4, 1204.6]])
+    assert fixations.meta["coordinates"] == "pixels"
+
+
+def test_a_large_share_off_the_images_is_warned(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text(
+        "IMAGE,CURRENT_FIX_X,CURRENT_FIX_Y,CURRENT_FIX_DURATION,CURRENT_FIX_START,IMAGE_HEIGHT,IMAGE_WIDTH\n"
+        "a.png,959.2,541.0,231,12,100,100\n"
+        "a.png,20,30,180,290,100,100\n"
+    )
+    with pytest.warns(GazeFormatWarning, match="50% of the fixations lie off their images"):
+        read_gaze(path)
+
+
+@st.composite
+def data_viewer_reports(draw):
+    rows, placed = [], 0
+    for session in draw(st.lists(st.sampled_from(["s1", "s2", "s3"]), min_size=1, max_size=2, unique=True)):
+        for trial in range(1, draw(st.integers(1, 3)) + 1):
+            for index in range(1, draw(st.integers(1, 6)) + 1):
+                if draw(st.booleans()) and draw(st.booleans()):
+                    x = y = "."
+                else:
+                    x = repr(draw(st.floats(2.0, 1919.0)))
+                    y = repr(draw(st.floats(2.0, 1079.0)))
+                    placed += 1
+                start = repr(draw(st.floats(0, 1e5)))
+                rows.append(f"{session}\t{trial}\t{index}\t{x}\t{y}\t{draw(st.integers(0, 2000))}\t{start}")
+    return rows, placed
+
+
+_DATA_VIEWER_READ: list[int] = []
+
+
+@FUZZ
+@given(report=data_viewer_reports(), data=st.data())
+def test_fuzz_data_viewer_reports_keep_every_placed_fixation(tmp_path, report, data):
+    rows, placed = report
+    header = "RECORDING_SESSION_LABEL\tTRIAL_INDEX\tCURRENT_FIX_INDEX\tCURRENT_FIX_X\tCURRENT_FIX_Y\tCURRENT_FIX_DURATION\tCURRENT_FIX_START\n"
+    content = bytearray((header + "".join(r + "\n" for r in rows)).encode())
+    mutate = data.draw(st.booleans())
+    if mutate:
+        for _ in range(data.draw(st.integers(1, 3))):
+            position = data.draw(st.integers(len(header), len(content) - 1))
+            content[position] = data.draw(st.sampled_from(list(b'\t\n"x9.-\xff')))
+    path = tmp_path / "report.txt"
+    path.write_bytes(bytes(content))
+    try:
+        back = read_gaze_all(path, format="gazemedseg")
+    except GazeFormatError:
+        assert mutate  # an untouched report always reads
+        return
+    lines = [line.split("\t") for line in bytes(content).decode().split("\n")[1:] if line.strip()]
+    with_position = [f for f in lines if f[3].strip() not in (".", "") and f[4].strip() not in (".", "")]
+    assert sum(len(f) for f in back.values()) == len(with_position)  # never a silently wrong count
+    if not mutate:
+        assert len(with_position) == placed
+        assert all(f.meta["coordinates"] == "pixels" for f in back.values())
+        _DATA_VIEWER_READ.append(placed)
+
+
+def test_fuzz_data_viewer_reports_ran_the_reading_branch():
+    if not _DATA_VIEWER_READ:
+        test_fuzz_data_viewer_reports_keep_every_placed_fixation()
+    assert len(_DATA_VIEWER_READ) >= 10

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._errors import format_error
 
-__all__ = ["FAST_ENGINE", "header_fields", "parse_fast", "parse_numeric_table"]
+__all__ = ["FAST_ENGINE", "header_fields", "parse_fast", "parse_numeric_table", "read_csv_columns"]
 
 #: The fast parser: ``"pandas"`` (used when importable) or ``"numpy"``.
 FAST_ENGINE = "pandas"
@@ -191,3 +191,78 @@ def _number(field: str, column: str, path, line: int, decimal: str) -> float:
         raise format_error(
             path, f"{shown!r} in column {column!r} is not a number", "fix or delete that line", line
         ) from None
+
+
+def read_csv_columns(
+    text: str,
+    path: str | Path,
+    numeric: dict[str, tuple[str, ...]],
+    textual: dict[str, tuple[str, ...]] | None = None,
+    missing: tuple[str, ...] = ("", "nan", "NaN", ".", "n/a", "NA"),
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, list[str]]]:
+    """Columns of a quoted CSV (comma, or tab when the header holds tabs), picked by name.
+
+    ``numeric`` and ``textual`` map a key to the header names (case-insensitive,
+    the first present wins) it may have; a key whose names are all absent is left
+    out of the result. Numeric fields in ``missing`` read as NaN; any other field
+    that is not a number raises :class:`GazeFormatError` naming its line. Rows of
+    another field count than the header raise too; a trailing empty field (a
+    line ending in the separator, as Gazepoint writes) is allowed when the header
+    has one too. Returns ``(header, numbers, texts)``.
+    """
+    textual = textual or {}
+    first = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if "\t" in first else ",")
+    try:
+        header = [name.strip().strip('"') for name in next(reader)]
+    except StopIteration:
+        raise format_error(path, "the file is empty", "pass an export with its header line") from None
+    upper = [name.upper() for name in header]
+
+    def find(names):
+        for name in names:
+            if name.upper() in upper:
+                return upper.index(name.upper())
+        return None
+
+    num_index = {k: i for k, names in numeric.items() if (i := find(names)) is not None}
+    text_index = {k: i for k, names in textual.items() if (i := find(names)) is not None}
+    numbers = {k: [] for k in num_index}
+    texts = {k: [] for k in text_index}
+    missing_set = set(missing)
+    try:
+        for fields in reader:
+            line = reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if len(fields) != len(header):
+                raise format_error(
+                    path,
+                    f"{len(fields)} fields where the header names {len(header)}",
+                    "fix or delete that line",
+                    line,
+                )
+            for key, index in num_index.items():
+                field = fields[index].strip()
+                if field in missing_set:
+                    numbers[key].append(np.nan)
+                    continue
+                try:
+                    value = float(field)
+                except ValueError:
+                    value = None
+                if value is None or np.isinf(value) or "_" in field:
+                    shown = field if len(field) <= 30 else field[:27] + "..."
+                    raise format_error(
+                        path,
+                        f"{shown!r} in column {header[index]!r} is not a number",
+                        "fix or delete that line",
+                        line,
+                    )
+                numbers[key].append(value)
+            for key, index in text_index.items():
+                texts[key].append(fields[index].strip())
+    except csv.Error as err:
+        raise format_error(path, f"the CSV is malformed ({err})", "fix that line", reader.line_num) from None
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in numbers.items()}
+    return header, arrays, texts

@@ -1,13 +1,48 @@
-"""Reading a gaze file's bytes as text: UTF-8 (with or without BOM) or UTF-16."""
+"""Reading a gaze file's bytes as text: UTF-8 (with or without BOM) or UTF-16, plain or gzip.
+
+A file that starts with the gzip magic bytes (``1f 8b``; BIDS ``*_physio.tsv.gz``,
+or any export compressed with gzip) is decompressed first, whatever its name.
+"""
 
 from __future__ import annotations
 
 import codecs
+import gzip
+import zlib
 from pathlib import Path
 
 from ._errors import format_error
 
-__all__ = ["read_text", "decode_text", "text_encoding"]
+__all__ = ["GZIP_MAGIC", "is_gzip", "read_bytes", "read_text", "decode_text", "text_encoding"]
+
+#: The first two bytes of every gzip stream.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: str | Path) -> bool:
+    """True when the file at ``path`` starts with the gzip magic bytes."""
+    with open(path, "rb") as file:
+        return file.read(2) == GZIP_MAGIC
+
+
+def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` (at most ``limit``), decompressed when the file is gzip.
+
+    A damaged or truncated gzip stream raises :class:`GazeFormatError`.
+    """
+    path = Path(path)
+    if not is_gzip(path):
+        with open(path, "rb") as file:
+            return file.read() if limit is None else file.read(limit)
+    try:
+        with gzip.open(path, "rb") as file:
+            return file.read() if limit is None else file.read(limit)
+    except (OSError, EOFError, zlib.error) as err:
+        raise format_error(
+            path,
+            f"the gzip-compressed data is damaged or cut short ({err})",
+            "compress the export again with gzip, or pass it uncompressed",
+        ) from None
 
 
 def text_encoding(data: bytes) -> str:
@@ -57,5 +92,5 @@ def decode_text(data: bytes, path: str | Path) -> str:
 
 
 def read_text(path: str | Path) -> str:
-    """The text of the file at ``path`` (see :func:`decode_text`)."""
-    return decode_text(Path(path).read_bytes(), path)
+    """The text of the file at ``path``, gzip or not (see :func:`decode_text`)."""
+    return decode_text(read_bytes(path), path)

@@ -19,6 +19,27 @@ pixel centres at integers ``col = x * IMAGE_WIDTH - 0.5`` and
 agrees with this to within one grid pixel (under 0.13 % of the image). Written
 back, ``x = (col + 0.5) / IMAGE_WIDTH``; a round trip returns every value to
 within float64 rounding (about 1e-12 pixels and 1e-16 s).
+
+Also read (tab- or comma-separated, ``.`` for a missing value as Data Viewer
+writes it, column names in any case):
+
+* the **older GazeMedSeg CSV** (``images``, ``RECORDING_SESSION_LABEL``, no
+  image size): normalised positions are placed on the image of
+  ``image_shape=(height, width)`` when given, else on GazeMedSeg's own
+  768 x 768 grid, with a :class:`GazeFormatWarning` that says so;
+* **EyeLink Data Viewer fixation reports** (``RECORDING_SESSION_LABEL``,
+  ``TRIAL_INDEX``, ``CURRENT_FIX_X``, ... and no ``IMAGE``): one entry per
+  trial (``"trial 3"``), the screen as the image; positions in screen pixels
+  are kept as they are (EyeLink's pixel centres are integers), the image size
+  is ``image_shape`` when given, else unknown.
+
+Normalised or pixel positions are told apart from the values, for the whole
+file (:func:`._infer.looks_normalised`): pixels with ``IMAGE_HEIGHT`` /
+``IMAGE_WIDTH`` columns are image pixels, not fractions 300 000 px away. Several
+sessions in one file give keys ``"SESSION/IMAGE"`` (or ``"SESSION/trial N"``).
+When more than 20 % of the fixations lie off their images, a warning says so.
+Fixations without a position (``.``) are left out and counted in
+``meta["fixations_without_position_in_file"]``.
 """
 
 from __future__ import annotations
@@ -32,6 +53,7 @@ import numpy as np
 
 from ..recording import Fixations
 from ._errors import format_error
+from ._infer import OFF_IMAGE_WARN_SHARE, looks_normalised, off_image_share, warn
 from ._text import read_text
 
 __all__ = ["COLUMNS", "read_gazemedseg_csv", "write_gazemedseg_csv"]
@@ -48,20 +70,22 @@ COLUMNS = (
     "IMAGE_WIDTH",
 )
 _REQUIRED = (
-    "IMAGE",
     "CURRENT_FIX_X",
     "CURRENT_FIX_Y",
     "CURRENT_FIX_DURATION",
     "CURRENT_FIX_START",
-    "IMAGE_HEIGHT",
-    "IMAGE_WIDTH",
 )
-_NUMERIC = _REQUIRED[1:]
+_MISSING = {".", "", "nan", "NaN", "NA", "n/a"}
+#: Side of the grid GazeMedSeg's own code draws normalised fixations on (its heatmap notebook).
+NOMINAL_GRID = 768
 
 
-def _number(text: str, column: str, path, line: int) -> float:
+def _number(text: str, column: str, path, line: int, missing_ok: bool = False) -> float:
+    stripped = text.strip()
+    if missing_ok and stripped in _MISSING:
+        return math.nan
     try:
-        value = float(text.strip())
+        value = float(stripped)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
@@ -75,31 +99,44 @@ def _number(text: str, column: str, path, line: int) -> float:
     return value
 
 
-def read_gazemedseg_csv(path: str | Path) -> dict[str, Fixations]:
-    """Read a GazeMedSeg fixation CSV: ``{IMAGE: Fixations}`` in order of first appearance.
+def read_gazemedseg_csv(
+    path: str | Path, image_shape: tuple[int, int] | None = None
+) -> dict[str, Fixations]:
+    """Read a fixation report: ``{name: Fixations}`` in order of first appearance.
 
     Each :class:`Fixations` holds ``(row, col)`` centroids (see the module
     docstring), start and duration in seconds, object id 1, and ``meta`` with
-    ``source="gazemedseg"`` and ``image={"name": IMAGE, "shape": [H, W]}``.
-    Raises :class:`GazeFormatError`.
+    ``source="gazemedseg"``, ``image={"name": ..., "shape": [H, W]}`` (no shape
+    for screen-pixel reports of unknown screen size) and ``coordinates``
+    (``"normalised"`` or ``"pixels"``). ``image_shape`` gives the ``(height,
+    width)`` of images (or of the screen) the file does not size. Raises
+    :class:`GazeFormatError`.
     """
     text = read_text(path)
     if not text.strip():
         raise format_error(
             path, "the file is empty", "pass a GazeMedSeg fixation CSV with its header line"
         )
-    rows = csv.reader(io.StringIO(text))
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line else ","
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
-        header = [name.strip() for name in next(rows)]
-        return _read_rows(rows, header, path)
+        header = [name.strip().strip('"') for name in next(rows)]
+        return _read_rows(rows, header, path, image_shape)
     except csv.Error as err:
         raise format_error(
             path, f"the CSV is malformed ({err})", "fix that line", rows.line_num
         ) from None
 
 
-def _read_rows(rows, header: list[str], path) -> dict[str, Fixations]:
-    missing = [name for name in _REQUIRED if name not in header]
+def _layout(header: list[str], path) -> dict:
+    """Which columns name the recording and size its image; refuses headers that lack them."""
+    upper = [name.upper() for name in header]
+    missing = [name for name in _REQUIRED if name not in upper]
+    image = next((name for name in ("IMAGE", "IMAGES") if name in upper), None)
+    trial = "TRIAL_INDEX" if "TRIAL_INDEX" in upper else None
+    if image is None and trial is None:
+        missing.insert(0, "IMAGE (or TRIAL_INDEX)")
     if missing:
         raise format_error(
             path,
@@ -107,8 +144,21 @@ def _read_rows(rows, header: list[str], path) -> dict[str, Fixations]:
             "export the fixation report with those columns",
             1,
         )
-    index = {name: header.index(name) for name in _REQUIRED}
-    per_image: dict[str, dict[str, list]] = {}
+    sized = "IMAGE_HEIGHT" in upper and "IMAGE_WIDTH" in upper
+    names = [*_REQUIRED, *(["IMAGE_HEIGHT", "IMAGE_WIDTH"] if sized else [])]
+    index = {name: upper.index(name) for name in names}
+    for name in (image, trial, "RECORDING_SESSION_LABEL"):
+        if name is not None and name in upper:
+            index[name] = upper.index(name)
+    return {"index": index, "image": image, "trial": trial, "sized": sized}
+
+
+def _read_rows(rows, header: list[str], path, image_shape) -> dict[str, Fixations]:
+    layout = _layout(header, path)
+    index, image_column, trial_column = layout["index"], layout["image"], layout["trial"]
+    records = []  # (session, name, line, start, duration, x, y, height, width)
+    sizes: dict[tuple[str, str], tuple[float, float, int]] = {}
+    unplaced = 0
     for fields in rows:
         line = rows.line_num
         if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -120,42 +170,122 @@ def _read_rows(rows, header: list[str], path) -> dict[str, Fixations]:
                 "fix or delete that line",
                 line,
             )
-        name = fields[index["IMAGE"]].strip()
-        if not name:
-            raise format_error(path, "IMAGE is empty", "name the image of every fixation", line)
-        x, y, duration, start, height, width = (
-            _number(fields[index[column]], column, path, line) for column in _NUMERIC
-        )
-        if height < 1 or width < 1 or height != round(height) or width != round(width):
+        name = fields[index[image_column or trial_column]].strip()
+        if not name or name in _MISSING:
             raise format_error(
                 path,
-                "IMAGE_HEIGHT and IMAGE_WIDTH must be positive whole numbers",
-                "fix that line",
+                f"{image_column or trial_column} is empty",
+                "name the image or trial of every fixation",
                 line,
             )
+        session = fields[index["RECORDING_SESSION_LABEL"]].strip() if "RECORDING_SESSION_LABEL" in index else ""
+        x, y = (_number(fields[index[c]], c, path, line, True) for c in ("CURRENT_FIX_X", "CURRENT_FIX_Y"))
+        duration, start = (
+            _number(fields[index[c]], c, path, line) for c in ("CURRENT_FIX_DURATION", "CURRENT_FIX_START")
+        )
         if duration < 0:
             raise format_error(path, "CURRENT_FIX_DURATION is negative", "fix that line", line)
-        image = per_image.setdefault(name, {"shape": (height, width), "line": line, "values": []})
-        if image["shape"] != (height, width):
-            raise format_error(
-                path,
-                f"image {name!r} has size {int(height)} x {int(width)} here but "
-                f"{int(image['shape'][0])} x {int(image['shape'][1])} on line {image['line']}",
-                "give every row of an image the same IMAGE_HEIGHT and IMAGE_WIDTH",
-                line,
-            )
-        image["values"].append((start, duration, y, x))
-    return {name: _fixations(name, image) for name, image in per_image.items()}
+        height = width = math.nan
+        if layout["sized"]:
+            height, width = (_number(fields[index[c]], c, path, line) for c in ("IMAGE_HEIGHT", "IMAGE_WIDTH"))
+            if height < 1 or width < 1 or height != round(height) or width != round(width):
+                raise format_error(
+                    path,
+                    "IMAGE_HEIGHT and IMAGE_WIDTH must be positive whole numbers",
+                    "fix that line",
+                    line,
+                )
+            first = sizes.setdefault((session, name), (height, width, line))
+            if first[:2] != (height, width):
+                raise format_error(
+                    path,
+                    f"image {name!r} has size {int(height)} x {int(width)} here but "
+                    f"{int(first[0])} x {int(first[1])} on line {first[2]}",
+                    "give every row of an image the same IMAGE_HEIGHT and IMAGE_WIDTH",
+                    line,
+                )
+        if math.isnan(x) or math.isnan(y):
+            unplaced += 1  # Data Viewer writes "." where it has no position
+            continue
+        records.append((session, name, line, start, duration, x, y, height, width))
+    values = np.array([record[3:] for record in records], dtype=np.float64).reshape(-1, 6)
+    normalised = bool(looks_normalised(values[:, 2], values[:, 3]))
+    sessions = {record[0] for record in records}
+    groups: dict[str, dict] = {}
+    for row, (session, name, line, *_rest) in enumerate(records):
+        if trial_column is not None and image_column is None:
+            name = f"trial {name}"
+        key = f"{session}/{name}" if len(sessions) > 1 else name
+        group = groups.setdefault(key, {"name": name, "line": line, "rows": []})
+        group["rows"].append(row)
+    result = {}
+    placed, shapes = [], []
+    assumed = False
+    for key, group in groups.items():
+        rows_of = values[group["rows"]]
+        shape = _shape(rows_of, group, path, layout["sized"], image_shape)
+        if shape is None and normalised:
+            shape, assumed = (NOMINAL_GRID, NOMINAL_GRID), True
+        fixations = _fixations(key, group["name"], rows_of, shape, normalised, unplaced)
+        result[key] = fixations
+        if shape is not None:
+            placed.append(fixations.coords)
+            shapes.append(shape)
+    if assumed:
+        warn(
+            path,
+            "the file names no image size, so its normalised positions are placed on "
+            f"GazeMedSeg's {NOMINAL_GRID} x {NOMINAL_GRID} grid; add IMAGE_HEIGHT and IMAGE_WIDTH "
+            "columns, or pass image_shape=(height, width), to place them on the image",
+        )
+    _warn_off_images(path, placed, shapes)
+    return result
 
 
-def _fixations(name: str, image: dict) -> Fixations:
-    height, width = image["shape"]
-    start_ms, duration_ms, y, x = np.array(image["values"], dtype=np.float64).T
-    coords = np.column_stack([y * height - 0.5, x * width - 0.5])
-    meta = {"source": "gazemedseg", "image": {"name": name, "shape": [int(height), int(width)]}}
+def _shape(rows_of, group, path, sized: bool, image_shape):
+    if not sized:
+        return None if image_shape is None else (int(image_shape[-2]), int(image_shape[-1]))
+    height, width = rows_of[0, 4:6]  # one size per image, checked line by line
+    return int(height), int(width)
+
+
+def _fixations(key, name, rows_of, shape, normalised: bool, unplaced: int) -> Fixations:
+    start_ms, duration_ms, x, y = rows_of[:, :4].T
+    if normalised:
+        height, width = shape
+        coords = np.column_stack([y * height - 0.5, x * width - 0.5])
+    else:
+        coords = np.column_stack([y, x])  # pixel centres at integers, as EyeLink reports them
+    image = {"name": name} if shape is None else {"name": name, "shape": [int(shape[0]), int(shape[1])]}
+    meta = {
+        "source": "gazemedseg",
+        "image": image,
+        "coordinates": "normalised" if normalised else "pixels",
+    }
+    if key != name:
+        meta["recording"] = key
+    if unplaced:
+        meta["fixations_without_position_in_file"] = unplaced
     return Fixations(
         start=start_ms / 1000.0, duration=duration_ms / 1000.0, coords=coords, meta=meta
     )
+
+
+def _warn_off_images(path, placed, shapes) -> None:
+    if not placed:
+        return
+    off = [off_image_share(coords, shape) for coords, shape in zip(placed, shapes)]
+    counts = [len(coords) for coords in placed]
+    total = sum(counts)
+    if total == 0:
+        return
+    share = sum((s or 0.0) * n for s, n in zip(off, counts)) / total
+    if share > OFF_IMAGE_WARN_SHARE:
+        warn(
+            path,
+            f"{share:.0%} of the fixations lie off their images; check the image sizes and "
+            "whether the positions are pixels or normalised",
+        )
 
 
 def write_gazemedseg_csv(fixations_by_image: dict[str, Fixations], path: str | Path) -> None:

@@ -2,11 +2,17 @@
 
 Columns (header names, case-insensitive; other columns are ignored):
 
-* time: ``t``, ``time`` or ``timestamp``, optionally with a unit as ``t [ms]``,
-  ``time (us)`` or ``time_ms``; units ``s`` (the default), ``ms``, ``us``/``µs``/``μs``, ``ns``.
+* time: ``t``, ``time`` or ``timestamp``, with a unit as ``t [ms]``,
+  ``time (us)`` or ``time_ms``; units ``s``, ``ms``, ``us``/``µs``/``μs``, ``ns``.
+  Without a unit it is inferred from the sampling rate (the one unit that gives
+  8 to 5000 Hz, :func:`._infer.infer_time_unit`); a unit other than seconds is
+  announced with a :class:`GazeFormatWarning`, and a table where no unit fits is
+  refused with the sentence that says how to state it.
 * coordinates in image pixels, pixel centres at integers: ``x, y`` (``x`` is the
   column, ``y`` the row; an optional ``z`` is the plane) or ``row, col``
   (optionally preceded by ``plane``). Empty or ``nan`` coordinates mark invalid samples.
+  Positions that all lie within 0..1 look normalised, not pixels: they are read
+  as given, with a warning.
 * optional ``valid`` (1/0) and ``object_id`` (non-negative integers, default 1).
 
 Times are kept as given (converted to seconds) and must not decrease. In tab- or
@@ -24,6 +30,7 @@ import numpy as np
 from ..recording import GazeRecording
 from ._errors import format_error
 from ._table import header_fields, parse_numeric_table
+from ._infer import infer_time_unit, looks_normalised, typical_step, warn
 from ._text import read_text
 
 __all__ = ["is_plain_csv_header", "read_plain_csv"]
@@ -36,12 +43,13 @@ _SECONDS_PER_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6,
 _LAYOUTS = (("plane", "row", "col"), ("row", "col"), ("z", "y", "x"), ("y", "x"))
 
 
-def _time_column(fields: list[str]) -> tuple[int, float] | None:
+def _time_column(fields: list[str]) -> tuple[int, float | None] | None:
+    """(index, seconds per unit) of the time column; the factor is None when no unit is named."""
     for index, field in enumerate(fields):
         match = _TIME.match(field.strip())
         if match:
-            unit = (match.group("bracketed") or match.group("suffixed") or "s").lower()
-            return index, _SECONDS_PER_UNIT[unit]
+            unit = match.group("bracketed") or match.group("suffixed")
+            return index, None if unit is None else _SECONDS_PER_UNIT[unit.lower()]
     return None
 
 
@@ -89,16 +97,35 @@ def read_plain_csv(path: str | Path) -> GazeRecording:
     table = parse_numeric_table(
         body, fields, path, first_line=2, separator=separator, decimal=decimal, usecols=usecols
     )
-    t = table[:, 0] * seconds_per_unit
     coords = table[:, 1 : 1 + len(coordinates)]
     extra = dict.fromkeys(("valid", "object_id"))
     for offset, name in enumerate(optional):
         extra[name] = table[:, 1 + len(coordinates) + offset]
-    _check(path, t, coords, extra)
+    _check(path, table[:, 0], coords, extra)
+    meta = {"source": "csv", "image": {"name": Path(path).stem}}
+    if seconds_per_unit is None:
+        if typical_step(table[:, 0]) is None:
+            seconds_per_unit = 1.0  # one distinct time: nothing to infer from, nothing to get wrong
+        else:
+            seconds_per_unit, unit, rate = infer_time_unit(table[:, 0], path, fields[time_index])
+            meta["time_unit"] = f"{unit} (inferred)"
+            if unit != "s":
+                warn(
+                    path,
+                    f"the time column {fields[time_index]!r} states no unit; read as {unit} "
+                    f"(a {rate:.4g} Hz sampling rate); name it '{fields[time_index]} [{unit}]' "
+                    "to say so",
+                )
+    t = table[:, 0] * seconds_per_unit
     valid = np.isfinite(coords).all(axis=1)
     if extra["valid"] is not None:
         valid &= extra["valid"] == 1.0
-    meta = {"source": "csv", "image": {"name": Path(path).stem}}
+    if len(t) > 1 and looks_normalised(coords[:, -1], coords[:, -2]):
+        warn(
+            path,
+            "every position lies within 0..1, so they look normalised, but plain tables hold "
+            "image pixels; multiply them by the image width and height (or read them as given)",
+        )
     return GazeRecording(t=t, coords=coords, valid=valid, object_id=extra["object_id"], meta=meta)
 
 
