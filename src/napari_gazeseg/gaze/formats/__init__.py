@@ -10,7 +10,12 @@ Formats (``docs/formats.md`` describes each column and convention):
   :class:`Fixations` per image (:mod:`.gazemedseg`), written by
   :func:`write_gazemedseg_csv`;
 * ``"csv"``: plain tables with a time column and ``x, y`` or ``row, col``
-  (:mod:`.plain_csv`).
+  (:mod:`.plain_csv`);
+* ``"eyelink-asc"``: EyeLink ASC, one recording per block (:mod:`.eyelink_asc`);
+* ``"pupil-labs"``: Pupil Player gaze exports, world or surface (:mod:`.pupil`);
+* ``"gazepoint"``: Gazepoint Analysis all_gaze / fixations CSV (:mod:`.gazepoint`);
+* ``"bids"``: BIDS eye-tracking physio, read and written by
+  :func:`write_bids_physio` (:mod:`.bids`).
 
 Every reader gives image data coordinates in napari axis order with pixel
 centres at integers and time in seconds, and raises :class:`GazeFormatError`
@@ -24,6 +29,11 @@ from pathlib import Path
 from ..recording import Fixations, GazeRecording
 from ._detect import FORMATS, detect_format
 from ._errors import GazeFormatError, format_error
+from ._infer import GazeFormatWarning
+from .bids import read_bids_physio, write_bids_physio
+from .eyelink_asc import read_eyelink_asc
+from .gazepoint import read_gazepoint
+from .pupil import read_pupil
 from .gazemedseg import read_gazemedseg_csv, write_gazemedseg_csv
 from .native import NativeGazeWriter, read_native, sidecar_path, write_native
 from .plain_csv import read_plain_csv
@@ -32,10 +42,12 @@ from .tobii_prolab import read_tobii_pro_lab
 __all__ = [
     "FORMATS",
     "GazeFormatError",
+    "GazeFormatWarning",
     "NativeGazeWriter",
     "detect_format",
     "read_gaze",
     "read_gaze_all",
+    "write_bids_physio",
     "write_gaze",
     "write_gazemedseg_csv",
 ]
@@ -68,7 +80,10 @@ def _data_file(path: Path) -> Path:
 
 
 def read_gaze_all(
-    path: str | Path, format: str | None = None, what: str = "samples"
+    path: str | Path,
+    format: str | None = None,
+    what: str = "samples",
+    image_shape: tuple[int, int] | None = None,
 ) -> dict[str, GazeRecording | Fixations]:
     """Everything a gaze file holds, keyed by stimulus / image name.
 
@@ -83,6 +98,11 @@ def read_gaze_all(
         formats give :class:`Fixations`); ``"fixations"`` gives the fixations
         the file itself classified (Tobii Pro Lab's ``Eye movement type``,
         GazeMedSeg reports) and is refused for sample-only formats.
+    image_shape : (height, width), optional
+        The image (or screen) size for files that do not name it: normalised
+        positions (Pupil Labs surfaces, Gazepoint, older GazeMedSeg CSVs) are
+        scaled to it, screen-pixel files (EyeLink ASC, Data Viewer reports,
+        BIDS) use it as the screen; ignored by files that name their size.
 
     Single-recording formats (native, CSV) give one entry, keyed by
     ``meta["image"]["name"]`` or else the file name without its extensions.
@@ -97,19 +117,31 @@ def read_gaze_all(
     if format == "tobii-pro-lab":
         return read_tobii_pro_lab(path, what=what)
     if format == "gazemedseg":
-        return read_gazemedseg_csv(path)
+        return read_gazemedseg_csv(path, image_shape=image_shape)
+    if format == "eyelink-asc":
+        return read_eyelink_asc(path, what=what, image_shape=image_shape)
+    if format == "gazepoint":
+        return read_gazepoint(path, what=what, image_shape=image_shape)
     if what == "fixations":
         raise format_error(
             path,
             "this file holds gaze samples, not fixations",
             "read its samples and find fixations with detect_fixations_ivt",
         )
+    if format == "pupil-labs":
+        return read_pupil(path, image_shape=image_shape)
+    if format == "bids":
+        return read_bids_physio(path, image_shape=image_shape)
     recording = read_native(path) if format == "native" else read_plain_csv(path)
     return {_single_name(recording, path): recording}
 
 
 def read_gaze(
-    path: str | Path, format: str | None = None, stimulus: str | None = None, what: str = "samples"
+    path: str | Path,
+    format: str | None = None,
+    stimulus: str | None = None,
+    what: str = "samples",
+    image_shape: tuple[int, int] | None = None,
 ) -> GazeRecording | Fixations:
     """The gaze of one stimulus / image in a file (see :func:`read_gaze_all`).
 
@@ -117,7 +149,7 @@ def read_gaze(
     holds exactly one. Raises :class:`GazeFormatError` listing the names when it
     is needed or does not match.
     """
-    contents = read_gaze_all(path, format=format, what=what)
+    contents = read_gaze_all(path, format=format, what=what, image_shape=image_shape)
     names = ", ".join(repr(name) for name in contents)
     if stimulus is None:
         if len(contents) == 1:

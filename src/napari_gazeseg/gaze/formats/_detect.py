@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._errors import format_error
+from .bids import is_bids_physio
+from .eyelink_asc import looks_like_asc
+from .gazepoint import is_gazepoint_header
+from .pupil import is_pupil_header
 from ._table import header_fields
-from ._text import decode_text, text_encoding
+from ._text import decode_text, read_bytes, text_encoding
 from .native import native_columns, read_sidecar
 from .plain_csv import is_plain_csv_header
 
@@ -18,14 +22,17 @@ FORMATS = {
     "tobii-pro-lab": "Tobii Pro Lab data export (TSV)",
     "gazemedseg": "GazeMedSeg / EyeLink Data Viewer fixation report (CSV)",
     "csv": "plain CSV/TSV with a time column and x, y or row, col columns",
+    "eyelink-asc": "EyeLink ASC (edf2asc): samples, EFIX fixations, messages",
+    "pupil-labs": "Pupil Player gaze_positions.csv / gaze_positions_on_surface_NAME.csv",
+    "gazepoint": "Gazepoint Analysis all_gaze / fixations CSV",
+    "bids": "BIDS eye-tracking physio (NAME_physio.tsv.gz + NAME_physio.json)",
 }
 
 _SNIFF_BYTES = 65536
 
 
 def _first_line(path: Path) -> str:
-    with open(path, "rb") as file:
-        head = file.read(_SNIFF_BYTES)
+    head = read_bytes(path, _SNIFF_BYTES)
     if not head.strip():
         raise format_error(path, "the file is empty", "pass a gaze file with a header line")
     if text_encoding(head).startswith("utf-16"):
@@ -45,14 +52,21 @@ def detect_format(path: str | Path) -> str:
 
     A native sidecar beside the file decides first; otherwise the header line:
     the native columns (``t_s, row, col, valid, ...``, tab-separated), Tobii Pro Lab column names (``Recording timestamp``,
-    ``Gaze point X``), ``CURRENT_FIX_X`` (GazeMedSeg), or a time column with
+    ``Gaze point X``), ``CURRENT_FIX_X`` (GazeMedSeg), a ``*_physio.tsv.gz`` name
+    (BIDS), ``** CONVERTED FROM`` (EyeLink ASC), ``norm_pos_x`` / ``x_norm`` (Pupil
+    Labs), ``FPOGX`` (Gazepoint), or a time column with
     ``x, y`` / ``row, col`` (plain CSV). Raises :class:`GazeFormatError` when
     none fits.
     """
     path = Path(path)
     if read_sidecar(path) is not None:
         return "native"
-    fields, separator = header_fields(_first_line(path))
+    if is_bids_physio(path):
+        return "bids"
+    first_line = _first_line(path)
+    if looks_like_asc(first_line):
+        return "eyelink-asc"
+    fields, separator = header_fields(first_line)
     names = {field.lower() for field in fields}
     if separator == "\t" and len(fields) >= 7 and fields == native_columns(len(fields) - 5):
         return "native"
@@ -60,12 +74,16 @@ def detect_format(path: str | Path) -> str:
         return "tobii-pro-lab"
     if {"current_fix_x", "current_fix_y"} <= names:
         return "gazemedseg"
+    if is_pupil_header(names):
+        return "pupil-labs"
+    if is_gazepoint_header(fields):
+        return "gazepoint"
     if is_plain_csv_header(fields):
         return "csv"
     shown = ", ".join(fields[:6]) + (", ..." if len(fields) > 6 else "")
     raise format_error(
         path,
         f"the header ({shown}) matches no gaze format napari-gazeseg reads",
-        "pass a native, Tobii Pro Lab, GazeMedSeg or t,x,y CSV file, or name the format with format=",
+        "pass a file of a format docs/formats.md lists, or name the format with format=",
         1,
     )

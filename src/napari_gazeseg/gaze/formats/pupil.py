@@ -1,0 +1,158 @@
+"""Pupil Labs (Pupil Player) exports: ``gaze_positions.csv`` and ``gaze_positions_on_surface_*.csv``.
+
+Columns, as Pupil Player's raw data exporter and surface tracker write them
+(Pupil Labs documentation, "Raw Data Exporter" and "Surface Tracker"):
+
+``gaze_positions.csv``
+    ``gaze_timestamp`` (``timestamp`` in Pupil 0.x exports; seconds, Pupil
+    time), ``world_index`` (``index``; the world-video frame), ``confidence``
+    (0..1), ``norm_pos_x``, ``norm_pos_y`` (position in the world-camera frame,
+    0..1, **origin bottom-left**, y up), then 3D columns we do not use.
+``gaze_positions_on_surface_<name>.csv``
+    ``world_timestamp``, ``world_index`` (``world_frame_idx``),
+    ``gaze_timestamp``, ``x_norm``, ``y_norm`` (position on the surface, 0..1,
+    origin bottom-left), ``x_scaled``, ``y_scaled`` (the same in the surface
+    size set in Pupil Player; 1 x 1 unless set), ``on_surf`` (``on_srf``;
+    ``True``/``False``), ``confidence``.
+
+**Mapping.** A surface is a screen or a printed image: it *is* the image, of
+the size set in Pupil Player (``x_scaled / x_norm``, ``y_scaled / y_norm``) or
+``image_shape``; ``(row, col) = ((1 - y_norm) * height - 0.5, x_norm * width - 0.5)``.
+A surface without a size (1 x 1) and no ``image_shape`` is placed on a 1000 x
+1000 grid, with a warning (``meta["image"]["shape_assumed"]``). World gaze lies
+on the world video, read as a stack of frames: ``(frame, row, col) =
+(world_index, (1 - y) * height - 0.5, x * width - 0.5)`` on frames of
+``image_shape`` or else Pupil Core's default 720 x 1280 world camera (warned).
+
+**Samples**: time is seconds from the first gaze timestamp (rows sorted by it);
+a sample is valid when its confidence is at least 0.6 (Pupil Player's default
+minimum data confidence), it is on the surface (``on_surf``) and on the image.
+Key: the surface name, or ``"world"``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..recording import GazeRecording
+from ._errors import format_error
+from ._infer import PLAUSIBLE_RATE_HZ, typical_step, warn, warn_off_image
+from ._table import read_csv_columns
+from ._text import read_text
+
+__all__ = ["MIN_CONFIDENCE", "is_pupil_header", "read_pupil"]
+
+#: Pupil Player's default minimum data confidence.
+MIN_CONFIDENCE = 0.6
+#: Pupil Core's default world-camera frame (height, width).
+WORLD_FRAME = (720, 1280)
+NOMINAL_SURFACE = (1000, 1000)
+_SURFACE_NAME = re.compile(r"^gaze_positions_on_surface_(?P<name>.+?)(?:_\d+(?:\.\d+)?)?\.csv$", re.IGNORECASE)
+
+
+def is_pupil_header(names: set[str]) -> str | None:
+    """``"world"`` or ``"surface"`` for a Pupil export header (lower-case names), else None."""
+    if {"norm_pos_x", "norm_pos_y", "confidence"} <= names:
+        return "world"
+    if {"x_norm", "y_norm", "gaze_timestamp"} <= names and names & {"on_surf", "on_srf"}:
+        return "surface"
+    return None
+
+
+def read_pupil(path: str | Path, image_shape: tuple[int, int] | None = None) -> dict[str, GazeRecording]:
+    """Read a Pupil Player gaze export (see the module docstring); raises :class:`GazeFormatError`."""
+    path = Path(path)
+    text = read_text(path)
+    if not text.strip():
+        raise format_error(path, "the file is empty", "pass a Pupil Player export with its header line")
+    names = {n.strip().strip('"').lower() for n in re.split(r"[,\t]", text.split("\n", 1)[0])}
+    kind = is_pupil_header(names)
+    if kind is None:
+        raise format_error(
+            path,
+            "the header is not a Pupil Player gaze export (norm_pos_x, norm_pos_y or x_norm, y_norm, on_surf)",
+            "export gaze_positions.csv or gaze_positions_on_surface_NAME.csv with Pupil Player",
+            1,
+        )
+    if kind == "world":
+        _, num, _ = read_csv_columns(
+            text, path,
+            {"t": ("gaze_timestamp", "timestamp"), "frame": ("world_index", "index"),
+             "confidence": ("confidence",), "x": ("norm_pos_x",), "y": ("norm_pos_y",)},
+        )
+        on = np.ones(len(num["x"]), dtype=bool)
+    else:
+        _, num, txt = read_csv_columns(
+            text, path,
+            {"t": ("gaze_timestamp",), "frame": ("world_index", "world_frame_idx"),
+             "confidence": ("confidence",), "x": ("x_norm",), "y": ("y_norm",),
+             "xs": ("x_scaled",), "ys": ("y_scaled",)},
+            {"on": ("on_surf", "on_srf")},
+        )
+        on = np.array([v.lower() in ("true", "1") for v in txt["on"]], dtype=bool)
+    t = num["t"]
+    if (~np.isfinite(t)).any():
+        raise format_error(path, "a gaze timestamp is missing", "fix or delete that line", int(np.argmax(~np.isfinite(t))) + 2)
+    order = np.argsort(t, kind="stable")
+    x, y = num["x"][order], num["y"][order]
+    confidence = num.get("confidence", np.ones_like(t))[order]
+    t, on = t[order], on[order]
+    meta = {"source": "pupil-labs"}
+    step = typical_step(t)
+    if step is not None:
+        meta["sampling_rate_hz"] = round(1.0 / step, 1)
+        low, high = PLAUSIBLE_RATE_HZ
+        if not low <= 1.0 / step <= high:
+            warn(path, f"the gaze timestamps give {1.0 / step:.4g} Hz, not seconds of an eye tracker; check the export")
+    if kind == "surface":
+        key = (_SURFACE_NAME.match(path.name) or {"name": None})["name"] or path.stem
+        shape, assumed = _surface_shape(num, image_shape)
+        height, width = shape
+        coords = np.column_stack([(1.0 - y) * height - 0.5, x * width - 0.5])
+        image = {"name": key, "shape": [height, width]}
+        meta["surface"] = key
+    else:
+        key = "world"
+        assumed = image_shape is None
+        height, width = (int(image_shape[-2]), int(image_shape[-1])) if image_shape is not None else WORLD_FRAME
+        frame = num.get("frame")
+        frame = np.zeros_like(t) if frame is None else frame[order]
+        coords = np.column_stack([frame, (1.0 - y) * height - 0.5, x * width - 0.5])
+        n_frames = int(np.nanmax(frame)) + 1 if np.isfinite(frame).any() else 1
+        image = {"name": "world", "shape": [n_frames, height, width]}
+    if assumed:
+        image["shape_assumed"] = True
+        what = "surface has no size set in Pupil Player" if kind == "surface" else "world camera's frame size is not in the export"
+        warn(
+            path,
+            f"the {what}, so positions are placed on a {height} x {width} image; "
+            "pass image_shape=(height, width) to place them on yours",
+        )
+    meta["image"] = image
+    finite = np.isfinite(coords).all(axis=1)
+    warn_off_image(path, coords[finite & on], (height, width))
+    inside = (coords[:, -2] >= -0.5) & (coords[:, -2] < height - 0.5)
+    inside &= (coords[:, -1] >= -0.5) & (coords[:, -1] < width - 0.5)
+    valid = finite & on & inside & (confidence >= MIN_CONFIDENCE)
+    meta["min_confidence"] = MIN_CONFIDENCE
+    screen = np.column_stack([x, 1.0 - y]) if kind == "surface" else None
+    return {key: GazeRecording(t=t - t[0] if len(t) else t, coords=coords, valid=valid, screen=screen, meta=meta)}
+
+
+def _surface_shape(num: dict, image_shape) -> tuple[tuple[int, int], bool]:
+    if image_shape is not None:
+        return (int(image_shape[-2]), int(image_shape[-1])), False
+    sizes = []
+    for scaled, norm in (("ys", "y"), ("xs", "x")):
+        if scaled not in num:
+            return NOMINAL_SURFACE, True
+        usable = np.isfinite(num[scaled]) & np.isfinite(num[norm]) & (np.abs(num[norm]) > 0.01)
+        if not usable.any():
+            return NOMINAL_SURFACE, True
+        sizes.append(float(np.median(num[scaled][usable] / num[norm][usable])))
+    if all(abs(size - 1.0) < 1e-6 for size in sizes) or min(sizes) < 2:
+        return NOMINAL_SURFACE, True
+    return (int(round(sizes[0])), int(round(sizes[1]))), False
