@@ -11,9 +11,17 @@ Paper scale (a GPU: several hundred images, 224 x 224, 100 epochs)::
     python benchmarks/gradtrack_synthetic.py --kind polyp --n-images 900 --n-test 100 \\
         --size 224 --epochs 100 --base-channels 32 --max-channels 512 --device cuda
 
-Reduced CPU run (the default), see ``docs/perf/gradtrack.md`` for its results::
+Reduced CPU run (the default: 3 data seeds x 3 network seeds), see
+``docs/perf/gradtrack.md`` for its results::
 
-    python benchmarks/gradtrack_synthetic.py
+    OMP_NUM_THREADS=1 python benchmarks/gradtrack_synthetic.py --json polyp.json
+
+Each data seed draws its own images and gaze; every method is trained with each
+network seed on each data set. The table gives the mean and spread over data
+sets, and GradTrack minus each baseline *paired by data seed*, so that a lead
+smaller than the data-to-data spread is not mistaken for an advantage.
+Ablations: ``--ta-blocks`` (none, 2, 4), ``--beta``, ``--tau``,
+``--pseudo-threshold``, ``--size``, ``--epochs``, ``--crf``.
 
 Dice is reported twice: with the argmax (threshold 0.5) for every method, as
 in the paper, and with the decision threshold each run picks on a small
@@ -63,7 +71,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--base-channels", type=int, default=8)
     parser.add_argument("--max-channels", type=int, default=64)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="network seeds")
+    parser.add_argument("--data-seeds", type=int, nargs="+", default=[1234, 9876, 4242],
+                        help="seeds of the simulated images and gaze (one data set each)")
+    parser.add_argument("--crf", default="gazemedseg", choices=("gazemedseg", "scaled"),
+                        help="dense-CRF setting of the pseudo-masks (see napari_gazeseg.gaze.crf)")
+    parser.add_argument("--ta-blocks", type=int, nargs="*", default=None,
+                        help="decoder blocks with Track Attention for gradtrack (default 2 4; none: ablation)")
+    parser.add_argument("--beta", type=float, default=None, help="track-map beta at --size (default 10 * size/224)")
+    parser.add_argument("--tau", type=float, default=0.25, help="track-map tau")
+    parser.add_argument("--pseudo-threshold", type=float, default=0.7, help="GradTrack pseudo-mask threshold")
     parser.add_argument("--methods", nargs="+", default=[m[0] for m in METHODS])
     parser.add_argument("--gaze", choices=("recording", "fixations"), default="recording",
                         help="train from the tracker samples (I-VT fixations) or the observer's true fixations")
@@ -108,32 +125,32 @@ def time_paper_network(steps: int, device: torch.device) -> float:
     return float(np.median(durations))
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    device = resolve_device(args.device)
-    scale = args.size / 224.0
-    params = SupervisionParams(size=args.size, beta=10.0 * scale)
+def run_data_seed(args, data_seed: int, device, params) -> dict:
+    """Every method x network seed on one simulated data set: Dice lists and label Dice."""
     total = args.n_images + args.n_test + args.n_val
     started = time.perf_counter()
-    scenes = simulate_dataset(total, kind=args.kind, shape=(args.scene_size, args.scene_size), seed=1234, n_objects=args.objects)
+    scenes = simulate_dataset(total, kind=args.kind, shape=(args.scene_size, args.scene_size), seed=data_seed,
+                              n_objects=args.objects)
     items = ((s.name, s.image, s.labels, getattr(s, args.gaze)) for s in scenes)
+    out: dict = {"methods": {}, "seconds_per_epoch": []}
     with tempfile.TemporaryDirectory() as scratch:
-        cache = args.cache_dir or Path(scratch) / "cache"
+        cache = Path(args.cache_dir) / f"data{data_seed}" if args.cache_dir else Path(scratch) / "cache"
         samples = samples_from_items(items, params, cache)
-        prepare_s = time.perf_counter() - started
+        out["prepare_seconds"] = time.perf_counter() - started
         held_out = args.n_images + args.n_test
         train, test = samples.subset(range(args.n_images)), samples.subset(range(args.n_images, held_out))
         val = samples.subset(range(held_out, total)) if args.n_val else None
         truth = test.targets[:, test.channel("mask")] > 0.5
-        results, calibrated, seconds_per_epoch = {}, {}, []
         for method in args.methods:
             scores, scores_calibrated = [], []
             for seed in args.seeds:
                 config = TrainConfig(
                     method=method, size=args.size, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, momentum=args.momentum, base_channels=args.base_channels,
-                    max_channels=args.max_channels, beta=params.beta, seed=seed,
-                    device=str(device), progress=False,
+                    max_channels=args.max_channels, beta=params.beta, tau=params.tau,
+                    pseudo_threshold=params.pseudo_threshold, crf=params.crf,
+                    ta_blocks=None if args.ta_blocks is None else tuple(args.ta_blocks),
+                    seed=seed, device=str(device), progress=False,
                 )
                 out_dir = Path(scratch) / f"{method}_{seed}"
                 seconds = []
@@ -142,29 +159,83 @@ def main(argv=None) -> dict:
                 threshold = result.metrics.get("val_threshold", 0.5)
                 scores.append(100 * float(dice_scores(foreground > 0.5, truth).mean()))
                 scores_calibrated.append(100 * float(dice_scores(foreground > threshold, truth).mean()))
-                seconds_per_epoch.append(float(np.mean(seconds)))
-                print(f"  {method:<11} seed {seed}: Dice {scores[-1]:.2f} % at 0.5, {scores_calibrated[-1]:.2f} % "
-                      f"at {threshold:.2f}  ({np.mean(seconds):.2f} s/epoch)", flush=True)
-            results[method], calibrated[method] = scores, scores_calibrated
-    rows = []
+                out["seconds_per_epoch"].append(float(np.mean(seconds)))
+                print(f"  data {data_seed} {method:<11} seed {seed}: Dice {scores[-1]:.2f} % at 0.5, "
+                      f"{scores_calibrated[-1]:.2f} % at {threshold:.2f}  ({np.mean(seconds):.2f} s/epoch)", flush=True)
+            target = dict((m, t) for m, _, t in METHODS)[method]
+            out["methods"][method] = {
+                "dice": scores, "dice_val_threshold": scores_calibrated,
+                "label_dice": 100 * _supervision_quality(train, target),
+            }
+    return out
+
+
+def paired(per_seed: dict[int, dict], a: str, b: str, key: str = "dice") -> dict:
+    """GradTrack (``a``) minus a baseline (``b``), paired by data seed (network-seed means)."""
+    from scipy import stats
+
+    diffs = np.array([np.mean(r["methods"][a][key]) - np.mean(r["methods"][b][key]) for r in per_seed.values()])
+    n = diffs.size
+    sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
+    p = float(stats.ttest_1samp(diffs, 0.0).pvalue) if n > 1 and sd > 0 else float("nan")
+    return {"mean": float(diffs.mean()), "std": sd, "per_seed": diffs.tolist(),
+            "ahead": int((diffs > 0).sum()), "n": n, "p": p,
+            # "exceeds its spread": the mean difference is larger than its standard error twice over
+            "exceeds_spread": bool(n > 1 and abs(diffs.mean()) > 2 * sd / np.sqrt(n))}
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    device = resolve_device(args.device)
+    scale = args.size / 224.0
+    beta = 10.0 * scale if args.beta is None else args.beta
+    params = SupervisionParams(size=args.size, beta=beta, tau=args.tau, pseudo_threshold=args.pseudo_threshold,
+                               crf=args.crf)
+    per_seed = {}
+    for data_seed in args.data_seeds:
+        per_seed[data_seed] = run_data_seed(args, data_seed, device, params)
     print()
     print(f"{args.kind}: {args.n_images} training / {args.n_test} test / {args.n_val} validation images, {args.size} px, "
-          f"{args.epochs} epochs, channels {args.base_channels}..{args.max_channels}, seeds {args.seeds}, {device}")
-    print(f"{'Method':<26}{'Supervision':<13}{'Dice mean':>10}{'Std':>7}{'at val thr':>12}{'Std':>7}{'label Dice':>12}")
-    for method, title, target in METHODS:
-        if method not in results:
+          f"{args.epochs} epochs, channels {args.base_channels}..{args.max_channels}, network seeds {args.seeds}, "
+          f"data seeds {args.data_seeds}, CRF {args.crf}, TA blocks {args.ta_blocks or 'default'}, {device}")
+    print("Mean and std over data seeds of each data seed's mean over network seeds; "
+          "'net std': mean over data seeds of the std over network seeds.")
+    print(f"{'Method':<26}{'Dice at 0.5':>12}{'std':>7}{'net std':>9}{'at val thr':>12}{'std':>7}{'label Dice':>12}")
+    rows = []
+    for method, title, _ in METHODS:
+        if method not in args.methods:
             continue
-        scores, tuned = np.array(results[method]), np.array(calibrated[method])
-        quality = 100 * _supervision_quality(train, target)
-        supervision = "Full" if method == "supervised" else "Gaze"
-        spread = (lambda v: v.std(ddof=1) if len(v) > 1 else 0.0)
-        print(f"{title:<26}{supervision:<13}{scores.mean():>10.2f}{spread(scores):>7.2f}"
-              f"{tuned.mean():>12.2f}{spread(tuned):>7.2f}{quality:>12.2f}")
-        rows.append({"method": method, "dice": scores.tolist(), "dice_val_threshold": tuned.tolist(), "label_dice": quality})
-    per_epoch = float(np.mean(seconds_per_epoch))
-    per_image = per_epoch / args.n_images
-    print(f"\nsupervision maps: {prepare_s:.1f} s for {total} images ({1000 * prepare_s / total:.0f} ms/image, simulation included)")
-    print(f"training: {per_epoch:.2f} s/epoch, {1000 * per_image:.1f} ms per image-step on {device} "
+        by_seed = [r["methods"][method] for r in per_seed.values()]
+        at05 = np.array([np.mean(m["dice"]) for m in by_seed])
+        tuned = np.array([np.mean(m["dice_val_threshold"]) for m in by_seed])
+        net_std = float(np.mean([np.std(m["dice"], ddof=1) if len(m["dice"]) > 1 else 0.0 for m in by_seed]))
+        label = float(np.mean([m["label_dice"] for m in by_seed]))
+        spread = (lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0)
+        print(f"{title:<26}{at05.mean():>12.2f}{spread(at05):>7.2f}{net_std:>9.2f}{tuned.mean():>12.2f}"
+              f"{spread(tuned):>7.2f}{label:>12.2f}")
+        rows.append({"method": method, "dice_mean": float(at05.mean()), "dice_std": spread(at05),
+                     "dice_network_std": net_std, "dice_val_threshold_mean": float(tuned.mean()),
+                     "dice_val_threshold_std": spread(tuned), "label_dice": label,
+                     "dice_by_data_seed": at05.tolist(), "dice_val_threshold_by_data_seed": tuned.tolist()})
+    comparisons = {}
+    if "gradtrack" in args.methods:
+        print("\nPaired by data seed: GradTrack minus each baseline (Dice points)")
+        print(f"{'baseline':<26}{'at 0.5':>10}{'std':>7}{'ahead':>8}{'p':>8}{'at val thr':>12}{'std':>7}{'ahead':>8}")
+        for method, title, _ in METHODS:
+            if method == "gradtrack" or method not in args.methods:
+                continue
+            d05, dvt = paired(per_seed, "gradtrack", method), paired(per_seed, "gradtrack", method, "dice_val_threshold")
+            comparisons[method] = {"at_0.5": d05, "at_val_threshold": dvt}
+            mark = lambda d: "*" if d["exceeds_spread"] else " "  # noqa: E731
+            print(f"{title:<26}{d05['mean']:>+9.2f}{mark(d05)}{d05['std']:>7.2f}{d05['ahead']:>5}/{d05['n']}"
+                  f"{d05['p']:>8.3f}{dvt['mean']:>+11.2f}{mark(dvt)}{dvt['std']:>7.2f}{dvt['ahead']:>5}/{dvt['n']}")
+        print("* the mean difference exceeds twice its standard error over data seeds")
+    seconds = [s for r in per_seed.values() for s in r["seconds_per_epoch"]]
+    per_epoch = float(np.mean(seconds)) if seconds else float("nan")
+    prepare = float(np.mean([r["prepare_seconds"] for r in per_seed.values()]))
+    total = args.n_images + args.n_test + args.n_val
+    print(f"\nsupervision maps: {prepare:.1f} s per data set of {total} images (simulation included)")
+    print(f"training: {per_epoch:.2f} s/epoch, {1000 * per_epoch / args.n_images:.1f} ms per image-step on {device} "
           f"(torch threads {torch.get_num_threads()})")
     paper_step = None
     if args.time_paper_network:
@@ -172,8 +243,9 @@ def main(argv=None) -> dict:
         epoch_900 = paper_step * 900 / 8
         print(f"paper network (224 px, 32..512, batch 8): {paper_step:.2f} s/step on {device}; "
               f"900 images x 100 epochs would take {epoch_900 * 100 / 3600:.1f} h here")
-    report = {"paper_network_seconds_per_step": paper_step, "args": vars(args), "device": str(device), "rows": rows, "seconds_per_epoch": per_epoch,
-              "ms_per_image_step": 1000 * per_image, "prepare_seconds": prepare_s}
+    report = {"args": vars(args), "device": str(device), "rows": rows, "paired": comparisons,
+              "per_data_seed": {str(k): v for k, v in per_seed.items()}, "seconds_per_epoch": per_epoch,
+              "prepare_seconds": prepare, "paper_network_seconds_per_step": paper_step}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return report

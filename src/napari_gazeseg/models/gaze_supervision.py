@@ -89,6 +89,7 @@ class SupervisionParams:
     gazemedseg_thresholds: tuple[float, ...] = (0.5, 0.3)
     soft_label_floor: float = 0.5
     vam_sigma: float | None = None
+    crf: str = "gazemedseg"
 
     def vam_sigma_for(self, shape: tuple[int, int]) -> float:
         """VAM sigma in pixels of an image of ``shape``: ``vam_sigma``, else GazeMedSeg's
@@ -106,6 +107,7 @@ class SupervisionParams:
             pseudo_threshold=config.pseudo_threshold,
             gazemedseg_thresholds=tuple(config.gazemedseg_thresholds),
             vam_sigma=config.vam_sigma,
+            crf=getattr(config, "crf", "gazemedseg"),
         )
 
     def target_names(self, with_mask: bool) -> tuple[str, ...]:
@@ -160,7 +162,7 @@ def supervision_targets(
     mask: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All supervision maps of one image (see the module table), ``(size, size)`` float32."""
-    from ..gaze.crf import dense_crf, pseudo_masks
+    from ..gaze.crf import crf_params, dense_crf, pseudo_masks
 
     image = np.asarray(image)
     rgb = to_uint8_rgb(image)
@@ -179,7 +181,7 @@ def supervision_targets(
     sigma = params.vam_sigma_for(shape)
     for inspection in _inspections(fixations):
         vam = np.maximum(vam, visual_attention_map(inspection, shape, sigma=sigma))
-    refined = dense_crf(rgb, vam)
+    refined = dense_crf(rgb, vam, **crf_params(shape, params.crf))
     targets = {TRACK_RATIOS[ratio]: values for ratio, values in tracks.items()}
     under = pseudo_masks(refined, params.pseudo_threshold)[params.pseudo_threshold]
     targets["pseudo_mask"] = resize_map_array(under, size, binary=True)

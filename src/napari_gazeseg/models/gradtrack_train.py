@@ -89,7 +89,10 @@ class TrainConfig:
     the track maps (pixels at ``size``), ``pseudo_threshold`` of GradTrack's
     under-activation pseudo-mask, ``gazemedseg_thresholds``, ``vam_sigma``
     (Gaussian sigma of the visual attention map in pixels of the original
-    image; ``None``: GazeMedSeg's 70 px on 768 px scaled to the image).
+    image; ``None``: GazeMedSeg's 70 px on 768 px scaled to the image), ``crf``
+    (a :data:`~napari_gazeseg.gaze.crf.CRF_SETTINGS` name). ``ta_blocks``: the
+    decoder blocks with Track Attention (``None``: the paper's 2 and 4; ``()``:
+    none, an ablation).
     """
 
     method: str = "gradtrack"
@@ -111,6 +114,8 @@ class TrainConfig:
     pseudo_threshold: float = 0.7
     gazemedseg_thresholds: tuple[float, ...] = (0.5, 0.3)
     vam_sigma: float | None = None
+    crf: str = "gazemedseg"
+    ta_blocks: tuple[int, ...] | None = None
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
@@ -128,6 +133,12 @@ class TrainConfig:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError("the validation fraction must lie in [0, 1).")
         self.gazemedseg_thresholds = tuple(float(t) for t in self.gazemedseg_thresholds)
+        if self.ta_blocks is not None:
+            self.ta_blocks = tuple(int(b) for b in self.ta_blocks)
+        from ..gaze.crf import CRF_SETTINGS
+
+        if self.crf not in CRF_SETTINGS:
+            raise ValueError(f"unknown CRF setting {self.crf!r}; choose one of {', '.join(CRF_SETTINGS)}.")
 
     def unet_config(self) -> UNetConfig:
         return UNetConfig(
@@ -140,6 +151,8 @@ class TrainConfig:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["gazemedseg_thresholds"] = list(self.gazemedseg_thresholds)
+        if self.ta_blocks is not None:
+            data["ta_blocks"] = list(self.ta_blocks)
         return data
 
     @classmethod
@@ -159,8 +172,12 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def build_model(config: TrainConfig) -> GradTrack:
-    """GradTrack with TA on blocks 2 and 4 for ``gradtrack``, the plain U-Net otherwise."""
-    blocks = DEFAULT_TA_BLOCKS if config.method == "gradtrack" else ()
+    """GradTrack with TA on blocks 2 and 4 (or ``config.ta_blocks``) for ``gradtrack``,
+    the plain U-Net otherwise."""
+    if config.method != "gradtrack":
+        blocks = ()
+    else:
+        blocks = DEFAULT_TA_BLOCKS if config.ta_blocks is None else config.ta_blocks
     return GradTrack(config.unet_config(), track_attention_blocks=blocks)
 
 
