@@ -171,3 +171,116 @@ def test_calibration_from_the_widget_goes_into_the_recording(viewer, widget, qtb
     assert meta["calibration"]["status"] == fake_tr.CALIBRATION_STATUS_SUCCESS
     assert meta["validation"]["accuracy_deg"] < 0.05  # the offset was calibrated away
     assert len(meta["validation"]["points"]) == 5
+
+
+# -- a user's recordings are never replaced; hotkeys live and die with the panel (issue 10) ----
+def _answer_next_question(button_text: str, asked: list) -> None:
+    """Click ``button_text`` in the next modal question box (driven by a timer, as a user)."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QMessageBox
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        asked.append(box.text())
+        for button in box.buttons():
+            if button.text() == button_text:
+                button.click()
+                return
+        raise AssertionError(f"no button {button_text!r} in {[b.text() for b in box.buttons()]}")
+
+    QTimer.singleShot(0, answer)
+
+
+def _record_briefly(widget, qtbot, ms: int = 150):
+    widget.source_box.setCurrentText(SOURCES[1])  # the cursor: wherever it is
+    widget.start_recording()
+    assert widget.recorder is not None, widget.status_label.text()
+    path = widget.recorder.path
+    qtbot.wait(ms)
+    widget.stop_recording()
+    return path
+
+
+def test_recordings_with_the_default_path_never_share_a_file(viewer, widget, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    widget.save_edit.setText("")
+    first = _record_briefly(widget, qtbot)
+    first_text = first.read_text()
+    second = _record_briefly(widget, qtbot)
+    assert first != second and first.parent == second.parent == tmp_path / "home" / "gazeseg-recordings"
+    assert first.name.startswith("cells-") and second.name.startswith("cells-")
+    assert first.read_text() == first_text and len(read_gaze(second)) > 0
+
+
+def test_an_existing_save_to_file_asks_and_is_never_replaced(viewer, widget, qtbot, tmp_path):
+    existing = tmp_path / "widget.gaze.tsv"
+    write_gaze(GazeRecording(t=[0.0, 0.1], coords=[[1.0, 2.0], [3.0, 4.0]]), existing)
+    before = existing.read_bytes()
+    asked = []
+    _answer_next_question("Cancel", asked)
+    widget.source_box.setCurrentText(SOURCES[1])
+    widget.start_recording()
+    assert widget.recorder is None and "widget.gaze.tsv" in asked[0]
+    assert existing.read_bytes() == before
+    _answer_next_question("Record to a new file", asked)
+    path = _record_briefly(widget, qtbot)
+    assert path.parent == tmp_path and path.name.startswith("widget-") and path != existing
+    assert existing.read_bytes() == before and len(read_gaze(path)) > 0
+
+
+def test_save_to_does_not_carry_one_images_path_to_the_next(viewer, widget, qtbot, tmp_path):
+    first = _record_briefly(widget, qtbot)
+    assert first == tmp_path / "widget.gaze.tsv"
+    first_text = first.read_text()
+    viewer.add_image(np.zeros((50, 60)), name="tissue")
+    widget.image_box.setCurrentText("tissue")
+    second = _record_briefly(widget, qtbot)
+    assert second.parent == tmp_path and second.name.startswith("tissue-")  # the folder stays, the name not
+    assert first.read_text() == first_text
+    assert read_gaze(second).meta["image"]["name"] == "tissue"
+
+
+def test_closing_the_panel_unbinds_g_and_shift_g(viewer, widget, qtbot, tmp_path):
+    viewer.window.remove_dock_widget(widget)
+    qtbot.wait(50)
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G)
+    qtbot.wait(50)
+    assert widget.recorder is None
+    assert not (tmp_path / "widget.gaze.tsv").exists()
+    # a new panel binds them again
+    again = RecordGazeWidget(viewer)
+    viewer.window.add_dock_widget(again)
+    again.save_edit.setText(str(tmp_path / "again.gaze.tsv"))
+    again.source_box.setCurrentText(SOURCES[1])
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)
+    try:
+        assert again.recorder is not None
+    finally:
+        again.stop_recording()
+
+
+def test_closing_the_panel_while_recording_stops_cleanly_and_says_where(viewer, widget, qtbot, monkeypatch, tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.0, 0.0), noise_sd=0.0002)
+    tracker.look_at(*snapshot_view(viewer, viewer.layers["cells"]).display_of(np.array([[40.0, 90.0]]))[0])
+    monkeypatch.setattr(fake_tr, "connected_trackers", [tracker])
+    monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
+    said = []
+    notification_manager.notification_ready.connect(lambda note: said.append(str(note.message)))
+    widget.source_box.setCurrentText(SOURCES[0])
+    widget.start_recording()
+    recorder = widget.recorder
+    widget.toggle_object()
+    qtbot.waitUntil(lambda: widget.live_layers.fixations is not None, timeout=5000)
+    viewer.window.remove_dock_widget(widget)
+    assert widget.recorder is None and not recorder.recording
+    on_file = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert len(on_file) == tracker.samples_sent  # flushed and closed: every sample
+    assert set(np.unique(on_file.object_id)) == {0, 1}  # the open object session was ended
+    assert widget.live_layers.gaze.metadata["gazeseg"]["kind"] == "gaze"  # layers final
+    assert any(str(tmp_path / "widget.gaze.tsv") in text for text in said)

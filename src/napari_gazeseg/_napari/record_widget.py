@@ -7,6 +7,16 @@ Hotkeys (free in napari's default keymap; also shown on the buttons):
   fixations and becomes the label value of its mask.
 * ``Shift+G`` starts or stops the recording.
 
+Both are bound while the panel is open; closing the panel unbinds them, and
+closing it while recording stops the recording cleanly (file flushed and
+closed, layers final) and says where the file is.
+
+*Save to* never replaces a file: empty (or a folder) gives a new name, image
+name + time stamp; an existing file asks for a new name or cancels. A typed
+file name is used once: afterwards the field is cleared and the next recording
+gets a new name in the same folder, so a series never writes one image's gaze
+over another's.
+
 While recording, three live layers follow the gaze: the last two seconds of
 raw gaze, the fixations so far (the current one grows), and a heatmap of the
 fixations weighted by duration. The readout shows the rate achieved, samples
@@ -17,13 +27,12 @@ last flush (at most 0.2 s old).
 
 from __future__ import annotations
 
-import datetime
 import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +42,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +50,7 @@ from qtpy.QtWidgets import (
 
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..tracking.mapping import ViewNotMappableError, snapshot_view
+from ..tracking.recorder import new_recording_path, recording_stem, recordings_folder
 from ..tracking.source import SourceError
 from . import layers as gaze_layers
 from ._deleted_visuals_guard import guard_deleted_visuals
@@ -59,10 +70,15 @@ FIXATIONS_INTERVAL_S = 0.5
 HEATMAP_INTERVAL_S = 3.0
 
 
-def default_recording_path(image_name: str) -> Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in image_name) or "image"
-    return Path.home() / "gazeseg-recordings" / f"{safe}-{stamp}.gaze.tsv"
+def default_recording_path(image_name: str, folder: Path | None = None) -> Path:
+    """A new unique recording file for ``image_name`` (image name + time stamp)."""
+    return new_recording_path(image_name, folder)
+
+
+def _recording_exists(path: Path) -> bool:
+    from ..gaze.formats.native import sidecar_path
+
+    return path.exists() or sidecar_path(path).exists()
 
 
 def screen_geometry_of(screen, distance_mm: float):
@@ -225,7 +241,9 @@ class RecordGazeWidget(QWidget):
             "10-100 ms on software-rendered displays; turn off there. The file is the same."
         )
         self.save_edit = QLineEdit()
-        self.save_edit.setPlaceholderText("default: ~/gazeseg-recordings/IMAGE-TIME.gaze.tsv")
+        #: The folder of new names when Save to is empty (the folder last saved to).
+        self.recordings_folder: Path | None = None
+        self._show_save_placeholder()
         browse = QPushButton("…")
         browse.clicked.connect(self._choose_save_path)
         save_row = QHBoxLayout()
@@ -264,8 +282,11 @@ class RecordGazeWidget(QWidget):
         self.source_box.currentIndexChanged.connect(self._update_enabled)
         self.viewer.layers.events.inserted.connect(self._refresh_images)
         self.viewer.layers.events.removed.connect(self._refresh_images)
-        self.viewer.bind_key(TOGGLE_OBJECT_KEY, lambda viewer: self.toggle_object(), overwrite=True)
-        self.viewer.bind_key(TOGGLE_RECORDING_KEY, lambda viewer: self.toggle_recording(), overwrite=True)
+        self._hotkeys = {TOGGLE_OBJECT_KEY: self._object_hotkey, TOGGLE_RECORDING_KEY: self._recording_hotkey}
+        self._docked = False
+        self._closed = False
+        for key, handler in self._hotkeys.items():
+            self.viewer.bind_key(key, handler, overwrite=True)
         self._quality_timer = QTimer(self)
         self._quality_timer.setInterval(500)
         self._quality_timer.timeout.connect(self._show_quality)
@@ -290,6 +311,10 @@ class RecordGazeWidget(QWidget):
         self.speed_box.setEnabled(idle and source == SOURCES[2])
         self.source_box.setEnabled(idle)
         self.image_box.setEnabled(idle)
+
+    def _show_save_placeholder(self) -> None:
+        folder = self.recordings_folder or recordings_folder()
+        self.save_edit.setPlaceholderText(f"new file: {folder}/IMAGE-TIME.gaze.tsv")
 
     def _choose_save_path(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save gaze recording", "", "Native gaze (*.gaze.tsv)")
@@ -372,7 +397,10 @@ class RecordGazeWidget(QWidget):
         except (SourceError, ViewNotMappableError) as err:
             self._say(str(err), error=True)
             return
-        path = Path(self.save_edit.text().strip() or default_recording_path(image_layer.name))
+        path = self._recording_path(image_layer.name)
+        if path is None:
+            self._say("Not recording: no file was chosen.")
+            return
         data_shape = image_layer.level_shapes[0] if image_layer.multiscale else image_layer.data.shape
         if image_layer.rgb:
             data_shape = data_shape[:-1]
@@ -406,7 +434,31 @@ class RecordGazeWidget(QWidget):
         self.object_button.setEnabled(True)
         self._update_enabled()
         self._quality_timer.start()
+        if self.save_edit.text().strip():
+            self.save_edit.clear()  # a typed name is used once; the next gets a new one here
+        self.recordings_folder = path.parent
+        self._show_save_placeholder()
         self.status_label.setText(f"Recording {source.name} gaze to {path}.")
+
+    def _recording_path(self, image_name: str) -> Path | None:
+        """The file to record to: never an existing one (None when the user cancels)."""
+        text = self.save_edit.text().strip()
+        if not text:
+            return default_recording_path(image_name, self.recordings_folder)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            return default_recording_path(image_name, path)
+        if not _recording_exists(path):
+            return path
+        instead = new_recording_path(recording_stem(path), path.parent)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Gaze recording exists")
+        box.setText(f"{path} already exists and a recording never replaces a file. Record to {instead.name} instead?")
+        new_button = box.addButton("Record to a new file", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return instead if box.clickedButton() is new_button else None
 
     def stop_recording(self) -> None:
         recorder, self.recorder = self.recorder, None
@@ -458,6 +510,41 @@ class RecordGazeWidget(QWidget):
         if recorder is not None:
             self.quality_label.setText(recorder.report().summary())
 
+    # -- the panel's life -----------------------------------------------------------
+    def _object_hotkey(self, viewer=None) -> None:
+        self.toggle_object()
+
+    def _recording_hotkey(self, viewer=None) -> None:
+        self.toggle_recording()
+
+    def event(self, event) -> bool:
+        # napari's close button takes the widget out of its dock (setParent(None)).
+        if event.type() == QEvent.Type.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif self._docked:
+                self.close_panel()
+        return super().event(event)
+
     def closeEvent(self, event) -> None:
-        self.stop_recording()
+        self.close_panel()
         super().closeEvent(event)
+
+    def close_panel(self) -> None:
+        """The panel is closed: stop a recording cleanly, say where it is, unbind the hotkeys."""
+        if self._closed:
+            return
+        self._closed = True
+        recorder = self.recorder
+        if recorder is not None:
+            self.stop_recording()
+            from napari.utils.notifications import show_info
+
+            show_info(
+                f"Record gaze was closed, so the recording stopped: {recorder.samples_written} "
+                f"samples are in {recorder.path}."
+            )
+        for key, handler in self._hotkeys.items():
+            current = self.viewer.bind_key(key, None)  # unbinds, returns what was bound
+            if current is not None and current != handler:
+                self.viewer.bind_key(key, current)  # another panel's: keep it
