@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("simulate", "fixations", "segment", "train", "train_sam", "metrics")
+COMMANDS = ("simulate", "fixations", "segment", "train", "train_sam", "metrics", "record")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -419,7 +419,8 @@ class GazeRecorder:
         else:
             coords, mapped_ok = view.map(batch.display)
         valid = valid & mapped_ok
-        object_id = self._object_ids(stamps)
+        # a replayed file brings its own object sessions; live sources get the recorder's
+        object_id = batch.object_id if batch.object_id is not None else self._object_ids(stamps)
         self._writer.append(t, coords, valid, batch.display, object_id)
         self.samples_written += len(batch)
         self.quality.add(stamps, batch.valid)

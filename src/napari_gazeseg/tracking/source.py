@@ -42,6 +42,9 @@ class SampleBatch:
         Validity of each eye's gaze point (a cursor gives both True).
     pupil_mm : (N,) float64
         Mean pupil diameter of the valid eyes in millimetres, NaN where absent.
+    object_id : (N,) int64 or None
+        The object session of each sample when the source knows it (a replayed
+        file's sessions); None lets the recorder assign its own sessions.
     """
 
     timestamp_us: np.ndarray
@@ -49,6 +52,7 @@ class SampleBatch:
     valid_left: np.ndarray
     valid_right: np.ndarray
     pupil_mm: np.ndarray
+    object_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.timestamp_us.shape[0]
@@ -57,6 +61,8 @@ class SampleBatch:
         for name in ("valid_left", "valid_right", "pupil_mm"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},).")
+        if self.object_id is not None and self.object_id.shape != (n,):
+            raise ValueError(f"object_id must have shape ({n},).")
 
     def __len__(self) -> int:
         return int(self.timestamp_us.shape[0])
@@ -67,7 +73,7 @@ class SampleBatch:
         return (self.valid_left | self.valid_right) & np.isfinite(self.display).all(axis=1)
 
     @classmethod
-    def from_arrays(cls, timestamp_us, display, valid=None, pupil_mm=None) -> "SampleBatch":
+    def from_arrays(cls, timestamp_us, display, valid=None, pupil_mm=None, object_id=None) -> "SampleBatch":
         """A batch from plain arrays; ``valid`` applies to both eyes (cursor, replay)."""
         timestamp_us = np.asarray(timestamp_us, dtype=np.int64).reshape(-1)
         display = np.asarray(display, dtype=np.float64).reshape(-1, 2)
@@ -76,7 +82,8 @@ class SampleBatch:
             valid = np.isfinite(display).all(axis=1)
         valid = np.asarray(valid, dtype=bool).reshape(-1)
         pupil = np.full(n, np.nan) if pupil_mm is None else np.asarray(pupil_mm, np.float64)
-        return cls(timestamp_us, display, valid, valid.copy(), pupil)
+        ids = None if object_id is None else np.asarray(object_id, dtype=np.int64).reshape(-1)
+        return cls(timestamp_us, display, valid, valid.copy(), pupil, ids)
 
     @classmethod
     def concatenate(cls, batches: list["SampleBatch"]) -> "SampleBatch":
@@ -89,6 +96,7 @@ class SampleBatch:
             np.concatenate([b.valid_left for b in batches]),
             np.concatenate([b.valid_right for b in batches]),
             np.concatenate([b.pupil_mm for b in batches]),
+            None if any(b.object_id is None for b in batches) else np.concatenate([b.object_id for b in batches]),
         )
 
 
