@@ -91,8 +91,10 @@ class TrainConfig:
     (Gaussian sigma of the visual attention map in pixels of the original
     image; ``None``: GazeMedSeg's 70 px on 768 px scaled to the image), ``crf``
     (a :data:`~napari_gazeseg.gaze.crf.CRF_SETTINGS` name). ``ta_blocks``: the
-    decoder blocks with Track Attention (``None``: the paper's 2 and 4; ``()``:
-    none, an ablation).
+    decoder blocks with Track Attention (``None``: the paper's 2 and 4 for
+    ``gradtrack``, none otherwise; ``()``: none, an ablation). ``init_checkpoint``:
+    a ``model.pt`` whose weights the run starts from (fine-tuning; the network
+    plan must match).
     """
 
     method: str = "gradtrack"
@@ -116,6 +118,7 @@ class TrainConfig:
     vam_sigma: float | None = None
     crf: str = "gazemedseg"
     ta_blocks: tuple[int, ...] | None = None
+    init_checkpoint: str | None = None
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
@@ -174,10 +177,10 @@ def resolve_device(device: str = "auto") -> torch.device:
 def build_model(config: TrainConfig) -> GradTrack:
     """GradTrack with TA on blocks 2 and 4 (or ``config.ta_blocks``) for ``gradtrack``,
     the plain U-Net otherwise."""
-    if config.method != "gradtrack":
-        blocks = ()
+    if config.ta_blocks is not None:
+        blocks = config.ta_blocks
     else:
-        blocks = DEFAULT_TA_BLOCKS if config.ta_blocks is None else config.ta_blocks
+        blocks = DEFAULT_TA_BLOCKS if config.method == "gradtrack" else ()
     return GradTrack(config.unet_config(), track_attention_blocks=blocks)
 
 
@@ -369,6 +372,8 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
     last_path, metrics_path = out_dir / "last.pt", out_dir / "metrics.jsonl"
     if resume and last_path.exists():
         start_epoch = _restore(last_path, model, optimizer, config, device)
+    elif config.init_checkpoint is not None:
+        model.load_state_dict(read_checkpoint(config.init_checkpoint).state_dict)
     if group.is_main:
         _truncate_metrics(metrics_path, start_epoch)
     if group.enabled:
