@@ -110,7 +110,7 @@ def test_replay_to_the_end_keeps_sessions_and_says_so(tmp_path, capsys):
     write_gaze(original, source_file)
     out = tmp_path / "copy.gaze.tsv"
     assert main(["record", "--source", "replay", "--replay", str(source_file), "--speed", "10",
-                 "--out", str(out)]) == 0
+                 "--lsl-outlet", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "stopped at the end of the replayed file" in captured.out
     assert "has ended after 300 samples" in captured.err

@@ -300,3 +300,62 @@ def test_missing_stream_and_missing_pylsl_are_one_sentence(monkeypatch):
     monkeypatch.setitem(sys.modules, "pylsl", None)
     with pytest.raises(SourceError, match="pip install pylsl"):
         load_pylsl()
+
+
+# -- the outlet from the recorder ------------------------------------------------------------------------
+def test_recorder_outlet_publishes_mapped_gaze_and_session_markers(tmp_path):
+    from napari_gazeseg.gaze.formats import read_gaze
+    from napari_gazeseg.gaze.recording import GazeRecording
+    from napari_gazeseg.tracking.lsl import GazeOutlet
+    from napari_gazeseg.tracking.recorder import GazeRecorder
+    from napari_gazeseg.tracking.replay import ReplaySource
+
+    n = 240
+    t = np.arange(n) / 120.0
+    played = GazeRecording(
+        t=t, coords=np.column_stack([t * 10, t * 20]),
+        object_id=np.repeat([0, 1, 0, 2], 60), meta={"sampling_rate_hz": 120.0},
+    )
+    from test_tracking_recorder import fixed_view  # 100 x 200 image at 5 screen px per pixel
+
+    source = ReplaySource(played, speed=2.0, display_of=fixed_view().display_of)  # through the image
+    path = tmp_path / "published.gaze.tsv"
+    recorder = GazeRecorder(source, path, view=fixed_view())
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    outlet = GazeOutlet(recorder, name=name)
+    gaze_info = pylsl.resolve_byprop("name", f"{name} gaze", timeout=5.0)[0]
+    marker_info = pylsl.resolve_byprop("name", f"{name} markers", timeout=5.0)[0]
+    gaze_inlet = pylsl.StreamInlet(gaze_info, recover=False)
+    marker_inlet = pylsl.StreamInlet(marker_info, recover=False)
+    gaze_inlet.open_stream(5.0)
+    marker_inlet.open_stream(5.0)
+    assert wait_consumers(outlet.gaze) and wait_consumers(outlet.markers)
+    full = gaze_inlet.info(5.0)
+    assert GazeStream.from_info(gaze_info, full).labels == ["row", "col", "x", "y", "valid", "object_id"]
+    lsl_start = pylsl.local_clock()
+    recorder.start()
+    recorder.start_object()
+    while not source.finished:
+        time.sleep(0.02)
+        recorder.drain()
+    recorder.stop_object()
+    recorder.stop()
+    received, stamps = [], []
+    deadline = time.monotonic() + 5
+    while len(received) < n and time.monotonic() < deadline:
+        chunk, times = gaze_inlet.pull_chunk(timeout=0.2)
+        received += chunk
+        stamps += times
+    markers, _ = marker_inlet.pull_chunk(timeout=1.0)
+    outlet.close()
+    on_file = read_gaze(path)
+    received = np.asarray(received)
+    assert len(received) == len(on_file) == n == outlet.samples_pushed
+    np.testing.assert_array_equal(received[:, 5], on_file.object_id)  # the file's sessions, not ours
+    np.testing.assert_array_equal(received[:, 2:4], on_file.screen)
+    np.testing.assert_allclose(received[:, :2], played.coords, atol=1e-9)  # mapped back onto the image
+    np.testing.assert_allclose(on_file.coords, played.coords, atol=1e-9)
+    assert received[:, 4].all()
+    np.testing.assert_allclose(np.diff(stamps), np.diff(on_file.t), atol=1e-6)
+    assert lsl_start <= stamps[0] <= lsl_start + 1.0  # on the LSL clock
+    assert [m[0] for m in markers] == ["object 1 start", "object 1 stop"]

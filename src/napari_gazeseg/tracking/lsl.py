@@ -29,6 +29,9 @@ and delivers :class:`~.source.SampleBatch` objects like any other source.
   periods count ``round(gap) - 1`` samples each (as :mod:`.quality` does); the
   count and the reconnections go into the metadata.
 
+:class:`GazeOutlet` goes the other way: it publishes a recording as it is made
+(mapped gaze and object-session markers) for LabRecorder and other lab software.
+
 ``pylsl`` (which bundles liblsl) is imported when first needed.
 """
 
@@ -52,6 +55,7 @@ __all__ = [
     "load_pylsl",
     "find_gaze_streams",
     "guess_channel_map",
+    "GazeOutlet",
 ]
 
 #: Stream types taken for gaze (compared without case).
@@ -518,3 +522,89 @@ class LslSource:
                 inlet.close_stream()
             except Exception:
                 pass
+
+
+class GazeOutlet:
+    """Publish a recording as it is made: mapped gaze and object-session markers as LSL streams.
+
+    LabRecorder (or any LSL inlet) can then record them beside EEG or physiology.
+    Two outlets, both with ``source_id`` derived from ``name``:
+
+    * ``NAME gaze`` (type ``Gaze``, double): the image coordinates (``row``,
+      ``col``, with ``plane`` first for volumes; pixels, NaN where invalid), the
+      screen ``x``/``y`` as recorded, ``valid`` (1/0) and ``object_id``; each
+      sample stamped with its own time moved onto the LSL clock;
+    * ``NAME markers`` (type ``Markers``, string, irregular): ``object N start``
+      and ``object N stop`` when a session opens or closes.
+
+    Connects to the recorder's ``samples_added``, ``object_started`` and
+    ``object_stopped`` signals (the UI thread, or whoever drains); :meth:`close`
+    disconnects and closes the outlets.
+    """
+
+    def __init__(self, recorder, name: str = "gazeseg", pylsl_module=None) -> None:
+        self._lsl = lsl = load_pylsl() if pylsl_module is None else pylsl_module
+        self.recorder = recorder
+        ndim = int(recorder.ndim)
+        image = ["row", "col"] if ndim == 2 else ["plane", "row", "col"][-ndim:]
+        labels = image + ["x", "y", "valid", "object_id"]
+        rate = float(getattr(recorder.source, "nominal_rate_hz", 0.0) or 0.0)
+        info = lsl.StreamInfo(f"{name} gaze", "Gaze", len(labels), rate, "double64", f"gazeseg-{name}-gaze")
+        channels = info.desc().append_child("channels")
+        source = recorder.source
+        raw_pixels = getattr(source, "raw", False) and getattr(source, "channel_map", None) is not None \
+            and source.channel_map.units == "pixels"
+        screen_units = "pixels" if raw_pixels else "normalized"
+        for label in labels:
+            channel = channels.append_child("channel")
+            channel.append_child_value("label", label)
+            if label in image:
+                channel.append_child_value("unit", "pixels")
+                channel.append_child_value("type", "ImagePosition")
+            elif label in ("x", "y"):
+                channel.append_child_value("unit", screen_units)
+                channel.append_child_value("type", "ScreenX" if label == "x" else "ScreenY")
+            elif label == "valid":
+                channel.append_child_value("type", "Validity")
+        info.desc().append_child_value("manufacturer", "napari-gazeseg")
+        self.gaze = lsl.StreamOutlet(info)
+        markers = lsl.StreamInfo(f"{name} markers", "Markers", 1, lsl.IRREGULAR_RATE, "string",
+                                 f"gazeseg-{name}-markers")
+        self.markers = lsl.StreamOutlet(markers)
+        self._offset_s: float | None = None
+        self.samples_pushed = 0
+        recorder.samples_added.connect(self._on_samples)
+        recorder.object_started.connect(self._on_started)
+        recorder.object_stopped.connect(self._on_stopped)
+
+    def _lsl_time(self, t: np.ndarray) -> np.ndarray:
+        """Recording time (s from the start, source clock) -> LSL clock seconds."""
+        if self._offset_s is None:  # source clock -> LSL clock, measured once
+            self._offset_s = float(self._lsl.local_clock()) - self.recorder.source.now_us() / 1e6
+        return self.recorder.start_us / 1e6 + np.asarray(t, dtype=np.float64) + self._offset_s
+
+    def _on_samples(self, recording) -> None:
+        if len(recording) == 0:
+            return
+        screen = recording.screen if recording.screen is not None else np.full((len(recording), 2), np.nan)
+        chunk = np.column_stack([
+            recording.coords, screen, recording.valid.astype(np.float64), recording.object_id.astype(np.float64),
+        ])
+        self.gaze.push_chunk(np.ascontiguousarray(chunk), self._lsl_time(recording.t).tolist())
+        self.samples_pushed += len(recording)
+
+    def _on_started(self, object_id: int) -> None:
+        self.markers.push_sample([f"object {object_id} start"], float(self._lsl.local_clock()))
+
+    def _on_stopped(self, object_id: int) -> None:
+        self.markers.push_sample([f"object {object_id} stop"], float(self._lsl.local_clock()))
+
+    def close(self) -> None:
+        for signal, slot in ((self.recorder.samples_added, self._on_samples),
+                             (self.recorder.object_started, self._on_started),
+                             (self.recorder.object_stopped, self._on_stopped)):
+            try:
+                signal.disconnect(slot)
+            except Exception:
+                pass
+        self.gaze = self.markers = None
