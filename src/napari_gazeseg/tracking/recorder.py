@@ -354,6 +354,7 @@ class GazeRecorder:
 
     def _write_loop(self) -> None:
         last_flush = time.monotonic()
+        failed = False
         try:
             while True:
                 stopping = self._stopping.is_set()
@@ -371,13 +372,15 @@ class GazeRecorder:
                 if stopping and not self._raw:
                     break
         except Exception as err:  # surfaced to the user by drain(), which stops the recording
+            failed = True
             self._writer_error = err
             self._stopping.set()
         finally:
             try:
-                self._writer.close()
+                self._writer.close()  # closes the file (and its lock) even when it fails
             except OSError as err:
-                self._writer_error = self._writer_error or err
+                if not failed:  # after a failure, closing only fails again: told once
+                    self._writer_error = err
 
     def _flush(self) -> None:
         """Writer thread: fsync; a file that disappeared goes on in a fallback file."""
