@@ -478,3 +478,330 @@ def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, pref
                 read_gaze_all(path, format="tobii-pro-lab", what=what)
             except GazeFormatError:
                 pass
+
+
+# -- hostile header fields: parsing stays linear (issue 10, item 11) -----------
+
+
+@pytest.mark.timeout(60)  # the quadratic header regex took hours on such fields
+@pytest.mark.parametrize(
+    "field",
+    ["[" * 200_000, " " * 200_000 + "x", "(" * 200_000, "[ " * 100_000 + "]", "a (" * 70_000],
+    ids=["brackets", "spaces", "parentheses", "bracket-pairs", "words"],
+)
+def test_a_200_kb_header_field_is_read_in_linear_time(tmp_path, field):
+    names = dict(CURRENT, hostile=field)
+    recording = read_gaze(export(tmp_path / "hostile.tsv", cells_rows(), names))
+    np.testing.assert_allclose(recording.coords, TARGETS, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "unit"),
+    [
+        ("Gaze point X [DACS px]", "Gaze point X", "DACS px"),
+        ("Presented Media position X (DACSpx)", "Presented Media position X", "DACSpx"),
+        ("Mapped fixation X [01-walk]", "Mapped fixation X", "01-walk"),
+        ("Recording timestamp", "Recording timestamp", None),
+        ("AOI hit [a [b]", "AOI hit", "a [b"),
+        ("Odd ] name [ms]", "Odd ] name", "ms"),
+        ("Eye (left) position", "Eye (left) position", None),
+        ("Nothing []", "Nothing", ""),
+    ],
+)
+def test_header_fields_split_into_name_and_unit(field, name, unit):
+    from napari_gazeseg.gaze.formats.tobii_prolab import split_header
+
+    assert split_header(field) == (name, unit)
+
+
+QUADRATIC_HEADER = r"^(?P<name>.*?)\s*(?:\[(?P<bracketed>[^\]]*)\]|\((?P<parenthesised>[^)]*)\))?$"
+
+
+@FUZZ
+@given(st.text(alphabet="ab [](). ", max_size=24).map(str.strip))
+def test_fuzz_header_split_agrees_with_the_former_regex_on_short_fields(field):
+    """The linear split means what the former (quadratic) regex meant."""
+    import re
+
+    from napari_gazeseg.gaze.formats.tobii_prolab import split_header
+
+    match = re.match(QUADRATIC_HEADER, field)
+    unit = match.group("bracketed")
+    unit = match.group("parenthesised") if unit is None else unit
+    assert split_header(field) == (match.group("name").strip(), unit)
+
+
+# -- re-saved as comma / semicolon CSV (issue 12, item 1) ----------------------
+
+
+def resave(path, separator, decimal="."):
+    """An export re-saved by a spreadsheet: csv quoting, another separator and decimal mark."""
+    import csv
+    import io
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
+    for number, line in enumerate(lines):
+        fields = line.split("\t")
+        if decimal == "," and number:
+            fields = [f.replace(".", ",") if f.replace(".", "").replace("-", "").isdigit() else f
+                      for f in fields]
+        writer.writerow(fields)
+    target = path.with_suffix(".csv")
+    target.write_text(out.getvalue(), encoding="utf-8")
+    return target
+
+
+@pytest.mark.parametrize(("separator", "decimal"), [(",", "."), (";", ","), (";", ".")])
+def test_exports_re_saved_as_comma_or_semicolon_csv(tmp_path, separator, decimal):
+    media = dict(CELLS, stimulus="cells, stained", media="cells; stained.png")  # quoted fields
+    rows = [sample(1000 + i * 1000 / 120, media, on_screen(media, *rc)) for i, rc in enumerate(TARGETS)]
+    path = resave(export(tmp_path / "export.tsv", rows), separator, decimal)
+    assert detect_format(path) == "tobii-pro-lab"
+    recording = read_gaze(path)
+    np.testing.assert_allclose(recording.coords, TARGETS, atol=1e-9)
+    assert recording.meta["image"] == {"name": "cells; stained.png", "shape": [300, 400]}
+    assert recording.meta["stimulus"] == "cells, stained"
+    np.testing.assert_allclose(recording.t, np.arange(len(TARGETS)) / 120, atol=1e-12)
+
+
+def test_a_re_saved_csv_with_a_bad_line_is_refused_naming_it(tmp_path):
+    path = resave(export(tmp_path / "export.tsv", cells_rows()), ",")
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3] + ",extra"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(GazeFormatError, match=r"line 4: 25 fields where the header names 24"):
+        read_gaze(path)
+
+
+# -- Recording timestamp without a unit (issue 12, item 2) ---------------------
+
+TRACKER_TIME = {**OLDER, "tracker": "Eyetracker timestamp"}
+
+
+@pytest.mark.parametrize("rate_hz", [60.0, 120.0, 600.0, 1200.0])
+@pytest.mark.parametrize("with_tracker_clock", [True, False], ids=["tracker-clock", "rate"])
+def test_unitless_microsecond_timestamps_are_recognised_and_said(
+    tmp_path, rate_hz, with_tracker_clock
+):
+    """Pro Lab 1.x wrote µs without a unit: read as ms, 6.7 s of 120 Hz became 6675 s at 0.1 Hz."""
+    n = 40
+    step_us = 1e6 / rate_hz
+    rows = [
+        sample(round(5_000_000 + i * step_us), CELLS, on_screen(CELLS, 5, 5),
+               tracker=round(123_456_789 + i * step_us))
+        for i in range(n)
+    ]
+    names = TRACKER_TIME if with_tracker_clock else OLDER
+    with pytest.warns(UserWarning, match="no unit; read as microseconds"):
+        recording = read_gaze(export(tmp_path / "us.tsv", rows, names))
+    assert recording.meta["sampling_rate_hz"] == pytest.approx(rate_hz, rel=2e-3)
+    assert recording.t[-1] == pytest.approx((n - 1) / rate_hz, abs=1e-5)
+    assert recording.meta["timestamp_unit"] == "us"
+    assert recording.meta["stimulus_onset_s"] == pytest.approx(5.0)
+    expected = "Eyetracker timestamp" if with_tracker_clock else "sampling rate"
+    assert recording.meta["timestamp_unit_from"] == expected
+
+
+@pytest.mark.parametrize("with_tracker_clock", [True, False], ids=["tracker-clock", "rate"])
+def test_unitless_millisecond_timestamps_stay_milliseconds(tmp_path, with_tracker_clock):
+    rows = [
+        sample(1000 + round(i * 1000 / 120, 3), CELLS, on_screen(CELLS, 5, 5),
+               tracker=round(123_456_789 + i * 1e6 / 120))
+        for i in range(30)
+    ]
+    names = TRACKER_TIME if with_tracker_clock else OLDER
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recording = read_gaze(export(tmp_path / "ms.tsv", rows, names))
+    assert recording.meta["sampling_rate_hz"] == pytest.approx(120.0, rel=1e-3)
+    assert recording.meta["timestamp_unit"] == "ms"
+
+
+def test_timestamps_whose_unit_cannot_be_told_are_read_as_ms_with_a_warning(tmp_path):
+    # steps of 100 000: 0.01 Hz in ms, 10 Hz in µs: neither is an eye tracker's rate
+    rows = [sample(1000 + 100_000 * i, CELLS, on_screen(CELLS, 5, 5)) for i in range(3)]
+    with pytest.warns(UserWarning, match="fit no eye-tracker rate; read as milliseconds"):
+        recording = read_gaze(export(tmp_path / "odd.tsv", rows, OLDER))
+    assert recording.meta["timestamp_unit_from"] == "assumed"
+
+
+def test_a_unit_in_the_header_is_never_second_guessed(tmp_path):
+    rows = [sample(5000 * i, CELLS, on_screen(CELLS, 5, 5)) for i in range(5)]  # [ms], 0.2 Hz
+    recording = read_gaze(export(tmp_path / "header.tsv", rows))
+    assert recording.t[-1] == 20.0 and recording.meta["timestamp_unit_from"] == "header"
+
+
+# -- fixations cut by a stimulus boundary (issue 12, item 5) -------------------
+
+
+def test_a_fixation_cut_by_a_stimulus_boundary_ends_with_it(tmp_path):
+    """Pro Lab gives both halves the whole fixation's duration, so they overlapped the next."""
+    point_a, point_b = on_screen(CELLS, 20, 30), on_screen(POLYP, 10, 20)
+    rows = []
+    # cells: fixation 1 (50 ms reported), then fixation 2 that goes on into polyp (300 ms)
+    rows += [sample(1000 + 10 * i, CELLS, point_a, index=1, fixation=point_a, duration=50)
+             for i in range(5)]
+    rows += [sample(1050 + 10 * i, CELLS, point_a, index=2, fixation=point_a, duration=300)
+             for i in range(10)]
+    # polyp starts at 1150 ms in the middle of fixation 2, which lasts to 1350 ms
+    rows += [sample(1150 + 10 * i, POLYP, point_b, index=2, fixation=point_b, duration=300)
+             for i in range(20)]
+    rows += [sample(1350 + 10 * i, POLYP, point_b, index=3, fixation=point_b, duration=40)
+             for i in range(4)]
+    contents = read_gaze_all(export(tmp_path / "cut.tsv", rows), what="fixations")
+    cells, polyp = contents["cells"], contents["polyp"]
+    np.testing.assert_allclose(cells.start, [0.0, 0.05])
+    np.testing.assert_allclose(cells.duration, [0.05, 0.10])  # to the end of cells, not 300 ms
+    np.testing.assert_allclose(polyp.start, [0.0, 0.2])
+    np.testing.assert_allclose(polyp.duration, [0.2, 0.04])  # from polyp's start: no overlap
+    assert cells.meta["fixations_cut_by_stimulus"] == 1
+    assert polyp.meta["fixations_cut_by_stimulus"] == 1
+    for fixations in (cells, polyp):
+        assert (fixations.start[1:] >= fixations.end[:-1] - 1e-12).all()
+
+
+def test_reported_durations_never_overlap_the_next_fixation(tmp_path):
+    point = on_screen(CELLS, 20, 30)
+    rows = [sample(1000 + 10 * i, CELLS, point, index=1 + i // 3, fixation=point, duration=500)
+            for i in range(9)]
+    fixations = read_gaze(export(tmp_path / "long.tsv", rows), what="fixations")
+    np.testing.assert_allclose(fixations.start, [0.0, 0.03, 0.06])
+    np.testing.assert_allclose(fixations.duration, [0.03, 0.03, 0.5])
+
+
+# -- screen geometry and Pro Lab's calibration (issue 12, item 9) ---------------
+
+GEOMETRY = {
+    **CURRENT,
+    "gx_mm": "Gaze point X [DACS mm]",
+    "gy_mm": "Gaze point Y [DACS mm]",
+    "zl": "Eye position left Z [DACS mm]",
+    "zr": "Eye position right Z [DACS mm]",
+}
+MM_PER_PX = (527.04 / 1920, 296.46 / 1080)
+
+
+def geometry_rows(targets, rate_hz=120.0, dwell_s=0.3, saccade_s=0.05, distance=650.0):
+    """Fixations on image targets (dwell) joined by linear saccades, with DACS mm and eye Z."""
+    rows, time_ms = [], 1000.0
+    points = [on_screen(CELLS, *rc) for rc in targets]
+    path = []
+    for k, point in enumerate(points):
+        path += [point] * int(dwell_s * rate_hz)
+        if k + 1 < len(points):
+            n = int(saccade_s * rate_hz)
+            path += [
+                tuple(a + (b - a) * (i + 1) / (n + 1) for a, b in zip(point, points[k + 1]))
+                for i in range(n)
+            ]
+    for i, (x, y) in enumerate(path):
+        rows.append(sample(time_ms + i * 1000 / rate_hz, CELLS, (x, y),
+                           gx_mm=x * MM_PER_PX[0], gy_mm=y * MM_PER_PX[1],
+                           zl=distance - 3.0, zr=distance + 3.0))
+    return rows
+
+
+def test_pro_lab_geometry_fills_meta_screen_and_ivt_runs_in_degrees(tmp_path):
+    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+
+    # 12 degrees apart on the screen, but only ~150 image px (the image is drawn 2x)
+    targets = [(150.0, 60.0), (150.0, 230.0), (40.0, 230.0)]
+    recording = read_gaze(export(tmp_path / "geometry.tsv", geometry_rows(targets), GEOMETRY))
+    screen = recording.meta["screen"]
+    assert screen["width_px"] == 1920 and screen["height_px"] == 1080
+    assert screen["width_mm"] == pytest.approx(527.04, rel=1e-9)
+    assert screen["height_mm"] == pytest.approx(296.46, rel=1e-9)
+    assert screen["distance_mm"] == pytest.approx(650.0)
+    fixations = detect_fixations_ivt(recording)
+    assert fixations.meta["detector"]["units"] == "deg"
+    assert len(fixations) == len(targets)
+    np.testing.assert_allclose(fixations.coords, targets, atol=1e-6)
+
+
+def test_without_millimetres_there_is_no_screen_geometry(tmp_path):
+    names = {key: name for key, name in GEOMETRY.items() if key not in ("zl", "zr")}
+    rows = geometry_rows([(150.0, 60.0), (150.0, 230.0)])
+    assert "screen" not in read_gaze(export(tmp_path / "nomm.tsv", rows, names)).meta
+
+
+@pytest.mark.parametrize("name", ["Eyetracker Calibration", "Eye tracker calibration validation"])
+def test_the_calibration_is_no_stimulus(tmp_path, name):
+    calibration = [sample(500 + 10 * i, None, (960 + i, 540), stimulus=name) for i in range(5)]
+    rows = calibration + cells_rows()
+    contents = read_gaze_all(export(tmp_path / "calibrated.tsv", rows))
+    assert list(contents) == ["cells"]
+    assert contents["cells"].meta["calibration_samples_skipped"] == 5
+    assert len(contents["cells"]) == len(TARGETS)
+    with pytest.raises(GazeFormatError, match="holds only the eye-tracker calibration"):
+        read_gaze(export(tmp_path / "only.tsv", calibration))
+
+
+# -- Pro Lab Glasses: gaze and fixations mapped onto a snapshot (issue 12, item 4) ---
+
+GLASSES = {
+    "time": "Recording timestamp",
+    "sensor": "Sensor",
+    "participant": "Participant name",
+    "recording": "Recording name",
+    "type": "Eye movement type",
+    "duration": "Gaze event duration",
+    "index": "Eye movement type index",
+    "mgx": "Mapped gaze point X [shelf]",
+    "mgy": "Mapped gaze point Y [shelf]",
+    "mtype": "Mapped eye movement type [shelf]",
+    "mindex": "Mapped eye movement type index [shelf]",
+    "mfx": "Mapped fixation X [shelf]",
+    "mfy": "Mapped fixation Y [shelf]",
+    "aoi": "AOI hit [shelf - Cereal]",
+}
+
+
+def glasses_rows():
+    """50 Hz glasses gaze (µs timestamps, no unit) with gyroscope rows between; the wearer
+    looks at the snapshot in two fixations (samples 5-14, 20-29), elsewhere in between."""
+    rows = []
+    for i in range(40):
+        time_us = 1_051_996_474 + 20_000 * i
+        rows.append({"time": time_us - 5000, "sensor": "Gyroscope", "participant": "Y1",
+                     "recording": "Recording 16"})
+        row = {"time": time_us, "sensor": "Eye Tracker", "participant": "Y1",
+               "recording": "Recording 16", "type": "Fixation", "duration": 922, "index": 7}
+        fixation = 1 if 5 <= i < 15 else 2 if 20 <= i < 30 else None
+        if fixation is not None:
+            x, y = (100.5 + i, 50.25) if fixation == 1 else (300.0, 200.0 + i)
+            fx, fy = (110.0, 50.25) if fixation == 1 else (300.0, 224.5)
+            row.update(mgx=x, mgy=y, mtype="Fixation", mindex=fixation, mfx=fx, mfy=fy, aoi=1)
+        else:
+            row.update(mtype="Saccade", mindex=1, aoi=0)
+        rows.append(row)
+    return rows
+
+
+def test_glasses_gaze_mapped_onto_a_snapshot(tmp_path):
+    path = export(tmp_path / "glasses.tsv", glasses_rows(), GLASSES)
+    assert detect_format(path) == "tobii-pro-lab"
+    with pytest.warns(UserWarning, match="microseconds"):
+        recording = read_gaze(path)
+    assert isinstance(recording, GazeRecording) and len(recording) == 25  # samples 5 .. 29
+    assert recording.meta["image"] == {"name": "shelf"} and recording.meta["glasses"]
+    assert recording.meta["sampling_rate_hz"] == 50.0
+    on = recording.valid
+    assert on.tolist() == [True] * 10 + [False] * 5 + [True] * 10
+    np.testing.assert_allclose(recording.coords[0], [50.25 - 0.5, 105.5 - 0.5])
+    np.testing.assert_allclose(recording.coords[-1], [229 - 0.5, 300 - 0.5])
+    assert np.isnan(recording.coords[~on]).all()
+    with pytest.warns(UserWarning):
+        fixations = read_gaze(path, what="fixations")
+    np.testing.assert_allclose(fixations.coords, [[49.75, 109.5], [224.0, 299.5]])
+    np.testing.assert_allclose(fixations.start, [0.0, 0.3])
+    np.testing.assert_allclose(fixations.duration, [0.2, 0.2])  # mapped runs, not the 922 ms
+
+
+def test_glasses_export_with_only_mapped_fixations_gives_fixations(tmp_path):
+    names = {key: name for key, name in GLASSES.items() if key not in ("mgx", "mgy")}
+    with pytest.warns(UserWarning, match="microseconds"):
+        fixations = read_gaze(export(tmp_path / "fixations.tsv", glasses_rows(), names))
+    assert isinstance(fixations, Fixations) and len(fixations) == 2
+    np.testing.assert_allclose(fixations.coords, [[49.75, 109.5], [224.0, 299.5]])

@@ -6,6 +6,10 @@ Formats (``docs/formats.md`` describes each column and convention):
   :func:`write_gaze` and, while recording, by :class:`NativeGazeWriter`;
 * ``"tobii-pro-lab"``: Tobii Pro Lab data export TSV, one recording per
   presented stimulus (:mod:`.tobii_prolab`);
+* ``"tobii-studio"``: Tobii Studio data export TSV, one recording per media
+  (:mod:`.tobii_studio`);
+* ``"tobii-sdk"``: raw Tobii SDK samples saved as text by Titta, I2MC or
+  tobii-research scripts, the screen as the image (:mod:`.titta`);
 * ``"gazemedseg"``: GazeMedSeg / EyeLink Data Viewer fixation report CSV, one
   :class:`Fixations` per image (:mod:`.gazemedseg`), written by
   :func:`write_gazemedseg_csv`;
@@ -37,7 +41,9 @@ from .pupil import read_pupil
 from .gazemedseg import read_gazemedseg_csv, write_gazemedseg_csv
 from .native import NativeGazeWriter, read_native, sidecar_path, write_native
 from .plain_csv import read_plain_csv
+from .titta import read_titta
 from .tobii_prolab import read_tobii_pro_lab
+from .tobii_studio import read_tobii_studio
 
 __all__ = [
     "FORMATS",
@@ -116,6 +122,8 @@ def read_gaze_all(
         raise ValueError(f"unknown gaze format {format!r}; use one of {', '.join(FORMATS)}.")
     if format == "tobii-pro-lab":
         return read_tobii_pro_lab(path, what=what)
+    if format == "tobii-studio":
+        return read_tobii_studio(path, what=what)
     if format == "gazemedseg":
         return read_gazemedseg_csv(path, image_shape=image_shape)
     if format == "eyelink-asc":
@@ -132,7 +140,10 @@ def read_gaze_all(
         return read_pupil(path, image_shape=image_shape)
     if format == "bids":
         return read_bids_physio(path, image_shape=image_shape)
-    recording = read_native(path) if format == "native" else read_plain_csv(path)
+    if format == "tobii-sdk":
+        recording = read_titta(path, image_shape=image_shape)
+    else:
+        recording = read_native(path) if format == "native" else read_plain_csv(path)
     return {_single_name(recording, path): recording}
 
 

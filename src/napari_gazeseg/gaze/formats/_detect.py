@@ -13,13 +13,17 @@ from ._table import header_fields
 from ._text import decode_text, read_bytes, text_encoding
 from .native import native_columns, read_sidecar
 from .plain_csv import is_plain_csv_header
+from .titta import is_titta_header
+from .tobii_studio import is_tobii_studio_header
 
 __all__ = ["FORMATS", "detect_format"]
 
 #: Names accepted by ``format=`` of :func:`read_gaze`, with what they read.
 FORMATS = {
     "native": "napari-gazeseg NAME.gaze.tsv + NAME.gaze.json",
-    "tobii-pro-lab": "Tobii Pro Lab data export (TSV)",
+    "tobii-pro-lab": "Tobii Pro Lab data export (TSV, or re-saved as CSV; Glasses snapshots)",
+    "tobii-studio": "Tobii Studio data export (TSV)",
+    "tobii-sdk": "raw Tobii SDK samples saved as text (Titta, I2MC, tobii-research)",
     "gazemedseg": "GazeMedSeg / EyeLink Data Viewer fixation report (CSV)",
     "csv": "plain CSV/TSV with a time column and x, y or row, col columns",
     "eyelink-asc": "EyeLink ASC (edf2asc): samples, EFIX fixations, messages",
@@ -72,6 +76,10 @@ def detect_format(path: str | Path) -> str:
         return "native"
     if any(name.startswith(("recording timestamp", "gaze point x")) for name in names):
         return "tobii-pro-lab"
+    if is_tobii_studio_header(names):
+        return "tobii-studio"
+    if is_titta_header(names):
+        return "tobii-sdk"
     if {"current_fix_x", "current_fix_y"} <= names:
         return "gazemedseg"
     if is_pupil_header(names):

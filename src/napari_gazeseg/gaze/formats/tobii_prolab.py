@@ -42,13 +42,15 @@ fixations off the media are left out and counted in
 
 from __future__ import annotations
 
+import csv
 import gc
 import operator
-import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..geometry import ScreenGeometry
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._table import parse_fast
@@ -56,12 +58,26 @@ from ._text import read_text
 
 __all__ = ["read_tobii_pro_lab"]
 
-_HEADER = re.compile(
-    r"^(?P<name>.*?)\s*(?:\[(?P<bracketed>[^\]]*)\]|\((?P<parenthesised>[^)]*)\))?$"
-)
 _SECONDS = {"ms": 1e-3, "us": 1e-6, None: 1e-3}
 _DACS = ("dacspx", None)
 _PX = ("px", None)
+
+
+def split_header(field: str) -> tuple[str, str | None]:
+    """``(name, unit text)`` of a header field ``Name [unit]`` or ``Name (unit)``.
+
+    The unit is the text inside the last bracket pair when the field ends in one
+    (the opening bracket after any earlier closing one); None without. Linear in
+    the field's length, so a hostile 200 KB header field costs no more than reading it.
+    """
+    text = field.rstrip()
+    for opening, closing in (("[", "]"), ("(", ")")):
+        if text.endswith(closing):
+            end = len(text) - 1
+            start = text.find(opening, text.rfind(closing, 0, end) + 1, end)
+            if start >= 0:
+                return text[:start].rstrip(), text[start + 1 : end]
+    return text, None
 
 
 def _unit(text: str | None) -> str | None:
@@ -99,50 +115,139 @@ _USED = {
     "participant name",
     "recording name",
     "recording fixation filter name",
+    "eyetracker timestamp",
+    "eye position left z",
+    "gaze point left x",
+    "gaze point left y",
+    "gaze point right x",
+    "gaze point right y",
+    "eye position right z",
+    # Pro Lab Glasses: gaze and fixations mapped onto a snapshot, ``Name [SNAPSHOT]``
+    "mapped gaze point x",
+    "mapped gaze point y",
+    "assisted mapping gaze point x",
+    "assisted mapping gaze point y",
+    "manually mapped gaze point x",
+    "manually mapped gaze point y",
+    "mapped fixation x",
+    "mapped fixation y",
+    "mapped eye movement type",
+    "mapped eye movement type index",
 }
 
 
-class _Table:
-    """The export's used columns by name and unit: one tuple of field strings per column."""
+def sniff_separator(header: str) -> str:
+    """The field separator of a table whose header line is ``header``.
 
-    def __init__(self, text: str, path):
+    A tab wherever there is one (Pro Lab and Tobii Studio write tabs); otherwise
+    the more frequent of semicolon and comma (a spreadsheet's re-saved CSV).
+    """
+    if "\t" in header:
+        return "\t"
+    if header.count(";") > header.count(","):
+        return ";"
+    return "," if "," in header else "\t"
+
+
+class _Table:
+    """The export's used columns by name and unit: one tuple of field strings per column.
+
+    ``used`` holds the base names (lower case, unit removed) of the columns to
+    keep; ``prefixes`` keeps every column whose base name starts with one of them.
+    Tab-separated text is split on tabs; a comma or semicolon table (an export
+    re-saved by a spreadsheet) is read with :mod:`csv`, so quoted fields work.
+    """
+
+    def __init__(self, text: str, path, used=None, prefixes=()):
         self.path = path
+        used = _USED if used is None else used
         lines = text.split("\n")
-        self.header = [field.strip().strip('"') for field in lines[0].split("\t")]
+        self.separator = sniff_separator(lines[0])
+        if self.separator == "\t":
+            header = lines[0].split("\t")
+        else:
+            header = next(iter(self._split(lines[:1], first=1)))[1]
+        self.header = [field.strip().strip('"') for field in header]
         self.keys = {}
+        self.raw_units: dict[int, str | None] = {}
         for index, field in enumerate(self.header):
-            match = _HEADER.match(field)
-            unit = _unit(match.group("bracketed") or match.group("parenthesised"))
-            self.keys.setdefault((match.group("name").strip().lower(), unit), index)
-        used = sorted({index for (name, _), index in self.keys.items() if name in _USED})
+            name, raw_unit = split_header(field)
+            key = (name.strip().lower(), _unit(raw_unit))
+            if key not in self.keys:
+                self.keys[key] = index
+                self.raw_units[index] = raw_unit
+        kept = {
+            index
+            for (name, _), index in self.keys.items()
+            if name in used or (prefixes and name.startswith(tuple(prefixes)))
+        }
+        used = sorted(kept)
         # a tuple even when one column is used (and an empty one when none is)
         pick = operator.itemgetter(*used, *used) if used else (lambda fields: ())
         width = len(self.header)
+        numbered = self._split(lines)
         collecting = gc.isenabled()
         gc.disable()  # millions of short strings: the cyclic collector would run over and over
         try:
-            split = (line.split("\t") for line in lines[1:])
-            picked = [pick(fields) if len(fields) == width else None for fields in split]
+            picked = [
+                (line, pick(fields) if len(fields) == width else fields)
+                for line, fields in numbered
+            ]
         finally:
             if collecting:
                 gc.enable()
-        for position in (i for i, row in enumerate(picked) if row is None):
-            line = lines[position + 1]
-            if line.strip():
+        for line, row in picked:
+            if isinstance(row, list) and any(field.strip() for field in row):
                 raise format_error(
                     path,
-                    f"{line.count(chr(9)) + 1} fields where the header names {width}",
+                    f"{len(row)} fields where the header names {width}",
                     "export the data again or fix that line",
-                    position + 2,
+                    line,
                 )
-        self.lines = [position + 2 for position, row in enumerate(picked) if row is not None]
-        rows = [row for row in picked if row is not None]
+        picked = [(line, row) for line, row in picked if isinstance(row, tuple)]
+        self.lines = [line for line, _ in picked]
+        rows = [row for _, row in picked]
         self.n_rows = len(rows)
         self.line_numbers = np.asarray(self.lines, dtype=np.int64)
         transposed = list(zip(*rows))[: len(used)] if rows else [()] * len(used)
         self.columns = dict(zip(used, transposed))
         self._numbers: dict[int, np.ndarray] = {}
         self._texts: dict[int, list[str]] = {}
+
+    def _split(self, lines: list[str], first: int = 2):
+        """``(line number, fields)`` of the lines after the header; blank lines give ``[""]``.
+
+        ``first`` is the file line number of ``lines[1]`` (1 to read ``lines[0]`` itself).
+        """
+        body = lines[1:] if first == 2 else lines
+        if self.separator == "\t":
+            return ((number, line.split("\t")) for number, line in enumerate(body, first))
+        reader = csv.reader(body, delimiter=self.separator)
+        name = {",": "comma", ";": "semicolon"}[self.separator]
+
+        def numbered():
+            start = first
+            try:
+                for fields in reader:
+                    yield start, fields if fields else [""]
+                    start = reader.line_num + first
+            except csv.Error as err:
+                raise format_error(
+                    self.path,
+                    f"the line cannot be read as {name}-separated text ({err})",
+                    "export the data again as a tab-separated file",
+                    reader.line_num + first - 1,
+                ) from None
+
+        return numbered()
+
+    def bracketed(self, name: str) -> dict[str, int]:
+        """``{text in brackets: column index}`` of every column named ``name [TEXT]``."""
+        return {
+            self.raw_units[index]: index
+            for (base, unit), index in self.keys.items()
+            if base == name and unit is not None and self.raw_units[index] is not None
+        }
 
     def find(self, name: str, units=(None,)) -> tuple[int, str | None] | None:
         """``(column index, unit)`` of the first column named ``name`` in one of ``units``."""
@@ -155,9 +260,13 @@ class _Table:
         found = self.find(name, units)
         if found is None:
             return None
-        if found[0] not in self._texts:
-            self._texts[found[0]] = [field.strip() for field in self.columns[found[0]]]
-        return self._texts[found[0]]
+        return self.columns_text(found[0])
+
+    def columns_text(self, index: int) -> list[str]:
+        """Column ``index`` as stripped strings."""
+        if index not in self._texts:
+            self._texts[index] = [field.strip() for field in self.columns[index]]
+        return self._texts[index]
 
     def numbers(self, name: str, units=(None,)) -> np.ndarray | None:
         found = self.find(name, units)
@@ -326,6 +435,104 @@ def _first(values, rows: np.ndarray):
     return None
 
 
+#: Presented stimuli that are Pro Lab's calibration / validation screens, not images.
+_CALIBRATION = ("eyetracker calibration", "eye tracker calibration", "eyetracker validation",
+                "eye tracker validation")
+#: Snapshot-mapped gaze of Pro Lab Glasses, best first: ``NAME X [SNAPSHOT]``.
+_SNAPSHOT_GAZE = ("mapped gaze point", "assisted mapping gaze point", "manually mapped gaze point")
+#: Plausible eye-tracker sampling rates (Hz), for telling ms from µs timestamps.
+_PLAUSIBLE_HZ = (20.0, 2500.0)
+
+
+def is_calibration(name: str) -> bool:
+    """Whether a presented stimulus name is Pro Lab's eye-tracker calibration or validation."""
+    return name.strip().lower().startswith(_CALIBRATION)
+
+
+def _timestamp(table: _Table, path) -> tuple[int, str | None]:
+    for unit in ("ms", "us", None):
+        found = table.find("recording timestamp", (unit,))
+        if found is not None:
+            return found
+    raise format_error(
+        path,
+        "there is no 'Recording timestamp' column",
+        "include Recording timestamp in Pro Lab's Data Export",
+        1,
+    )
+
+
+def _time_unit(table: _Table, unit: str | None, raw: np.ndarray, rows: np.ndarray, path):
+    """``(seconds per timestamp unit, meta)``; a missing unit is inferred and said.
+
+    Older Pro Lab exports write ``Recording timestamp`` without a unit, some in
+    ms, some in µs. ``Eyetracker timestamp`` (the tracker's clock, always µs)
+    decides when present: the ratio of the two clocks' steps is 1 for µs and
+    0.001 for ms. Otherwise the unit giving a plausible sampling rate (20 to
+    2500 Hz) is taken. Microseconds, or a unit that could not be inferred, are
+    announced with a warning; ``meta["timestamp_unit"]`` and
+    ``meta["timestamp_unit_from"]`` say which unit and why.
+    """
+    if unit is not None:
+        return _SECONDS[unit], {"timestamp_unit": unit, "timestamp_unit_from": "header"}
+    values = raw[rows]
+    steps = np.diff(values)
+    guess, reason = None, None
+    tracker = table.numbers("eyetracker timestamp", ("us", None))
+    if tracker is not None:
+        tracker_steps = np.diff(tracker[rows])
+        both = (steps > 0) & (tracker_steps > 0)
+        if both.sum() >= 2:
+            ratio = float(np.median(steps[both] / tracker_steps[both]))
+            guess = "us" if ratio > 0.0316 else "ms"  # geometric middle of 1 and 0.001
+            reason = "Eyetracker timestamp"
+    if guess is None:
+        positive = steps[steps > 0]
+        if positive.size:
+            step = float(np.median(positive))
+            low, high = _PLAUSIBLE_HZ
+            if low <= 1e3 / step <= high:
+                guess, reason = "ms", "sampling rate"
+            elif low <= 1e6 / step <= high:
+                guess, reason = "us", "sampling rate"
+    if guess is None:
+        guess, reason = "ms", "assumed"
+        warnings.warn(
+            f"{path}: 'Recording timestamp' has no unit and its steps fit no eye-tracker rate; "
+            "read as milliseconds (export it with its unit to be sure).",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif guess == "us":
+        evidence = (
+            "its steps match Eyetracker timestamp's"
+            if reason == "Eyetracker timestamp"
+            else "milliseconds would give an implausible sampling rate"
+        )
+        warnings.warn(
+            f"{path}: 'Recording timestamp' has no unit; read as microseconds ({evidence}).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return _SECONDS[guess], {"timestamp_unit": guess, "timestamp_unit_from": reason}
+
+
+def _seconds(table: _Table, tracker: np.ndarray, path) -> tuple[np.ndarray, dict]:
+    """Recording timestamps of all rows in seconds, checked present on tracker rows."""
+    index, unit = _timestamp(table, path)
+    raw = table.numbers_at(index)
+    missing = tracker & ~np.isfinite(raw)
+    if missing.any():
+        raise format_error(
+            path,
+            "an eye-tracker sample has no Recording timestamp",
+            "export the data again or delete that line",
+            table.lines[int(np.argmax(missing))],
+        )
+    scale, meta = _time_unit(table, unit, raw, np.flatnonzero(tracker), path)
+    return raw * scale, meta
+
+
 def read_tobii_pro_lab(
     path: str | Path, what: str = "samples"
 ) -> dict[str, GazeRecording | Fixations]:
@@ -338,56 +545,55 @@ def read_tobii_pro_lab(
     if not text.strip():
         raise format_error(path, "the file is empty", "export the data again from Tobii Pro Lab")
     table = _Table(text, path)
-    timestamp = None
-    for unit in ("ms", "us", None):
-        found = table.find("recording timestamp", (unit,))
-        if found is not None:
-            timestamp = found
-            break
-    if timestamp is None:
-        raise format_error(
-            path,
-            "there is no 'Recording timestamp' column",
-            "include Recording timestamp in Pro Lab's Data Export",
-            1,
-        )
+    _timestamp(table, path)
     media = _Media(table)
     gaze = media.to_pixels(table, "gaze point")
     if gaze is None:
+        snapshots = _snapshots(table)
+        if snapshots:
+            return _read_glasses(table, snapshots, what)
         raise format_error(
             path,
             "the gaze cannot be placed on the image: Gaze point X/Y with the Presented Media "
-            "position, Presented Media size and Original Media size columns are missing",
+            "position, Presented Media size and Original Media size columns are missing "
+            "(and there is no gaze mapped onto a snapshot)",
             "include those columns (or Gaze point X/Y [MCS norm]) in Pro Lab's Data Export",
             1,
         )
-    seconds = table.numbers_at(timestamp[0]) * _SECONDS[timestamp[1]]
     gaze_dacs = [table.numbers(f"gaze point {axis}", _DACS) for axis in "xy"]
     probe = gaze_dacs[0] if gaze_dacs[0] is not None else gaze[0]
-    samples = _sample_rows(table, probe)
-    bad_time = samples & ~np.isfinite(seconds)
-    if bad_time.any():
-        raise format_error(
-            path,
-            "an eye-tracker sample has no Recording timestamp",
-            "export the data again or delete that line",
-            table.lines[int(np.argmax(bad_time))],
-        )
+    tracker = _sample_rows(table, probe)
+    seconds, time_meta = _seconds(table, tracker, path)
     stimulus = table.text("presented stimulus name") or table.text("presented media name")
     recording = table.text("recording name")
+    samples = tracker.copy()
+    calibration = np.zeros(table.n_rows, dtype=bool)
     if stimulus is not None:
         samples &= np.array([bool(name) for name in stimulus], dtype=bool)
+        calibration = samples & np.array([is_calibration(name) for name in stimulus], dtype=bool)
+        samples &= ~calibration
     keys = _keys(samples, stimulus, recording, path)
+    if not keys and calibration.any():
+        raise format_error(
+            path,
+            "the export holds only the eye-tracker calibration, no gaze on a stimulus",
+            "export the recording's stimuli from Pro Lab",
+        )
     u, v = gaze
     valid = media.inside(u, v, np.arange(table.n_rows)) & _eyes_ok(table)
     movement = table.text("eye movement type")
     if movement is not None:
         valid &= np.array([kind.lower() != "eyesnotfound" for kind in movement], dtype=bool)
     screen = _screen(table, gaze_dacs)
+    tracker_rows = np.flatnonzero(tracker)
     shared_meta = {
         "source": "tobii-pro-lab",
         "participant": _first(table.text("participant name"), np.flatnonzero(samples)),
+        "screen": _screen_geometry(table, gaze_dacs, tracker_rows),
+        **time_meta,
     }
+    if calibration.any():
+        shared_meta["calibration_samples_skipped"] = int(calibration.sum())
     contents: dict[str, GazeRecording | Fixations] = {}
     for key, rows in keys.items():
         _check_time(seconds[rows], table.line_numbers[rows], path)
@@ -397,22 +603,44 @@ def read_tobii_pro_lab(
         meta = {name: value for name, value in meta.items() if value is not None}
         t = seconds[rows] - onset
         if what == "fixations":
-            contents[key] = _fixations(table, media, rows, t, meta)
+            _needs_movement(table, movement)
+            point = media.to_pixels(table, "fixation point") or gaze
+            contents[key] = _fixations(
+                table,
+                rows,
+                t,
+                meta,
+                tracker_rows,
+                movement,
+                table.numbers("eye movement type index"),
+                point,
+                lambda u_, v_, at: media.inside(u_, v_, at),
+            )
             continue
         coords = np.column_stack([v[rows] - 0.5, u[rows] - 0.5])
-        try:
-            contents[key] = GazeRecording(
-                t=t,
-                coords=coords,
-                valid=valid[rows],
-                screen=None if screen is None else screen[rows],
-                meta=meta,
-            )
-        except ValueError as err:
-            raise format_error(
-                path, f"stimulus {key!r}: {str(err).rstrip('.')}", "export the data again"
-            ) from None
+        contents[key] = _recording(path, key, t, coords, valid[rows],
+                                   None if screen is None else screen[rows], meta)
     return contents
+
+
+def _recording(path, key, t, coords, valid, screen, meta) -> GazeRecording:
+    try:
+        return GazeRecording(t=t, coords=coords, valid=valid, screen=screen, meta=meta)
+    except ValueError as err:
+        raise format_error(
+            path, f"stimulus {key!r}: {str(err).rstrip('.')}", "export the data again"
+        ) from None
+
+
+def _needs_movement(table: _Table, movement) -> None:
+    if movement is None:
+        raise format_error(
+            table.path,
+            "there is no 'Eye movement type' column, so the export holds no fixations",
+            "include Eye movement type (and Fixation point X/Y) in Pro Lab's Data Export, or read "
+            "the samples and detect fixations with detect_fixations_ivt",
+            1,
+        )
 
 
 def _keys(samples: np.ndarray, stimulus, recording, path) -> dict[str, np.ndarray]:
@@ -453,6 +681,60 @@ def _screen(table: _Table, gaze_dacs) -> np.ndarray | None:
     return screen
 
 
+def _screen_geometry(table: _Table, gaze_dacs, rows: np.ndarray) -> dict | None:
+    """``meta["screen"]`` from the export: px and mm of the gaze point, eye distance.
+
+    ``Gaze point X/Y [DACS mm]`` against ``[DACS px]`` (both from the display
+    area's top-left corner) gives millimetres per pixel (least squares through
+    the origin), times ``Recording resolution`` the screen size; the median of
+    ``Eye position left/right Z [DACS mm]`` (distance from the screen plane) the
+    viewing distance. None when a column is missing or the values are unusable.
+    """
+    resolution = [
+        _first(table.numbers(f"recording resolution {side}", _PX), rows)
+        for side in ("width", "height")
+    ]
+    depth = [table.numbers(f"eye position {eye} z", ("dacsmm",)) for eye in ("left", "right")]
+    for point in ("gaze point", "gaze point left", "gaze point right"):
+        px = gaze_dacs if point == "gaze point" else [
+            table.numbers(f"{point} {axis}", ("dacspx",)) for axis in "xy"
+        ]
+        mm = [table.numbers(f"{point} {axis}", ("dacsmm",)) for axis in "xy"]
+        if _all_present(px, mm):
+            return screen_geometry(resolution, px, mm, depth, rows)
+    return None
+
+
+def screen_geometry(resolution, px, mm, depth, rows: np.ndarray) -> dict | None:
+    """``ScreenGeometry.to_meta()`` from paired px / mm gaze positions and eye distances.
+
+    ``px`` and ``mm`` are ``[x, y]`` columns of the same gaze points from the
+    screen's top-left corner in pixels and millimetres (None where missing),
+    ``resolution`` ``[width, height]`` px, ``depth`` columns of eye-to-screen
+    distances in mm. mm per px is fitted through the origin by least squares over
+    ``rows``; the distance is the median over samples of the eyes' mean. None
+    when something is missing or unusable.
+    """
+    depth = [column for column in depth if column is not None]
+    if not (_all_present(resolution, px, mm) and depth):
+        return None
+    sizes = []
+    for px_all, mm_all, pixels in zip(px, mm, resolution):
+        both = np.isfinite(px_all[rows]) & np.isfinite(mm_all[rows])
+        px_, mm_ = px_all[rows][both], mm_all[rows][both]
+        if px_.size < 2 or np.ptp(px_) < 0.01 * pixels:
+            return None
+        sizes.append(float(np.dot(mm_, px_) / np.dot(px_, px_)) * pixels)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        eyes = np.nanmean(np.column_stack([column[rows] for column in depth]), axis=1)
+        distance = float(np.nanmedian(eyes)) if np.isfinite(eyes).any() else np.nan
+    try:
+        return ScreenGeometry(resolution[0], resolution[1], sizes[0], sizes[1], distance).to_meta()
+    except ValueError:
+        return None
+
+
 def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> dict:
     width, height = (_first(side, rows) for side in media.original)
     media_name = _first(table.text("presented media name"), rows)
@@ -490,21 +772,43 @@ def _sampling_rate(seconds: np.ndarray) -> float | None:
     return round(float(1.0 / np.mean(regular)), 1)
 
 
+def _cut_by_boundary(rows, first, last, tracker_rows, is_fixation_row, labels_all):
+    """Per run: whether the same fixation goes on in a tracker sample outside ``rows``.
+
+    That is a fixation cut by the start or end of a stimulus: Pro Lab reports the
+    whole fixation's duration on both sides.
+    """
+    n = len(rows)
+    cut = np.zeros(len(first), dtype=bool)
+    if len(first) == 0 or len(tracker_rows) == 0:
+        return cut
+    for ends, step in ((first, -1), (last, 1)):
+        at = np.searchsorted(tracker_rows, rows[ends]) + step
+        exists = (at >= 0) & (at < len(tracker_rows))
+        neighbour = tracker_rows[np.clip(at, 0, len(tracker_rows) - 1)]
+        inside = ends + step
+        in_entry = (inside >= 0) & (inside < n)
+        in_entry &= rows[np.clip(inside, 0, n - 1)] == neighbour
+        same = labels_all[neighbour] == labels_all[rows[ends]]
+        same |= np.isnan(labels_all[neighbour]) & np.isnan(labels_all[rows[ends]])
+        cut |= exists & ~in_entry & is_fixation_row[neighbour] & same
+    return cut
+
+
 def _fixations(
-    table: _Table, media: _Media, rows: np.ndarray, t: np.ndarray, meta: dict
+    table, rows, t, meta, tracker_rows, movement, index, point, inside, reported=True
 ) -> Fixations:
-    movement = table.text("eye movement type")
-    if movement is None:
-        raise format_error(
-            table.path,
-            "there is no 'Eye movement type' column, so the export holds no fixations",
-            "include Eye movement type (and Fixation point X/Y) in Pro Lab's Data Export, or read "
-            "the samples and detect fixations with detect_fixations_ivt",
-            1,
-        )
-    is_fixation = np.array([movement[i].lower() == "fixation" for i in rows], dtype=bool)
-    index = table.numbers("eye movement type index")
-    labels = index[rows] if index is not None else np.zeros(len(rows))
+    """Runs of rows with ``movement == Fixation`` and one ``index``, placed at ``point``.
+
+    Durations are the export's ``Gaze event duration`` (when ``reported``; else
+    the time the run's samples cover), except for fixations cut by the stimulus'
+    start or end (only the part within the stimulus counts), and never past the
+    next fixation's start.
+    """
+    is_fixation_row = np.array([kind.lower() == "fixation" for kind in movement], dtype=bool)
+    labels_all = index if index is not None else np.zeros(table.n_rows)
+    is_fixation = is_fixation_row[rows]
+    labels = labels_all[rows]
     previous_fixation = np.concatenate([[False], is_fixation[:-1]])
     previous_label = np.concatenate([[np.nan], labels[:-1]])
     same_label = (labels == previous_label) | (np.isnan(labels) & np.isnan(previous_label))
@@ -515,28 +819,35 @@ def _fixations(
     first = np.flatnonzero(starts_run)
     last = np.zeros(n_runs, dtype=np.int64)
     np.maximum.at(last, run, members)
-    point = media.to_pixels(table, "fixation point") or media.to_pixels(table, "gaze point")
     u, v = point[0][rows[members]], point[1][rows[members]]
-    on_media = media.inside(u, v, rows[members])
+    on_media = inside(u, v, rows[members])
     count = np.bincount(run, weights=on_media, minlength=n_runs)
     kept = count > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_u = np.bincount(run, weights=np.where(on_media, u, 0.0), minlength=n_runs) / count
         mean_v = np.bincount(run, weights=np.where(on_media, v, 0.0), minlength=n_runs) / count
-    duration_ms = table.numbers("gaze event duration", ("ms", None))
-    if duration_ms is None:
-        duration_ms = table.numbers("eye movement event duration", ("ms", None))
+    duration_ms = None
+    if reported:
+        duration_ms = table.numbers("gaze event duration", ("ms", None))
+        if duration_ms is None:
+            duration_ms = table.numbers("eye movement event duration", ("ms", None))
     steps = np.diff(t)
     period = float(np.median(steps[steps > 0])) if (steps > 0).any() else 0.0
-    duration = t[last] - t[first] + period
+    covered = t[last] - t[first] + period
+    duration = covered
     if duration_ms is not None:
         reported = duration_ms[rows[first]] / 1000.0
-        duration = np.where(np.isfinite(reported), reported, duration)
-    start, duration = t[first][kept], duration[kept]
+        duration = np.where(np.isfinite(reported) & (reported >= 0), reported, covered)
+    cut = _cut_by_boundary(rows, first, last, tracker_rows, is_fixation_row, labels_all)
+    duration = np.where(cut, covered, duration)
+    start = t[first]
+    following = np.append(start[1:], np.inf)  # runs are in time order within an entry
+    duration = np.clip(np.minimum(duration, following - start), 0.0, None)
+    start, duration = start[kept], duration[kept]
     coords = np.column_stack([mean_v[kept] - 0.5, mean_u[kept] - 0.5])
-    off_media = int(n_runs - kept.sum())
     meta = dict(meta)
-    meta["fixations_off_media"] = off_media
+    meta["fixations_off_media"] = int(n_runs - kept.sum())
+    meta["fixations_cut_by_stimulus"] = int(cut[kept].sum())
     filter_name = _first(table.text("recording fixation filter name"), rows)
     meta["detector"] = {"name": "Tobii Pro Lab", **({"filter": filter_name} if filter_name else {})}
     try:
@@ -544,6 +855,100 @@ def _fixations(
     except ValueError as err:
         raise format_error(
             table.path,
-            f"the fixations of stimulus {meta.get('stimulus')!r} cannot be read ({str(err).rstrip('.')})",
+            f"the fixations of stimulus {meta.get('stimulus')!r} cannot be read "
+            f"({str(err).rstrip('.')})",
             "export the data again",
         ) from None
+
+
+# -- Pro Lab Glasses: gaze and fixations mapped onto snapshots ----------------
+
+
+def _snapshots(table: _Table) -> dict[str, dict]:
+    """``{snapshot: {"gaze": (x, y) columns, "fixation": (x, y), "movement", "index"}}``."""
+    found: dict[str, dict] = {}
+    for base in _SNAPSHOT_GAZE:
+        ys = table.bracketed(f"{base} y")
+        for name, x in table.bracketed(f"{base} x").items():
+            if name in ys:
+                found.setdefault(name, {}).setdefault("gaze", (x, ys[name]))
+    ys = table.bracketed("mapped fixation y")
+    for name, x in table.bracketed("mapped fixation x").items():
+        if name in ys:
+            found.setdefault(name, {})["fixation"] = (x, ys[name])
+    for part, column in (("movement", "mapped eye movement type"),
+                         ("index", "mapped eye movement type index")):
+        for name, at in table.bracketed(column).items():
+            if name in found:
+                found[name][part] = at
+    return found
+
+
+def _read_glasses(table: _Table, snapshots: dict, what: str) -> dict:
+    """One entry per (recording,) snapshot: the samples (or fixations) mapped onto it.
+
+    Mapped coordinates are snapshot pixels from its top-left corner, so
+    ``(row, col) = (y - 0.5, x - 0.5)``. An entry spans the tracker samples from
+    the first to the last one mapped onto the snapshot; samples not mapped onto
+    it are invalid. Snapshots with mapped fixations but no mapped gaze give
+    :class:`Fixations` (as ``what="fixations"`` does).
+    """
+    path = table.path
+    sensor = table.text("sensor")
+    if sensor is not None:
+        tracker = np.array([value.lower() == "eye tracker" for value in sensor], dtype=bool)
+    else:
+        tracker = np.ones(table.n_rows, dtype=bool)
+    seconds, time_meta = _seconds(table, tracker, path)
+    recording = table.text("recording name")
+    recordings = recording if recording is not None else [""] * table.n_rows
+    several = len({recordings[i] for i in np.flatnonzero(tracker)}) > 1
+    tracker_rows = np.flatnonzero(tracker)
+    contents: dict[str, GazeRecording | Fixations] = {}
+    for snapshot, columns in snapshots.items():
+        gaze = [table.numbers_at(at) for at in columns["gaze"]] if "gaze" in columns else None
+        fix = [table.numbers_at(at) for at in columns["fixation"]] if "fixation" in columns else None
+        movement = (table.columns_text(columns["movement"]) if "movement" in columns
+                    else table.text("eye movement type"))
+        index = (table.numbers_at(columns["index"]) if "index" in columns
+                 else table.numbers("eye movement type index"))
+        placed = gaze if gaze is not None else fix
+        mapped = tracker & np.isfinite(placed[0]) & np.isfinite(placed[1])
+        for name in dict.fromkeys(recordings[i] for i in np.flatnonzero(mapped)):
+            own = tracker & np.array([value == name for value in recordings], dtype=bool)
+            hits = np.flatnonzero(mapped & own)
+            rows = np.flatnonzero(own)
+            rows = rows[(rows >= hits[0]) & (rows <= hits[-1])]
+            key = f"{name}/{snapshot}" if several else snapshot
+            _check_time(seconds[rows], table.line_numbers[rows], path)
+            onset = float(seconds[rows[0]])
+            meta = {
+                "source": "tobii-pro-lab",
+                "glasses": True,
+                "participant": _first(table.text("participant name"), rows),
+                "recording": name or None,
+                "stimulus": snapshot,
+                "stimulus_onset_s": onset,
+                "sampling_rate_hz": _sampling_rate(seconds[rows]),
+                "image": {"name": snapshot},
+                **time_meta,
+            }
+            meta = {field: value for field, value in meta.items() if value is not None}
+            t = seconds[rows] - onset
+            if what == "fixations" or gaze is None:
+                _needs_movement(table, movement)
+                point = fix if fix is not None else gaze
+                contents[key] = _fixations(
+                    table, rows, t, meta, tracker_rows, movement, index, point, _on_snapshot,
+                    reported="movement" not in columns,  # Gaze event duration is the unmapped one's
+                )
+                continue
+            valid = mapped[rows]
+            coords = np.column_stack([gaze[1][rows] - 0.5, gaze[0][rows] - 0.5])
+            coords[~valid] = np.nan
+            contents[key] = _recording(path, key, t, coords, valid, None, meta)
+    return contents
+
+
+def _on_snapshot(u: np.ndarray, v: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.isfinite(u) & np.isfinite(v)
