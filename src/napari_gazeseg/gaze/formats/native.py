@@ -17,8 +17,10 @@ Floats are written as Python's shortest round-trip ``repr``, so reading gives
 back the very same float64 values. The sidecar holds the recording ``meta``,
 the format version, the number of image dimensions and a description of every
 column; it is written when a :class:`NativeGazeWriter` opens, so a recording
-killed mid-way is readable up to its last flushed line. A torn last line
-(no line end) is dropped with a warning. Pandas reads the TSV as it is:
+killed mid-way is readable up to its last appended batch (each batch is whole
+lines in one system call). A torn last line (no line end, e.g. a disk that
+filled mid-line) is dropped with a warning. The writer never replaces a file
+unasked and locks the file it writes (see :class:`NativeGazeWriter`). Pandas reads the TSV as it is:
 ``pd.read_csv(path, sep="\\t", float_precision="round_trip")``.
 """
 
