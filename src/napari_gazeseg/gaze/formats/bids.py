@@ -258,7 +258,7 @@ def _table(data: Path, columns: list[str]) -> np.ndarray:
 
 def _times(data: Path, columns, table, meta: dict, rate: float) -> np.ndarray:
     n = table.shape[0]
-    if "timestamp" not in columns:
+    if "timestamp" not in columns or n == 0:
         return np.arange(n, dtype=np.float64) / rate
     raw = table[:, columns.index("timestamp")]
     bad = ~np.isfinite(raw)

@@ -172,6 +172,7 @@ def _parse(text: str, path) -> tuple[list[_Block], dict]:
             block, trial = None, None
         elif keyword == "SAMPLES" and block is not None:
             block.kind = tokens[1] if len(tokens) > 1 else "GAZE"
+            block.line = number
             eyes = [e[0] for e in tokens[2:] if e in ("LEFT", "RIGHT")]
             if eyes:
                 block.eyes = eyes
@@ -297,7 +298,7 @@ def _meta(block: _Block, key: str, screen, file_meta: dict) -> dict:
 
 def _samples(block: _Block, key: str, screen, file_meta: dict) -> tuple[GazeRecording, np.ndarray]:
     t = np.asarray(block.t, dtype=np.float64)
-    xy = np.asarray(block.xy, dtype=np.float64).reshape(len(t), -1)
+    xy = np.asarray(block.xy, dtype=np.float64).reshape(len(t), 2 * len(block.eyes))
     if len(t) > 1 and (np.diff(t) < 0).any():
         order = np.argsort(t, kind="stable")
         t, xy = t[order], xy[order]
