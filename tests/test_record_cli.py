@@ -219,3 +219,24 @@ def test_samples_from_fixations_hold_each_fixation():
     np.testing.assert_allclose(samples.t[:3], [0.0, 0.01, 0.02])
     assert samples.object_id.tolist() == [1] * 10 + [2] * 5
     np.testing.assert_allclose(samples.coords[-1], [3.0, 4.0])
+
+
+def test_a_slow_cursor_reports_the_rate_it_really_achieved(qapp):
+    from napari_gazeseg.tracking.mouse import CursorSource
+
+    def slow_position():  # a busy X server: each reading takes 10 ms
+        time.sleep(0.01)
+        return (100.0, 100.0)
+
+    source = CursorSource(rate_hz=200.0, cursor_position=slow_position)
+    batches, messages = [], []
+    source.start(batches.append, messages.append)
+    time.sleep(0.6)
+    source.stop()
+    batch = SampleBatch.concatenate(batches)
+    achieved = (len(batch) - 1) / ((batch.timestamp_us[-1] - batch.timestamp_us[0]) / 1e6)
+    assert source.achieved_rate_hz == pytest.approx(achieved)
+    assert achieved < 110  # at most one reading per 10 ms
+    assert len(messages) == 1 and f"read {achieved:.0f} times a second, not the 200 asked" in messages[0]
+    steps = np.diff(batch.timestamp_us)
+    assert np.all(steps >= 10_000)  # stamped when read: no made-up samples in between

@@ -6,6 +6,12 @@ geometry of the chosen screen, as a tracker reports display-area coordinates.
 Timestamps are the moment each position was read (monotonic µs). Positions off
 that screen are reported as they are (outside 0..1); the mapping marks them
 off-canvas.
+
+The rate is honest: a reading that comes late (a busy computer, a slow X
+server) keeps the time it was taken and the missed slots are not filled in, so
+the achieved rate (:attr:`CursorSource.achieved_rate_hz`) can fall below the
+rate asked for; when it falls below 95 % of it, :meth:`~CursorSource.stop` says
+so in one sentence.
 """
 
 from __future__ import annotations
@@ -56,21 +62,43 @@ class CursorSource(ThreadedSource):
                 return point.x(), point.y()
 
         self._cursor_position = cursor_position
+        self.samples_taken = 0
+        self._span_us = 0
 
     def now_us(self) -> int:
         return monotonic_us()
+
+    @property
+    def achieved_rate_hz(self) -> float:
+        """Readings per second actually taken (NaN before two)."""
+        if self.samples_taken < 2 or self._span_us <= 0:
+            return float("nan")
+        return (self.samples_taken - 1) / (self._span_us / 1e6)
 
     def meta(self) -> dict:
         return {
             "source": "cursor",
             "sampling_rate_hz": self.nominal_rate_hz,
-            "clock": "computer monotonic clock (perf_counter), microseconds",
+            "clock": "computer monotonic clock (perf_counter), microseconds; each sample stamped "
+            "when read, late readings not filled in (the achieved rate may be lower)",
         }
+
+    def stop(self) -> None:
+        super().stop()
+        achieved = self.achieved_rate_hz
+        if np.isfinite(achieved) and achieved < 0.95 * self.nominal_rate_hz and self._on_message is not None:
+            self._on_message(
+                f"The cursor was read {achieved:.0f} times a second, not the {self.nominal_rate_hz:g} asked "
+                "(the computer was busy); every sample keeps the time it was read."
+            )
 
     def _run(self) -> None:
         period_us = 1e6 / self.nominal_rate_hz
         first_us = monotonic_us()
         taken = 0
+        self.samples_taken = 0
+        self._span_us = 0
+        first_read: int | None = None
         stamps: list[int] = []
         points: list[tuple[float, float]] = []
         last_emit = time.perf_counter()
@@ -82,6 +110,9 @@ class CursorSource(ThreadedSource):
                 continue
             stamps.append(monotonic_us())
             points.append(self._cursor_position())
+            first_read = stamps[-1] if first_read is None else first_read
+            self.samples_taken += 1
+            self._span_us = stamps[-1] - first_read
             taken += 1
             # a late thread does not burst: the next reading is one period from now at the earliest
             taken = max(taken, int((monotonic_us() - first_us) / period_us) + 1)
