@@ -18,9 +18,11 @@ flags them); time is seconds from the medium's first sample.
 
 **Fixations** (a ``*_fixations.csv``, or ``what="fixations"`` of an
 ``all_gaze``): one per fixation, from the row where it ends (``FPOGID`` changes,
-or ``FPOGD`` starts again, or the next row is not a fixation); start ``FPOGS``
-(else ``TIME - FPOGD``), duration ``FPOGD``, position ``FPOGX/Y``. A file whose
-every row is a different fixation is a fixations file.
+or ``FPOGD`` starts again, or the next row is not a fixation); start ``FPOGS`` when it is on the clock of
+``TIME``, else ``TIME - FPOGD``; duration ``FPOGD``; position ``FPOGX/Y``. A
+file whose every row is a different fixation (or named ``*fixations*``) is a
+fixations file. Starts count from the medium's first sample in ``all_gaze``, from
+``TIME``'s zero in a fixations file (Analysis restarts ``TIME`` with each medium).
 
 **Mapping**: the screen is the image (Gazepoint Analysis shows each medium full
 screen): ``(row, col) = (y * height - 0.5, x * width - 0.5)`` on the image of
@@ -164,10 +166,13 @@ def _fixations(part: dict, key: str, shape, every_row: bool, path) -> Fixations:
         restart = np.r_[d[1:] < d[:-1], True]
         changed = np.r_[ids[1:] != ids[:-1], True] if ids is not None else np.zeros(n, dtype=bool)
         ends = fix & (~nxt | restart | changed)
-    start = part["FPOGS"][ends] if "FPOGS" in part else (t - d)[ends]
-    t0 = float(t[0]) if n else 0.0
-    if "FPOGS" in part and n and not (start.min() >= t0 - 1.0):
-        start = (t - d)[ends]  # FPOGS on another clock than TIME
+    start = (t - d)[ends]
+    if "FPOGS" in part and ends.any():
+        stated = part["FPOGS"][ends]
+        if np.nanmedian(np.abs(stated - start)) < 0.5:  # FPOGS on the clock of TIME
+            start = stated
+    # all_gaze: from the medium's first sample; a fixations file keeps TIME's origin
+    t0 = float(t[0]) if n and not every_row else 0.0
     height, width = shape
     coords = np.column_stack([part["FPOGY"][ends] * height - 0.5, part["FPOGX"][ends] * width - 0.5])
     keep = np.isfinite(coords).all(axis=1) & np.isfinite(start)

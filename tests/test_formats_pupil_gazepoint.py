@@ -1,0 +1,248 @@
+"""Pupil Labs and Gazepoint exports: their documented layouts written here, fuzzing."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from napari_gazeseg.gaze.formats import (
+    GazeFormatError,
+    GazeFormatWarning,
+    detect_format,
+    read_gaze,
+    read_gaze_all,
+)
+
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+# -- Pupil Labs ------------------------------------------------------------------
+
+# Pupil Player's raw data exporter: gaze_positions.csv (norm_pos origin bottom-left).
+PUPIL_WORLD = """\
+gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y,base_data,gaze_point_3d_x,gaze_point_3d_y,gaze_point_3d_z
+342005.9718215,0,1.0,0.5,0.5,342005.969916-0 342005.973727-1,-24.6,-30.8,268.4
+342005.9758145,0,0.95,0.25,0.75,342005.977902-0 342005.973727-1,-24.6,-30.9,268.7
+342005.9797805,1,0.3,0.26,0.74,342005.977902-0 342005.981659-1,-24.2,-30.2,266.4
+342005.983919,1,0.99,1.2,0.5,342005.986179-0 342005.981659-1,-24.2,-30.1,267.3
+"""
+# The surface tracker's gaze_positions_on_surface_<name>.csv, surface size set to 800 x 600.
+PUPIL_SURFACE = """\
+world_timestamp,world_index,gaze_timestamp,x_norm,y_norm,x_scaled,y_scaled,on_surf,confidence
+5.5,0,5.501,0.5,0.5,400.0,300.0,True,0.98
+5.5,0,5.505,0.1,0.9,80.0,540.0,True,0.97
+5.533,1,5.509,1.3,0.5,1040.0,300.0,False,0.99
+5.533,1,5.513,0.52,0.48,416.0,288.0,True,0.2
+"""
+
+
+def test_pupil_world_gaze_lies_on_the_world_video_frames(tmp_path):
+    path = tmp_path / "gaze_positions.csv"
+    path.write_text(PUPIL_WORLD)
+    assert detect_format(path) == "pupil-labs"
+    with pytest.warns(GazeFormatWarning, match="frame size is not in the export.*720 x 1280"):
+        recording = read_gaze(path)
+    np.testing.assert_allclose(recording.t, [0.0, 0.003993, 0.007959, 0.0120975], atol=1e-9)
+    # (frame, row, col) with y up: norm (0.5, 0.5) is the frame centre
+    np.testing.assert_allclose(recording.coords[0], [0.0, 359.5, 639.5])
+    np.testing.assert_allclose(recording.coords[1], [0.0, 0.25 * 720 - 0.5, 0.25 * 1280 - 0.5])
+    assert recording.valid.tolist() == [True, True, False, False]  # low confidence; off the frame
+    assert recording.meta["image"] == {"name": "world", "shape": [2, 720, 1280], "shape_assumed": True}
+    given_frame = read_gaze(path, image_shape=(1080, 1088))
+    np.testing.assert_allclose(given_frame.coords[0], [0.0, 539.5, 543.5])
+
+
+def test_older_pupil_exports_name_their_columns_differently(tmp_path):
+    path = tmp_path / "gaze_positions.csv"
+    path.write_text(PUPIL_WORLD.replace("gaze_timestamp,world_index", "timestamp,index"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GazeFormatWarning)
+        assert len(read_gaze(path, format="pupil-labs")) == 4
+
+
+def test_pupil_surface_is_the_image(tmp_path):
+    path = tmp_path / "gaze_positions_on_surface_Screen 1_1520443576.721629.csv"
+    path.write_text(PUPIL_SURFACE)
+    assert detect_format(path) == "pupil-labs"
+    contents = read_gaze_all(path)
+    assert list(contents) == ["Screen 1"]
+    recording = contents["Screen 1"]
+    assert recording.image_shape == (600, 800)
+    np.testing.assert_allclose(recording.coords[:2], [[299.5, 399.5], [59.5, 79.5]])
+    assert recording.valid.tolist() == [True, True, False, False]  # off the surface; low confidence
+    np.testing.assert_allclose(recording.t, [0.0, 0.004, 0.008, 0.012], atol=1e-12)
+
+
+def test_a_surface_without_size_is_placed_on_a_nominal_image_with_a_warning(tmp_path):
+    path = tmp_path / "gaze_positions_on_surface_unnamed.csv"
+    text = PUPIL_SURFACE.replace("400.0,300.0", "0.5,0.5").replace("80.0,540.0", "0.1,0.9")
+    text = text.replace("1040.0,300.0", "1.3,0.5").replace("416.0,288.0", "0.52,0.48")
+    path.write_text(text)
+    with pytest.warns(GazeFormatWarning, match="surface has no size set in Pupil Player"):
+        recording = read_gaze(path)
+    assert recording.image_shape == (1000, 1000) and recording.meta["image"]["shape_assumed"]
+    placed = read_gaze(path, image_shape=(300, 400))
+    np.testing.assert_allclose(placed.coords[0], [149.5, 199.5])
+
+
+# -- Gazepoint ---------------------------------------------------------------------
+
+# Gazepoint Analysis all_gaze.csv (Open Gaze API names; TIME restarts per medium;
+# FPOG fractions of the screen, top-left origin; a trailing comma on every line).
+GAZEPOINT = """\
+MEDIA_ID,MEDIA_NAME,CNT,TIME(2024/01/01 10:00:00.000),TIMETICK(f=10000000),FPOGX,FPOGY,FPOGS,FPOGD,FPOGID,FPOGV,BPOGX,BPOGY,BPOGV,USER,
+0,cells.png,1,0.00000,100000,0.50000,0.50000,0.00000,0.00000,1,1,0.50000,0.50000,1,,
+0,cells.png,2,0.01667,100167,0.50100,0.50000,0.00000,0.01667,1,1,0.50200,0.49900,1,,
+0,cells.png,3,0.03333,100333,0.50100,0.50000,0.00000,0.03333,1,1,0.60000,0.40000,1,,
+0,cells.png,4,0.05000,100500,0.60000,0.40000,0.05000,0.00000,2,0,0.70000,0.30000,1,,
+0,cells.png,5,0.06667,100667,0.70000,0.30000,0.06667,0.01667,2,1,0.70100,0.30100,1,,
+1,tissue.png,6,0.00000,200000,0.20000,0.80000,0.00000,0.00000,3,1,0.20000,0.80000,0,,
+1,tissue.png,7,0.01667,200167,0.20000,0.80000,0.00000,0.01667,3,1,0.20100,0.80100,1,,
+"""
+
+
+def test_gazepoint_all_gaze_per_medium_on_the_screen(tmp_path):
+    path = tmp_path / "User 0_all_gaze.csv"
+    path.write_text(GAZEPOINT)
+    assert detect_format(path) == "gazepoint"
+    with pytest.warns(GazeFormatWarning, match="name no screen size"):
+        nominal = read_gaze_all(path)
+    assert nominal["cells.png"].meta["image"]["shape_assumed"]
+    contents = read_gaze_all(path, image_shape=(1080, 1920))
+    assert list(contents) == ["cells.png", "tissue.png"]
+    cells = contents["cells.png"]
+    np.testing.assert_allclose(cells.t, [0.0, 0.01667, 0.03333, 0.05, 0.06667])
+    # the best point of gaze, every tracked sample
+    np.testing.assert_allclose(cells.coords[0], [0.5 * 1080 - 0.5, 0.5 * 1920 - 0.5])
+    np.testing.assert_allclose(cells.coords[2], [0.4 * 1080 - 0.5, 0.6 * 1920 - 0.5])
+    assert cells.valid.all() and contents["tissue.png"].valid.tolist() == [False, True]
+    assert cells.meta["point_of_gaze"] == "BPOG" and cells.image_shape == (1080, 1920)
+
+
+def test_gazepoint_fixations_from_all_gaze_and_from_a_fixations_file(tmp_path):
+    path = tmp_path / "User 0_all_gaze.csv"
+    path.write_text(GAZEPOINT)
+    fixations = read_gaze_all(path, what="fixations", image_shape=(1080, 1920))
+    cells = fixations["cells.png"]
+    np.testing.assert_allclose(cells.start, [0.0, 0.06667])
+    np.testing.assert_allclose(cells.duration, [0.03333, 0.01667])
+    np.testing.assert_allclose(cells.coords[0], [0.5 * 1080 - 0.5, 0.501 * 1920 - 0.5])
+    # a fixations file: one row per fixation, read whole
+    lines = GAZEPOINT.splitlines()
+    fix_path = tmp_path / "User 0_fixations.csv"
+    fix_path.write_text("\n".join([lines[0], lines[3], lines[5], lines[7]]) + "\n")
+    from_file = read_gaze_all(fix_path, image_shape=(1080, 1920))
+    np.testing.assert_allclose(from_file["cells.png"].start, cells.start)
+    np.testing.assert_allclose(from_file["cells.png"].duration, cells.duration)
+
+
+def test_a_reduced_gazepoint_export_without_media_or_fpogs(tmp_path):
+    # TIME, TIMETICK, FPOGX, FPOGY, FPOGD, FPOGV only, as users often export it
+    path = tmp_path / "User 1_all_gaze.csv"
+    path.write_text(
+        "TIME,TIMETICK,FPOGX,FPOGY,FPOGD,FPOGV,\n"
+        "0.00000,381660265251,0.35817,0.04925,0.00000,1,\n"
+        "0.01416,381660295771,0.35764,0.04593,0.01416,1,\n"
+        "0.03467,381660339158,0.35759,0.04131,0.03467,1,\n"
+        "0.04346,381660358134,0.34529,0.07534,0.03467,0,\n"
+        "0.05322,381661451001,0.20210,0.86121,0.00976,1,\n"
+    )
+    recording = read_gaze(path, image_shape=(100, 100))
+    assert recording.valid.tolist() == [True, True, True, False, True]  # FPOGV 0 in the saccade
+    fixations = read_gaze(path, what="fixations", image_shape=(100, 100))
+    np.testing.assert_allclose(fixations.start, [0.0, 0.05322 - 0.00976])
+    np.testing.assert_allclose(fixations.duration, [0.03467, 0.00976])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("TIME,FPOGX,FPOGY\n0,0.5,x\n", r"line 2: 'x' in column 'FPOGY' is not a number"),
+        ("TIME,FPOGX,FPOGY\n0,0.5,0.5,1\n", "line 2: 4 fields where the header names 3"),
+        ("TIME,FPOGX,FPOGY\n,0.5,0.5\n", "line 2: a TIME is missing"),
+    ],
+)
+def test_malformed_gazepoint_lines_are_named(tmp_path, text, message):
+    path = tmp_path / "g_all_gaze.csv"
+    path.write_text(text)
+    with pytest.raises(GazeFormatError, match=message):
+        read_gaze_all(path, image_shape=(10, 10))
+
+
+# -- fuzzing -----------------------------------------------------------------------
+
+_READ: dict[str, int] = {"pupil": 0, "gazepoint": 0}
+
+
+@st.composite
+def rows(draw, kind):
+    n = draw(st.integers(1, 25))
+    lines = []
+    t = 100.0
+    for i in range(n):
+        t += draw(st.floats(0.001, 0.02))
+        x, y = draw(st.floats(-0.2, 1.2)), draw(st.floats(-0.2, 1.2))
+        c = draw(st.floats(0, 1))
+        if kind == "pupil":
+            lines.append(f"{t!r},{i // 3},{c!r},{x!r},{y!r},{t!r}-0,1.0,2.0,3.0")
+        else:
+            lines.append(f"{t - 100.0!r},{i},{x!r},{y!r},{c!r},{int(c > 0.3)},")
+    return lines
+
+
+HEADERS = {
+    "pupil": "gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y,base_data,gaze_point_3d_x,gaze_point_3d_y,gaze_point_3d_z",
+    "gazepoint": "TIME,TIMETICK,FPOGX,FPOGY,FPOGD,FPOGV,",
+}
+
+
+@FUZZ
+@given(kind=st.sampled_from(["pupil", "gazepoint"]), data=st.data())
+def test_fuzz_every_row_is_one_sample_or_a_clean_error(tmp_path, kind, data):
+    lines = data.draw(rows(kind))
+    content = bytearray((HEADERS[kind] + "\n" + "\n".join(lines) + "\n").encode())
+    mutate = data.draw(st.booleans())
+    if mutate:
+        for _ in range(data.draw(st.integers(1, 3))):
+            position = data.draw(st.integers(len(HEADERS[kind]) + 1, len(content) - 1))
+            content[position] = data.draw(st.sampled_from(list(b',\n"x9.-\xff')))
+    path = tmp_path / ("gaze_positions.csv" if kind == "pupil" else "u_all_gaze.csv")
+    path.write_bytes(bytes(content))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GazeFormatWarning)
+            recording = read_gaze(path, image_shape=(100, 200))
+    except GazeFormatError:
+        assert mutate
+        return
+    body = [line for line in bytes(content).decode().split("\n")[1:] if line.strip()]
+    assert len(recording) == len(body)  # never a silently wrong row count
+    if not mutate:
+        _READ[kind] += 1
+
+
+def test_fuzz_ran_the_reading_branch_of_both():
+    if not all(_READ.values()):
+        test_fuzz_every_row_is_one_sample_or_a_clean_error()
+    assert _READ["pupil"] >= 5 and _READ["gazepoint"] >= 5
+
+
+@FUZZ
+@given(content=st.binary(max_size=300), header=st.sampled_from(list(HEADERS.values())))
+def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, header):
+    path = tmp_path / "random.csv"
+    path.write_bytes(header.encode() + b"\n" + content)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GazeFormatWarning)
+            read_gaze_all(path)
+    except GazeFormatError:
+        pass
