@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -805,3 +806,46 @@ def test_glasses_export_with_only_mapped_fixations_gives_fixations(tmp_path):
         fixations = read_gaze(export(tmp_path / "fixations.tsv", glasses_rows(), names))
     assert isinstance(fixations, Fixations) and len(fixations) == 2
     np.testing.assert_allclose(fixations.coords, [[49.75, 109.5], [224.0, 299.5]])
+
+
+# -- a real export (tests/data/tobii_prolab/README.md) ----------------------------
+
+REAL = Path(__file__).parent / "data" / "tobii_prolab" / "I-VT-rightEye Data export_excerpt.tsv"
+
+
+def test_a_real_pro_lab_export_reads_as_pandas_does():
+    import pandas as pd
+
+    contents = read_gaze_all(REAL)
+    assert list(contents) == ["chimsky (1)"]  # the calibration before it is no stimulus
+    recording = contents["chimsky (1)"]
+    frame = pd.read_csv(REAL, sep="\t", low_memory=False)
+    tracker = frame[frame["Sensor"] == "Eye Tracker"]
+    shown = tracker[tracker["Presented Stimulus name"] == "chimsky (1)"]
+    assert recording.meta["calibration_samples_skipped"] == int(
+        (tracker["Presented Stimulus name"] == "Eyetracker Calibration").sum()
+    )
+    width, height = shown["Original Media width [px]"], shown["Original Media height [px]"]
+    u = (shown["Gaze point X [DACS px]"] - shown["Presented Media position X [DACS px]"]) * (
+        width / shown["Presented Media width [px]"]
+    )
+    v = (shown["Gaze point Y [DACS px]"] - shown["Presented Media position Y [DACS px]"]) * (
+        height / shown["Presented Media height [px]"]
+    )
+    eyes = (shown["Validity left"] == "Valid") | (shown["Validity right"] == "Valid")
+    on = (u >= 0) & (u < width) & (v >= 0) & (v < height) & eyes
+    on &= shown["Eye movement type"] != "EyesNotFound"
+    assert len(recording) == len(shown) == 239
+    assert recording.valid.tolist() == on.tolist()
+    np.testing.assert_allclose(
+        recording.coords[recording.valid], np.column_stack([v[on] - 0.5, u[on] - 0.5]), atol=1e-9
+    )
+    seconds = shown["Recording timestamp [ms]"].to_numpy() / 1000
+    np.testing.assert_allclose(recording.t, seconds - seconds[0], atol=1e-12)
+    assert recording.meta["sampling_rate_hz"] == pytest.approx(300.0, abs=0.5)
+    assert recording.meta["image"] == {"name": "chimsky.png", "shape": [865, 1110]}
+    fixations = read_gaze(REAL, what="fixations")
+    runs = shown[shown["Eye movement type"] == "Fixation"]["Eye movement type index"]
+    assert len(fixations) == runs.nunique()
+    assert fixations.meta["fixations_cut_by_stimulus"] == 1  # began during the calibration
+    assert (fixations.start[1:] >= fixations.end[:-1] - 1e-9).all()
