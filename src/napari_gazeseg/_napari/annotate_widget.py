@@ -1,0 +1,370 @@
+"""The "Annotate series" dock widget: annotate a folder of images by looking, one image at a time.
+
+It is a thin conductor over three parts that already exist:
+
+* :class:`napari_gazeseg.annotation.AnnotationSeries` holds the series, writes
+  each accepted image's files and the ``annotations.jsonl`` log, and resumes;
+* the **Record gaze** panel records the gaze on the image shown (any source:
+  Tobii, LSL, the mouse cursor, a replayed file), one object session per hotkey;
+* the **Segment with gaze** panel turns the gaze into masks (SAM-gaze or
+  GradTrack, live while recording) in this widget's Labels layer, where napari's
+  brush, eraser and undo correct them.
+
+This widget shows the image (one Image layer, reused), gives it a Labels layer,
+keeps the time spent per image and object, and on **Accept & next**
+(Shift+A) stops a recording of this image, writes its files through the series
+and moves to the next unfinished image. **Skip** (Shift+S) and **Previous** move
+without writing. **Improve model** fine-tunes the GradTrack model on the
+accepted images in the background and reports the Dice before and after on the
+accepted images it held out (:func:`napari_gazeseg.models.improve.improve_gradtrack`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..annotation import AnnotationSeries
+from .layers import GAZESEG, layer_kind, recording_from_layer
+
+__all__ = ["AnnotateSeriesWidget", "ACCEPT_KEY", "SKIP_KEY"]
+
+ACCEPT_KEY = "Shift-A"
+SKIP_KEY = "Shift-S"
+IMAGE_LAYER = "annotate: image"
+_STATE_MARK = {"todo": "•", "accepted": "✓", "skipped": "–"}
+
+
+def _dock_widget(viewer, name: str):
+    """A docked widget of this plugin by its display name (napari's widget-communication route)."""
+    window = getattr(viewer, "window", None)
+    docks = getattr(window, "dock_widgets", None) if window is not None else None
+    if not docks:
+        return None
+    for key, widget in docks.items():
+        if key == name or key.startswith(f"{name} ("):
+            return widget
+    return None
+
+
+def object_seconds(recording) -> dict[str, float]:
+    """Seconds of each object session of a recording (``{"1": 3.2, ...}``)."""
+    if recording is None or len(recording) == 0:
+        return {}
+    out = {}
+    for oid in recording.object_ids:
+        t = recording.t[recording.object_id == oid]
+        out[str(int(oid))] = round(float(t.max() - t.min()), 3)
+    return out
+
+
+class AnnotateSeriesWidget(QWidget):
+    """Dock widget: a series of images annotated by gaze, accepted one by one.
+
+    Signals
+    -------
+    moved(int)
+        The index of the image now shown.
+    accepted(dict)
+        The log row of each accept.
+    improved(object)
+        The :class:`~napari_gazeseg.models.improve.ImproveResult` of Improve model.
+    failed(str)
+        The sentence shown when something could not be done.
+    """
+
+    moved = Signal(int)
+    accepted = Signal(dict)
+    improved = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._viewer = napari_viewer
+        self.series: AnnotationSeries | None = None
+        self.index: int | None = None
+        self.image_layer = None
+        self.labels_layer = None
+        self._shown_at = time.monotonic()
+        self._corrections = 0
+        self._worker = None
+        self.model_checkpoint: str | None = None
+
+        self._folder = QPushButton("Open folder…")
+        self._folder.clicked.connect(self._on_open)
+        self._progress = QLabel("No series open.")
+        self._list = QListWidget()
+        self._list.itemDoubleClicked.connect(lambda item: self.go_to(self._list.row(item)))
+        self._previous = QPushButton("Previous")
+        self._previous.clicked.connect(self.previous)
+        self._skip = QPushButton("Skip (Shift+S)")
+        self._skip.clicked.connect(self.skip)
+        self._accept = QPushButton("Accept && next (Shift+A)")
+        self._accept.clicked.connect(self.accept)
+        self._epochs = QSpinBox()
+        self._epochs.setRange(1, 500)
+        self._epochs.setValue(20)
+        self._epochs.setPrefix("epochs ")
+        self._improve = QPushButton("Improve model")
+        self._improve.setToolTip(
+            "Fine-tune the GradTrack model on the accepted images (their corrected masks), "
+            "in the background; reports Dice before/after on accepted images held out."
+        )
+        self._improve.clicked.connect(self.improve_model)
+        self._status = QLabel("")
+        self._status.setWordWrap(True)
+
+        moves = QHBoxLayout()
+        for button in (self._previous, self._skip, self._accept):
+            moves.addWidget(button)
+        improve = QHBoxLayout()
+        improve.addWidget(self._improve)
+        improve.addWidget(self._epochs)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._folder)
+        layout.addWidget(self._progress)
+        layout.addWidget(self._list, 1)
+        layout.addLayout(moves)
+        layout.addLayout(improve)
+        layout.addWidget(self._status)
+        self._keys = {ACCEPT_KEY: lambda viewer=None: self.accept(),
+                      SKIP_KEY: lambda viewer=None: self.skip()}
+        for key, handler in self._keys.items():
+            napari_viewer.bind_key(key, handler, overwrite=True)
+        self._update_buttons()
+
+    # -- series ---------------------------------------------------------------------
+
+    def _on_open(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images, or a dataset folder")
+        if folder:
+            self.open_series(folder)
+
+    def open_series(self, folder: str | Path, output: str | Path | None = None) -> None:
+        """Open a folder; show the first image not yet accepted or skipped."""
+        try:
+            self.series = AnnotationSeries(folder, output)
+        except (FileNotFoundError, ValueError) as err:
+            self._say(str(err), error=True)
+            return
+        self._refresh_list()
+        first = self.series.first_unfinished()
+        self.go_to(0 if first is None else first)
+        if first is None:
+            self._say("Every image of this series is accepted or skipped.")
+
+    def _refresh_list(self) -> None:
+        self._list.clear()
+        for entry in self.series.images:
+            self._list.addItem(f"{_STATE_MARK[entry.state]} {entry.name}")
+        if self.index is not None:
+            self._list.setCurrentRow(self.index)
+        self._progress.setText(f"{self.series.progress_text()}  —  {self.series.output}")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        open_ = self.series is not None and self.index is not None
+        for button in (self._previous, self._skip, self._accept):
+            button.setEnabled(open_)
+        self._improve.setEnabled(
+            open_ and self._worker is None and self.series.counts()["accepted"] >= 2
+        )
+
+    @property
+    def current_name(self) -> str | None:
+        if self.series is None or self.index is None:
+            return None
+        return self.series.images[self.index].name
+
+    def go_to(self, index: int) -> None:
+        """Show image ``index`` with its accepted mask (or an empty Labels layer)."""
+        if self.series is None:
+            return
+        index = int(np.clip(index, 0, len(self.series) - 1))
+        name = self.series.images[index].name
+        try:
+            image = self.series.read_image(name)
+        except ValueError as err:
+            self._say(str(err), error=True)
+            return
+        self.index = index
+        rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+        shape = image.shape[:-1] if rgb else image.shape
+        if self.image_layer is None or self.image_layer not in self._viewer.layers \
+                or self.image_layer.rgb != rgb or self.image_layer.ndim != len(shape):
+            if self.image_layer is not None and self.image_layer in self._viewer.layers:
+                self._viewer.layers.remove(self.image_layer)
+            self.image_layer = self._viewer.add_image(image, name=name, rgb=rgb)
+        else:
+            self.image_layer.data = image
+            self.image_layer.name = name
+            self.image_layer.reset_contrast_limits()
+        mask = self.series.mask_of(name)
+        labels = np.zeros(shape, dtype=np.int32) if mask is None else np.asarray(mask, dtype=np.int32)
+        if self.labels_layer is None or self.labels_layer not in self._viewer.layers \
+                or self.labels_layer.data.shape != labels.shape:
+            if self.labels_layer is not None and self.labels_layer in self._viewer.layers:
+                self._viewer.layers.remove(self.labels_layer)
+            self.labels_layer = self._viewer.add_labels(labels, name=f"{name} labels")
+            self.labels_layer.events.paint.connect(self._on_paint)
+        else:
+            self.labels_layer.data = labels
+            self.labels_layer.name = f"{name} labels"
+        self._viewer.reset_view()
+        self._shown_at = time.monotonic()
+        self._corrections = 0
+        segment = _dock_widget(self._viewer, "Segment with gaze")
+        if segment is not None and hasattr(segment, "set_output"):
+            segment.set_output(self.labels_layer)
+        self._refresh_list()
+        state = self.series.images[index].state
+        self._say(f"{name} ({index + 1} / {len(self.series)}, {state}): look at each object "
+                  "(G starts and ends one), correct, then Accept & next.")
+        self.moved.emit(index)
+
+    def _on_paint(self, event=None) -> None:
+        # Brush, eraser and fill strokes by the user are corrections; masks the
+        # Segment widget writes arrive while the layer is in pan/zoom mode.
+        if self.labels_layer is not None and str(self.labels_layer.mode) in ("paint", "erase", "fill"):
+            self._corrections += 1
+
+    # -- moves ------------------------------------------------------------------------
+
+    def _recording_for(self, name: str):
+        """The newest gaze layer recorded on this image, as a recording (or None)."""
+        record = _dock_widget(self._viewer, "Record gaze")
+        if record is not None and getattr(record, "recorder", None) is not None:
+            record.stop_recording()
+        for layer in reversed(list(self._viewer.layers)):
+            if layer_kind(layer) != "gaze":
+                continue
+            meta = layer.metadata[GAZESEG].get("meta", {})
+            if meta.get("image", {}).get("name") == name and len(layer.data):
+                return recording_from_layer(layer)
+        return None
+
+    def accept(self) -> dict | None:
+        """Write the current image's mask and gaze; go to the next unfinished image."""
+        name = self.current_name
+        if name is None:
+            return None
+        recording = self._recording_for(name)
+        segment = _dock_widget(self._viewer, "Segment with gaze")
+        model = getattr(segment, "model_card", None) if segment is not None else None
+        clicks = 0
+        prompts = [layer for layer in self._viewer.layers
+                   if layer.name == f"{name} prompts" and hasattr(layer, "data")]
+        if prompts:
+            clicks = int(len(prompts[0].data))
+        try:
+            row = self.series.accept(
+                name, np.asarray(self.labels_layer.data), recording,
+                seconds=round(time.monotonic() - self._shown_at, 3),
+                object_seconds=object_seconds(recording),
+                model=model if isinstance(model, str) else None,
+                corrections=self._corrections, clicks=clicks,
+                gaze=recording is not None,
+            )
+        except (OSError, ValueError) as err:
+            self._say(f"{name} was not accepted: {err}", error=True)
+            return None
+        self.accepted.emit(row)
+        note = "" if recording is not None else " (no gaze was recorded on it)"
+        nxt = self.series.first_unfinished()
+        if nxt is None:
+            self._refresh_list()
+            self._say(f"Accepted {name}{note}. Every image is accepted or skipped: "
+                      f"the dataset is in {self.series.output}.")
+            return row
+        self.go_to(nxt)
+        self._say(f"Accepted {name}{note}; now {self.current_name}.")
+        return row
+
+    def skip(self) -> None:
+        name = self.current_name
+        if name is None:
+            return
+        self.series.skip(name, seconds=round(time.monotonic() - self._shown_at, 3))
+        nxt = self.series.first_unfinished()
+        self.go_to(nxt if nxt is not None else min(self.index + 1, len(self.series) - 1))
+
+    def previous(self) -> None:
+        if self.index is not None and self.index > 0:
+            self.go_to(self.index - 1)
+
+    # -- the model learns -------------------------------------------------------------
+
+    def improve_model(self, *, supervision: str = "masks", device: str = "auto"):
+        """Fine-tune GradTrack on the accepted images in a background worker."""
+        from napari.qt.threading import create_worker
+
+        if self.series is None:
+            return None
+        from ..models.improve import improve_gradtrack
+
+        epochs = int(self._epochs.value())
+
+        def work():
+            yield from ()  # a generator worker: it can be quit between epochs
+            return improve_gradtrack(self.series, supervision=supervision, epochs=epochs,
+                                     base=self.model_checkpoint, device=device)
+
+        worker = create_worker(work, _progress={"desc": "Improving the model"})
+        worker.returned.connect(self._on_improved)
+        worker.errored.connect(lambda err: self._say(f"Improve model failed: {err}", error=True))
+        worker.finished.connect(self._on_worker_done)
+        self._worker = worker
+        self._update_buttons()
+        self._say(f"Improving the model on {self.series.counts()['accepted']} accepted images "
+                  f"({epochs} epochs) in the background; keep annotating.")
+        worker.start()
+        return worker
+
+    def _on_worker_done(self) -> None:
+        self._worker = None
+        self._update_buttons()
+
+    def _on_improved(self, result) -> None:
+        self.model_checkpoint = str(result.checkpoint)
+        segment = _dock_widget(self._viewer, "Segment with gaze")
+        switched = ""
+        if result.gain > 0 and segment is not None and hasattr(segment, "set_gradtrack"):
+            segment.set_gradtrack(self.model_checkpoint)
+            switched = " Segment with gaze now uses it."
+        elif result.gain <= 0:
+            switched = " It is not better: the current model stays in use."
+        self._say(result.sentence() + switched)
+        self.improved.emit(result)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self._status.setText(text)
+        if error:
+            self.failed.emit(text)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        self.close_panel()
+        super().closeEvent(event)
+
+    def close_panel(self) -> None:
+        """Unbind the hotkeys (they live and die with the panel)."""
+        for key in self._keys:
+            try:
+                self._viewer.bind_key(key, None, overwrite=True)
+            except (TypeError, ValueError):
+                pass
+        self._keys = {}
