@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_fixations
-from hypothesis import HealthCheck, given, settings
+from fuzz_edits import Branches, garbage_edits, valid_edits
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -184,22 +187,60 @@ def test_fuzz_every_fixation_comes_back(tmp_path, images):
         )
 
 
-@FUZZ
-@given(images=fixation_sets(), data=st.data())
-def test_fuzz_mutated_files_fail_cleanly_or_keep_their_row_count(tmp_path, images, data):
-    path = tmp_path / "mutated.csv"
-    write_gazemedseg_csv(images, path)
-    content = bytearray(path.read_bytes())
-    for _ in range(data.draw(st.integers(1, 3))):
-        position = data.draw(st.integers(0, len(content) - 1))
-        content[position] = data.draw(st.sampled_from(list(b',\n"x9.-\xff')))
-    path.write_bytes(bytes(content))
-    try:
-        back = read_gaze_all(path, format="gazemedseg")
-    except GazeFormatError:
-        return
-    frame_rows = len(pd.read_csv(path, keep_default_na=False, skip_blank_lines=True))
-    assert sum(len(f) for f in back.values()) == frame_rows
+def test_fuzz_valid_edits_keep_every_fixation(tmp_path):
+    """Fixation lines deleted or repeated, digits of durations and onsets changed, CRLF
+    line ends: every line is one fixation, with the duration its line says."""
+    branches = Branches()
+
+    @FUZZ
+    @given(images=fixation_sets(), data=st.data())
+    def check(images, data):
+        # An image named "." reads as a missing name (Data Viewer's "no value"): the writer
+        # does not refuse it yet, so it is left out here (see the round-trip test).
+        assume(all(name != "." for name in images))
+        path = tmp_path / "edited.csv"
+        write_gazemedseg_csv(images, path)
+        numbers = [COLUMNS.index("CURRENT_FIX_DURATION"), COLUMNS.index("CURRENT_FIX_START")]
+        text, lines = valid_edits(data.draw, path.read_text(encoding="utf-8"), ",", numbers)
+        path.write_bytes(text.encode("utf-8"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            back = read_gaze_all(path, format="gazemedseg")
+        assert sum(len(f) for f in back.values()) == lines
+        table = pd.read_csv(path, keep_default_na=False, dtype={"IMAGE": str})
+        for name, fixations in back.items():
+            mine = table[table["IMAGE"].str.strip() == name]
+            np.testing.assert_array_equal(fixations.duration, mine["CURRENT_FIX_DURATION"].to_numpy() / 1000)
+        branches["every fixation read"] += 1
+
+    check()
+    branches.at_least(**{"every fixation read": FUZZ.max_examples})
+
+
+def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path):
+    """Bytes changed anywhere: a GazeFormatError, or one fixation per line pandas reads."""
+    branches = Branches()
+
+    @FUZZ
+    @given(images=fixation_sets(), data=st.data())
+    def check(images, data):
+        path = tmp_path / "mutated.csv"
+        write_gazemedseg_csv(images, path)
+        content = garbage_edits(data, path.read_bytes(), b',\n"x9.-\xff')
+        path.write_bytes(content)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                back = read_gaze_all(path, format="gazemedseg")
+            except GazeFormatError:
+                branches["refused"] += 1
+                return
+        frame_rows = len(pd.read_csv(path, keep_default_na=False, skip_blank_lines=True))
+        assert sum(len(f) for f in back.values()) == frame_rows
+        branches["row count checked"] += 1
+
+    check()
+    branches.at_least(refused=FUZZ.max_examples // 2)
 
 
 @FUZZ

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_edits import Branches, garbage_edits, valid_edits
 from napari_gazeseg.gaze.formats import GazeFormatError, detect_format, read_gaze, read_gaze_all
 from napari_gazeseg.gaze.recording import Fixations, GazeRecording
 
@@ -435,33 +436,70 @@ def test_fuzz_every_sample_row_becomes_one_sample(tmp_path, built, decimal):
     assert recording.valid.tolist() == [a and b for a, b in zip(inside, eyes)]
 
 
-@FUZZ
-@given(built=exports(), data=st.data())
-def test_fuzz_mutated_exports_fail_cleanly_or_keep_their_row_count(tmp_path, built, data):
-    rows, names = built
-    path = export(tmp_path / "mutated.tsv", rows, names)
-    content = bytearray(path.read_bytes())
-    for _ in range(data.draw(st.integers(1, 3))):
-        position = data.draw(st.integers(0, len(content) - 1))
-        content[position] = data.draw(st.sampled_from(list(b"\t\n x9.,-\xff")))
-    path.write_bytes(bytes(content))
-    try:
-        contents = read_gaze_all(path, format="tobii-pro-lab")
-    except GazeFormatError:
-        return
-    lines = bytes(content).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    header = [name.strip() for name in lines[0].split("\t")]
-    rows_read = [line.split("\t") for line in lines[1:] if line.strip()]
-    count = sum(len(recording) for recording in contents.values())
-    if "Sensor" in header and "Presented Stimulus name" in header:
-        sensor, stimulus = header.index("Sensor"), header.index("Presented Stimulus name")
-        expected = sum(
-            row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip())
-            for row in rows_read
+def test_fuzz_valid_edits_keep_every_sample(tmp_path):
+    """Sample lines deleted or repeated, digits of gaze points changed, CRLF line ends:
+    every line is one sample, valid exactly when its gaze point is on the media."""
+    branches = Branches()
+
+    @FUZZ
+    @given(built=exports(), data=st.data())
+    def check(built, data):
+        rows, names = built
+        path = export(tmp_path / "edited.tsv", rows, names)
+        keys = list(names)
+        gaze = [keys.index("gx"), keys.index("gy")]
+        text, lines = valid_edits(
+            data.draw, path.read_text(), "\t", gaze, keep_order=[keys.index("time")]
         )
-        assert count == expected
-    else:
-        assert count <= len(rows_read)
+        path.write_bytes(text.encode())
+        recording = read_gaze(path)
+        assert len(recording) == lines
+        fields = [line.split("\t") for line in text.splitlines()[1:]]
+        gx, gy = (np.array([float(f[c]) for f in fields]) for c in gaze)
+        inside = (0 <= (gx - 560) / 2) & ((gx - 560) / 2 < 400) & (0 <= (gy - 240) / 2) & ((gy - 240) / 2 < 300)
+        eyes = np.array([f[keys.index("vl")] == "Valid" or f[keys.index("vr")] == "Valid" for f in fields])
+        assert recording.valid.tolist() == (inside & eyes).tolist()
+        np.testing.assert_allclose(recording.coords[recording.valid], np.column_stack([(gy - 240) / 2 - 0.5, (gx - 560) / 2 - 0.5])[recording.valid], atol=1e-9)
+        branches["every sample read"] += 1
+
+    check()
+    branches.at_least(**{"every sample read": FUZZ.max_examples})
+
+
+def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path):
+    """Bytes changed anywhere: a GazeFormatError, or one sample per eye-tracker line."""
+    branches = Branches()
+
+    @FUZZ
+    @given(built=exports(), data=st.data())
+    def check(built, data):
+        rows, names = built
+        path = export(tmp_path / "mutated.tsv", rows, names)
+        content = garbage_edits(data, path.read_bytes(), b"\t\n x9.,-\xff")
+        path.write_bytes(content)
+        try:
+            contents = read_gaze_all(path, format="tobii-pro-lab")
+        except GazeFormatError:
+            branches["refused"] += 1
+            return
+        lines = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        header = [name.strip() for name in lines[0].split("\t")]
+        rows_read = [line.split("\t") for line in lines[1:] if line.strip()]
+        count = sum(len(recording) for recording in contents.values())
+        if "Sensor" in header and "Presented Stimulus name" in header:
+            sensor, stimulus = header.index("Sensor"), header.index("Presented Stimulus name")
+            expected = sum(
+                row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip())
+                for row in rows_read
+            )
+            assert count == expected
+            branches["row count checked"] += 1
+        else:
+            assert count <= len(rows_read)
+            branches["read"] += 1
+
+    check()
+    branches.at_least(refused=FUZZ.max_examples // 2)
 
 
 @FUZZ
