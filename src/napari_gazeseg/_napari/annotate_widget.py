@@ -116,7 +116,7 @@ class AnnotateSeriesWidget(QWidget):
         self._accept.clicked.connect(self.accept)
         self._epochs = QSpinBox()
         self._epochs.setRange(1, 500)
-        self._epochs.setValue(20)
+        self._epochs.setValue(40)
         self._epochs.setPrefix("epochs ")
         self._improve = QPushButton("Improve model")
         self._improve.setToolTip(

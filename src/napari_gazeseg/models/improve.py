@@ -11,7 +11,7 @@ changed on accepted images it did not train on:
   for series whose masks were not corrected.
 
 The run fine-tunes the current model (the bundled one, or ``base``): the same
-network, starting from its weights, with a small learning rate. The last
+network, starting from its weights. The last
 ``holdout`` accepted images (at least one) are held out: Dice of the
 current model (the bundled one, or ``base``) and of the new one against their
 accepted masks are measured on them. The new ``model.pt`` goes to
@@ -77,8 +77,8 @@ def improve_gradtrack(
     supervision: str = "masks",
     base: str | Path | None = None,
     holdout: int | None = None,
-    epochs: int = 20,
-    lr: float = 0.002,
+    epochs: int = 40,
+    lr: float = 0.01,
     seed: int = 0,
     device: str = "auto",
     on_epoch: Callable[[int, int], None] | None = None,
