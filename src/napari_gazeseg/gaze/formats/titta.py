@@ -35,6 +35,7 @@ import numpy as np
 from ..geometry import ScreenGeometry
 from ..recording import GazeRecording
 from ._errors import format_error
+from ._infer import GazeFormatWarning
 from ._text import read_text
 from .tobii_prolab import _check_time, _sampling_rate, _Table
 
@@ -173,7 +174,7 @@ def read_titta(
             f"{path}: raw Tobii samples hold no screen resolution; the gaze is placed on a "
             f"{width} x {height} px screen image (screen positions are kept exact; pass "
             "image_shape=(height, width) of your screen for another).",
-            UserWarning,
+            GazeFormatWarning,
             stacklevel=2,
         )
     else:

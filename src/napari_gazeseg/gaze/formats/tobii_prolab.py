@@ -53,6 +53,7 @@ import numpy as np
 from ..geometry import ScreenGeometry
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
+from ._infer import GazeFormatWarning
 from ._table import parse_fast
 from ._text import read_text
 
@@ -500,7 +501,7 @@ def _time_unit(table: _Table, unit: str | None, raw: np.ndarray, rows: np.ndarra
         warnings.warn(
             f"{path}: 'Recording timestamp' has no unit and its steps fit no eye-tracker rate; "
             "read as milliseconds (export it with its unit to be sure).",
-            UserWarning,
+            GazeFormatWarning,
             stacklevel=3,
         )
     elif guess == "us":
@@ -511,7 +512,7 @@ def _time_unit(table: _Table, unit: str | None, raw: np.ndarray, rows: np.ndarra
         )
         warnings.warn(
             f"{path}: 'Recording timestamp' has no unit; read as microseconds ({evidence}).",
-            UserWarning,
+            GazeFormatWarning,
             stacklevel=3,
         )
     return _SECONDS[guess], {"timestamp_unit": guess, "timestamp_unit_from": reason}
@@ -907,7 +908,9 @@ def _read_glasses(table: _Table, snapshots: dict, what: str) -> dict:
     contents: dict[str, GazeRecording | Fixations] = {}
     for snapshot, columns in snapshots.items():
         gaze = [table.numbers_at(at) for at in columns["gaze"]] if "gaze" in columns else None
-        fix = [table.numbers_at(at) for at in columns["fixation"]] if "fixation" in columns else None
+        fix = None
+        if "fixation" in columns:
+            fix = [table.numbers_at(at) for at in columns["fixation"]]
         movement = (table.columns_text(columns["movement"]) if "movement" in columns
                     else table.text("eye movement type"))
         index = (table.numbers_at(columns["index"]) if "index" in columns

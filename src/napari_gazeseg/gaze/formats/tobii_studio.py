@@ -38,6 +38,7 @@ import numpy as np
 
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
+from ._infer import GazeFormatWarning
 from ._text import read_text
 from .tobii_prolab import (
     _check_time,
@@ -240,7 +241,7 @@ def _place(table: _Table, point: str, sized: bool):
         warnings.warn(
             f"{table.path}: no GazePointX/Y (MCSpx) columns; the gaze is placed on the media "
             "assuming it was shown at its own size (export the MCSpx columns to be sure).",
-            UserWarning,
+            GazeFormatWarning,
             stacklevel=3,
         )
     return adcs[0] - position[0], adcs[1] - position[1]
