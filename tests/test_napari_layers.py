@@ -275,3 +275,109 @@ def test_long_raw_gaze_starts_hidden(recording_2d, fixations_2d):
     long = GazeRecording(t=np.arange(n) / 120.0, coords=np.full((n, 2), 5.0), meta=recording_2d.meta)
     assert shown(long) == {"scanpath", "fixations"}
     assert shown(long.select(np.arange(n - 1))) == {"gaze", "scanpath", "fixations"}
+
+
+# -- heatmaps of large images (issue 10, item 5) -----------------------------------------
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((64, 80), (64, 80)),
+        ((2048, 100), (2048, 100)),
+        ((100_000, 100_000), (2048, 2048)),
+        ((30_000, 20_000), (2048, 1366)),
+        ((2049, 10), (2048, 10)),
+        ((5, 3000, 3000), (5, 2048, 2048)),
+        ((100, 1000, 1000), (100, 579, 579)),  # 2**25 pixels in all
+        ((1, 1, 10**9), (1, 1, 2048)),
+    ],
+)
+def test_heatmap_grid_is_bounded_and_covers_the_image_edge_to_edge(shape, expected):
+    from napari_gazeseg._napari.layers import HEATMAP_MAX_PIXELS, HEATMAP_MAX_SIDE, heatmap_grid
+
+    grid, pixel_size = heatmap_grid(shape)
+    assert grid == expected
+    assert max(grid[-2:]) <= HEATMAP_MAX_SIDE and np.prod(grid) <= HEATMAP_MAX_PIXELS
+    # m heatmap pixels of pixel_size image pixels span exactly the n image pixels
+    np.testing.assert_allclose(np.multiply(grid, pixel_size), shape, rtol=1e-12)
+    assert all(size == 1.0 for size in pixel_size[:-2])
+
+
+def _slide_fixations(shape=(100_000, 100_000)):
+    from napari_gazeseg.gaze.recording import Fixations
+
+    coords = np.array([[70_000.0, 30_000.0], [70_020.0, 30_010.0], [10_000.0, 90_000.0], [99_999.0, 0.0]])
+    return Fixations(
+        start=[0.0, 0.4, 0.8, 1.0], duration=[0.4, 0.4, 0.1, 0.05], coords=coords,
+        meta={"image": {"name": "slide", "shape": list(shape)}},
+    )
+
+
+def test_heatmap_of_a_whole_slide_image_is_small_and_overlays_the_image(make_napari_viewer):
+    import tracemalloc
+
+    from napari.layers import Image
+
+    fixations = _slide_fixations()
+    placement = {"scale": (0.5, 0.25), "translate": (10.0, -20.0)}
+    tracemalloc.start()
+    try:
+        data, kwargs, kind = heatmap_layer("fixations+duration", (100_000, 100_000), fixations=fixations, **placement)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 400 * 2**20  # a full-size float64 map would be 74.5 GiB
+    assert data.shape == (2048, 2048) and data.dtype == np.float32
+    assert kwargs["metadata"][GAZESEG]["heatmap"]["pixel_size"] == [100_000 / 2048] * 2
+    viewer = make_napari_viewer()
+    # a tiny image with the slide's placement: same data -> world transform (a real
+    # 100 000^2 image layer takes napari a minute to make)
+    image = Image(np.zeros((2, 2), np.uint8), **placement)
+    heat = _add(viewer, (data, kwargs, kind))
+    # napari's extent runs from the first to the last pixel centre; add half a pixel each side
+    half = np.array([-0.5, 0.5])[:, None] * np.asarray(heat.scale)
+    slide_edges = [image.data_to_world((-0.5, -0.5)), image.data_to_world((99_999.5, 99_999.5))]
+    np.testing.assert_allclose(heat.extent.world + half, slide_edges, rtol=1e-12, atol=1e-9)
+    # the brightest heatmap pixel lies over the heaviest fixations, within one heatmap pixel
+    peak_pixel = np.unravel_index(np.argmax(data), data.shape)
+    peak_world = heat.data_to_world(peak_pixel)
+    looked_at = image.data_to_world(fixations.coords[:2].mean(axis=0))
+    np.testing.assert_allclose(peak_world, looked_at, atol=np.max(heat.scale))
+    # and a heatmap pixel's centre maps to the image pixels it averages
+    centre = image.world_to_data(heat.data_to_world((0, 0)))
+    np.testing.assert_allclose(centre, [(100_000 / 2048 - 1) / 2] * 2)
+
+
+def test_coarse_heatmap_samples_the_full_resolution_map():
+    """Downsampled 4x, the map equals the full map at the heatmap pixel centres (to splatting)."""
+    from napari_gazeseg._napari.layers import heatmap_grid
+
+    fixations = _slide_fixations((4096, 4096))
+    fixations.coords[:] = [[1000.0, 2001.5], [1003.5, 2003.5], [3000.5, 500.5], [4095.5, 0.0]]
+    full = heatmap_map("fixations+duration", (4096, 4096), fixations=fixations, max_side=None)
+    coarse = heatmap_map("fixations+duration", (4096, 4096), fixations=fixations, kernel_size=100, sigma=100 / 6)
+    grid, size = heatmap_grid((4096, 4096))
+    assert coarse.shape == grid == (2048, 2048) and size == (2.0, 2.0)
+    # heatmap pixel i is centred on image coordinate 2 i + 0.5: average the two image pixels
+    sampled = full.reshape(2048, 2, 2048, 2).mean(axis=(1, 3))
+    assert np.abs(coarse - sampled).max() < 0.08 * full.max()
+    assert np.unravel_index(np.argmax(coarse), coarse.shape) == tuple(
+        np.array(np.unravel_index(np.argmax(sampled), sampled.shape))
+    )
+
+
+def test_updating_a_coarse_heatmap_keeps_its_placement(make_napari_viewer):
+    fixations = _slide_fixations((30_000, 20_000))
+    viewer = make_napari_viewer()
+    layer = _add(viewer, heatmap_layer("fixations", (64, 80), fixations=make_recording_fixations()))
+    update_layer(layer, heatmap_layer("fixations", (30_000, 20_000), fixations=fixations))
+    assert layer.data.shape == (2048, 1366)
+    np.testing.assert_allclose(layer.scale, [30_000 / 2048, 20_000 / 1366])
+    np.testing.assert_allclose(
+        layer.extent.world[1] - layer.extent.world[0] + np.asarray(layer.scale), [30_000, 20_000]
+    )
+
+
+def make_recording_fixations():
+    from conftest import make_fixations
+
+    return make_fixations(2)

@@ -210,3 +210,197 @@ def test_gazemedseg_report_opens_as_fixations_without_raw_gaze(
         np.testing.assert_array_equal(layer.data, fixations.coords)
         np.testing.assert_array_equal(layer.features["duration"], fixations.duration)
         assert viewer.layers[f"{name} heatmap"].data.shape == (64, 80)
+
+
+# -- issue 10 items 5 and 10, issue 12 item 10: the reader path ---------------------------
+def _notifications_since(count: int) -> list:
+    from napari.utils.notifications import notification_manager
+
+    return notification_manager.records[count:]
+
+
+def _notification_count() -> int:
+    from napari.utils.notifications import notification_manager
+
+    return len(notification_manager.records)
+
+
+def test_recording_of_a_whole_slide_image_opens_with_a_small_heatmap(make_napari_viewer, tmp_path):
+    import tracemalloc
+
+    from napari_gazeseg._napari.reader import read_gaze_layers
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    rng = np.random.default_rng(3)
+    n = 600
+    coords = np.repeat(rng.uniform(0, 100_000, (6, 2)), n // 6, axis=0) + rng.normal(0, 20, (n, 2))
+    recording = GazeRecording(
+        t=np.arange(n) / 120.0, coords=coords,
+        meta={"sampling_rate_hz": 120.0, "image": {"name": "slide.svs", "shape": [100_000, 100_000]}},
+    )
+    path = tmp_path / "slide.gaze.tsv"
+    write_gaze(recording, path)
+    tracemalloc.start()
+    try:
+        layers = read_gaze_layers(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 300 * 2**20  # the full-size float64 map alone would be 74.5 GiB
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    heatmap = _by_kind(viewer)["heatmap"]
+    assert heatmap.data.shape == (2048, 2048) and len(layers) == 4
+    np.testing.assert_allclose(heatmap.scale, [100_000 / 2048] * 2)
+
+
+def test_a_file_of_many_images_opens_a_bounded_number_and_says_so(tmp_path, fixations_2d):
+    from napari_gazeseg._napari.reader import READER_MAX_RECORDINGS, read_gaze_layers
+    from napari_gazeseg.gaze.formats import write_gazemedseg_csv
+
+    path = tmp_path / "kvasir_fixation.csv"
+    write_gazemedseg_csv({f"image{i:04d}.jpg": fixations_2d for i in range(1000)}, path)
+    before = _notification_count()
+    layers = read_gaze_layers(str(path))  # no napari window: no dialog
+    groups = {kwargs["metadata"][GAZESEG]["group"] for _data, kwargs, _type in layers}
+    assert len(groups) == READER_MAX_RECORDINGS and len(layers) == 3 * READER_MAX_RECORDINGS
+    assert layers[0][1]["name"] == "image0000.jpg heatmap"
+    warnings = [n for n in _notifications_since(before) if "1000 recordings" in n.message]
+    assert len(warnings) == 1 and "kvasir_fixation.csv" in warnings[0].message
+    assert str(warnings[0].severity) == "warning"
+
+
+def test_a_file_of_many_images_asks_which_to_open(make_napari_viewer, qtbot, tmp_path, fixations_2d):
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QListWidget
+
+    from napari_gazeseg.gaze.formats import write_gazemedseg_csv
+
+    path = tmp_path / "kvasir_fixation.csv"
+    write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
+    viewer = make_napari_viewer()
+    seen = {}
+
+    def pick():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
+            QTimer.singleShot(50, pick)
+            return
+        listing = dialog.findChild(QListWidget)
+        seen["preselected"] = len(listing.selectedItems())
+        seen["listed"] = listing.count()
+        listing.clearSelection()
+        listing.item(39).setSelected(True)
+        listing.item(7).setSelected(True)
+        dialog.accept()
+
+    QTimer.singleShot(50, pick)
+    viewer.open(str(path), plugin=PLUGIN)
+    assert seen == {"preselected": 12, "listed": 40}
+    assert [layer.name for layer in viewer.layers] == [
+        "image007.jpg heatmap", "image007.jpg scanpath", "image007.jpg fixations",
+        "image039.jpg heatmap", "image039.jpg scanpath", "image039.jpg fixations",
+    ]
+
+
+def test_a_one_sample_stimulus_does_not_stop_the_export_opening(make_napari_viewer, tmp_path):
+    path = _tobii_export(tmp_path / "export.tsv", n_per_stimulus=1)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    layers = {layer.name: layer for layer in viewer.layers}
+    assert len(layers["cells gaze"].data) == 1 and len(layers["cells fixations"].data) == 0
+    assert len(layers["polyp gaze"].data) == 1
+
+
+@pytest.mark.parametrize(
+    "meta, problem",
+    [
+        ({"image": {"shape": "abc"}}, "image size 'abc'"),
+        ({"image": {"shape": [0, 5]}}, "image size [0, 5]"),
+        ({"image": {"shape": [64.5, 80]}}, "image size [64.5, 80]"),
+        ({"image": {"shape": [64]}}, "image size [64]"),
+        ({"image": {"shape": [True, 80]}}, "image size [True, 80]"),
+        ({"image": [64, 80]}, "meta 'image'"),
+        ({"sampling_rate_hz": "fast"}, "sampling rate 'fast'"),
+        ({"sampling_rate_hz": -120}, "sampling rate -120"),
+        ({"screen": {"width_px": "wide"}}, "fixations of 'fixture2d' cannot be detected"),
+    ],
+)
+def test_sidecar_meta_the_layers_cannot_use_gives_one_sentence_naming_the_sidecar(
+    tmp_path, recording_2d, meta, problem
+):
+    import json
+
+    from napari_gazeseg._napari.reader import read_gaze_layers
+    from napari_gazeseg.gaze.formats import read_gaze_all
+
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording_2d, path)
+    sidecar = tmp_path / "fixture.gaze.json"
+    content = json.loads(sidecar.read_text())
+    content["meta"] = {**meta, **({"image": {"name": "fixture2d"}} if "image" not in meta else {})}
+    sidecar.write_text(json.dumps(content))
+    read_gaze_all(path)  # the reader accepts the file ...
+    with pytest.raises(GazeFormatError) as caught:  # ... the layers say what is wrong with it
+        read_gaze_layers(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{sidecar}: ") and problem in message
+    assert message.endswith(".") and message.count("; ") == 1
+
+
+def test_the_sidecar_opens_its_recording(make_napari_viewer, tmp_path, recording_2d):
+    from npe2 import PluginManager
+
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording_2d, path)
+    sidecar = tmp_path / "fixture.gaze.json"
+    assert get_reader(str(sidecar)) is not None
+    manager = PluginManager.instance()
+    manager.discover()
+    readers = [reader.command for reader in manager.iter_compatible_readers([str(sidecar)])]
+    assert readers == [f"{PLUGIN}.get_reader"]  # napari.yaml's *.gaze.json pattern
+    viewer = make_napari_viewer()
+    viewer.open(str(sidecar), plugin=PLUGIN)
+    gaze = _by_kind(viewer)["gaze"]
+    np.testing.assert_array_equal(gaze.data, recording_2d.coords[recording_2d.valid])
+    assert len(viewer.layers) == 4
+
+
+def test_tables_and_json_that_are_not_gaze_are_left_to_other_readers(tmp_path):
+    table = tmp_path / "measurements.tsv"
+    table.write_text("area\tperimeter\n1\t2\n")
+    (tmp_path / "measurements.json").write_text('{"units": "um"}')  # not our sidecar
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Participant 3 wore glasses.\n")
+    binary = tmp_path / "scan.txt"
+    binary.write_bytes(bytes(range(256)) * 10)
+    settings = tmp_path / "settings.gaze.json"
+    settings.write_text('{"format": "something else"}')
+    (tmp_path / "settings.gaze.tsv").write_text("a\tb\n")
+    for path in (table, notes, binary, settings, tmp_path / "measurements.json"):
+        assert get_reader(str(path)) is None, path.name
+
+
+def test_a_dropped_broken_gaze_file_shows_our_sentence_first(make_napari_viewer, tmp_path, recording_2d):
+    from napari.errors import ReaderPluginError
+    from qtpy.QtCore import QUrl
+
+    path = tmp_path / "broken.gaze.tsv"
+    write_gaze(recording_2d, path)
+    lines = path.read_text().splitlines()
+    lines[6] = lines[6].replace("\t", "\tnot-a-number\t", 1)
+    path.write_text("\n".join(lines) + "\n")
+    viewer = make_napari_viewer()
+    before = _notification_count()
+    # what napari's QtViewer.dropEvent does with the dropped file's URL
+    with pytest.raises(ReaderPluginError) as napari_says:
+        viewer.window._qt_viewer._open_from_list_of_urls_data(
+            [QUrl.fromLocalFile(str(path))], stack=False, choose_plugin=False
+        )
+    shown = _notifications_since(before)
+    assert shown, "nothing was shown"
+    first = shown[0]
+    assert str(first.severity) == "error"
+    assert first.message.startswith(f"{path}, line 7: ") and first.message.count("; ") == 1
+    assert "Tried to read" in str(napari_says.value)  # napari's own message comes after ours
+    assert len(viewer.layers) == 0

@@ -25,7 +25,12 @@ Layers and what they show
     ``first_fixation`` (1-based order of its first fixation), ``n_fixations``.
 ``"heatmap"`` (Image)
     A gaze map of :mod:`napari_gazeseg.gaze.maps` per 2D slice, inferno,
-    additive blending, so it lies over the image like light.
+    additive blending, so it lies over the image like light. Computed at a
+    bounded resolution (:func:`heatmap_grid`: at most :data:`HEATMAP_MAX_SIDE`
+    pixels on the long side of a plane, :data:`HEATMAP_MAX_PIXELS` in all), so
+    a recording of a whole-slide image costs megabytes, not the image's size;
+    the layer's ``scale`` and ``translate`` make such a coarser map cover the
+    image exactly, edge to edge.
 
 Every layer's ``metadata["gazeseg"]`` holds ``kind``, ``name`` (the recording's
 name, which layer names start with), ``meta`` (the recording's or fixations'
@@ -54,6 +59,7 @@ nD points lie on their plane and napari shows them on that slice only.
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from typing import Any, Mapping, Sequence
 
@@ -65,12 +71,15 @@ from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 __all__ = [
     "GAZESEG",
     "HEATMAP_KINDS",
+    "HEATMAP_MAX_PIXELS",
+    "HEATMAP_MAX_SIDE",
     "LAYER_KINDS",
     "RAW_GAZE_SHOWN_MAX",
     "fixations_from_layer",
     "fixations_layer",
     "gaze_layer",
     "gaze_layers",
+    "heatmap_grid",
     "heatmap_layer",
     "heatmap_map",
     "label_colors_at",
@@ -92,6 +101,11 @@ LAYER_KINDS = ("gaze", "fixations", "scanpath", "heatmap")
 #: What a heatmap is made of: raw gaze samples, fixation centroids, fixation
 #: centroids weighted by duration (SAM meets Gaze), or blurred gaze pixels.
 HEATMAP_KINDS = ("gaze", "fixations", "fixations+duration", "blurred")
+#: Longest side, in heatmap pixels, of one plane of a heatmap; larger images get
+#: a coarser heatmap shown with the layer's ``scale`` (:func:`heatmap_grid`).
+HEATMAP_MAX_SIDE = 2048
+#: Most pixels a whole heatmap (every plane of a stack) holds: 128 MiB of float32.
+HEATMAP_MAX_PIXELS = 2**25
 
 #: Longest raw gaze (valid samples) :func:`gaze_layers` shows by default: about
 #: 3 minutes at 120 Hz. Every canvas redraw draws every point; without a GPU
@@ -505,6 +519,40 @@ def scanpath_layer(
     return paths, kwargs, "shapes"
 
 
+def heatmap_grid(
+    shape: Sequence[int],
+    max_side: int = HEATMAP_MAX_SIDE,
+    max_pixels: int = HEATMAP_MAX_PIXELS,
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The shape of the heatmap of an image of data shape ``shape``, and its pixel size.
+
+    Returns ``(heatmap_shape, pixel_size)``: leading (plane) axes are kept; when
+    a plane's long side exceeds ``max_side``, or all planes together would hold
+    more than ``max_pixels`` pixels, the two displayed axes get ``m = ceil(n *
+    side / long_side)`` pixels instead of ``n``, ``side`` being the largest
+    allowed long side. ``pixel_size`` is ``n / m`` image pixels per heatmap pixel
+    on each axis (1 where nothing changes), so that the ``m`` heatmap pixels cover
+    the ``n`` image pixels exactly, edge to edge. Raises ``ValueError`` when the
+    planes alone exceed ``max_pixels`` (no heatmap can be that small).
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < 2 or min(shape) < 1:
+        raise ValueError(f"an image shape needs at least two positive sizes, got {shape}.")
+    planes = int(np.prod(shape[:-2], dtype=object)) if len(shape) > 2 else 1
+    if planes > max_pixels:
+        raise ValueError(
+            f"an image of {planes} planes is too large for a heatmap of at most {max_pixels} pixels."
+        )
+    side = min(int(max_side), math.isqrt(int(max_pixels) // planes))
+    long_side = max(shape[-2:])
+    if long_side <= side:
+        return shape, (1.0,) * len(shape)
+    coarse = tuple(max(1, -(-n * side // long_side)) for n in shape[-2:])
+    return shape[:-2] + coarse, (1.0,) * (len(shape) - 2) + tuple(
+        n / m for n, m in zip(shape[-2:], coarse)
+    )
+
+
 def heatmap_map(
     kind: str,
     shape: Sequence[int],
@@ -513,6 +561,8 @@ def heatmap_map(
     fixations: Fixations | None = None,
     kernel_size: int = 100,
     sigma: float = 100 / 6,
+    max_side: int | None = HEATMAP_MAX_SIDE,
+    max_pixels: int = HEATMAP_MAX_PIXELS,
 ) -> np.ndarray:
     """A gaze map of the given ``kind`` (:data:`HEATMAP_KINDS`) over an image.
 
@@ -521,10 +571,17 @@ def heatmap_map(
     slice from the points on each slice. ``"gaze"`` and ``"blurred"`` use the
     valid samples of ``recording``, ``"fixations"`` and ``"fixations+duration"``
     the centroids of ``fixations`` (weighted by duration in seconds). Returns
-    float32 of ``shape``. ``kernel_size`` and ``sigma`` (pixels) shape the
-    Gaussian of the three heatmap kinds; ``"blurred"`` always uses the paper's
-    radius 3 and sigma 5 pixels (:func:`~napari_gazeseg.gaze.maps.blurred_gaze`)
-    and ignores them.
+    float32 of the shape :func:`heatmap_grid` gives (``shape`` itself for images
+    up to ``max_side`` pixels; ``max_side=None`` always gives ``shape``).
+    ``kernel_size`` and ``sigma`` (image pixels) shape the Gaussian of the three
+    heatmap kinds; ``"blurred"`` always uses the paper's radius 3 and sigma 5
+    heatmap pixels (:func:`~napari_gazeseg.gaze.maps.blurred_gaze`) and ignores them.
+
+    On a coarser grid (``pixel_size`` ``f`` per axis), point ``p`` sits at
+    ``(p + 0.5) / f - 0.5`` heatmap pixels and the kernel is ``kernel_size / f``
+    pixels wide with ``sigma / f``: the same Gaussians, sampled at the heatmap
+    pixel centres (the point splatted to the nearest heatmap pixel), so values
+    and peaks stay comparable with the full-resolution map.
     """
     from ..gaze.maps import blurred_gaze, gaze_heatmap
 
@@ -545,18 +602,33 @@ def heatmap_map(
         raise ValueError(
             f"the heatmap shape {shape} must have one entry per gaze coordinate axis ({ndim})."
         )
+    if max_side is None:
+        grid, pixel_size = shape, (1.0,) * len(shape)
+    else:
+        grid, pixel_size = heatmap_grid(shape, max_side, max_pixels)
+    if grid != shape:
+        size = np.asarray(pixel_size[-2:])
+        points = points.copy()
+        points[:, -2:] = (points[:, -2:] + 0.5) / size - 0.5
+        mean_size = float(size.mean())
+        kernel_size = max(1, int(round(kernel_size / mean_size)))
+        sigma = sigma / mean_size
 
     def one_slice(slice_points, slice_weights):
         if kind == "blurred":
-            return blurred_gaze(slice_points, shape[-2:])
-        return gaze_heatmap(slice_points, shape[-2:], slice_weights, kernel_size, sigma)
+            return blurred_gaze(slice_points, grid[-2:])
+        return gaze_heatmap(slice_points, grid[-2:], slice_weights, kernel_size, sigma)
 
-    if len(shape) == 2:
+    if len(grid) == 2:
         return one_slice(points, weights).astype(np.float32)
-    out = np.zeros(shape, dtype=np.float32)
+    out = np.zeros(grid, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        on_a_plane = np.isfinite(points[:, :-2]).all(axis=1) & (np.abs(points[:, :-2]) < 2.0**62).all(axis=1)
+    points = points[on_a_plane]
+    weights = None if weights is None else weights[on_a_plane]
     leading = np.round(points[:, :-2]).astype(np.int64)
     for plane in {tuple(p) for p in leading}:
-        if any(i < 0 or i >= n for i, n in zip(plane, shape[:-2])):
+        if any(i < 0 or i >= n for i, n in zip(plane, grid[:-2])):
             continue
         on_plane = (leading == plane).all(axis=1)
         w = None if weights is None else weights[on_plane]
@@ -577,13 +649,35 @@ def heatmap_layer(
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
 ) -> LayerDataTuple:
-    """A heatmap (:func:`heatmap_map`) as an Image layer: inferno, additive."""
+    """A heatmap (:func:`heatmap_map`) as an Image layer: inferno, additive.
+
+    ``scale`` and ``translate`` place the image (as for every builder); a
+    heatmap coarser than the image (:func:`heatmap_grid`) gets the layer scale
+    ``scale * pixel_size`` and a translate shifted by ``scale * (pixel_size - 1) / 2``,
+    so its pixels cover the image's exactly. ``metadata["gazeseg"]["heatmap"]``
+    holds the kind, kernel, and ``pixel_size`` (image pixels per heatmap pixel).
+    """
     data = heatmap_map(
         kind, shape, recording=recording, fixations=fixations, kernel_size=kernel_size, sigma=sigma
     )
+    _grid, pixel_size = heatmap_grid(shape)
     source = recording if kind in ("gaze", "blurred") else fixations
     base = _base_name(source.meta, name)
-    parameters = {"heatmap_kind": kind, "kernel_size": int(kernel_size), "sigma": float(sigma)}
+    parameters = {
+        "heatmap_kind": kind,
+        "kernel_size": int(kernel_size),
+        "sigma": float(sigma),
+        "pixel_size": [float(f) for f in pixel_size],
+    }
+    placement = _transform(len(shape), scale, translate)
+    if any(f != 1.0 for f in pixel_size):
+        image_scale = np.asarray(placement.get("scale", (1.0,) * len(shape)), dtype=np.float64)
+        image_translate = np.asarray(placement.get("translate", (0.0,) * len(shape)), dtype=np.float64)
+        size = np.asarray(pixel_size, dtype=np.float64)
+        placement = {
+            "scale": tuple(float(v) for v in image_scale * size),
+            "translate": tuple(float(v) for v in image_translate + image_scale * (size - 1.0) / 2.0),
+        }
     kwargs = {
         "name": f"{base} heatmap",
         "colormap": "inferno",
@@ -591,7 +685,7 @@ def heatmap_layer(
         "opacity": 0.7,
         "contrast_limits": _heatmap_limits(data),
         "metadata": _gazeseg_meta("heatmap", source.meta, group, base, heatmap=parameters),
-        **_transform(len(shape), scale, translate),
+        **placement,
     }
     return data, kwargs, "image"
 
@@ -636,6 +730,8 @@ def gaze_layers(
     ndim = source.ndim
     layers: list[LayerDataTuple] = []
     needs = recording if heatmap_kind in ("gaze", "blurred") else fixations
+    if shape is not None and np.prod(shape[: ndim - 2], dtype=object) > HEATMAP_MAX_PIXELS:
+        needs = None  # so many planes that even 1 x 1 pixel each is too large a heatmap
     if heatmap_kind is not None and shape is not None and needs is not None:
         layers.append(
             heatmap_layer(
@@ -696,6 +792,9 @@ def update_layer(layer, layer_data: LayerDataTuple) -> None:
         for key in _STYLE_KEYS[layer_type]:
             setattr(layer, key, kwargs[key])
     if layer_type == "image":
+        for key in ("scale", "translate"):  # a coarser heatmap than the image has its own
+            if key in kwargs:
+                setattr(layer, key, kwargs[key])
         layer.reset_contrast_limits_range()
         layer.contrast_limits = kwargs["contrast_limits"]
     layer.metadata = {**layer.metadata, GAZESEG: kwargs["metadata"][GAZESEG]}

@@ -3,45 +3,87 @@
 npe2 semantics, as napari applies them:
 
 * :func:`get_reader` looks only at the file's name, sidecar and header line
-  (:func:`~napari_gazeseg.gaze.formats.detect_format`). It returns None for
-  files that are no gaze file (another reader may take the ``.csv``), so napari
-  can try other plugins. ``NAME.gaze.tsv`` files and files with a native
-  sidecar are always taken;
-* the function it returns reads the whole file. A gaze file that turns out to
-  be broken raises the formats' :class:`~napari_gazeseg.gaze.formats.GazeFormatError`,
-  one sentence naming the file, the line and what to do, which napari shows as
-  an error notification while it keeps running.
+  (the first 64 KiB: :func:`~napari_gazeseg.gaze.formats.detect_format`). It
+  returns None for files that are no gaze file (a ``.tsv``, ``.txt`` or
+  ``.csv`` table of something else; a ``.json`` that is not a native sidecar),
+  so napari tries its other readers. ``NAME.gaze.tsv`` files, files with a
+  native sidecar and the sidecar ``NAME.gaze.json`` itself (which opens its
+  recording) are always taken;
+* the function it returns reads the whole file and builds every layer. It
+  raises nothing but the formats' :class:`~napari_gazeseg.gaze.formats.GazeFormatError`,
+  one sentence naming the file (or its sidecar), the line and what to do: for a
+  broken file, and for one whose contents cannot be shown (an image size in the
+  meta that is no size, a screen geometry fixations cannot use). napari wraps
+  reader errors in its own "Tried to read ... with plugin ..." message, so the
+  sentence is first shown as an error notification of its own, then raised.
 
 Layers per recording (per stimulus for files holding several): the heatmap
-(hidden; only when the recording names its image size), the gaze samples, the
-scanpath and the fixations (Tobii I-VT with its defaults; fixation-only files
-give their own fixations). See :mod:`napari_gazeseg._napari.layers`.
+(hidden; only when the recording names its image size; at a bounded
+resolution, see :func:`~napari_gazeseg._napari.layers.heatmap_grid`), the gaze
+samples, the scanpath and the fixations (Tobii I-VT with its defaults;
+fixation-only files give their own fixations; a recording too short to have a
+sampling rate gets no fixations).
+
+Files holding many recordings (a GazeMedSeg CSV of 1000 images): at most
+:data:`READER_MAX_RECORDINGS` are opened. In napari's window a dialog lists them
+all, the first ones chosen; without one, the first ones open and a warning
+names how many were left out and how to open them (:func:`gaze_file_layers`
+with ``stimuli=``, or the Gaze layers widget).
 """
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Callable, Sequence
+import re
+from typing import Callable, Mapping, Sequence
 
-from ..gaze.recording import Fixations
+from ..gaze.recording import Fixations, GazeRecording
 from .layers import LayerDataTuple, gaze_layers
 
-__all__ = ["get_reader", "gaze_file_layers", "read_gaze_layers"]
+__all__ = [
+    "READER_MAX_RECORDINGS",
+    "get_reader",
+    "gaze_file_layers",
+    "gaze_file_names",
+    "read_gaze_layers",
+]
+
+#: Most recordings (stimuli, images) one drop opens; the rest are offered in a dialog.
+READER_MAX_RECORDINGS = 12
+
+_SIDECAR_SNIFF_BYTES = 4096
+_OURS = re.compile(rb'"format"\s*:\s*"napari-gazeseg gaze"')
 
 
 def _paths(path: str | Sequence[str]) -> list[str]:
     return [os.fspath(path)] if isinstance(path, (str, os.PathLike)) else [os.fspath(p) for p in path]
 
 
+def _is_native_sidecar(path: str) -> bool:
+    """Whether the JSON at ``path`` says it is a native sidecar (its first 4 KiB)."""
+    try:
+        with open(path, "rb") as file:
+            return bool(_OURS.search(file.read(_SIDECAR_SNIFF_BYTES)))
+    except OSError:
+        return False
+
+
 def _is_gaze_file(path: str) -> bool:
-    """True for native files (by name or sidecar) and files whose header a format knows."""
+    """True for native files (by name, sidecar or the sidecar itself) and files whose header a format knows."""
     from ..gaze.formats import GazeFormatError, detect_format
     from ..gaze.formats.native import sidecar_path
 
     if not os.path.isfile(path):
         return False
-    if path.lower().endswith(".gaze.tsv") or sidecar_path(path).is_file():
+    lower = path.lower()
+    if lower.endswith(".gaze.tsv"):
         return True  # ours even when broken: reading it says what is wrong
+    if lower.endswith(".json"):
+        samples = path[: -len(".json")] + ".tsv"
+        return os.path.isfile(samples) and _is_native_sidecar(path)
+    if _is_native_sidecar(os.fspath(sidecar_path(path))):
+        return True
     try:
         detect_format(path)
     except (GazeFormatError, OSError):
@@ -57,28 +99,124 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[LayerDataTuple]]
     return read_gaze_layers
 
 
+# -- checking what a file holds before building layers --------------------------------
+def _where(path: str, item) -> str:
+    """The file a recording's meta came from: the native sidecar, else the file."""
+    from ..gaze.formats.native import sidecar_path
+
+    sidecar = sidecar_path(path) if not path.lower().endswith(".json") else path
+    if isinstance(item.meta, Mapping) and os.path.isfile(sidecar) and _is_native_sidecar(os.fspath(sidecar)):
+        return os.fspath(sidecar)
+    return path
+
+
+def _whole(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value == int(value)
+        and value >= 1
+    )
+
+
+def _check_meta(path: str, name: str, item: GazeRecording | Fixations) -> None:
+    """Raise our sentence for meta the layers cannot use: an image size that is no size, a bad rate."""
+    from ..gaze.formats._errors import format_error
+
+    meta = item.meta
+    image = meta.get("image")
+    where = _where(path, item)
+    if image is not None and not isinstance(image, Mapping):
+        raise format_error(
+            where, f"the meta 'image' of {name!r} is {type(image).__name__}, not an object", "fix or remove it"
+        )
+    shape = image.get("shape") if isinstance(image, Mapping) else None
+    if shape is not None and not (
+        isinstance(shape, (list, tuple)) and (len(shape) == 0 or len(shape) >= item.ndim)
+        and all(_whole(s) for s in shape)
+    ):
+        shown = repr(shape) if len(repr(shape)) <= 40 else repr(shape)[:37] + "..."
+        raise format_error(
+            where,
+            f"the image size {shown} of {name!r} is not a list of {item.ndim} or more positive whole numbers",
+            "fix meta 'image' 'shape' (rows, columns) or remove it",
+        )
+    rate = meta.get("sampling_rate_hz")
+    if rate and not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < math.inf):
+        raise format_error(
+            where,
+            f"the sampling rate {rate!r} of {name!r} is not a positive number of hertz",
+            "fix meta 'sampling_rate_hz' or remove it",
+        )
+
+
+def _fixations_of(path: str, name: str, recording: GazeRecording) -> Fixations:
+    """Tobii I-VT fixations; none for a recording too short to have a sampling rate."""
+    import numpy as np
+
+    from ..gaze.fixations import detect_fixations_ivt
+    from ..gaze.formats._errors import format_error
+
+    try:
+        recording.sampling_rate_hz
+    except ValueError:  # one sample, or all at one time, and no rate in the meta
+        return Fixations(start=[], duration=[], coords=np.empty((0, recording.ndim)), meta=recording.meta)
+    try:
+        return detect_fixations_ivt(recording)
+    except ValueError as err:  # the meta's screen geometry, validated by the detector
+        raise format_error(
+            _where(path, recording),
+            f"the fixations of {name!r} cannot be detected ({str(err).rstrip('.').replace('; ', ', ')})",
+            "fix the recording's meta",
+        ) from None
+
+
+def gaze_file_names(path: str) -> list[str]:
+    """The names (stimuli, images) of the recordings in a gaze file, in file order."""
+    from ..gaze.formats import read_gaze_all
+
+    return list(read_gaze_all(path))
+
+
 def gaze_file_layers(
     path: str,
     *,
     image_shape: Sequence[int] | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    stimuli: Sequence[str] | None = None,
+    contents: Mapping[str, GazeRecording | Fixations] | None = None,
 ) -> list[LayerDataTuple]:
     """The layers of every recording (or fixation report) in one gaze file.
 
     ``image_shape`` (default: each recording's ``meta["image"]["shape"]``) sizes
     the heatmap and the points; ``scale`` and ``translate`` place the layers over
     an image layer that has them. Layer names start with the stimulus name.
+    ``stimuli`` picks the recordings to open by name (default: all);
+    ``contents`` passes what :func:`~napari_gazeseg.gaze.formats.read_gaze_all`
+    already read from ``path``. Raises only :class:`GazeFormatError`.
     """
-    from ..gaze.fixations import detect_fixations_ivt
     from ..gaze.formats import read_gaze_all
+    from ..gaze.formats._errors import format_error
 
+    path = os.fspath(path)
+    if contents is None:
+        contents = read_gaze_all(path)
+    if stimuli is not None:
+        unknown = [name for name in stimuli if name not in contents]
+        if unknown:
+            raise format_error(
+                path, f"there is no recording named {unknown[0]!r}", "pick one of the file's names"
+            )
+        contents = {name: contents[name] for name in stimuli}
     layers: list[LayerDataTuple] = []
-    for name, contents in read_gaze_all(path).items():
-        if isinstance(contents, Fixations):
-            recording, fixations = None, contents
+    for name, item in contents.items():
+        _check_meta(path, name, item)
+        if isinstance(item, Fixations):
+            recording, fixations = None, item
         else:
-            recording, fixations = contents, detect_fixations_ivt(contents)
+            recording, fixations = item, _fixations_of(path, name, item)
         layers.extend(
             gaze_layers(
                 recording,
@@ -92,12 +230,99 @@ def gaze_file_layers(
     return layers
 
 
+# -- the napari reader ------------------------------------------------------------------
+def _pick_in_a_dialog(path: str, names: list[str]) -> list[str] | None:
+    """The names the user picks in a dialog over napari's window; None without a window."""
+    import napari
+    from qtpy.QtWidgets import (
+        QAbstractItemView,
+        QApplication,
+        QDialog,
+        QDialogButtonBox,
+        QLabel,
+        QListWidget,
+        QVBoxLayout,
+    )
+
+    viewer = napari.current_viewer()
+    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+    if QApplication.instance() is None or window is None:
+        return None
+    dialog = QDialog(window)
+    dialog.setObjectName("gazeseg_pick_recordings")
+    dialog.setWindowTitle("Open gaze recordings")
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(
+        QLabel(
+            f"{os.path.basename(path)} holds {len(names)} recordings. "
+            f"Pick the ones to open (at most {READER_MAX_RECORDINGS} at a time):"
+        )
+    )
+    listing = QListWidget()
+    listing.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+    listing.addItems(names)
+    for row in range(min(READER_MAX_RECORDINGS, len(names))):
+        listing.item(row).setSelected(True)
+    layout.addWidget(listing)
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    try:
+        if not dialog.exec():
+            return []
+        return [names[listing.row(item)] for item in listing.selectedItems()][:READER_MAX_RECORDINGS]
+    finally:
+        dialog.deleteLater()
+
+
+def _chosen(path: str, names: list[str]) -> list[str]:
+    """All names when few; else the user's pick, or the first ones and a warning."""
+    if len(names) <= READER_MAX_RECORDINGS:
+        return names
+    picked = _pick_in_a_dialog(path, names)
+    if picked is not None:
+        return sorted(picked, key=names.index)
+    from napari.utils.notifications import show_warning
+
+    shown = ", ".join(repr(name) for name in names[:3])
+    show_warning(
+        f"{path} holds {len(names)} recordings; opened the first {READER_MAX_RECORDINGS} "
+        f"({shown}, ...), so open the others by name with the Gaze layers widget or "
+        "gaze_file_layers(path, stimuli=[...])."
+    )
+    return names[:READER_MAX_RECORDINGS]
+
+
 def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
-    """Read gaze files into layers (the function :func:`get_reader` hands to napari)."""
+    """Read gaze files into layers (the function :func:`get_reader` hands to napari).
+
+    A file that cannot be read or shown raises :class:`GazeFormatError` after
+    showing its sentence as an error notification (napari's own message about
+    the failed reader follows it).
+    """
+    from ..gaze.formats import GazeFormatError, read_gaze_all
+    from ..gaze.formats._errors import format_error
     from ._deleted_visuals_guard import guard_current_viewer
 
     guard_current_viewer()
     layers: list[LayerDataTuple] = []
-    for one in _paths(path):
-        layers.extend(gaze_file_layers(one))
+    try:
+        for one in _paths(path):
+            contents = read_gaze_all(one)
+            if not contents:
+                raise format_error(
+                    one, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
+                )
+            chosen = _chosen(one, list(contents))
+            layers.extend(gaze_file_layers(one, stimuli=chosen, contents=contents))
+    except GazeFormatError as err:
+        from napari.utils.notifications import show_error
+
+        show_error(str(err))
+        raise
+    if not layers:
+        return [(None,)]  # nothing picked: napari's "opened nothing", not an error
     return layers
