@@ -138,3 +138,25 @@ def test_bad_masks_are_refused(folder):
         series.accept("img0", np.zeros((64, 80)))
     with pytest.raises(KeyError, match="not an image of this series"):
         series.skip("nope")
+
+
+def test_export_labels_stack_and_bids_gaze(folder, scenes, tmp_path):
+    from napari_gazeseg.gaze.formats import read_gaze as read_any
+
+    series = AnnotationSeries(folder)
+    series.accept("img0", scenes[0].labels, scenes[0].recording, annotator="dr.who")
+    series.accept("img2", scenes[2].labels, scenes[2].recording, annotator="dr.who")
+    written = series.export(tmp_path / "export")
+    stack = tifffile.imread(tmp_path / "export" / "labels.tif")
+    assert stack.shape == (2, 64, 80)
+    np.testing.assert_array_equal(stack[1], scenes[2].labels)
+    assert json.loads((tmp_path / "export" / "labels.json").read_text()) == ["img0", "img2"]
+    physio = [p for p in written if p.name.endswith("_physio.tsv.gz")]
+    assert [p.name for p in physio] == [
+        "sub-drwho_task-annotate_acq-img0_recording-eye1_physio.tsv.gz",
+        "sub-drwho_task-annotate_acq-img2_recording-eye1_physio.tsv.gz",
+    ]
+    back = read_any(physio[1])
+    assert len(back) == len(scenes[2].recording)
+    with pytest.raises(FileExistsError):
+        series.export(tmp_path / "export")

@@ -287,6 +287,54 @@ class AnnotationSeries:
         entry.state, entry.row = "accepted", row
         return row
 
+    def export(self, folder: str | Path) -> list[Path]:
+        """Export the accepted images: labels as one napari-readable stack, gaze as BIDS.
+
+        Writes ``FOLDER/labels.tif`` (``(N, ...)`` uint16/uint32, the accepted
+        masks in series order; only when they share one shape), ``FOLDER/labels.json``
+        (the image name of each plane) and, for each accepted 2D recording,
+        ``FOLDER/bids/sub-<annotator>/beh/sub-<annotator>_task-annotate_acq-<NAME>_recording-eye1_physio.tsv.gz``
+        with its sidecar and events. Never replaces a file: an existing one is named in
+        a ``FileExistsError``.
+        """
+        import re
+
+        import tifffile
+
+        from .gaze.formats import read_gaze
+        from .gaze.formats.bids import write_bids_physio
+
+        folder = Path(folder)
+        accepted = [e for e in self.images if e.state == "accepted"]
+        if not accepted:
+            raise ValueError("no image is accepted yet; accept images before exporting.")
+        written: list[Path] = []
+        masks = [self.mask_of(e.name) for e in accepted]
+        stack_path = folder / "labels.tif"
+        if len({m.shape for m in masks}) == 1:
+            if stack_path.exists():
+                raise FileExistsError(f"{stack_path} already exists; export to another folder.")
+            folder.mkdir(parents=True, exist_ok=True)
+            stack = np.stack(masks)
+            top = int(stack.max()) if stack.size else 0
+            tifffile.imwrite(stack_path, stack.astype(np.uint16 if top < 2**16 else np.uint32))
+            (folder / "labels.json").write_text(json.dumps([e.name for e in accepted], indent=1))
+            written += [stack_path, folder / "labels.json"]
+        for entry in accepted:
+            gaze = entry.row.get("files", {}).get("gaze")
+            if not gaze:
+                continue
+            recording = read_gaze(self.output / gaze)
+            if recording.ndim != 2:
+                continue
+            who = re.sub(r"[^A-Za-z0-9]", "", str(entry.row.get("annotator") or "x")) or "x"
+            acq = re.sub(r"[^A-Za-z0-9]", "", entry.name) or "image"
+            target = (folder / "bids" / f"sub-{who}" / "beh"
+                      / f"sub-{who}_task-annotate_acq-{acq}_recording-eye1_physio.tsv.gz")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written += write_bids_physio(recording, target)
+        return written
+
     def skip(self, name: str, **info: Any) -> dict:
         """Log that an image was skipped (it counts as finished when resuming)."""
         entry = self.entry(name)
