@@ -887,3 +887,66 @@ def test_a_real_pro_lab_export_reads_as_pandas_does():
     assert len(fixations) == runs.nunique()
     assert fixations.meta["fixations_cut_by_stimulus"] == 1  # began during the calibration
     assert (fixations.start[1:] >= fixations.end[:-1] - 1e-9).all()
+
+
+@FUZZ
+@given(built=exports(), style=st.sampled_from([(",", "."), (";", ","), (";", ".")]))
+def test_fuzz_re_saved_exports_keep_every_sample(tmp_path, built, style):
+    rows, names = built
+    path = resave(export(tmp_path / "fuzz.tsv", rows, names), *style)
+    recording = read_gaze(path)
+    assert len(recording) == len(rows)
+    inside = [0 <= (r["gx"] - 560) / 2 < 400 and 0 <= (r["gy"] - 240) / 2 < 300 for r in rows]
+    eyes = [r["vl"] == "Valid" or r["vr"] == "Valid" for r in rows]
+    assert recording.valid.tolist() == [a and b for a, b in zip(inside, eyes)]
+
+
+@FUZZ
+@given(
+    content=st.binary(max_size=400),
+    prefix=st.sampled_from([
+        "\t".join(GLASSES.values()).encode() + b"\n",
+        ",".join(CURRENT.values()).encode() + b"\n",
+        ";".join(TRACKER_TIME.values()).encode() + b"\n",
+    ]),
+)
+def test_fuzz_glasses_and_re_saved_headers_raise_only_gaze_format_errors(tmp_path, content, prefix):
+    path = tmp_path / "random.tsv"
+    path.write_bytes(prefix + content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for what in ("samples", "fixations"):
+            try:
+                read_gaze_all(path, format="tobii-pro-lab", what=what)
+            except GazeFormatError:
+                pass
+
+
+def test_fuzz_glasses_exports_keep_every_mapped_sample(tmp_path):
+    branches = {"samples": 0}
+
+    @FUZZ
+    @given(data=st.data())
+    def check(data):
+        rows = glasses_rows()
+        eye_rows = [row for row in rows if row["sensor"] == "Eye Tracker"]
+        for row in eye_rows:  # the wearer looks on or off the snapshot at random
+            if data.draw(st.booleans()):
+                row.pop("mgx", None), row.pop("mgy", None)
+            elif "mgx" not in row:
+                row.update(mgx=float(data.draw(st.integers(0, 999))), mgy=12.5)
+        mapped = [i for i, row in enumerate(eye_rows) if "mgx" in row]
+        path = export(tmp_path / "glasses.tsv", rows, GLASSES)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            contents = read_gaze_all(path)
+        if not mapped:
+            assert not any(isinstance(v, GazeRecording) for v in contents.values())
+            return
+        recording = contents["shelf"]
+        assert len(recording) == mapped[-1] - mapped[0] + 1  # first to last mapped sample
+        assert np.flatnonzero(recording.valid).tolist() == [i - mapped[0] for i in mapped]
+        branches["samples"] += 1
+
+    check()
+    assert branches["samples"] > 0
