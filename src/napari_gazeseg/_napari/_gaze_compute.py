@@ -37,6 +37,19 @@ class FixationSettings:
     dispersion_threshold: float = 1.0  # deg, I-DT
     idt_min_duration: float = 0.100  # s, I-DT: shortest window
 
+    @property
+    def ivt_parameters(self) -> dict | None:
+        """``detect_fixations_ivt`` keyword arguments when the method is I-VT, else None
+        (live fixations run I-VT incrementally: ``tracking.live_fixations``)."""
+        if self.method != "I-VT":
+            return None
+        return {
+            "velocity_threshold": self.velocity_threshold,
+            "min_duration": self.min_duration,
+            "merge_max_gap": self.merge_max_gap,
+            "merge_max_angle": self.merge_max_angle,
+        }
+
     def detect(self, recording: GazeRecording) -> Fixations:
         """Run the chosen detector of :mod:`napari_gazeseg.gaze.fixations`."""
         from ..gaze.fixations import detect_fixations_idt, detect_fixations_ivt
