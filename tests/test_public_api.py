@@ -15,7 +15,12 @@ def test_every_public_name_resolves(package):
     module = importlib.import_module(package)
     assert module.__all__ == sorted(module.__all__) and dir(module) == module.__all__
     for name in module.__all__:
-        assert getattr(module, name) is not None
+        # the object its submodule defines, under its own name (no alias, no stale entry)
+        home = importlib.import_module(f"{package}.{module._PUBLIC[name]}")
+        value = getattr(module, name)
+        assert value is getattr(home, name)
+        assert getattr(value, "__name__", None) == name
+        assert value.__module__.startswith(package + "."), (name, value.__module__)
     with pytest.raises(AttributeError, match="no attribute 'not_there'"):
         module.not_there
 
