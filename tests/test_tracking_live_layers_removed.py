@@ -30,7 +30,7 @@ def recording_widget(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     widget = RecordGazeWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.save_edit.setText(str(tmp_path / "live.gaze.tsv"))
-    widget.source_box.setCurrentText(SOURCES[0])
+    widget.source_box.setCurrentText(SOURCES[1])  # Tobii (tobii-research)
     widget.start_recording()
     widget.toggle_object()  # object 1
     qtbot.waitUntil(lambda: widget.live_layers.fixations is not None, timeout=5000)

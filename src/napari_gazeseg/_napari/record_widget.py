@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import QEvent, QTimer, Signal
+from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -57,7 +57,15 @@ from ._deleted_visuals_guard import guard_deleted_visuals
 
 __all__ = ["RecordGazeWidget", "LiveGazeLayers"]
 
-SOURCES = ("Tobii eye tracker", "Mouse cursor", "Replay a file")
+SOURCE_TITTA = "Tobii (TittaPy)"
+SOURCE_TOBII_RESEARCH = "Tobii (tobii-research)"
+SOURCE_LSL = "LSL stream"
+SOURCE_CURSOR = "Mouse cursor"
+SOURCE_REPLAY = "Replay"
+SOURCES = (SOURCE_TITTA, SOURCE_TOBII_RESEARCH, SOURCE_LSL, SOURCE_CURSOR, SOURCE_REPLAY)
+#: The backend each source needs (tracking.source.backend_problem), None for none.
+SOURCE_BACKENDS = {SOURCE_TITTA: "titta", SOURCE_TOBII_RESEARCH: "tobii-research", SOURCE_LSL: "lsl"}
+LSL_UNITS = ("as the stream says", "normalised", "pixels")
 TOGGLE_OBJECT_KEY = "g"
 TOGGLE_RECORDING_KEY = "Shift+G"
 #: Seconds of raw gaze the live tail shows.
@@ -226,7 +234,27 @@ class RecordGazeWidget(QWidget):
 
         self.source_box = QComboBox()
         self.source_box.addItems(SOURCES)
-        self.source_box.setCurrentIndex(1)
+        self.source_box.setCurrentText(SOURCE_CURSOR)
+        self.source_note = QLabel("")  # what to install when the chosen backend is absent
+        self.source_note.setWordWrap(True)
+        self.lsl_box = QComboBox()  # itemData: the GazeStream
+        self.lsl_find_button = QPushButton("Find streams")
+        self.lsl_find_button.clicked.connect(self.find_lsl_streams)
+        lsl_row = QHBoxLayout()
+        lsl_row.addWidget(self.lsl_box, 1)
+        lsl_row.addWidget(self.lsl_find_button)
+        self.lsl_units_box = QComboBox()
+        self.lsl_units_box.addItems(LSL_UNITS)
+        self.lsl_units_box.setToolTip("Pixels are divided by the size of the screen napari is on.")
+        self.lsl_outlet_box = QCheckBox("Publish to LSL")
+        self.lsl_outlet_box.setToolTip("Also stream the mapped gaze and object markers to LSL (LabRecorder).")
+        self.stimulus_box = QComboBox()
+        self.stimulus_box.setToolTip("A file with several stimuli: which one to replay.")
+        self.screen_mode_box = QCheckBox("Replay as seen on screen")
+        self.screen_mode_box.setToolTip(
+            "Off: the file's image coordinates land on the same pixels of this image. On: its "
+            "screen positions, wherever the image is now."
+        )
         self.image_box = QComboBox()
         self.rate_box = QDoubleSpinBox(minimum=10.0, maximum=1000.0, value=120.0, suffix=" Hz")
         self.speed_box = QDoubleSpinBox(minimum=0.1, maximum=100.0, value=1.0, suffix=" ×")
@@ -262,10 +290,16 @@ class RecordGazeWidget(QWidget):
 
         form = QFormLayout()
         form.addRow("Source", self.source_box)
+        form.addRow("", self.source_note)
         form.addRow("Image", self.image_box)
         form.addRow("Cursor rate", self.rate_box)
+        form.addRow("LSL stream", lsl_row)
+        form.addRow("LSL units", self.lsl_units_box)
         form.addRow("Replay file", self.replay_edit)
+        form.addRow("Stimulus", self.stimulus_box)
         form.addRow("Replay speed", self.speed_box)
+        form.addRow("", self.screen_mode_box)
+        form.addRow("", self.lsl_outlet_box)
         form.addRow("Viewing distance", self.distance_box)
         form.addRow("Save to", save_row)
         form.addRow("", self.live_box)
@@ -280,6 +314,9 @@ class RecordGazeWidget(QWidget):
         self.record_button.clicked.connect(self.toggle_recording)
         self.object_button.clicked.connect(self.toggle_object)
         self.source_box.currentIndexChanged.connect(self._update_enabled)
+        self.source_box.currentIndexChanged.connect(self._show_backend)
+        self.replay_edit.editingFinished.connect(self._refresh_stimuli)
+        self._outlet = None
         self.viewer.layers.events.inserted.connect(self._refresh_images)
         self.viewer.layers.events.removed.connect(self._refresh_images)
         self._hotkeys = {TOGGLE_OBJECT_KEY: self._object_hotkey, TOGGLE_RECORDING_KEY: self._recording_hotkey}
@@ -305,12 +342,65 @@ class RecordGazeWidget(QWidget):
     def _update_enabled(self) -> None:
         source = self.source_box.currentText()
         idle = self.recorder is None
-        self.calibrate_button.setEnabled(idle and source == SOURCES[0])
-        self.rate_box.setEnabled(idle and source == SOURCES[1])
-        self.replay_edit.setEnabled(idle and source == SOURCES[2])
-        self.speed_box.setEnabled(idle and source == SOURCES[2])
+        self.calibrate_button.setEnabled(idle and source in (SOURCE_TITTA, SOURCE_TOBII_RESEARCH))
+        self.rate_box.setEnabled(idle and source == SOURCE_CURSOR)
+        for box in (self.lsl_box, self.lsl_find_button, self.lsl_units_box):
+            box.setEnabled(idle and source == SOURCE_LSL)
+        for box in (self.replay_edit, self.speed_box, self.screen_mode_box):
+            box.setEnabled(idle and source == SOURCE_REPLAY)
+        self.stimulus_box.setEnabled(idle and source == SOURCE_REPLAY and self.stimulus_box.count() > 1)
+        self.lsl_outlet_box.setEnabled(idle)
         self.source_box.setEnabled(idle)
         self.image_box.setEnabled(idle)
+
+    def _show_backend(self) -> None:
+        """One sentence saying what to install when the chosen source's backend is absent."""
+        from ..tracking.source import backend_problem
+
+        backend = SOURCE_BACKENDS.get(self.source_box.currentText())
+        self.source_note.setText((backend and backend_problem(backend)) or "")
+
+    def find_lsl_streams(self) -> None:
+        """List the gaze streams on the network (looking takes a second, off the UI thread)."""
+        from napari.qt.threading import thread_worker
+
+        from ..tracking.lsl import find_gaze_streams
+        from ..tracking.source import backend_problem
+
+        problem = backend_problem("lsl")
+        if problem:
+            self._say(problem, error=True)
+            return
+        self.lsl_find_button.setEnabled(False)
+        worker = thread_worker(find_gaze_streams)(1.0)
+        worker.returned.connect(self._show_lsl_streams)
+        worker.errored.connect(lambda err: self._say(f"Looking for LSL streams failed ({err}).", error=True))
+        worker.finished.connect(self._update_enabled)
+        worker.start()
+        self._lsl_worker = worker
+
+    def _show_lsl_streams(self, streams) -> None:
+        self.lsl_box.clear()
+        for stream in streams:
+            self.lsl_box.addItem(stream.name, stream)
+            self.lsl_box.setItemData(self.lsl_box.count() - 1, stream.describe(), Qt.ItemDataRole.ToolTipRole)
+        self.status_label.setText(
+            f"Found {len(streams)} LSL gaze stream(s)." if streams else
+            "No LSL gaze streams (type Gaze or EyeTracking) were found; start the tracker's LSL app."
+        )
+
+    def _refresh_stimuli(self) -> None:
+        """The stimuli of the replay file, to choose from when there are several."""
+        from ..tracking.replay import stimuli_in
+
+        self.stimulus_box.clear()
+        path = Path(self.replay_edit.text().strip())
+        if path.is_file():
+            try:
+                self.stimulus_box.addItems(stimuli_in(path))
+            except ValueError as err:  # GazeFormatError: said when recording starts
+                self.status_label.setText(str(err))
+        self._update_enabled()
 
     def _show_save_placeholder(self) -> None:
         folder = self.recordings_folder or recordings_folder()
@@ -340,42 +430,67 @@ class RecordGazeWidget(QWidget):
         (show_warning if error else show_info)(text)
 
     # -- sources ------------------------------------------------------------------
+    def _tobii_source(self):
+        """The chosen Tobii backend's source (kept between calibration and recording)."""
+        from ..tracking.tobii import open_tobii_source
+
+        backend = "titta" if self.source_box.currentText() == SOURCE_TITTA else "tobii-research"
+        if self._source is None or self._source.name != "tobii" or getattr(self._source, "backend", "") != (
+            "TittaPy" if backend == "titta" else "tobii-research"
+        ):
+            self._source = open_tobii_source(backend)
+        return self._source
+
     def _make_source(self, image_layer):
         choice = self.source_box.currentText()
-        if choice == SOURCES[0]:
-            from ..tracking.tobii import TobiiSource, load_sdk
-
-            if self._source is None or self._source.name != "tobii":
-                self._source = TobiiSource(sdk_module=load_sdk())
-            return self._source
-        if choice == SOURCES[1]:
+        if choice in (SOURCE_TITTA, SOURCE_TOBII_RESEARCH):
+            return self._tobii_source()
+        if choice == SOURCE_CURSOR:
             from ..tracking.mouse import CursorSource
 
             return CursorSource(screen=self._screen(), rate_hz=self.rate_box.value())
+        if choice == SOURCE_LSL:
+            from ..tracking.lsl import LslSource
+            from ..tracking.source import backend_problem
+
+            problem = backend_problem("lsl")
+            if problem:
+                raise SourceError(problem)
+            stream = self.lsl_box.currentData()
+            if stream is None:
+                raise SourceError("Press Find streams and choose an LSL stream before recording it.")
+            geometry = screen_geometry_of(self._screen(), self.distance_box.value())
+            units = self.lsl_units_box.currentText()
+            return LslSource(
+                stream, units=None if units == LSL_UNITS[0] else units,
+                screen_size_px=(geometry.width_px, geometry.height_px),
+            )
         from ..tracking.replay import ReplaySource
 
         path = self.replay_edit.text().strip()
         if not path or not Path(path).is_file():
             raise SourceError("Choose an existing gaze file under Replay file to replay it.")
+        if self.stimulus_box.count() == 0:
+            self._refresh_stimuli()
+        stimulus = self.stimulus_box.currentText() if self.stimulus_box.count() > 1 else None
         view = snapshot_view(self.viewer, image_layer, self._screen())
-        return ReplaySource(path, speed=self.speed_box.value(), display_of=view.display_of)
+        mode = "screen" if self.screen_mode_box.isChecked() else "auto"
+        return ReplaySource(path, speed=self.speed_box.value(), display_of=view.display_of, mode=mode,
+                            stimulus=stimulus)
 
     # -- actions ---------------------------------------------------------------------
     def calibrate(self) -> None:
         """Run the Tobii calibration and validation dialog; keep the accepted result."""
         from ..tracking.calibration_dialog import CalibrationDialog
-        from ..tracking.tobii import TobiiSource, load_sdk
 
         try:
-            sdk_module = load_sdk()
-            if self._source is None or self._source.name != "tobii":
-                self._source = TobiiSource(sdk_module=sdk_module)
+            source = self._tobii_source()
         except SourceError as err:
             self._say(str(err), error=True)
             return
         geometry = screen_geometry_of(self._screen(), self.distance_box.value())
         dialog = CalibrationDialog(
-            self._source, sdk_module, geometry.directions, screen=self._screen(), parent=self, **self.calibration_timing
+            source, None, geometry.directions, screen=self._screen(), parent=self, **self.calibration_timing
         )
         if dialog.exec() and dialog.result_meta is not None:
             self._calibration_meta = dialog.result_meta
@@ -421,6 +536,14 @@ class RecordGazeWidget(QWidget):
         recorder.object_started.connect(self._show_object)
         recorder.object_stopped.connect(lambda object_id: self._show_object(NO_OBJECT))
         recorder.finished.connect(lambda: self._stopped_by_itself(recorder))
+        if self.lsl_outlet_box.isChecked():
+            from ..tracking.lsl import GazeOutlet
+
+            try:
+                self._outlet = GazeOutlet(recorder, name=image_layer.name)
+            except SourceError as err:
+                self._say(str(err), error=True)
+                return
         try:
             recorder.start()
         except (SourceError, OSError) as err:
@@ -465,6 +588,9 @@ class RecordGazeWidget(QWidget):
         if recorder is None:
             return
         recorder.stop()
+        if self._outlet is not None:
+            self._outlet.close()
+            self._outlet = None
         self._show_whole_recording(recorder)
         self._quality_timer.stop()
         self._show_quality(recorder)
@@ -509,6 +635,11 @@ class RecordGazeWidget(QWidget):
         recorder = recorder or self.recorder
         if recorder is not None:
             self.quality_label.setText(recorder.report().summary())
+        if recorder is self.recorder and recorder is not None and getattr(recorder.source, "finished", False):
+            self.stop_recording()  # the replayed file has ended
+            self.status_label.setText(
+                f"The replayed file has ended; saved {recorder.samples_written} samples to {recorder.path}."
+            )
 
     # -- the panel's life -----------------------------------------------------------
     def _object_hotkey(self, viewer=None) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["SampleBatch", "GazeSource", "SourceError", "BatchSink", "MessageSink"]
+__all__ = ["SampleBatch", "GazeSource", "SourceError", "BatchSink", "MessageSink", "backend_problem"]
 
 
 class SourceError(RuntimeError):
@@ -176,3 +176,25 @@ class ThreadedSource:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+
+#: The backends a live source may need, and the loader that raises SourceError when absent.
+BACKENDS = ("titta", "tobii-research", "lsl")
+
+
+def backend_problem(backend: str) -> str | None:
+    """None when ``backend`` ("titta", "tobii-research", "lsl") loads here, else one
+    sentence saying what to install."""
+    if backend == "titta":
+        from .titta import load_titta as load
+    elif backend == "tobii-research":
+        from .tobii import load_sdk as load
+    elif backend == "lsl":
+        from .lsl import load_pylsl as load
+    else:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    try:
+        load()
+    except SourceError as err:
+        return str(err)
+    return None
