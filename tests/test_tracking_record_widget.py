@@ -54,7 +54,9 @@ def test_missing_sdk_or_tracker_is_one_sentence_and_napari_keeps_running(viewer,
     widget.start_recording()
     assert widget.recorder is None
     assert widget.status_label.text().startswith("No Tobii eye tracker was found")
-    assert viewer.layers["cells"] is not None
+    # the widget is back where it started, so the user can pick a source and try again
+    assert widget.source_box.isEnabled() and widget.record_button.text().startswith("Start recording")
+    assert not widget.object_button.isEnabled() and "cells" in viewer.layers
 
 
 def test_tobii_recording_with_hotkeys_live_layers_and_file(viewer, widget, qtbot, monkeypatch, tmp_path):
