@@ -82,9 +82,10 @@ def test_training_lowers_the_loss_and_the_predictor_loads_the_model(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["gradtrack", "vam", "gazemedseg", "supervised"])
-def test_the_gpu_mixed_precision_step_runs_and_learns_under_bf16_on_cpu(tmp_path, monkeypatch, method):
-    """On CUDA every forward runs under a bfloat16 autocast; here the same loop runs under
-    a CPU bfloat16 autocast, so dtype mistakes in the model or the losses show without a GPU."""
+def test_the_mixed_precision_step_runs_and_learns_under_a_cpu_bf16_autocast(tmp_path, monkeypatch, method):
+    """CPU bf16, not the GPU: on CUDA every forward runs under a bfloat16 autocast; here
+    the same loop runs under a CPU bfloat16 autocast, so dtype mistakes in the model or
+    the losses show without a GPU. CUDA's own kernels and speed are not tested here."""
     from napari_gazeseg.models import gradtrack_train
 
     entered = []
