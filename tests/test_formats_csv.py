@@ -161,7 +161,7 @@ def test_unknown_format_names_and_what(tmp_path):
         ("0,0.008333,0.016667,0.025", "s", [0.0, 0.008333, 0.016667, 0.025]),  # 120 Hz in s
         # 120 Hz in ms: read as seconds (today's default) it was 0.12 Hz, 8 s per sample
         ("0,8.333,16.667,25", "ms", [0.0, 0.008333, 0.016667, 0.025]),
-        ("1000,1001,1002,1003", "ms", [1.0, 1.001, 1.002, 1.003]),  # EyeLink's ms clock, 1000 Hz
+        ("1000,1004,1008,1012", "ms", [1.0, 1.004, 1.008, 1.012]),  # a tracker's ms clock, 250 Hz
         ("0,16667,33333,50000", "us", [0.0, 0.016667, 0.033333, 0.05]),  # 60 Hz in us
         ("0,4000000,8000000,12000000", "ns", [0.0, 0.004, 0.008, 0.012]),  # 250 Hz in ns
     ],
@@ -178,12 +178,23 @@ def test_time_unit_inferred_from_a_plausible_rate(tmp_path, times, unit, seconds
     assert recording.meta["time_unit"] == f"{unit} (inferred)"
 
 
-@pytest.mark.parametrize("times", ["0,0.15,0.3", "0,150,300,450", "0,0.0001,0.0002"])
-def test_time_unit_refused_when_no_rate_is_plausible(tmp_path, times):
-    # 0.15 s steps: 6.7 Hz in s, 6667 Hz in ms: neither is an eye tracker's rate
+@pytest.mark.parametrize(
+    ("times", "why"),
+    [
+        ("0,0.15,0.3", "gives no eye-tracker rate"),  # 6.7 Hz in s, 6667 Hz in ms
+        ("0,150,300,450", "gives no eye-tracker rate"),
+        ("0,0.0001,0.0002", "gives no eye-tracker rate"),
+        ("1000,1001,1002,1003", r"is 1000 Hz in ms or 1 Hz in s"),  # EyeLink's ms, or 1 Hz clicks
+        ("0,0.5,1.0", r"is 2000 Hz in ms or 2 Hz in s"),
+    ],
+)
+def test_time_unit_refused_when_no_rate_or_two_fit(tmp_path, times, why):
     path = tmp_path / "gaze.csv"
-    path.write_text("t,x,y\n" + "".join(f"{t},1,1\n" for t in times.split(",")))
-    with pytest.raises(GazeFormatError, match=r"line 1: the time column 't' states no unit .*state the unit in the header, e\.g\. 't \[ms\]'"):
+    path.write_text("t,x,y\n" + "".join(f"{t},{i},1\n" for i, t in enumerate(times.split(","))))
+    with pytest.raises(
+        GazeFormatError,
+        match=rf"line 1: the time column 't' states no unit.*{why}.*state the unit in the header, e\.g\. 't \[ms\]'",
+    ):
         read_gaze(path)
 
 

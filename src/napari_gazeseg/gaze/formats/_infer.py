@@ -2,8 +2,10 @@
 
 * **Time unit** of a time column that names none: the one of s, ms, µs, ns whose
   typical sample interval gives a plausible eye-tracker rate (8 to 5000 Hz; the
-  range spans less than a factor 1000, so at most one unit fits). None fits:
-  :class:`GazeFormatError` with the sentence that says how to state the unit.
+  range spans less than a factor 1000, so at most one unit fits). None fits,
+  or ms fits while seconds give 0.5 to 8 Hz (1 ms steps: 1000 Hz in ms or
+  1 Hz clicks in s): :class:`GazeFormatError` with the sentence that says how to
+  state the unit.
 * **Normalised or pixel** positions: normalised when nearly all positions
   (95 %) lie within -0.25 to 1.25 on both axes; pixel positions on any image
   larger than 2 px do not, and a few normalised outliers do not flip the answer.
@@ -38,6 +40,8 @@ __all__ = [
 
 #: Sampling rates (Hz) accepted as an eye tracker's when a time unit is inferred.
 PLAUSIBLE_RATE_HZ = (8.0, 5000.0)
+#: Rates (Hz) of sparse gaze in seconds (clicks, annotations) that make a fit in ms ambiguous.
+SPARSE_RATE_HZ = (0.5, 8.0)
 #: Share of gaze off the image above which the readers warn.
 OFF_IMAGE_WARN_SHARE = 0.2
 _UNITS = (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
@@ -83,6 +87,16 @@ def infer_time_unit(t: np.ndarray, path: str | Path, column: str) -> tuple[float
             1,
         )
     unit, factor = fits[0]
+    seconds_rate = 1.0 / step
+    if unit == "ms" and SPARSE_RATE_HZ[0] <= seconds_rate < SPARSE_RATE_HZ[1]:
+        # 1 ms steps are 1000 Hz in ms, or 1 Hz in s (clicks, sparse annotations): undecidable
+        raise format_error(
+            path,
+            f"the time column {column!r} states no unit, and its typical interval ({step:g}) is "
+            f"{1.0 / (step * factor):.4g} Hz in ms or {seconds_rate:.3g} Hz in s",
+            remedy,
+            1,
+        )
     return factor, unit, 1.0 / (step * factor)
 
 
