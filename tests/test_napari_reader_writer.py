@@ -72,7 +72,8 @@ def test_edited_points_are_saved_where_they_were_moved(make_napari_viewer, tmp_p
 
 def test_plain_csv_opens_with_x_as_column(make_napari_viewer, tmp_path):
     path = tmp_path / "clicks.csv"
-    path.write_text("t,x,y\n0.0,10,20\n0.5,11.5,21\n1.0,,\n1.5,30,40\n")
+    # 2 Hz clicks: a unitless "t" would be 2 Hz in s or 2000 Hz in ms, so the unit is named
+    path.write_text("t [s],x,y\n0.0,10,20\n0.5,11.5,21\n1.0,,\n1.5,30,40\n")
     viewer = make_napari_viewer()
     viewer.open(str(path), plugin=PLUGIN)
     gaze = _by_kind(viewer)["gaze"]
