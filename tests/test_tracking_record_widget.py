@@ -177,6 +177,11 @@ def test_calibration_from_the_widget_goes_into_the_recording(viewer, widget, qtb
 
 
 # -- a user's recordings are never replaced; hotkeys live and die with the panel (issue 10) ----
+CURSOR = "Mouse cursor"
+#: The tobii-research source, by its name (the list of sources grows).
+TOBII = next(name for name in SOURCES if "tobii" in name.lower() and "titta" not in name.lower())
+
+
 def _answer_next_question(button_text: str, asked: list) -> None:
     """Click ``button_text`` in the next modal question box (driven by a timer, as a user)."""
     from qtpy.QtCore import QTimer
@@ -275,7 +280,7 @@ def test_closing_the_panel_while_recording_stops_cleanly_and_says_where(viewer, 
     monkeypatch.setitem(sys.modules, "tobii_research", fake_tr)
     said = []
     notification_manager.notification_ready.connect(lambda note: said.append(str(note.message)))
-    widget.source_box.setCurrentText(SOURCES[1])  # Tobii (tobii-research)
+    widget.source_box.setCurrentText(TOBII)
     widget.start_recording()
     recorder = widget.recorder
     widget.toggle_object()
@@ -387,3 +392,23 @@ def test_replay_asks_which_stimulus_and_stops_at_the_end(viewer, widget, qtbot, 
     assert len(recording) == 48  # two fixations of 0.2 s at 120 Hz
     np.testing.assert_allclose(recording.coords[:24], [[70.0, 50.0]] * 24, atol=1e-6)  # through the image
     assert set(np.unique(recording.object_id)) == {1}  # the file's session, kept
+
+
+def test_save_folder_removed_while_recording_is_told_and_the_recording_goes_on(viewer, widget, qtbot, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    widget.save_edit.setText(str(folder / "slide.gaze.tsv"))
+    widget.source_box.setCurrentText(CURSOR)
+    widget.start_recording()
+    qtbot.wait(200)
+    shutil.rmtree(folder)
+    qtbot.waitUntil(lambda: "disappeared" in widget.status_label.text(), timeout=3000)
+    moved_to = widget.recorder.path
+    assert moved_to.parent == tmp_path / "home" / "gazeseg-recordings" and str(moved_to) in widget.status_label.text()
+    qtbot.wait(150)
+    widget.stop_recording()  # no FileNotFoundError: the whole recording is in the fallback file
+    assert widget.status_label.text().startswith("Saved") and str(moved_to) in widget.status_label.text()
+    assert len(read_gaze(moved_to)) == len(widget.live_layers.gaze.data) > 0
