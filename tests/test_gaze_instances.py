@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_gazeseg.models.gaze_instances import labels_from_gaze
+from napari_gazeseg.segmentation import labels_from_gaze
 
 
 def _two_blobs() -> np.ndarray:

@@ -13,7 +13,7 @@ from napari_gazeseg.cli import main
 from napari_gazeseg.gaze.dataset import load_dataset, write_dataset
 from napari_gazeseg.gaze.simulate import simulate_dataset
 from napari_gazeseg.models import GazeSam
-from napari_gazeseg.models.object_gaze import fixations_of, objects_in
+from napari_gazeseg.segmentation import fixations_of, paint_all, sam_object_masks
 
 
 def _run(argv: list[str]) -> int:
@@ -28,7 +28,7 @@ def dataset(tmp_path_factory):
     return folder
 
 
-def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
+def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "labels"
     argv = [
         "segment",
@@ -48,12 +48,16 @@ def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_
     for item in load_dataset(dataset):
         labels = iio.imread(out / f"{item.name}.png")
         assert labels.shape == item.image.shape[:2] and labels.dtype == np.uint8
-        sam.set_image(item.image)
-        expected = np.zeros(labels.shape, np.uint8)
-        for obj in objects_in(fixations_of(item.gaze), item.gaze):
-            mask = sam.segment(obj.fixations)
-            expected[mask & (expected == 0)] = obj.object_id
+        expected = paint_all(
+            sam_object_masks(sam, item.image, fixations_of(item.gaze), item.gaze), labels.shape
+        )
+        assert len(np.unique(expected)) > 2
         np.testing.assert_array_equal(labels, expected)
+    # the label images exist now: a second run refuses to replace them, --overwrite replaces
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert _run(argv) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
 
 
 def test_train_sam_then_segment_with_the_overlay(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
@@ -130,7 +134,7 @@ def test_missing_sam_checkpoint_is_one_line_on_stderr(dataset, tmp_path, capsys,
 def test_gradtrack_per_object_labels_each_looked_at_component(dataset, tmp_path):
     import torch
 
-    from napari_gazeseg.models.gaze_instances import labels_from_gaze
+    from napari_gazeseg.segmentation import labels_from_gaze
     from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
     from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
 
@@ -150,3 +154,59 @@ def test_gradtrack_per_object_labels_each_looked_at_component(dataset, tmp_path)
         fixations = fixations_of(item.gaze)
         expected = labels_from_gaze(mask, fixations.coords, fixations.object_id)
         np.testing.assert_array_equal(iio.imread(tmp_path / "objects" / f"{item.name}.png"), expected)
+
+
+def _other_image_dataset(dataset, tmp_path):
+    """The dataset with the second image's gaze claiming to be recorded on another image."""
+    import shutil
+
+    from napari_gazeseg.gaze.formats import read_gaze, write_gaze
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(dataset, folder)
+    item = load_dataset(folder)[1]
+    (path,) = (folder / "gaze").glob(f"{item.name}.*.tsv")
+    gaze = read_gaze(path)
+    gaze.meta["image"] = {"name": "ihc_glands", "shape": [512, 512]}
+    write_gaze(gaze, path)
+    return folder, item.name
+
+
+def test_gaze_of_another_image_is_refused_unless_forced(dataset, tiny_checkpoint, tmp_path, capsys):  # noqa: F811
+    folder, name = _other_image_dataset(dataset, tmp_path)
+    out = tmp_path / "labels"
+    argv = ["segment", str(folder), "--out", str(out), "--model-type", TINY_TYPE,
+            "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--quiet"]
+    assert _run(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"gazeseg segment: {name}: the gaze was recorded on another image ('ihc_glands', not "
+        f"'{name}' and of shape (512, 512), not (80, 104)); pair each image with its own gaze, "
+        "or pass --force to segment anyway."
+    )
+    assert not out.exists()  # nothing created before the inputs are checked
+    assert _run([*argv, "--force"]) == 0
+    assert len(list(out.glob("*.png"))) == 2
+
+
+def test_masks_that_cannot_be_right_are_listed_per_object(dataset, tmp_path, capsys):
+    """An untrained GradTrack thresholded at 0: the whole image is foreground, every object flagged."""
+    import torch
+
+    from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=32, base_channels=4, max_channels=8)
+    checkpoint = tmp_path / "gradtrack.pt"
+    save_checkpoint(checkpoint, build_model(config), config, epoch=0, metrics={"val_threshold": 1e-6})
+    out = tmp_path / "labels"
+    argv = ["segment", str(dataset), "--out", str(out), "--method", "gradtrack",
+            "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet"]
+    assert _run(argv) == 0
+    captured = capsys.readouterr()
+    flagged = [line for line in captured.err.splitlines() if "cannot be right" in line]
+    assert len(flagged) == 2 and all("label 1: the mask covers 100% of the image" in f for f in flagged)
+    assert "2 masks cannot be right" in captured.out
+    out.joinpath("other.txt").write_text("kept")
+    assert _run([*argv, "--overwrite"]) == 0  # the explicit way through replaces the label images
+    assert len(list(out.glob("*.png"))) == 2 and out.joinpath("other.txt").read_text() == "kept"

@@ -9,7 +9,7 @@ from sam_tiny import TINY_TYPE, no_user_checkpoints, tiny_checkpoint  # noqa: F4
 from napari_gazeseg.gaze.fixations import detect_fixations_ivt
 from napari_gazeseg.gaze.simulate import simulate_observer
 from napari_gazeseg.models import GazeSam
-from napari_gazeseg.models.object_gaze import objects_in
+from napari_gazeseg.segmentation import ObjectMask, labels_from_gaze, paint_all, sam_object_masks
 
 pytestmark = pytest.mark.gui
 
@@ -53,14 +53,12 @@ def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_
     labels = viewer.layers["cells gaze masks"]
     assert labels.data.shape == scene.image.shape
 
-    # The same masks as GazeSam called directly on the same fixations, painted in id order.
+    # The same labels as the shared core on the same gaze, painted in id order.
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
-    sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
-    expected = np.zeros(scene.image.shape, np.int32)
-    masks = {}
-    for obj in objects_in(fixations, scene.recording):
-        masks[obj.object_id] = sam.segment(obj.fixations)
-        expected[masks[obj.object_id] & (expected == 0)] = obj.object_id
+    limits = tuple(viewer.layers["cells"].contrast_limits)
+    items = list(sam_object_masks(sam, scene.image, fixations, scene.recording, contrast_limits=limits))
+    masks = {item.object_id: item.mask for item in items}
+    expected = paint_all(items, scene.image.shape)
     np.testing.assert_array_equal(labels.data, expected)
     assert set(np.unique(labels.data)) - {0} <= set(scene.recording.object_ids.tolist())
     assert len(set(np.unique(labels.data)) - {0}) >= 2
@@ -76,19 +74,19 @@ def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_
     with qtbot.waitSignal(widget.finished, timeout=60_000):
         pass
     assert len(viewer.layers) == n_layers
-    assert widget._status.text().startswith("Done: label 1 (")
+    assert widget.status.startswith("Done: label 1 (")
     assert labels.data[outside] == 99 and labels.data[inside] == 99
     others = (expected > 0) & (labels.data != 99)
     np.testing.assert_array_equal(labels.data[others], expected[others])
 
     # Only the objects asked for are redone.
     labels.data[:] = 0
-    widget._object_ids.setText("2")
+    widget.object_ids = "2"
     widget.segment()
     with qtbot.waitSignal(widget.finished, timeout=60_000):
         pass
     np.testing.assert_array_equal(labels.data, np.where(masks[2], 2, 0))
-    widget._object_ids.setText("two")
+    widget.object_ids = "two"
     with qtbot.waitSignal(widget.failed) as failed:
         assert widget.segment() is None
     assert "object ids must be whole numbers" in failed.args[0]
@@ -112,6 +110,29 @@ def test_missing_checkpoint_is_reported_and_napari_keeps_running(
     viewer.add_points(np.zeros((1, 2)))  # the viewer still works
 
 
+def _record_widget(viewer):
+    from napari_gazeseg._napari.record_widget import RecordGazeWidget
+
+    record = RecordGazeWidget(viewer)
+    viewer.window.add_dock_widget(record)
+    return record
+
+
+def _announced_recorder(record, scene, tmp_path, image_name="cells"):
+    """A real recorder of the scene's image, announced by the Record gaze panel as it does on start.
+
+    It is never started (no canvas is needed); its signals are emitted as its
+    drain does: the new object, that object's samples, then its fixations.
+    """
+    from napari_gazeseg.tracking.recorder import GazeRecorder
+    from napari_gazeseg.tracking.replay import ReplaySource
+
+    meta = {"image": {"shape": list(scene.image.shape), "name": image_name}}
+    recorder = GazeRecorder(ReplaySource(scene.recording), tmp_path / "live.gaze.tsv", lambda: None, meta=meta)
+    record.recording_started.emit(recorder)
+    return recorder
+
+
 def test_live_fixations_update_the_current_object_coalesced(
     make_napari_viewer,
     qtbot,
@@ -119,22 +140,18 @@ def test_live_fixations_update_the_current_object_coalesced(
     tiny_checkpoint,  # noqa: F811
     tmp_path,
 ):
-    from napari_gazeseg.tracking.recorder import GazeRecorder, recorder_started
-    from napari_gazeseg.tracking.replay import ReplaySource
-
     viewer = make_napari_viewer()
     fixations = _open_scene(viewer, scene)
+    record = _record_widget(viewer)
     widget = _widget(viewer, tiny_checkpoint)
-    widget._live.setChecked(True)
+    widget.live = True  # finds the Record gaze panel through viewer.window.dock_widgets
     own = fixations.for_object(1)
     assert len(own) >= 3
     starts = []
     start_live = widget._start_live
     widget._start_live = lambda: (starts.append(widget._live_pending), start_live())[-1]
-    # A real recorder announces itself as GazeRecorder.start does; it is never started
-    # here, so its view is never asked for. Its fixation signal then drives the widget.
-    recorder = GazeRecorder(ReplaySource(scene.recording), tmp_path / "live.gaze.tsv", lambda: None)
-    recorder_started.emit(recorder)
+    recorder = _announced_recorder(record, scene, tmp_path)
+    assert recorder.start_object() == 1
     # Fixations arrive one by one faster than a decode: the first is decoded at once,
     # the ones arriving meanwhile collapse into the newest, decoded next.
     for n in range(1, len(own) + 1):
@@ -147,6 +164,102 @@ def test_live_fixations_update_the_current_object_coalesced(
     sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
     labels = viewer.layers["cells gaze masks"]
     np.testing.assert_array_equal(labels.data == 1, sam.segment(own))
+
+
+def test_live_decodes_on_the_recorded_image_only(make_napari_viewer, qtbot, scene, tiny_checkpoint, tmp_path):  # noqa: F811
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    viewer.add_image(scene.image[:, ::-1].copy(), name="other")
+    record = _record_widget(viewer)
+    widget = _widget(viewer, tiny_checkpoint)
+    widget._image.set_current_layer(viewer.layers["other"])
+    widget.live = True
+    recorder = _announced_recorder(record, scene, tmp_path, image_name="cells")
+    recorder.start_object()
+    with qtbot.waitSignal(widget.failed, timeout=10_000) as failed:
+        recorder.fixations_changed.emit(1, fixations.for_object(1))
+    assert failed.args[0] == (
+        "the gaze was recorded on another image ('cells', not 'other'); "
+        "choose the image being recorded under Image to update its masks live."
+    )
+    assert not [layer for layer in viewer.layers if layer.name.endswith("gaze masks")]
+
+
+def test_dense_prompts_work_live_with_the_objects_raw_samples(
+    make_napari_viewer, qtbot, scene, tiny_checkpoint, tmp_path  # noqa: F811
+):
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    record = _record_widget(viewer)
+    widget = _widget(viewer, tiny_checkpoint)
+    widget._prompt.setCurrentText("heatmap_gaze")
+    widget.live = True
+    failures = []
+    widget.failed.connect(failures.append)
+    recorder = _announced_recorder(record, scene, tmp_path)
+    recorder.start_object()
+    own = scene.recording.for_object(1)
+    samples = GazeRecording(t=own.t, coords=own.coords, valid=own.valid, object_id=np.ones(len(own), int))
+    half = len(samples) // 2
+    recorder.samples_added.emit(samples.select(np.arange(len(samples)) < half))
+    recorder.samples_added.emit(samples.select(np.arange(len(samples)) >= half))
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        recorder.fixations_changed.emit(1, fixations.for_object(1))
+    assert failures == []
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    sam.set_image(scene.image, contrast_limits=tuple(viewer.layers["cells"].contrast_limits))
+    expected = sam.segment(fixations.for_object(1), samples, "heatmap_gaze")
+    layers = [layer for layer in viewer.layers if layer.name == "cells gaze masks"]
+    painted = layers[0].data == 1 if layers else np.zeros_like(expected)
+    np.testing.assert_array_equal(painted, expected if expected.any() else painted)
+    assert widget.status.startswith("Live: ")
+
+
+@pytest.fixture
+def recording_viewer(make_napari_viewer, qtbot, scene):
+    from napari_gazeseg.tracking.mapping import viewer_camera
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1200, 800)
+    viewer.add_image(scene.image, name="cells")
+    viewer_camera(viewer).center = (64.0, 80.0)
+    viewer_camera(viewer).zoom = 3.0
+    qtbot.wait(50)
+    return viewer
+
+
+def test_the_tuned_detector_reaches_live_sam(recording_viewer, qtbot, scene, tiny_checkpoint, tmp_path):  # noqa: F811
+    """80 deg/s set in the Gaze layers panel: the live fixations SAM is prompted with use it."""
+    from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
+    from napari_gazeseg._napari.record_widget import SOURCES
+    from napari_gazeseg.gaze.formats import write_gaze
+
+    viewer = recording_viewer
+    gaze_panel = GazeLayersWidget(viewer)
+    viewer.window.add_dock_widget(gaze_panel)
+    gaze_panel._velocity.setValue(80.0)
+    assert gaze_panel.fixation_settings.velocity_threshold == 80.0
+    record = _record_widget(viewer)
+    widget = _widget(viewer, tiny_checkpoint)
+    received = []
+    decode = widget.on_live_fixations
+    widget.on_live_fixations = lambda object_id, fix: (received.append(fix), decode(object_id, fix))
+    widget.live = True
+    write_gaze(scene.recording.between(0.0, 3.0), tmp_path / "replay.gaze.tsv")
+    record.save_edit.setText(str(tmp_path / "recorded.gaze.tsv"))
+    record.source_box.setCurrentText(SOURCES[4])
+    record.replay_edit.setText(str(tmp_path / "replay.gaze.tsv"))
+    record.speed_box.setValue(3.0)
+    record.start_recording()
+    assert record.recorder is not None
+    record.toggle_object()
+    assert record.recorder.source.wait(timeout=10.0)
+    qtbot.waitUntil(lambda: len(received) > 0, timeout=10_000)
+    record.stop_recording()
+    qtbot.waitUntil(lambda: widget._live_worker is None, timeout=60_000)
+    assert {fix.meta["detector"]["velocity_threshold"] for fix in received} == {80.0}
 
 
 def test_stack_objects_are_segmented_on_the_plane_looked_at(
@@ -179,15 +292,9 @@ def test_stack_objects_are_segmented_on_the_plane_looked_at(
     assert labels.shape == stack.shape
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     limits = tuple(viewer.layers["stack"].contrast_limits)
-    for plane in range(3):
-        sam.set_image(stack[plane], limits, slice_index=plane)
-        expected = np.zeros(scene.image.shape, np.int32)
-        for object_id in fixations.object_ids:
-            on_plane = fixations.for_object(object_id).on_slice(plane)
-            if (plane == 2) == (object_id == 1) and len(on_plane):
-                mask = sam.segment(on_plane)
-                expected[mask & (expected == 0)] = object_id
-        np.testing.assert_array_equal(labels[plane], expected)
+    items = list(sam_object_masks(sam, stack, fixations, contrast_limits=limits))
+    assert [(m.object_id, m.slice_index) for m in items] == [(1, (2,)), (2, (0,)), (3, (0,))]
+    np.testing.assert_array_equal(labels, paint_all(items, stack.shape))
     assert (labels[2] == 1).any() and not (labels[1] > 0).any()
 
 
@@ -244,7 +351,6 @@ def test_gradtrack_without_gaze_paints_the_next_free_label(
 def test_gradtrack_labels_each_looked_at_component_with_its_object_id(
     make_napari_viewer, qtbot, scene, small_gradtrack
 ):
-    from napari_gazeseg.models.gaze_instances import labels_from_gaze
 
     viewer = make_napari_viewer()
     fixations = _open_scene(viewer, scene)
@@ -264,7 +370,6 @@ def test_gradtrack_on_a_stack_labels_the_displayed_slice_by_its_gaze(
 
     from napari_gazeseg._napari.layers import gaze_layers
     from napari_gazeseg.gaze.recording import Fixations
-    from napari_gazeseg.models.gaze_instances import labels_from_gaze
     from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
 
     viewer = make_napari_viewer()
@@ -326,3 +431,121 @@ def test_sample_data_end_to_end_leaves_the_ground_truth_alone(
     ids = set(np.unique(masks).tolist()) - {0}
     assert ids <= set(range(1, 6)) and len(ids) >= 3
     np.testing.assert_array_equal(truth.data, truth_before)
+
+
+# -- issue 10: wrong results are not "Done", failed runs leave nothing -------------------
+def _open_gaze_of(viewer, scene, image_name: str):
+    """The scene's gaze layers, their recording claiming to be made on ``image_name``."""
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari.layers import gaze_layers
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    rec = scene.recording
+    meta = {**rec.meta, "image": {"name": image_name, "shape": list(scene.image.shape)}}
+    recording = GazeRecording(rec.t, rec.coords, rec.valid, rec.screen, rec.object_id, meta)
+    fixations = detect_fixations_ivt(recording)
+    for data, kwargs, kind in gaze_layers(recording, fixations, image_shape=scene.image.shape):
+        viewer.add_layer(Layer.create(data, kwargs, kind))
+    return fixations
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_gaze_from_another_image_asks_first(make_napari_viewer, qtbot, scene, tiny_checkpoint, monkeypatch, answer):  # noqa: F811
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer = make_napari_viewer()
+    viewer.add_image(scene.image, name="cells")
+    _open_gaze_of(viewer, scene, "immunohistochemistry")
+    widget = _widget(viewer, tiny_checkpoint)
+    questions = []
+
+    def ask(parent, title, text, *args):
+        questions.append(text)
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(QMessageBox, "question", ask)
+    if answer == "No":
+        with qtbot.waitSignal(widget.failed) as failed:
+            assert widget.segment() is None
+        assert "recorded on another image ('immunohistochemistry', not 'cells')" in failed.args[0]
+        assert "cells gaze masks" not in viewer.layers  # nothing created
+    else:
+        with qtbot.waitSignal(widget.finished, timeout=60_000):
+            assert widget.segment() is not None
+        assert viewer.layers["cells gaze masks"].data.any()
+    assert questions == [
+        "The gaze was recorded on another image ('immunohistochemistry', not 'cells'). Segment anyway?"
+    ]
+
+
+def test_gaze_off_the_image_is_warned_about(make_napari_viewer, qtbot, scene, tiny_checkpoint, monkeypatch):  # noqa: F811
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer = make_napari_viewer()
+    viewer.add_image(scene.image[:40], name="cells")  # most of the gaze lies below this crop
+    _open_gaze_of(viewer, scene, "cells")
+    widget = _widget(viewer, tiny_checkpoint)
+    warnings = []
+    widget.warned.connect(warnings.append)
+    asked = []  # the crop is not the recorded shape: asked first, and the user goes on
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        widget.segment()
+    assert "of shape (128, 160), not (40, 160)" in asked[0]
+    share = [w for w in warnings if "of the gaze lies outside the (40, 160) image" in w]
+    assert len(share) == 1 and int(share[0].split("%")[0]) > 20
+
+
+def test_empty_masks_are_reported_not_done_and_not_painted(make_napari_viewer, qtbot, scene, tmp_path):
+    import torch
+
+    from napari_gazeseg.models.gradtrack_train import TrainConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=32, base_channels=4, max_channels=8)
+    checkpoint = tmp_path / "picky.pt"  # foreground only above probability 0.999999: none
+    save_checkpoint(checkpoint, build_model(config), config, epoch=0, metrics={"val_threshold": 0.999999})
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    widget = _widget(viewer, None)
+    widget.set_gradtrack(checkpoint)
+    assert widget.model_card == ""  # a checkpoint of one's own: no card of the bundled model
+    stages = []
+    widget.stage.connect(stages.append)
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        widget.segment()
+    ids = fixations.object_ids.tolist()
+    assert widget.status == (
+        f"finished, but {'; '.join(f'label {i}: empty mask (not painted)' for i in ids)}: these cannot "
+        "be right; check the image, the gaze and the model."
+    )
+    assert stages == ["loading the GradTrack model", "segmenting the slice with GradTrack"]
+    assert "cells gaze masks" not in viewer.layers  # nothing was painted, so nothing was made
+
+
+def test_the_bundled_gradtrack_shows_what_it_was_trained_on(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = _widget(viewer, None)
+    assert widget.model_card == ""  # SAM
+    widget.set_gradtrack(None)
+    assert "trained on 160 synthetic fluorescence-cell images" in widget.model_card
+    widget.set_gradtrack("mine.pt")
+    assert widget.model_card == ""
+
+
+def test_a_failed_sam_run_leaves_no_layer_and_shows_its_stages(
+    make_napari_viewer, qtbot, scene, no_user_checkpoints  # noqa: F811
+):
+    viewer = make_napari_viewer()
+    _open_scene(viewer, scene)
+    widget = _widget(viewer, None)
+    widget.set_sam("vit_b")
+    stages = []
+    widget.stage.connect(stages.append)
+    n_layers = len(viewer.layers)
+    with qtbot.waitSignal(widget.failed, timeout=60_000):
+        widget.segment()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=10_000)
+    assert stages == ["loading the SAM model"]
+    assert len(viewer.layers) == n_layers

@@ -219,7 +219,15 @@ class LiveGazeLayers:
 
 
 class RecordGazeWidget(QWidget):
-    """Dock widget: source, image layer, calibration, start/stop, object sessions, quality."""
+    """Dock widget: source, image layer, calibration, start/stop, object sessions, quality.
+
+    ``recording_started(recorder)`` is emitted with each recorder that starts, so
+    other docked widgets (live SAM) can follow it. Fixations (live and after
+    recording) come from the detector tuned in a docked Gaze layers panel, else
+    the default I-VT filter.
+    """
+
+    recording_started = Signal(object)
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
@@ -527,7 +535,9 @@ class RecordGazeWidget(QWidget):
         if self._calibration_meta is not None and source.name == "tobii":
             meta.update(self._calibration_meta)
         view = partial(snapshot_view, self.viewer, image_layer, self._screen())
-        recorder = GazeRecorder(source, path, view, ndim=len(data_shape), meta=meta)
+        recorder = GazeRecorder(
+            source, path, view, ndim=len(data_shape), meta=meta, fixation_detector=self._fixation_detector()
+        )
         self.live_layers = LiveGazeLayers(self.viewer, image_layer, meta)
         if self.live_box.isChecked():
             recorder.samples_added.connect(self.live_layers.add_samples)
@@ -553,6 +563,7 @@ class RecordGazeWidget(QWidget):
             self._say(f"The {source.name} source could not start ({err}); check it and try again.", error=True)
             return
         self.recorder = recorder
+        self.recording_started.emit(recorder)
         self.record_button.setText("Stop recording (Shift+G)")
         self.object_button.setEnabled(True)
         self._update_enabled()
@@ -612,12 +623,20 @@ class RecordGazeWidget(QWidget):
 
     def _show_whole_recording(self, recorder) -> None:
         """Replace the live layers' contents by the whole recording as saved."""
-        from ..gaze.fixations import detect_fixations_ivt
         from ..gaze.formats import read_gaze
 
         recording = read_gaze(recorder.path)
-        fixations = detect_fixations_ivt(recording) if recording.valid.sum() > 1 else None
+        fixations = self._fixation_detector()(recording) if recording.valid.sum() > 1 else None
         self.live_layers.finish(recording, fixations)
+
+    def _fixation_detector(self):
+        """The fixation detector the user tuned in a docked Gaze layers panel, else I-VT's defaults."""
+        from ._gaze_compute import FixationSettings
+        from .gaze_layers_widget import GazeLayersWidget
+
+        docked = getattr(self.viewer.window, "dock_widgets", {})
+        tuned = next((w for w in docked.values() if isinstance(w, GazeLayersWidget)), None)
+        return (FixationSettings() if tuned is None else tuned.fixation_settings).detect
 
     def toggle_object(self) -> None:
         if self.recorder is None:

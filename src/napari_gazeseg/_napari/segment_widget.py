@@ -4,7 +4,9 @@ Pick the image, the gaze (a gaze or fixations layer of napari-gazeseg; the
 layers of the same recording are found through their group) and where the masks
 go (a new Labels layer, or an existing one: other objects' pixels are kept unless
 "Overwrite other labels" is ticked). Each object's mask is one undoable edit of
-the Labels layer (Ctrl+Z takes it back). Two methods:
+the Labels layer (Ctrl+Z takes it back). How gaze becomes masks is
+:mod:`napari_gazeseg.segmentation` (shared with ``gazeseg segment``); this widget
+only reads the layers on the UI thread, starts one worker and paints. Two methods:
 
 * **SAM**: each object session (object id = label id) prompts SAM on the slice
   the annotator looked at longest; the model (checkpoint search: docs/sam.md) is
@@ -12,13 +14,24 @@ the Labels layer (Ctrl+Z takes it back). Two methods:
 * **GradTrack**: the network segments the displayed slice without prompts; each
   foreground component an object session looked at becomes that object's label
   id (touching objects split between their fixations); with "One label per object
-  looked at" unticked, the whole foreground becomes the next free label id.
+  looked at" unticked, the whole foreground becomes the next free label id. The
+  predictor is loaded once and held, like SAM.
+
+Before anything is created the inputs are checked: gaze recorded on another image
+(its ``meta["image"]`` name or shape) is named in one sentence and the user is
+asked; much gaze off the image is warned about. Progress shows the stage (loading
+the model, embedding, object k of N). A mask that cannot be right (empty, or
+covering most of the slice) is reported per object instead of "Done"; empty
+masks are not painted.
 
 With "Update while recording" ticked, the mask of the object being recorded
-follows its fixations as they arrive: each new fixation asks for a decode; one
-decode runs at a time, off the UI thread, and requests that arrive meanwhile
-collapse into the newest. Errors (no checkpoint, no gaze on an object) are shown
-as a napari notification and in the widget; napari keeps running.
+follows the recording of the *Record gaze* panel (found through
+``viewer.window.dock_widgets``): each new fixation asks for a decode on the image
+the gaze is recorded on (another image chosen here is refused), with the
+object's raw samples so that every prompt kind works live; one decode runs at a
+time, off the UI thread, and requests that arrive meanwhile collapse into the
+newest. Errors are shown as a napari notification and in the widget; napari
+keeps running.
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,16 +50,30 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..gaze.recording import Fixations, GazeRecording
-from ..models.mask_labels import paint_mask
-from ..models.object_gaze import ObjectGaze, fixations_of, object_on_slice, objects_in
-from ._layer_combo import LayerComboBox
+from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
+from ..segmentation import (
+    BUNDLED_GRADTRACK_CARD,
+    ObjectGaze,
+    ObjectMask,
+    Stage,
+    fixations_of,
+    gaze_image_mismatch,
+    gradtrack_gaze,
+    gradtrack_object_masks,
+    mask_problem,
+    objects_to_segment,
+    off_image_warning,
+    paint_mask,
+    sam_masks_for,
+)
 from ._deleted_visuals_guard import guard_deleted_visuals
+from ._layer_combo import LayerComboBox
 from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
 
 __all__ = ["PROMPT_CHOICES", "SamSettings", "SegmentWithGazeWidget"]
@@ -61,8 +88,11 @@ PROMPT_CHOICES = (
     "blurred_gaze",
     "fixations+blurred_gaze",
 )
-_MASK_CHOICES = {"best score": None, "mask 1": 0, "mask 2": 1, "mask 3": 2, "single mask": "single"}
+#: The SAM mask choices as shown -> as ``GazeSam.segment(mask=...)`` takes them.
+_MASK_CHOICES = {"best score": "best", "mask 1": 0, "mask 2": 1, "mask 3": 2, "single mask": "single"}
 _NEW_LAYER = "new Labels layer"
+#: Seconds between looks for the Record gaze panel while live updates wait for one.
+_FIND_RECORDER_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -75,80 +105,86 @@ class SamSettings:
     device: str = "auto"
 
 
-class _SamHolder:
-    """One GazeSam shared by the widget's workers, reloaded when the settings change.
+class _ModelHolder:
+    """One model shared by the widget's workers, reloaded only when its settings change.
 
-    ``lock`` serialises use: ``set_image`` then ``segment`` must not interleave.
+    ``lock`` serialises use (SAM's ``set_image`` then ``segment`` must not interleave).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, load) -> None:
         self.lock = threading.Lock()
-        self._settings: SamSettings | None = None
-        self._sam = None
+        self._load = load
+        self._key = None
+        self._model = None
 
-    def get(self, settings: SamSettings):
-        """The model for ``settings`` (call with :attr:`lock` held, off the UI thread)."""
-        if self._sam is None or settings != self._settings:
-            from ..models.sam_gaze import GazeSam
+    def get(self, key):
+        """The model for ``key`` (call with :attr:`lock` held, off the UI thread)."""
+        if self._model is None or key != self._key:
+            self._model = None
+            self._model = self._load(key)
+            self._key = key
+        return self._model
 
-            self._sam = None
-            self._sam = GazeSam(
-                settings.model_type, settings.checkpoint, settings.device, settings.finetuned
-            )
-            self._settings = settings
-        return self._sam
+
+def _load_sam(settings: SamSettings):
+    from ..models.sam_gaze import GazeSam
+
+    return GazeSam(settings.model_type, settings.checkpoint, settings.device, settings.finetuned)
+
+
+def _load_gradtrack(key: tuple[str | None, str]):
+    from ..models.gradtrack_predict import GradTrackPredictor
+
+    return GradTrackPredictor.from_checkpoint(key[0], key[1])
 
 
 @dataclass
-class _Request:
-    """Everything a worker needs, copied from the layers on the UI thread."""
+class _SamJob:
+    """Everything a SAM worker needs, copied from the layers on the UI thread."""
 
-    image: np.ndarray
+    image: object
     contrast_limits: tuple[float, float]
     objects: list[ObjectGaze]
     prompt: str | None
-    mask_choice: int | str | None
+    mask: str | int
 
 
-def _sam_masks(holder: _SamHolder, settings: SamSettings, request: _Request):
-    """Worker: yield ``(object_id, slice_index, mask)`` for each object with gaze."""
-    multimask = None if request.mask_choice is None else request.mask_choice != "single"
-    choice = request.mask_choice if isinstance(request.mask_choice, int) else None
+def _sam_worker(holder: _ModelHolder, settings: SamSettings, job: _SamJob):
+    """Worker: :class:`Stage` items and one :class:`ObjectMask` per object."""
+    yield Stage("loading the SAM model", 0, len(job.objects))
     with holder.lock:
         sam = holder.get(settings)
-        for obj in request.objects:
-            image_slice = np.asarray(request.image[obj.slice_index])
-            sam.set_image(image_slice, request.contrast_limits, obj.slice_index or None)
-            mask = sam.segment(obj.fixations, obj.recording, request.prompt, multimask, choice)
-            yield obj.object_id, obj.slice_index, mask
+        yield from sam_masks_for(
+            sam,
+            job.image,
+            job.objects,
+            prompt=job.prompt,
+            mask=job.mask,
+            contrast_limits=job.contrast_limits,
+            stages=True,
+        )
 
 
-def _gradtrack_labels(
-    checkpoint: str | None,
-    image_slice: np.ndarray,
-    contrast_limits,
-    gaze: tuple[np.ndarray, np.ndarray] | None,
-) -> np.ndarray:
-    """GradTrack's foreground on one slice: int32 labels by object session, or 0/1 without gaze."""
-    from ..models.gaze_instances import labels_from_gaze
-    from ..models.gradtrack_predict import GradTrackPredictor
-
-    predictor = GradTrackPredictor.from_checkpoint(checkpoint or None)
-    mask = predictor.predict(image_slice, contrast_limits)
-    if gaze is None:
-        return mask.astype(np.int32)
-    return labels_from_gaze(mask, *gaze)
+def _gradtrack_worker(holder: _ModelHolder, key, image, fixations, **kwargs):
+    """Worker: GradTrack's object masks on one slice (see ``gradtrack_object_masks``)."""
+    yield Stage("loading the GradTrack model", 0, 1)
+    with holder.lock:
+        predictor = holder.get(key)
+        yield from gradtrack_object_masks(predictor, image, fixations, stages=True, **kwargs)
 
 
 class SegmentWithGazeWidget(QWidget):
     """Dock widget turning gaze sessions into label masks with SAM or GradTrack.
 
     Signals: ``finished`` after a segmentation (button or live) wrote its masks,
-    ``failed(message)`` when one could not run.
+    ``failed(message)`` when one could not run, ``warned(message)`` for a doubt
+    about the inputs or the results, ``stage(text)`` as a segmentation proceeds.
     """
 
     finished = Signal()
     failed = Signal(str)
+    warned = Signal(str)
+    stage = Signal(str)
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
@@ -156,11 +192,17 @@ class SegmentWithGazeWidget(QWidget):
 
         self._viewer = napari_viewer
         guard_deleted_visuals(napari_viewer)
-        self._holder = _SamHolder()
+        self._sam_holder = _ModelHolder(_load_sam)
+        self._gradtrack_holder = _ModelHolder(_load_gradtrack)
         self._worker = None
+        self._progress = None
         self._live_worker = None
         self._live_pending: tuple[int, Fixations] | None = None
+        self._recorder = None
+        self._record_widget = None
+        self._live_samples: list[GazeRecording] = []
         self._painted: list[str] = []
+        self._problems: list[str] = []
 
         self._image = LayerComboBox(napari_viewer, _is_image, "no image layer")
         self._gaze = LayerComboBox(napari_viewer, _is_gaze, "no gaze or fixations layer")
@@ -190,9 +232,14 @@ class SegmentWithGazeWidget(QWidget):
             "GradTrack: label each foreground component with the object session whose "
             "fixations fall in it; unticked, the whole foreground becomes one new label"
         )
+        self._model_card = QLabel(BUNDLED_GRADTRACK_CARD)
+        self._model_card.setWordWrap(True)
         self._run = QPushButton("Segment")
         self._status = QLabel("")
         self._status.setWordWrap(True)
+        self._find_recorder = QTimer(self)
+        self._find_recorder.setInterval(_FIND_RECORDER_MS)
+        self._find_recorder.timeout.connect(self._connect_record_widget)
 
         form = QFormLayout()
         form.addRow("Image", self._image)
@@ -205,6 +252,7 @@ class SegmentWithGazeWidget(QWidget):
         form.addRow(
             "Checkpoint", _with_browse(self._checkpoint, self, "SAM or GradTrack checkpoint")
         )
+        form.addRow("", self._model_card)
         form.addRow("Fine-tuned", _with_browse(self._finetuned, self, "Fine-tuned gaze checkpoint"))
         form.addRow("Prompt", self._prompt)
         form.addRow("SAM mask", self._mask_choice)
@@ -218,18 +266,13 @@ class SegmentWithGazeWidget(QWidget):
 
         self._run.clicked.connect(self.segment)
         self._method.currentTextChanged.connect(self._on_method)
+        self._checkpoint.textChanged.connect(self._show_model_card)
+        self._live.toggled.connect(self._on_live_toggled)
         events = napari_viewer.layers.events
         for event in (events.inserted, events.removed, events.reordered):
             event.connect(self._reset_outputs)
         self._reset_outputs()
         self._on_method(self._method.currentText())
-
-        from ..tracking.recorder import recorder_started
-
-        recorder_started.connect(self._follow_recorder)
-        self.destroyed.connect(
-            partial(_disconnect_recorders, recorder_started, self._follow_recorder)
-        )
 
     # -- public API (also what the buttons do) --------------------------------------
     def set_sam(
@@ -251,11 +294,39 @@ class SegmentWithGazeWidget(QWidget):
         """Write masks into ``labels_layer``, or into a new Labels layer for None."""
         self._output.setCurrentText(_NEW_LAYER if labels_layer is None else labels_layer.name)
 
+    @property
+    def object_ids(self) -> str:
+        """The Objects field: ids such as ``"2, 5"``; empty for every object session."""
+        return self._object_ids.text()
+
+    @object_ids.setter
+    def object_ids(self, text: str) -> None:
+        self._object_ids.setText(str(text))
+
+    @property
+    def live(self) -> bool:
+        """Whether the current object's mask follows the Record gaze panel's recording."""
+        return self._live.isChecked()
+
+    @live.setter
+    def live(self, on: bool) -> None:
+        self._live.setChecked(bool(on))
+
+    @property
+    def model_card(self) -> str:
+        """What the chosen model was trained on, as shown (empty when none is shown)."""
+        return self._model_card.text() if self._model_card.isVisibleTo(self) else ""
+
+    @property
+    def status(self) -> str:
+        """The widget's last message (what was painted, or why not)."""
+        return self._status.text()
+
     def segment(self):
         """Segment every object of the chosen gaze (SAM) or the displayed slice (GradTrack).
 
         Returns the started worker, or None when the inputs are not usable (the
-        reason is reported).
+        reason is reported; nothing is created then).
         """
         from napari.qt.threading import create_worker
 
@@ -265,35 +336,26 @@ class SegmentWithGazeWidget(QWidget):
         try:
             image_layer = self._require_image()
             if self._method.currentText() == "GradTrack":
-                worker = self._gradtrack_worker(image_layer)  # checks the inputs first
-                labels = self._output_layer(image_layer)
-                on_result = partial(
-                    self._paint_gradtrack, labels, worker.slice_index, worker.by_gaze
-                )
+                planned = self._gradtrack_args(image_layer)
+                total = 1
             else:
-                request = self._sam_request(image_layer, live_object=None)
-                labels = self._output_layer(image_layer)
-                worker = create_worker(
-                    _sam_masks,
-                    self._holder,
-                    self._sam_settings(),
-                    request,
-                    _progress={"total": len(request.objects), "desc": "Segmenting with SAM"},
-                    _ignore_errors=True,  # reported by _report, not re-raised in the event loop
+                job = self._sam_job(image_layer)
+                planned = None if job is None else (
+                    (_sam_worker, self._sam_holder, self._sam_settings(), job), {}
                 )
-                on_result = partial(self._paint, labels)
+                total = 0 if job is None else len(job.objects)
+            if planned is None:
+                return None  # the user said no; already reported
+            labels = self._output_layer(image_layer)  # a new layer comes with the first mask
         except ValueError as err:
             self._report(str(err))
             return None
-        self._status.setText("Segmenting ...")
-        self._painted = []
-        self._run.setEnabled(False)
-        from napari.qt.threading import GeneratorWorker
-
-        if isinstance(worker, GeneratorWorker):
-            worker.yielded.connect(on_result)
-        else:
-            worker.returned.connect(on_result)
+        args, kwargs = planned
+        if kwargs.get("foreground_id") == NO_OBJECT:  # the whole foreground: the next free label
+            kwargs["foreground_id"] = int(labels.data.max(initial=0)) + 1 if labels is not None else 1
+        worker = create_worker(*args, **kwargs, _ignore_errors=True)  # errors go to _report
+        self._begin(total)
+        worker.yielded.connect(partial(self._on_yielded, _Output(self, image_layer, labels)))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_finished)
         self._worker = worker
@@ -314,8 +376,8 @@ class SegmentWithGazeWidget(QWidget):
             self._finetuned.text().strip() or None,
         )
 
-    def _gaze_data(self) -> tuple[Fixations, GazeRecording | None]:
-        """The chosen recording's fixations and raw gaze (None for fixation-only data)."""
+    def _gaze_data(self) -> tuple[Fixations, GazeRecording | None, dict]:
+        """The chosen recording's fixations, raw gaze (None for fixation-only data) and meta."""
         layer = self._gaze.current_layer()
         if layer is None:
             raise ValueError(
@@ -330,14 +392,37 @@ class SegmentWithGazeWidget(QWidget):
         siblings[layer_kind(layer)] = layer
         recording = recording_from_layer(siblings["gaze"]) if "gaze" in siblings else None
         if "fixations" in siblings:
-            return fixations_from_layer(siblings["fixations"]), recording
-        return fixations_of(recording), recording
+            fixations = fixations_from_layer(siblings["fixations"])
+        else:
+            fixations = fixations_of(recording)
+        meta = recording.meta if recording is not None else fixations.meta
+        return fixations, recording, meta
 
-    def _spatial(self, image_layer) -> tuple[np.ndarray, int]:
-        data = image_layer.data
-        if image_layer.multiscale:
-            data = data[0]
-        return data, image_layer.ndim
+    def _gaze_is_for(self, image_layer, meta: dict, gaze) -> bool:
+        """Check the gaze belongs to the image: ask when it names another; warn when off it."""
+        shape = _data_shape(image_layer)
+        mismatch = gaze_image_mismatch(meta, image_layer.name, shape, advice=None)
+        if mismatch and not self._confirm(f"{mismatch[0].upper()}{mismatch[1:]} Segment anyway?"):
+            self._report(gaze_image_mismatch(meta, image_layer.name, shape))
+            return False
+        warning = off_image_warning(gaze, shape)
+        if warning:
+            self._warn(warning)
+        return True
+
+    def _confirm(self, question: str) -> bool:
+        """Ask the user a yes/no question (No is the default)."""
+        answer = QMessageBox.question(
+            self,
+            "Segment with gaze",
+            question,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _spatial(self, image_layer):
+        return image_layer.data[0] if image_layer.multiscale else image_layer.data
 
     def _current_leading(self, image_layer, n_leading: int) -> tuple[int, ...]:
         """The image's displayed slice: its leading data indices at the viewer's current point.
@@ -348,50 +433,32 @@ class SegmentWithGazeWidget(QWidget):
         if n_leading == 0:
             return ()
         data_point = np.asarray(image_layer.world_to_data(self._viewer.dims.point), float)
-        shape = self._spatial(image_layer)[0].shape
+        shape = self._spatial(image_layer).shape
         return tuple(
             int(np.clip(np.round(data_point[axis]), 0, shape[axis] - 1)) for axis in range(n_leading)
         )
 
-    def _sam_request(self, image_layer, live_object: tuple[int, Fixations] | None) -> _Request:
-        data, ndim = self._spatial(image_layer)
-        n_leading = ndim - 2
-        if live_object is None:
-            fixations, recording = self._gaze_data()
-        else:
-            fixations, recording = live_object[1], None
-        _require_gaze_fits(fixations, ndim)
-        fixed_slice = (
-            self._current_leading(image_layer, n_leading)
-            if fixations.ndim == 2 and n_leading
-            else None
+    def _sam_job(self, image_layer) -> _SamJob | None:
+        fixations, recording, meta = self._gaze_data()
+        if not self._gaze_is_for(image_layer, meta, recording if recording is not None else fixations):
+            return None
+        return self._make_sam_job(image_layer, fixations, recording, self._chosen_objects())
+
+    def _make_sam_job(self, image_layer, fixations, recording, object_ids) -> _SamJob:
+        ndim = len(_data_shape(image_layer))
+        objects = objects_to_segment(
+            fixations,
+            recording,
+            image_ndim=ndim,
+            object_ids=object_ids,
+            slice_index=self._current_leading(image_layer, ndim - 2) if fixations.ndim == 2 else None,
         )
-        if fixed_slice is not None:  # 2D gaze over a stack: use the displayed slice
-            fixations = _lift(fixations, fixed_slice)
-            recording = None
-        if live_object is None:
-            objects = objects_in(fixations, recording)
-            chosen = self._chosen_objects()
-            if chosen is not None:
-                objects = [obj for obj in objects if obj.object_id in chosen]
-        else:
-            objects = [object_on_slice(live_object[0], fixations, None)]
-        objects = [
-            obj
-            for obj in objects
-            if len(obj.fixations) or (obj.recording is not None and obj.recording.valid.any())
-        ]
-        if not objects:
-            raise ValueError(
-                "the gaze holds no (chosen) object session with fixations; "
-                "record one object per session or check the object ids."
-            )
-        return _Request(
-            image=data,
+        return _SamJob(
+            image=self._spatial(image_layer),
             contrast_limits=tuple(float(v) for v in image_layer.contrast_limits),
             objects=objects,
             prompt=self._prompt.currentText(),
-            mask_choice=_MASK_CHOICES[self._mask_choice.currentText()],
+            mask=_MASK_CHOICES[self._mask_choice.currentText()],
         )
 
     def _chosen_objects(self) -> set[int] | None:
@@ -406,53 +473,40 @@ class SegmentWithGazeWidget(QWidget):
                 f"object ids must be whole numbers separated by commas, got {self._object_ids.text()!r}."
             ) from None
 
-    def _gradtrack_worker(self, image_layer):
-        from napari.qt.threading import create_worker
-
-        data, ndim = self._spatial(image_layer)
+    def _gradtrack_args(self, image_layer) -> tuple | None:
+        ndim = len(_data_shape(image_layer))
         leading = self._current_leading(image_layer, ndim - 2)
-        gaze = self._gradtrack_gaze(ndim, leading)
-        worker = create_worker(
-            _gradtrack_labels,
-            self._checkpoint.text().strip() or None,
-            np.asarray(data[leading]),
-            tuple(float(v) for v in image_layer.contrast_limits),
-            gaze,
-            _progress={"desc": "Segmenting with GradTrack"},
-            _ignore_errors=True,
-        )
-        worker.slice_index = leading
-        worker.by_gaze = gaze is not None
-        return worker
-
-    def _gradtrack_gaze(
-        self, ndim: int, leading: tuple[int, ...]
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Fixation points ``(row, col)`` on the displayed slice and their object ids.
-
-        None when "One label per object looked at" is off or no gaze layer is
-        chosen: GradTrack's whole foreground becomes one label.
-        """
-        if not self._by_gaze.isChecked():
-            return None
-        if self._gaze.current_layer() is None:
-            raise ValueError(
-                "choose the gaze whose objects GradTrack should label, "
-                "or untick 'One label per object looked at' to label the whole foreground."
-            )
-        fixations, _ = self._gaze_data()
-        _require_gaze_fits(fixations, ndim)
-        if fixations.ndim > 2:
-            fixations = fixations.on_slice(leading)
-        chosen = self._chosen_objects()
-        if chosen is not None:
-            fixations = fixations.select(np.isin(fixations.object_id, sorted(chosen)))
-        if not (fixations.object_id != 0).any():
-            raise ValueError(
-                "the gaze holds no (chosen) object session with fixations on this slice; "
-                "check the object ids, or untick 'One label per object looked at'."
-            )
-        return fixations.coords[:, -2:], fixations.object_id
+        fixations = None
+        if self._by_gaze.isChecked():
+            if self._gaze.current_layer() is None:
+                raise ValueError(
+                    "choose the gaze whose objects GradTrack should label, "
+                    "or untick 'One label per object looked at' to label the whole foreground."
+                )
+            fixations, recording, meta = self._gaze_data()
+            if not self._gaze_is_for(image_layer, meta, recording if recording is not None else fixations):
+                return None
+            try:
+                fixations = gradtrack_gaze(
+                    fixations, image_ndim=ndim, slice_index=leading, object_ids=self._chosen_objects()
+                )
+            except ValueError as err:
+                raise ValueError(
+                    str(err).replace("label the whole foreground instead", "untick 'One label per object looked at'")
+                ) from None
+        key = (self._checkpoint.text().strip() or None, "auto")
+        return (
+            _gradtrack_worker,
+            self._gradtrack_holder,
+            key,
+            self._spatial(image_layer),
+            fixations,
+        ), {
+            "contrast_limits": tuple(float(v) for v in image_layer.contrast_limits),
+            "slice_index": leading,
+            "rgb": bool(image_layer.rgb),
+            "foreground_id": NO_OBJECT,  # set once the output layer is known
+        }
 
     # -- output -----------------------------------------------------------------------
     def _reset_outputs(self, event=None) -> None:
@@ -465,20 +519,22 @@ class SegmentWithGazeWidget(QWidget):
         self._output.blockSignals(False)
 
     def _output_layer(self, image_layer):
-        """The chosen Labels layer, created (matching the image's placement) when new."""
+        """The chosen Labels layer (its shape checked), or None for a new one."""
         name = self._output.currentText()
+        shape = _data_shape(image_layer)
         if name != _NEW_LAYER and name in self._viewer.layers:
             layer = self._viewer.layers[name]
-            spatial = self._spatial(image_layer)[0].shape
-            spatial = spatial[:-1] if image_layer.rgb else spatial
-            if tuple(layer.data.shape) != tuple(spatial):
+            if tuple(layer.data.shape) != shape:
                 raise ValueError(
                     f"the Labels layer {name!r} has shape {layer.data.shape} but the image is "
-                    f"{tuple(spatial)}; choose another output or a new Labels layer."
+                    f"{shape}; choose another output or a new Labels layer."
                 )
             return layer
-        data, _ = self._spatial(image_layer)
-        shape = data.shape[:-1] if image_layer.rgb else data.shape
+        return None
+
+    def _new_output_layer(self, image_layer):
+        """A new Labels layer matching the image's shape and placement, chosen as the output."""
+        shape = _data_shape(image_layer)
         layer = self._viewer.add_labels(
             np.zeros(shape, dtype=np.int32),
             name=f"{image_layer.name} gaze masks",
@@ -488,31 +544,64 @@ class SegmentWithGazeWidget(QWidget):
         self._output.setCurrentText(layer.name)
         return layer
 
-    def _paint(self, labels, result) -> None:
-        object_id, slice_index, mask = result
-        self._painted.append(
-            f"{object_id} ({_paint_undoable(labels, slice_index, mask, object_id, self._overwrite.isChecked())} px)"
-        )
+    def _begin(self, total: int) -> None:
+        from napari.utils import progress
 
-    def _paint_gradtrack(self, labels, slice_index, by_gaze: bool, result) -> None:
-        """Paint GradTrack's labels: each object session's id, or the next free id without gaze."""
-        if not by_gaze:
-            self._paint(labels, (int(labels.data.max(initial=0)) + 1, slice_index, result > 0))
+        self._status.setText("Segmenting ...")
+        self._painted = []
+        self._problems = []
+        self._run.setEnabled(False)
+        self._progress = progress(total=total, desc="Segmenting with gaze")
+
+    def _on_yielded(self, output: "_Output", item) -> None:
+        bar = self._progress
+        if isinstance(item, Stage):
+            self._status.setText(f"Segmenting: {item.text} ...")
+            self.stage.emit(item.text)
+            if bar is not None:
+                bar.set_description(item.text)
+                bar.n = item.done
+                bar.refresh()
+        elif isinstance(item, ObjectMask):
+            self._paint(output, item)
+            if bar is not None:
+                bar.n = min(bar.n + 1, bar.total)
+                bar.refresh()
+
+    def _paint(self, output: "_Output", item: ObjectMask) -> None:
+        problem = mask_problem(item.mask)
+        if problem == "empty mask":
+            self._problems.append(f"label {item.object_id}: empty mask (not painted)")
             return
-        for object_id in np.unique(result[result > 0]).tolist():
-            self._paint(labels, (object_id, slice_index, result == object_id))
-        if not self._painted:
-            self._report(
-                "GradTrack found no foreground under any object's fixations on this slice; "
-                "untick 'One label per object looked at' to see its whole foreground."
-            )
+        pixels = _paint_undoable(
+            output.layer(), item.slice_index, item.mask, item.object_id, self._overwrite.isChecked()
+        )
+        if problem:
+            self._problems.append(f"label {item.object_id}: {problem}")
+        elif pixels == 0:
+            self._problems.append(f"label {item.object_id}: 0 px left after other labels")
+        else:
+            self._painted.append(f"{item.object_id} ({pixels} px)")
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
 
     def _on_finished(self) -> None:
         self._worker = None
+        self._close_progress()
         self._run.setEnabled(True)
         if not self._status.text().startswith("Segmenting"):
             return  # an error message stays visible
-        self._status.setText(f"Done: label {', '.join(self._painted) or 'none'}.")
+        if self._problems:
+            painted = f"painted label {', '.join(self._painted)}; " if self._painted else ""
+            self._warn(
+                f"finished, but {painted}{'; '.join(self._problems)}: these cannot be right; "
+                "check the image, the gaze and the model."
+            )
+        else:
+            self._status.setText(f"Done: label {', '.join(self._painted) or 'none'}.")
         self.finished.emit()
 
     def _report(self, message: str) -> None:
@@ -521,6 +610,13 @@ class SegmentWithGazeWidget(QWidget):
         self._status.setText(message)
         show_error(message)
         self.failed.emit(message)
+
+    def _warn(self, message: str) -> None:
+        from napari.utils.notifications import show_warning
+
+        self._status.setText(message)
+        show_warning(message)
+        self.warned.emit(message)
 
     def _on_method(self, method: str) -> None:
         sam = method == "SAM"
@@ -536,38 +632,124 @@ class SegmentWithGazeWidget(QWidget):
         self._checkpoint.setPlaceholderText(
             "found automatically (see docs/sam.md)" if sam else "the bundled model"
         )
+        self._show_model_card()
+
+    def _show_model_card(self, _text: str | None = None) -> None:
+        """The bundled GradTrack's card (what it was trained on) while it is the chosen model."""
+        bundled = self._method.currentText() == "GradTrack" and not self._checkpoint.text().strip()
+        self._model_card.setVisible(bundled)
 
     # -- live mode --------------------------------------------------------------------
+    def _on_live_toggled(self, on: bool) -> None:
+        if on:
+            self._connect_record_widget()
+        else:
+            self._find_recorder.stop()
+
+    def _connect_record_widget(self) -> None:
+        """Follow the Record gaze panel's recordings (looked for until one is docked)."""
+        from .record_widget import RecordGazeWidget
+
+        if self._record_widget is not None:
+            self._find_recorder.stop()
+            return
+        found = next(
+            (w for w in _docked_widgets(self._viewer) if isinstance(w, RecordGazeWidget)), None
+        )
+        if found is None:
+            if not self._find_recorder.isActive():
+                self._status.setText(
+                    "Update while recording follows the Record gaze panel; open it to record."
+                )
+                self._find_recorder.start()
+            return
+        self._find_recorder.stop()
+        self._record_widget = found
+        found.recording_started.connect(self._follow_recorder)
+        if found.recorder is not None:
+            self._follow_recorder(found.recorder)
+
     def _follow_recorder(self, recorder) -> None:
-        recorder.fixations_changed.connect(self.on_live_fixations)
+        if self._recorder is not None:
+            for signal, slot in self._recorder_slots(self._recorder):
+                signal.disconnect(slot)
+        self._recorder = recorder
+        self._live_samples = []
+        for signal, slot in self._recorder_slots(recorder):
+            signal.connect(slot)
+
+    def _recorder_slots(self, recorder):
+        return (
+            (recorder.samples_added, self._on_live_samples),
+            (recorder.object_started, self._on_live_object),
+            (recorder.fixations_changed, self.on_live_fixations),
+        )
+
+    def _on_live_object(self, object_id: int) -> None:
+        self._live_samples = []
+
+    def _on_live_samples(self, samples: GazeRecording) -> None:
+        """Keep the raw samples of the object being recorded (dense prompts need them)."""
+        recorder = self._recorder
+        if recorder is None or recorder.current_object == NO_OBJECT:
+            return
+        own = samples.for_object(recorder.current_object)
+        if len(own):
+            self._live_samples.append(own)
 
     def on_live_fixations(self, object_id: int, fixations: Fixations) -> None:
-        """A recorder's current object has new fixations: decode its mask (coalesced)."""
+        """The recorder's current object has new fixations: decode its mask (coalesced)."""
         if not self._live.isChecked() or self._method.currentText() != "SAM" or len(fixations) == 0:
             return
         self._live_pending = (int(object_id), fixations)
         if self._live_worker is None:
             self._start_live()
 
+    def _live_recording(self, object_id: int) -> GazeRecording | None:
+        """The raw samples of ``object_id`` recorded so far (None before any)."""
+        if not self._live_samples:
+            return None
+        if len(self._live_samples) > 1:  # keep them as one chunk
+            self._live_samples = [GazeRecording.concatenate(self._live_samples)]
+        own = self._live_samples[0].for_object(object_id)
+        return own if len(own) else None
+
     def _start_live(self) -> None:
         from napari.qt.threading import create_worker
 
-        live_object, self._live_pending = self._live_pending, None
+        (object_id, fixations), self._live_pending = self._live_pending, None
         try:
             image_layer = self._require_image()
-            labels = self._output_layer(image_layer)
-            request = self._sam_request(image_layer, live_object)
+            if self._recorder is not None:
+                mismatch = gaze_image_mismatch(
+                    self._recorder.meta,
+                    image_layer.name,
+                    _data_shape(image_layer),
+                    advice="choose the image being recorded under Image to update its masks live",
+                )
+                if mismatch:
+                    raise ValueError(mismatch)
+            job = self._make_sam_job(
+                image_layer, fixations, self._live_recording(object_id), {object_id}
+            )
+            output = _Output(self, image_layer, self._output_layer(image_layer))
         except ValueError as err:
             self._report(str(err))
             return
-        worker = create_worker(
-            _sam_masks, self._holder, self._sam_settings(), request, _ignore_errors=True
-        )
-        worker.yielded.connect(partial(self._paint, labels))
+        worker = create_worker(_sam_worker, self._sam_holder, self._sam_settings(), job, _ignore_errors=True)
+        worker.yielded.connect(partial(self._on_live_yielded, output))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_live_finished)
         self._live_worker = worker
         worker.start()
+
+    def _on_live_yielded(self, output: "_Output", item) -> None:
+        if isinstance(item, ObjectMask):
+            self._painted, self._problems = [], []
+            self._paint(output, item)
+            self._status.setText(
+                f"Live: label {self._painted[0]}." if self._painted else f"Live: {self._problems[0]}."
+            )
 
     def _on_live_finished(self) -> None:
         self._live_worker = None
@@ -575,6 +757,20 @@ class SegmentWithGazeWidget(QWidget):
             self._start_live()
         else:
             self.finished.emit()
+
+
+class _Output:
+    """Where one run's masks go: the chosen Labels layer, or a new one made with the first mask."""
+
+    def __init__(self, widget: SegmentWithGazeWidget, image_layer, layer) -> None:
+        self._widget = widget
+        self._image_layer = image_layer
+        self._layer = layer
+
+    def layer(self):
+        if self._layer is None:
+            self._layer = self._widget._new_output_layer(self._image_layer)
+        return self._layer
 
 
 def _paint_undoable(
@@ -595,21 +791,20 @@ def _paint_undoable(
     return pixels
 
 
-def _require_gaze_fits(fixations: Fixations, ndim: int) -> None:
-    """Gaze goes with an ``ndim``-D image when it is 2D (the displayed slice) or ``ndim``-D."""
-    if fixations.ndim not in (2, ndim):
-        raise ValueError(
-            f"the gaze has {fixations.ndim}D coordinates but the image is {ndim}D; "
-            "choose the gaze recorded on this image."
-        )
+def _data_shape(image_layer) -> tuple[int, ...]:
+    """An image layer's data shape without the RGB(A) axis (level 0 when multiscale)."""
+    data = image_layer.data[0] if image_layer.multiscale else image_layer.data
+    shape = tuple(int(s) for s in data.shape)
+    return shape[:-1] if image_layer.rgb else shape
 
 
-def _lift(fixations: Fixations, leading: tuple[int, ...]) -> Fixations:
-    """2D fixations placed on one slice of a stack (leading coordinates prepended)."""
-    coords = np.hstack([np.tile(np.asarray(leading, float), (len(fixations), 1)), fixations.coords])
-    return Fixations(
-        fixations.start, fixations.duration, coords, fixations.object_id, fixations.meta
-    )
+def _docked_widgets(viewer) -> list:
+    """The widgets docked in the viewer's window (napari's ``window.dock_widgets``)."""
+    window = getattr(viewer, "window", None)
+    docked = getattr(window, "dock_widgets", None)
+    if docked is None:
+        return []
+    return list(docked.values())
 
 
 def _is_image(layer) -> bool:
@@ -646,7 +841,3 @@ def _with_browse(line: QLineEdit, parent: QWidget, title: str) -> QWidget:
     button.clicked.connect(browse)
     row.addWidget(button)
     return box
-
-
-def _disconnect_recorders(signal, slot, *_) -> None:
-    signal.disconnect(slot)

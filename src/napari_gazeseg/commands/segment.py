@@ -10,12 +10,20 @@ else uint16. With SAM every gaze session's object becomes its own label id (an
 object's pixels never overwrite an earlier object's unless ``--overwrite-objects``);
 GradTrack segments the whole image as label 1; with ``--per-object`` each
 foreground component a gaze session looked at becomes that session's object id
-(:func:`napari_gazeseg.models.gaze_instances.labels_from_gaze`), as in napari.
+(:func:`napari_gazeseg.segmentation.labels_from_gaze`), as in napari.
+
+The segmentation itself is :mod:`napari_gazeseg.segmentation` (shared with the
+napari widget). Before anything is loaded or written: label images already in
+``OUT`` are refused unless ``--overwrite``; gaze whose meta names another image
+(name or shape) is refused unless ``--force``; gaze largely off its image is
+warned about. Masks that cannot be right (empty, covering most of the image) are
+listed per object on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +76,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-dir", default=None, help="folder for SAM embeddings on disk (default: none)"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace label images already in --out"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="segment even where the gaze says it was recorded on another image",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -102,54 +118,129 @@ def _gradtrack_inputs(dataset: str, per_object: bool):
         return
     import imageio.v3 as iio
 
+    for path in _image_paths(dataset):
+        yield path.stem, np.asarray(iio.imread(path)), None
+
+
+def _image_paths(dataset: str) -> list[Path]:
     from ..gaze.dataset import IMAGE_SUFFIXES
 
     images_dir = Path(dataset) / "images"
     paths = sorted(p for p in images_dir.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise FileNotFoundError(f"{images_dir} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    for path in paths:
-        yield path.stem, np.asarray(iio.imread(path)), None
+    return paths
 
 
-def _per_object(mask: np.ndarray, gaze, name: str) -> np.ndarray:
-    from ..models.gaze_instances import labels_from_gaze
-    from ..models.object_gaze import fixations_of
-
-    fixations = fixations_of(gaze)
-    if fixations.ndim != 2:
-        raise ValueError(
-            f"the gaze of {name} has {fixations.ndim}D coordinates; GradTrack segments 2D images."
-        )
-    return labels_from_gaze(mask, fixations.coords, fixations.object_id)
-
-
-def _sam_labels(sam, item, args) -> np.ndarray:
-    from ..gaze.recording import GazeRecording
+def _spatial_shape(image: np.ndarray) -> tuple[int, ...]:
     from ..imaging import is_rgb
-    from ..models.mask_labels import paint_mask
-    from ..models.object_gaze import fixations_of, objects_in
+
+    return image.shape[:-1] if is_rgb(image) else image.shape
+
+
+def _check_outputs(out: Path, names: list[str], overwrite: bool) -> None:
+    """Refuse an ``--out`` that is a file, or label images that exist, unless ``--overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; pass a folder for the label images.")
+    existing = [
+        out / f"{name}.{suffix}" for name in names for suffix in ("png", "tif") if (out / f"{name}.{suffix}").exists()
+    ]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ValueError(
+            f"{existing[0]}{more} already exists; pass --overwrite to replace, or another --out."
+        )
+
+
+def _check_gaze(dataset: str, force: bool) -> None:
+    """Refuse gaze recorded on another image unless ``--force``; warn about gaze off the image."""
+    from ..gaze.dataset import iter_dataset
+    from ..segmentation import gaze_image_mismatch, off_image_warning
+
+    mismatched = []
+    for item in iter_dataset(dataset):
+        shape = _spatial_shape(np.asarray(item.image))
+        mismatch = gaze_image_mismatch(item.gaze.meta, item.name, shape, advice=None)
+        if mismatch:
+            mismatched.append(f"{item.name}: {mismatch[:-1]}")
+        warning = off_image_warning(item.gaze, shape)
+        if warning:
+            print(f"gazeseg segment: warning: {item.name}: {warning}", file=sys.stderr, flush=True)
+    if mismatched and not force:
+        more = f" (and {len(mismatched) - 1} more images)" if len(mismatched) > 1 else ""
+        raise ValueError(
+            f"{mismatched[0]}{more}; pair each image with its own gaze, or pass --force to segment anyway."
+        )
+
+
+def _report_problems(name: str, masks) -> int:
+    from ..segmentation import problems_of
+
+    problems = problems_of(masks)
+    for problem in problems:
+        print(
+            f"gazeseg segment: {name} {problem}: this cannot be right; check the image, the gaze and the model.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return len(problems)
+
+
+def _sam_labels(sam, item, args) -> tuple[np.ndarray, int]:
+    """The label image of one dataset item and how many of its masks cannot be right."""
+    from ..gaze.recording import GazeRecording
+    from ..segmentation import fixations_of, paint_all, sam_object_masks
 
     image = np.asarray(item.image)
-    spatial_shape = image.shape[:-1] if is_rgb(image) else image.shape
     recording = item.gaze if isinstance(item.gaze, GazeRecording) else None
     fixations = fixations_of(item.gaze)
-    if fixations.ndim != len(spatial_shape):
+    shape = _spatial_shape(image)
+    if fixations.ndim != len(shape):
         raise ValueError(
             f"the gaze of {item.name} has {fixations.ndim}D coordinates but the image is "
-            f"{len(spatial_shape)}D; pair each image with its own recording."
+            f"{len(shape)}D; pair each image with its own recording."
         )
-    limits = _contrast_limits(image)
-    labels = np.zeros(spatial_shape, dtype=np.int32)
-    multimask = None if args.mask_choice == "best" else args.mask_choice != "single"
-    choice = int(args.mask_choice) if args.mask_choice.isdigit() else None
-    for obj in objects_in(fixations, recording):
-        if len(obj.fixations) == 0 and (obj.recording is None or not obj.recording.valid.any()):
-            continue
-        sam.set_image(image[obj.slice_index], limits, obj.slice_index or None)
-        mask = sam.segment(obj.fixations, obj.recording, args.prompt, multimask, choice)
-        paint_mask(labels[obj.slice_index], mask, obj.object_id, args.overwrite_objects)
-    return labels
+    masks = list(
+        sam_object_masks(
+            sam,
+            image,
+            fixations,
+            recording,
+            prompt=args.prompt,
+            mask=args.mask_choice,
+            contrast_limits=_contrast_limits(image),
+        )
+    )
+    return paint_all(masks, shape, overwrite=args.overwrite_objects), _report_problems(item.name, masks)
+
+
+def _gradtrack_labels(predictor, name: str, image: np.ndarray, gaze) -> tuple[np.ndarray, int]:
+    from ..segmentation import fixations_of, gradtrack_object_masks, paint_all
+
+    fixations = None
+    if gaze is not None:
+        fixations = fixations_of(gaze)
+        if fixations.ndim != 2:
+            raise ValueError(
+                f"the gaze of {name} has {fixations.ndim}D coordinates; GradTrack segments 2D images."
+            )
+        if not len(fixations.object_ids):
+            print(
+                f"gazeseg segment: {name}: the gaze holds no object session; its label image is empty.",
+                file=sys.stderr,
+                flush=True,
+            )
+            return np.zeros(_spatial_shape(image), np.uint8), 1
+    masks = list(
+        gradtrack_object_masks(predictor, image, fixations, contrast_limits=_contrast_limits(image))
+    )
+    dtype = np.uint8 if gaze is None else np.int32
+    return paint_all(masks, _spatial_shape(image), dtype=dtype), _report_problems(name, masks)
+
+
+def _say(args, text: str) -> None:
+    if not args.quiet:
+        print(f"gazeseg segment: {text}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,33 +248,48 @@ def run(args: argparse.Namespace) -> int:
 
     if args.per_object and args.method != "gradtrack":
         raise ValueError("--per-object is for --method gradtrack; SAM labels every object already.")
-
+    # every input is checked before anything is loaded or written
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = 0
+    _check_outputs(out, [path.stem for path in _image_paths(args.dataset)], args.overwrite)
+    if args.method == "sam" or args.per_object:
+        _check_gaze(args.dataset, args.force)
+    if args.method == "sam":
+        from ..models.sam_gaze import parse_mask_choice
+
+        parse_mask_choice(args.mask_choice)
+
+    written = problems = 0
     if args.method == "sam":
         from ..gaze.dataset import iter_dataset
         from ..models.sam_gaze import GazeSam
 
+        _say(args, f"loading SAM {args.model_type} ...")
         sam = GazeSam(
             args.model_type, args.checkpoint, args.device, args.finetuned, cache_dir=args.cache_dir
         )
+        out.mkdir(parents=True, exist_ok=True)
         for item in tqdm(
             iter_dataset(args.dataset), desc="segment (SAM)", disable=args.quiet, unit="image"
         ):
-            _write_labels(_sam_labels(sam, item, args), out, item.name)
-            written += 1
+            labels, found = _sam_labels(sam, item, args)
+            _write_labels(labels, out, item.name)
+            written, problems = written + 1, problems + found
     else:
         from ..models.gradtrack_predict import GradTrackPredictor
+        from ..segmentation import BUNDLED_GRADTRACK_CARD
 
+        _say(args, "loading GradTrack ...")
         predictor = GradTrackPredictor.from_checkpoint(args.checkpoint, args.device)
+        if args.checkpoint is None:
+            print(f"gazeseg segment: {BUNDLED_GRADTRACK_CARD}", file=sys.stderr, flush=True)
+        out.mkdir(parents=True, exist_ok=True)
         images = _gradtrack_inputs(args.dataset, args.per_object)
         for name, image, gaze in tqdm(
             images, desc="segment (GradTrack)", disable=args.quiet, unit="image"
         ):
-            mask = predictor.predict(image, _contrast_limits(image))
-            labels = mask.astype(np.uint8) if gaze is None else _per_object(mask, gaze, name)
+            labels, found = _gradtrack_labels(predictor, name, image, gaze)
             _write_labels(labels, out, name)
-            written += 1
-    print(f"wrote {written} label images to {out}", flush=True)
+            written, problems = written + 1, problems + found
+    flagged = f"; {problems} masks cannot be right (listed above)" if problems else ""
+    print(f"wrote {written} label images to {out}{flagged}", flush=True)
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..gaze.recording import GazeRecording
-from .object_gaze import fixations_of
+from ..segmentation import fixations_of
 from .sam_gaze import GazeSam
 from .sam_losses import sam_loss
 from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, parse_prompt_kind

@@ -40,7 +40,7 @@ from .sam_prompts import (
     parse_prompt_kind,
 )
 
-__all__ = ["GazeSam", "SamPrediction"]
+__all__ = ["MASK_CHOICES", "GazeSam", "SamPrediction", "parse_mask_choice"]
 
 
 @dataclass
@@ -64,6 +64,28 @@ class SamPrediction:
                 f"mask choice {mask_choice} does not exist; SAM gave {len(self.masks)} masks (0..{len(self.masks) - 1})."
             )
         return self.masks[mask_choice]
+
+
+#: What ``mask=`` may name: the best-scoring of three masks, one mask, or one of the three.
+MASK_CHOICES = ("best", "single", 0, 1, 2)
+
+
+def parse_mask_choice(mask: str | int | None) -> tuple[bool | None, int | None]:
+    """``"best"``/None, ``"single"``, ``0``/``"0"``, ``1``, ``2`` -> ``(multimask_output, index)``.
+
+    ``multimask_output`` None means the model's default (single mask for an
+    overlay trained so, else three); ``index`` None means the best-scoring.
+    """
+    if mask is None or mask == "best":
+        return None, None
+    if mask == "single":
+        return False, None
+    text = str(mask).strip()
+    if text in ("0", "1", "2"):
+        return True, int(text)
+    raise ValueError(
+        f"mask choice {mask!r} is not understood; choose 'best', 'single', 0, 1 or 2."
+    )
 
 
 def _leading_index(slice_index: Sequence[int] | int | None) -> tuple[int, ...]:
@@ -313,6 +335,8 @@ class GazeSam:
         mask_choice: int | None = None,
         box_margin: float = 0.0,
         heatmap: np.ndarray | None = None,
+        *,
+        mask: str | int | None = None,
     ) -> np.ndarray:
         """One object's mask on the current image: ``(rows, cols)`` bool.
 
@@ -322,7 +346,11 @@ class GazeSam:
         (or, with a ``heatmap`` given, the heatmap plus any fixations as points).
         With multimask output (``None``: :attr:`default_multimask`) the best-scoring
         of SAM's three masks is returned, or the one ``mask_choice`` names.
+        ``mask`` (:data:`MASK_CHOICES`, see :func:`parse_mask_choice`) names both at
+        once and, when given, replaces ``multimask_output`` and ``mask_choice``.
         """
+        if mask is not None:
+            multimask_output, mask_choice = parse_mask_choice(mask)
         if prompt is None:
             if heatmap is None:
                 prompt = self.default_prompt

@@ -243,6 +243,16 @@ def _mismatch_message(path: Path, model_type: str, state: dict, reason: str) -> 
     return f"{path.name} does not fit SAM {model_type} ({reason}); {advice}."
 
 
+def _check_encoder_width(path: Path, model_type: str, state: dict) -> None:
+    """Refuse at once a checkpoint whose image encoder is another official model's."""
+    expected = {name: width for width, name in _ENCODER_WIDTHS.items()}.get(model_type)
+    weight = state.get("image_encoder.patch_embed.proj.weight")
+    if expected is None or weight is None or int(weight.shape[0]) == expected:
+        return
+    reason = f"image_encoder.patch_embed.proj.weight has {int(weight.shape[0])} channels, expected {expected}"
+    raise SamCheckpointError(_mismatch_message(path, model_type, state, reason))
+
+
 def _load_strict(module: torch.nn.Module, state: dict, path: Path, model_type: str) -> None:
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
@@ -278,6 +288,7 @@ def load_sam(
             f"{path.name} is a fine-tuned gaze checkpoint, not a base SAM model; pass it as "
             f"the fine-tuned file and {_fetch_hint(model_type)} as the base."
         )
+    _check_encoder_width(path, model_type, state)  # before building: vit_h takes seconds
     model = _BUILDERS[model_type]()
     _load_strict(model, state, path, model_type)
     meta: dict[str, Any] = {}
