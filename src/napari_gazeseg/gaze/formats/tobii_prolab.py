@@ -186,28 +186,44 @@ class _Table:
         # a tuple even when one column is used (and an empty one when none is)
         pick = operator.itemgetter(*used, *used) if used else (lambda fields: ())
         width = len(self.header)
-        numbered = self._split(lines)
         collecting = gc.isenabled()
         gc.disable()  # millions of short strings: the cyclic collector would run over and over
         try:
-            picked = [
-                (line, pick(fields) if len(fields) == width else fields)
-                for line, fields in numbered
-            ]
+            if self.separator == "\t":  # one row per line: line numbers from positions
+                numbers = None
+                picked = [
+                    pick(fields) if len(fields) == width else fields
+                    for fields in (line.split("\t") for line in lines[1:])
+                ]
+            else:
+                numbers, picked = [], []
+                for number, fields in self._split(lines):
+                    numbers.append(number)
+                    picked.append(pick(fields) if len(fields) == width else fields)
         finally:
             if collecting:
                 gc.enable()
-        for line, row in picked:
-            if isinstance(row, list) and any(field.strip() for field in row):
+        del lines
+        wrong = [i for i, row in enumerate(picked) if isinstance(row, list)]
+        for position in wrong:
+            row = picked[position]
+            if any(field.strip() for field in row):
                 raise format_error(
                     path,
                     f"{len(row)} fields where the header names {width}",
                     "export the data again or fix that line",
-                    line,
+                    position + 2 if numbers is None else numbers[position],
                 )
-        picked = [(line, row) for line, row in picked if isinstance(row, tuple)]
-        self.lines = [line for line, _ in picked]
-        rows = [row for _, row in picked]
+        if wrong:
+            kept = [i for i, row in enumerate(picked) if not isinstance(row, list)]
+            rows = [picked[i] for i in kept]
+        else:
+            kept, rows = None, picked
+        if numbers is None:
+            self.lines = list(range(2, len(picked) + 2)) if kept is None else [i + 2 for i in kept]
+        else:
+            self.lines = numbers if kept is None else [numbers[i] for i in kept]
+        del picked
         self.n_rows = len(rows)
         self.line_numbers = np.asarray(self.lines, dtype=np.int64)
         transposed = list(zip(*rows))[: len(used)] if rows else [()] * len(used)
