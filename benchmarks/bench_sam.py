@@ -9,7 +9,9 @@ Measures, on one image of ``--size`` (rows, cols):
 
 * embedding: stock ``SamPredictor.set_image`` vs ``GazeSam.set_image`` cold (no
   cache), then GazeSam again from the memory cache and from the disk cache
-  (a fresh GazeSam on the same cache folder); with ``--precision bf16|both`` on a
+  (a fresh GazeSam on the same cache folder): those two are *caching* (a lookup
+  instead of a recomputation when a slice is shown again), not a faster
+  embedding; with ``--precision bf16|both`` on a
   bf16-capable GPU also GazeSam's bfloat16 image encoder;
 * decoding: stock ``SamPredictor.predict`` with the fixations as foreground points
   vs ``GazeSam.segment`` (same prompts), and a dense heatmap prompt (map, resize,
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ours.cache.clear_memory()
     ours.set_image(image, limits)  # a miss: computes once more and fills the disk cache
     memory = _median_time(lambda: ours.set_image(image, limits), args.repeats, device)
-    rows.append(("embed: GazeSam memory-cache hit", memory, stock_embed / memory))
+    rows.append(("embed: GazeSam memory-cache hit (caching, no embedding)", memory, stock_embed / memory))
     fresh = GazeSam(
         args.model, checkpoint, str(device), cache_dir=workdir / "cache", embed_precision="float32"
     )
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh.set_image(image, limits)
 
     disk = _median_time(disk_hit, args.repeats, device)
-    rows.append(("embed: GazeSam disk-cache hit", disk, stock_embed / disk))
+    rows.append(("embed: GazeSam disk-cache hit (caching, no embedding)", disk, stock_embed / disk))
 
     stock_masks, stock_scores, _ = stock.predict(
         point_coords=points_xy, point_labels=np.ones(len(points_xy))
@@ -184,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measurement':<{width}}  {'median s':>10}  {'stock/ours':>10}")
     for name, seconds, ratio in rows:
         print(f"{name:<{width}}  {seconds:>10.4f}  {'' if ratio is None else f'{ratio:>10.2f}'}")
+    print(
+        "cache hits look the embedding up instead of computing it: their ratio to the stock\n"
+        "set_image is what caching saves when a slice is shown again, not a faster computation."
+    )
     print(f"fp32 masks equal stock SamPredictor: {same}{bf16_note}")
     return 0 if same else 1
 
