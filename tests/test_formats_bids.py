@@ -148,7 +148,9 @@ def test_missing_sidecar_unknown_screen_and_header_lines(tmp_path):
 
 def test_write_then_read_is_exact_and_readable_as_plain_bids(tmp_path):
     recording = make_recording()
-    recording.meta["screen"] = {"width_px": 1920, "height_px": 1080}
+    recording.meta["screen"] = {
+        "width_px": 1920, "height_px": 1080, "width_mm": 531.0, "height_mm": 299.0, "distance_mm": 650.0
+    }
     recording.meta["messages"] = [[0.05, "image shown"]]
     fixations = Fixations(start=[0.1, 0.4], duration=[0.2, 0.25], coords=[[5.0, 6.0], [7.0, 8.0]])
     path = tmp_path / "bids" / "sub-01_task-cells_recording-eye1_physio.tsv.gz"
@@ -167,7 +169,9 @@ def test_write_then_read_is_exact_and_readable_as_plain_bids(tmp_path):
     assert len(lines) == len(recording)
     assert all(len(line.split("\t")) == len(sidecar["Columns"]) for line in lines)
     assert sidecar["PhysioType"] == "eyetrack" and sidecar["SamplingFrequency"] > 0
-    assert sidecar["StimulusPresentation"]["ScreenResolution"] == [1920, 1080]
+    presentation = sidecar["StimulusPresentation"]
+    assert presentation["ScreenResolution"] == [1920, 1080] and presentation["ScreenDistance"] == 0.65
+    np.testing.assert_allclose(presentation["ScreenSize"], [0.531, 0.299])
     events = gzip.decompress(written[2].read_bytes()).decode().splitlines()
     assert "0.1\t0.2\tfixation\t0\tn/a" in events and any(e.endswith("image shown") for e in events)
     with pytest.raises(FileExistsError, match="overwrite=True"):

@@ -220,6 +220,7 @@ def test_gzip_tables_are_read_and_damaged_gzip_is_named(tmp_path):
     assert detect_format(path) == "csv"
     recording = read_gaze(path)  # was: "not valid UTF-8 text; export it again"
     assert recording.coords.tolist() == [[2.5, 1.5], [4.0, 3.0]]
+    assert recording.meta["image"]["name"] == "gaze"
     path.write_bytes(gzip.compress(text.encode())[:-12])
     with pytest.raises(GazeFormatError, match="gzip-compressed data is damaged or cut short"):
         read_gaze(path, format="csv")

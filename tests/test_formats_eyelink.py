@@ -93,7 +93,7 @@ def test_reads_the_manuals_layout(tmp_path):
     np.testing.assert_allclose(first.screen[0], [640.5 / 1280, 512.5 / 1024])
     assert first.image_shape == (1024, 1280)
     assert first.meta["sampling_rate_hz"] == 500.0
-    assert first.meta["screen"] == {"width_px": 1280, "height_px": 1024}
+    assert first.meta["screen_resolution_px"] == [1280, 1024] and "screen" not in first.meta
     assert first.meta["eye"] == "left" and first.meta["trial"] == "7"
     assert first.meta["messages"] == [[0.0, "SYNCTIME"], [0.013, "image shown"]]
     assert first.meta["tracker_start_ms"] == 2000.0

@@ -57,6 +57,9 @@ def to_pymovements(recording: GazeRecording, fixations: Fixations | None = None)
     meta = recording.meta
     geometry = meta.get("screen") if isinstance(meta.get("screen"), dict) else {}
     width, height = geometry.get("width_px"), geometry.get("height_px")
+    resolution = meta.get("screen_resolution_px")
+    if not (width and height) and isinstance(resolution, list) and len(resolution) == 2:
+        width, height = resolution
     if recording.screen is not None and width and height:
         x = recording.screen[:, 0] * width - 0.5
         y = recording.screen[:, 1] * height - 0.5
@@ -150,7 +153,13 @@ def from_pymovements(gaze: Any, image_shape: tuple[int, int] | None = None) -> G
     valid = np.isfinite(coords).all(axis=1)
     if width and height:
         meta["image"]["shape"] = [int(height), int(width)]
-        meta["screen"] = {"width_px": int(width), "height_px": int(height)}
+        meta["screen_resolution_px"] = [int(width), int(height)]
+        size = [getattr(screen, name, None) for name in ("width_cm", "height_cm", "distance_cm")]
+        if image_shape is None and all(isinstance(v, (int, float)) and v > 0 for v in size):
+            meta["screen"] = {
+                "width_px": int(width), "height_px": int(height),
+                "width_mm": size[0] * 10.0, "height_mm": size[1] * 10.0, "distance_mm": size[2] * 10.0,
+            }
         normalised = np.column_stack([(x + 0.5) / width, (y + 0.5) / height])
         valid &= (y >= -0.5) & (y < height - 0.5) & (x >= -0.5) & (x < width - 0.5)
     order = np.argsort(time, kind="stable")

@@ -18,7 +18,9 @@ without ``_physio.tsv.gz``. Time is ``timestamp`` from its first value (in its
 over ``SamplingFrequency``; ``meta["start_time_s"]`` is ``StartTime``. The screen
 is the image: positions in ``pixel`` units are ``(row, col) = (y, x)`` on a
 ``ScreenResolution`` image (or ``image_shape``), normalised ones are scaled to
-it; positions in degrees or millimetres are refused. ``EnvironmentCoordinates``
+it; positions in degrees or millimetres are refused. ``meta["screen"]`` (the
+geometry I-VT needs) is filled when ``ScreenSize`` and ``ScreenDistance`` (m)
+are given too; ``meta["screen_resolution_px"]`` always. ``EnvironmentCoordinates``
 / ``ScreenOrigin`` ``bottom-left`` flips y, ``center`` shifts by half the screen.
 Samples without a position or off the screen are invalid.
 
@@ -204,14 +206,15 @@ def read_bids_physio(
     if shape is not None:
         warn_off_image(data, coords[valid], shape)
         meta_out["image"]["shape"] = list(shape)
-        screen_meta = {"width_px": shape[1], "height_px": shape[0]}
+        meta_out["screen_resolution_px"] = [shape[1], shape[0]]
         size = presentation.get("ScreenSize")
-        if _pair(size) and 0 < size[0] < 10:  # metres
-            screen_meta.update(width_mm=size[0] * 1000.0, height_mm=size[1] * 1000.0)
         distance = presentation.get("ScreenDistance")
-        if isinstance(distance, (int, float)) and 0 < distance < 10:
-            screen_meta["distance_mm"] = float(distance) * 1000.0
-        meta_out["screen"] = screen_meta
+        if _pair(size) and size[0] < 10 and isinstance(distance, (int, float)) and 0 < distance < 10:
+            meta_out["screen"] = {  # the whole geometry, in metres in BIDS
+                "width_px": shape[1], "height_px": shape[0],
+                "width_mm": size[0] * 1000.0, "height_mm": size[1] * 1000.0,
+                "distance_mm": float(distance) * 1000.0,
+            }
         height, width = shape
         on = (coords[:, 0] >= -0.5) & (coords[:, 0] < height - 0.5)
         on &= (coords[:, 1] >= -0.5) & (coords[:, 1] < width - 0.5)
@@ -414,8 +417,11 @@ def write_bids_physio(
         sidecar["screen_y"] = {"Description": "normalised display-area y (0 top, 1 bottom)", "Units": "a.u."}
     geometry = meta.get("screen") if isinstance(meta.get("screen"), dict) else {}
     presentation = {"ScreenOrigin": ["top", "left"]}
+    resolution = meta.get("screen_resolution_px")
     if {"width_px", "height_px"} <= geometry.keys():
         presentation["ScreenResolution"] = [geometry["width_px"], geometry["height_px"]]
+    elif isinstance(resolution, list) and len(resolution) == 2:
+        presentation["ScreenResolution"] = list(resolution)
     if {"width_mm", "height_mm"} <= geometry.keys():
         presentation["ScreenSize"] = [geometry["width_mm"] / 1000.0, geometry["height_mm"] / 1000.0]
     if "distance_mm" in geometry:

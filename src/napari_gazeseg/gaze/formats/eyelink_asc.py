@@ -33,6 +33,9 @@ position, or off the screen are invalid. Without ``DISPLAY_COORDS``/
 ``GAZE_COORDS`` the screen is ``image_shape`` when given, else of unknown size
 (warned). ``HREF`` samples (head-referenced angles) are refused.
 
+``meta["screen_resolution_px"]`` is ``[width, height]`` (``meta["screen"]``, the
+full geometry I-VT uses in degrees, is left to the user: ASC files hold no mm).
+
 **Time**: seconds from the block's first sample; ``meta["tracker_start_ms"]``
 holds the tracker time of that sample, ``meta["messages"]`` the block's
 messages as ``[t_s, text]`` (at most 10 000), ``meta["sampling_rate_hz"]`` the
@@ -290,7 +293,8 @@ def _meta(block: _Block, key: str, screen, file_meta: dict) -> dict:
         meta["sampling_rate_hz"] = float(block.rate)
     if screen is not None:
         meta["image"]["shape"] = [screen[2], screen[3]]
-        meta["screen"] = {"width_px": screen[3], "height_px": screen[2]}
+        # meta["screen"] needs the size in mm and the distance too, which ASC files do not hold
+        meta["screen_resolution_px"] = [screen[3], screen[2]]
     if file_meta["preamble"]:
         meta["preamble"] = list(file_meta["preamble"])
     return meta

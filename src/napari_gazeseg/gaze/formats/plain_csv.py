@@ -102,7 +102,9 @@ def read_plain_csv(path: str | Path) -> GazeRecording:
     for offset, name in enumerate(optional):
         extra[name] = table[:, 1 + len(coordinates) + offset]
     _check(path, table[:, 0], coords, extra)
-    meta = {"source": "csv", "image": {"name": Path(path).stem}}
+    name = Path(path).name
+    name = name[:-3] if name.lower().endswith(".gz") else name
+    meta = {"source": "csv", "image": {"name": Path(name).stem}}
     if seconds_per_unit is None:
         if typical_step(table[:, 0]) is None:
             seconds_per_unit = 1.0  # one distinct time: nothing to infer from, nothing to get wrong
