@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $@
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(XRUN) $(PY) -m pytest -q tests
 	bash scripts/tobii_contract.sh
 
