@@ -278,3 +278,68 @@ def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, pref
             read_gaze_all(path, format="eyelink-asc")
     except GazeFormatError:
         pass
+
+
+# -- Data Viewer sample reports --------------------------------------------------
+
+# Data Viewer's Sample Report (tab-separated, "." missing), two sessions, binocular columns.
+SAMPLE_REPORT = """\
+RECORDING_SESSION_LABEL\tTRIAL_INDEX\tTIMESTAMP\tLEFT_GAZE_X\tLEFT_GAZE_Y\tRIGHT_GAZE_X\tRIGHT_GAZE_Y\tSAMPLE_MESSAGE
+s01\t1\t2154556\t138.1\t132.8\t140.1\t134.8\t.
+s01\t1\t2154558\t.\t.\t139.0\t131.0\tTRIALID 1
+s01\t1\t2154560\t.\t.\t.\t.\t.
+s01\t2\t2339227\t673.2\t523.8\t675.2\t521.8\t.
+s02\t1\t100\t2000.0\t50.0\t2000.0\t50.0\t.
+"""
+
+
+def test_data_viewer_sample_report_one_recording_per_session_and_trial(tmp_path):
+    path = tmp_path / "samples.txt"
+    path.write_text(SAMPLE_REPORT)
+    assert detect_format(path) == "eyelink-samples"  # was refused: no format matched
+    with pytest.warns(GazeFormatWarning, match="names no screen size"):
+        contents = read_gaze_all(path)
+    assert list(contents) == ["s01/trial 1", "s01/trial 2", "s02/trial 1"]
+    trial = contents["s01/trial 1"]
+    np.testing.assert_allclose(trial.t, [0.0, 0.002, 0.004])
+    np.testing.assert_allclose(trial.coords[:2], [[133.8, 139.1], [131.0, 139.0]])  # eyes averaged
+    assert trial.valid.tolist() == [True, True, False]
+    assert trial.meta["sampling_rate_hz"] == 500.0 and trial.meta["tracker_start_ms"] == 2154556.0
+    on_screen = read_gaze_all(path, image_shape=(1080, 1920))
+    assert on_screen["s02/trial 1"].valid.tolist() == [False]  # x = 2000 is off a 1920 px screen
+    assert on_screen["s01/trial 2"].image_shape == (1080, 1920)
+
+
+_REPORTS_READ: list[int] = []
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_sample_reports_keep_every_row(tmp_path, data):
+    lines = SAMPLE_REPORT.splitlines()
+    rows = [data.draw(st.sampled_from(lines[1:])) for _ in range(data.draw(st.integers(1, 12)))]
+    content = bytearray(("\n".join([lines[0], *rows]) + "\n").encode())
+    mutate = data.draw(st.booleans())
+    if mutate:
+        for _ in range(data.draw(st.integers(1, 3))):
+            position = data.draw(st.integers(len(lines[0]) + 1, len(content) - 1))
+            content[position] = data.draw(st.sampled_from(list(b"\t\n.9-x\xff")))
+    path = tmp_path / "report.txt"
+    path.write_bytes(bytes(content))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GazeFormatWarning)
+            contents = read_gaze_all(path, format="eyelink-samples")
+    except GazeFormatError:
+        assert mutate
+        return
+    body = [line for line in bytes(content).decode().split("\n")[1:] if line.strip()]
+    assert sum(len(r) for r in contents.values()) == len(body)
+    if not mutate:
+        _REPORTS_READ.append(len(body))
+
+
+def test_fuzz_sample_reports_ran_the_reading_branch():
+    if not _REPORTS_READ:
+        test_fuzz_sample_reports_keep_every_row()
+    assert len(_REPORTS_READ) >= 6

@@ -16,6 +16,8 @@ Formats (``docs/formats.md`` describes each column and convention):
 * ``"csv"``: plain tables with a time column and ``x, y`` or ``row, col``
   (:mod:`.plain_csv`);
 * ``"eyelink-asc"``: EyeLink ASC, one recording per block (:mod:`.eyelink_asc`);
+* ``"eyelink-samples"``: EyeLink Data Viewer sample reports, one recording per
+  trial (:mod:`.eyelink`);
 * ``"pupil-labs"``: Pupil Player gaze exports, world or surface (:mod:`.pupil`);
 * ``"gazepoint"``: Gazepoint Analysis all_gaze / fixations CSV (:mod:`.gazepoint`);
 * ``"bids"``: BIDS eye-tracking physio, read and written by
@@ -35,6 +37,7 @@ from ._detect import FORMATS, detect_format
 from ._errors import GazeFormatError, format_error
 from ._infer import GazeFormatWarning
 from .bids import read_bids_physio, write_bids_physio
+from .eyelink import read_sample_report
 from .eyelink_asc import read_eyelink_asc
 from .gazepoint import read_gazepoint
 from .pupil import read_pupil
@@ -136,6 +139,8 @@ def read_gaze_all(
             "this file holds gaze samples, not fixations",
             "read its samples and find fixations with detect_fixations_ivt",
         )
+    if format == "eyelink-samples":
+        return read_sample_report(path, image_shape=image_shape)
     if format == "pupil-labs":
         return read_pupil(path, image_shape=image_shape)
     if format == "bids":

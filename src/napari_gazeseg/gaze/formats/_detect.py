@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ._errors import format_error
 from .bids import is_bids_physio
+from .eyelink import is_sample_report_header
 from .eyelink_asc import looks_like_asc
 from .gazepoint import is_gazepoint_header
 from .pupil import is_pupil_header
@@ -27,6 +28,7 @@ FORMATS = {
     "gazemedseg": "GazeMedSeg / EyeLink Data Viewer fixation report (CSV)",
     "csv": "plain CSV/TSV with a time column and x, y or row, col columns",
     "eyelink-asc": "EyeLink ASC (edf2asc): samples, EFIX fixations, messages",
+    "eyelink-samples": "EyeLink Data Viewer sample report (TIMESTAMP, AVERAGE_GAZE_X, ...)",
     "pupil-labs": "Pupil Player gaze_positions.csv / gaze_positions_on_surface_NAME.csv",
     "gazepoint": "Gazepoint Analysis all_gaze / fixations CSV",
     "bids": "BIDS eye-tracking physio (NAME_physio.tsv.gz + NAME_physio.json)",
@@ -82,6 +84,8 @@ def detect_format(path: str | Path) -> str:
         return "tobii-sdk"
     if {"current_fix_x", "current_fix_y"} <= names:
         return "gazemedseg"
+    if is_sample_report_header(names):
+        return "eyelink-samples"
     if is_pupil_header(names):
         return "pupil-labs"
     if is_gazepoint_header(fields):

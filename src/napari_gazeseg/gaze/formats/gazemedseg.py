@@ -238,6 +238,12 @@ def _read_rows(rows, header: list[str], path, image_shape) -> dict[str, Fixation
             f"GazeMedSeg's {NOMINAL_GRID} x {NOMINAL_GRID} grid; add IMAGE_HEIGHT and IMAGE_WIDTH "
             "columns, or pass image_shape=(height, width), to place them on the image",
         )
+    if not normalised and len(placed) < len(result):
+        warn(
+            path,
+            "a Data Viewer report names no screen size; positions are kept in screen pixels; "
+            "pass image_shape=(height, width) to give it",
+        )
     _warn_off_images(path, placed, shapes)
     return result
 
