@@ -696,7 +696,7 @@ def test_a_fixation_cut_by_a_stimulus_boundary_ends_with_it(tmp_path):
     np.testing.assert_allclose(polyp.start, [0.0, 0.2])
     np.testing.assert_allclose(polyp.duration, [0.2, 0.04])  # from polyp's start: no overlap
     assert cells.meta["fixations_cut_by_stimulus"] == 1
-    assert polyp.meta["fixations_cut_by_stimulus"] == 1
+    assert polyp.meta["fixations_cut_by_stimulus"] == 2  # and its last one ends the export
     for fixations in (cells, polyp):
         assert (fixations.start[1:] >= fixations.end[:-1] - 1e-12).all()
 
@@ -707,7 +707,8 @@ def test_reported_durations_never_overlap_the_next_fixation(tmp_path):
             for i in range(9)]
     fixations = read_gaze(export(tmp_path / "long.tsv", rows), what="fixations")
     np.testing.assert_allclose(fixations.start, [0.0, 0.03, 0.06])
-    np.testing.assert_allclose(fixations.duration, [0.03, 0.03, 0.5])
+    # the last one ends with the export: 3 samples, not the 500 ms reported
+    np.testing.assert_allclose(fixations.duration, [0.03, 0.03, 0.03])
 
 
 # -- screen geometry and Pro Lab's calibration (issue 12, item 9) ---------------
@@ -885,8 +886,27 @@ def test_a_real_pro_lab_export_reads_as_pandas_does():
     fixations = read_gaze(REAL, what="fixations")
     runs = shown[shown["Eye movement type"] == "Fixation"]["Eye movement type index"]
     assert len(fixations) == runs.nunique()
-    assert fixations.meta["fixations_cut_by_stimulus"] == 1  # began during the calibration
+    # the first began during the calibration, the last goes on past the excerpt's end
+    assert fixations.meta["fixations_cut_by_stimulus"] == 2
     assert (fixations.start[1:] >= fixations.end[:-1] - 1e-9).all()
+    assert fixations.end[-1] <= recording.t[-1] + 1 / 250
+
+
+def test_ivt_on_a_real_pro_lab_export_runs_in_degrees_and_agrees_with_pro_lab():
+    """The export gives the screen in px and mm: I-VT in degrees finds Pro Lab's fixations."""
+    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+
+    recording = read_gaze(REAL)
+    screen = recording.meta["screen"]  # a 24-inch 1920 x 1080 monitor (right eye's mm columns)
+    assert screen["width_mm"] == pytest.approx(528.0, abs=1.0)
+    assert screen["height_mm"] == pytest.approx(297.0, abs=1.0)
+    assert screen["distance_mm"] == pytest.approx(583.2, abs=1.0)
+    ours = detect_fixations_ivt(recording)
+    theirs = read_gaze(REAL, what="fixations")
+    assert ours.meta["detector"]["units"] == "deg"
+    assert len(ours) == len(theirs) == 4
+    np.testing.assert_allclose(ours.start, theirs.start, atol=1.5 / 300)
+    np.testing.assert_allclose(ours.duration, theirs.duration, atol=1.5 / 300)
 
 
 @FUZZ

@@ -717,8 +717,9 @@ def _screen_geometry(table: _Table, gaze_dacs, rows: np.ndarray) -> dict | None:
             table.numbers(f"{point} {axis}", ("dacspx",)) for axis in "xy"
         ]
         mm = [table.numbers(f"{point} {axis}", ("dacsmm",)) for axis in "xy"]
-        if _all_present(px, mm):
-            return screen_geometry(resolution, px, mm, depth, rows)
+        geometry = screen_geometry(resolution, px, mm, depth, rows)
+        if geometry is not None:  # an eye not exported (all empty) gives none
+            return geometry
     return None
 
 
@@ -790,10 +791,11 @@ def _sampling_rate(seconds: np.ndarray) -> float | None:
 
 
 def _cut_by_boundary(rows, first, last, tracker_rows, is_fixation_row, labels_all):
-    """Per run: whether the same fixation goes on in a tracker sample outside ``rows``.
+    """Per run: whether the fixation goes on outside ``rows`` (or outside the export).
 
-    That is a fixation cut by the start or end of a stimulus: Pro Lab reports the
-    whole fixation's duration on both sides.
+    That is a fixation cut by the start or end of a stimulus, where Pro Lab
+    reports the whole fixation's duration on both sides, or by the export's last
+    sample (its duration would run past the data).
     """
     n = len(rows)
     cut = np.zeros(len(first), dtype=bool)
@@ -809,6 +811,8 @@ def _cut_by_boundary(rows, first, last, tracker_rows, is_fixation_row, labels_al
         same = labels_all[neighbour] == labels_all[rows[ends]]
         same |= np.isnan(labels_all[neighbour]) & np.isnan(labels_all[rows[ends]])
         cut |= exists & ~in_entry & is_fixation_row[neighbour] & same
+        if step == 1:
+            cut |= ~exists  # the export ends within the fixation
     return cut
 
 
