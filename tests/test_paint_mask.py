@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_gazeseg.models.mask_labels import paint_mask
+from napari_gazeseg.segmentation import paint_mask
 
 _ = 0  # background, for readable rows
 
