@@ -200,3 +200,17 @@ def test_gradtrack_object_masks_by_gaze_and_whole(scene, tmp_path):
         paint_all(masks, scene.image.shape),
         labels_from_gaze(foreground, fixations.coords, fixations.object_id),
     )
+
+
+def test_sam_and_gradtrack_pick_the_same_device(monkeypatch):
+    """One resolve_device: on a Mac without CUDA both models take MPS (GradTrack took the CPU)."""
+    import torch
+
+    from napari_gazeseg.models import gradtrack_predict, gradtrack_train, sam_loading
+
+    assert gradtrack_train.resolve_device is sam_loading.resolve_device is gradtrack_predict.resolve_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert gradtrack_train.resolve_device("auto") == torch.device("mps")
+    with pytest.raises(ValueError, match="CUDA is not available; use 'cpu'"):
+        gradtrack_train.resolve_device("cuda")

@@ -55,6 +55,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from .devices import resolve_device
 from .gradtrack import DEFAULT_TA_BLOCKS, GradTrack
 from .gradtrack_data import GazeSegDataset, SampleSet
 from .gradtrack_losses import METHODS, method_loss
@@ -162,16 +163,6 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when available, else CPU; other strings go to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use --device cpu.")
-    return resolved
 
 
 def build_model(config: TrainConfig) -> GradTrack:

@@ -31,6 +31,8 @@ import torch
 from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
+from .devices import resolve_device
+
 __all__ = [
     "FINETUNED_FORMAT",
     "OFFICIAL_CHECKPOINTS",
@@ -105,22 +107,6 @@ def register_sam_builder(model_type: str, builder: Callable[[], Sam], file_name:
 def model_types() -> list[str]:
     """Model types that can be loaded, official ones first."""
     return list(_BUILDERS)
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple MPS, then CPU; other values go to torch."""
-    if str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {str(device)!r} was asked for but CUDA is not available; use 'cpu'."
-        )
-    return resolved
 
 
 def sam_cache_dir() -> Path:
