@@ -112,3 +112,73 @@ def test_corrections_are_counted_from_brush_strokes(make_napari_viewer, folder):
     assert row["corrections"] == 2
     assert row["gaze"] is False  # nothing was recorded: said in the row and the status
     assert "no gaze was recorded" in widget._status.text()
+
+
+@pytest.mark.slow
+def test_six_images_end_to_end_with_replay_and_live_panels(make_napari_viewer, qtbot, folder, scenes,
+                                                           tmp_path):
+    """Replay each image's simulated observer through Record gaze, segment with GradTrack in
+    Segment with gaze, accept; close after three, reopen, resume at image 4, finish."""
+    from napari_gazeseg._napari.record_widget import SOURCE_REPLAY, RecordGazeWidget
+    from napari_gazeseg._napari.segment_widget import SegmentWithGazeWidget
+
+    def panels():
+        viewer = make_napari_viewer()
+        record = RecordGazeWidget(viewer)
+        viewer.window.add_dock_widget(record, name="Record gaze")
+        segment = SegmentWithGazeWidget(viewer)
+        viewer.window.add_dock_widget(segment, name="Segment with gaze")
+        segment.set_gradtrack(None, by_gaze=True)
+        widget = AnnotateSeriesWidget(viewer)
+        viewer.window.add_dock_widget(widget, name="Annotate series")
+        widget.open_series(folder)
+        return viewer, record, segment, widget
+
+    def annotate_current(viewer, record, segment, widget):
+        k = widget.index
+        name = widget.current_name
+        observed = scenes[k].recording
+        meta = {**observed.meta, "image": {**observed.meta.get("image", {}), "name": name}}
+        original = type(observed)(observed.t, observed.coords, observed.valid, observed.screen,
+                                  observed.object_id, meta)
+        path = tmp_path / f"observer{k}.gaze.tsv"
+        write_gaze(original, path)
+        record.source_box.setCurrentText(SOURCE_REPLAY)
+        record.replay_edit.setText(str(path))
+        record.speed_box.setValue(50.0)
+        record.save_edit.setText(str(tmp_path / f"session{k}.gaze.tsv"))
+        record.start_recording()
+        assert record.recorder is not None, record.status_label.text()
+        assert record.recorder.source.wait(timeout=20.0)
+        qtbot.waitUntil(lambda: record.recorder is None, timeout=WAIT_MS)  # stops at the file's end
+        with qtbot.waitSignal(segment.finished, timeout=WAIT_MS):
+            assert segment.segment() is not None
+        assert widget.labels_layer.data.max() > 0, segment.status
+        row = widget.accept()
+        assert row is not None and row["gaze"] is True
+        assert set(row["object_seconds"]) == {"1", "2"}
+        return name
+
+    viewer, record, segment, widget = panels()
+    done = [annotate_current(viewer, record, segment, widget) for _ in range(3)]
+    assert done == ["cells0", "cells1", "cells2"]
+    widget.close()
+    viewer.close()
+
+    viewer, record, segment, widget = panels()
+    assert widget.index == 3 and widget.current_name == "cells3"
+    done += [annotate_current(viewer, record, segment, widget) for _ in range(3)]
+    assert "6 / 6 accepted" in widget._progress.text()
+    out = widget.series.output
+    rows = [json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()]
+    assert [r["image"] for r in rows] == [f"cells{k}" for k in range(6)]
+    for k, r in enumerate(rows):
+        mask = iio.imread(out / r["files"]["mask"])
+        assert mask.shape == scenes[k].labels.shape
+        # GradTrack by gaze: the two looked-at cells get labels 1 and 2, each mostly right
+        for oid in (1, 2):
+            truth = scenes[k].labels == oid
+            dice = 2 * np.logical_and(mask == oid, truth).sum() / ((mask == oid).sum() + truth.sum())
+            assert dice > 0.5, (k, oid, dice)
+        recorded = read_gaze(out / r["files"]["gaze"])
+        assert len(recorded) == len(scenes[k].recording)

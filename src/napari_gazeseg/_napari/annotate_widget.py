@@ -203,26 +203,22 @@ class AnnotateSeriesWidget(QWidget):
         self.index = index
         rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
         shape = image.shape[:-1] if rgb else image.shape
-        if self.image_layer is None or self.image_layer not in self._viewer.layers \
-                or self.image_layer.rgb != rgb or self.image_layer.ndim != len(shape):
-            if self.image_layer is not None and self.image_layer in self._viewer.layers:
-                self._viewer.layers.remove(self.image_layer)
-            self.image_layer = self._viewer.add_image(image, name=name, rgb=rgb)
-        else:
-            self.image_layer.data = image
-            self.image_layer.name = name
-            self.image_layer.reset_contrast_limits()
+        # The previous image's layers go (its files are in the series when accepted,
+        # and every recording stays in the Record panel's own file); the image and
+        # its Labels layer come as new layers, which every panel's layer list follows.
+        for layer in list(self._viewer.layers):
+            if layer_kind(layer) is not None:
+                meta_name = layer.metadata[GAZESEG].get("meta", {}).get("image", {}).get("name")
+                if meta_name != name:
+                    self._viewer.layers.remove(layer)
+        for old in (self.labels_layer, self.image_layer):
+            if old is not None and old in self._viewer.layers:
+                self._viewer.layers.remove(old)
+        self.image_layer = self._viewer.add_image(image, name=name, rgb=rgb)
         mask = self.series.mask_of(name)
         labels = np.zeros(shape, dtype=np.int32) if mask is None else np.asarray(mask, dtype=np.int32)
-        if self.labels_layer is None or self.labels_layer not in self._viewer.layers \
-                or self.labels_layer.data.shape != labels.shape:
-            if self.labels_layer is not None and self.labels_layer in self._viewer.layers:
-                self._viewer.layers.remove(self.labels_layer)
-            self.labels_layer = self._viewer.add_labels(labels, name=f"{name} labels")
-            self.labels_layer.events.paint.connect(self._on_paint)
-        else:
-            self.labels_layer.data = labels
-            self.labels_layer.name = f"{name} labels"
+        self.labels_layer = self._viewer.add_labels(labels, name=f"{name} labels")
+        self.labels_layer.events.paint.connect(self._on_paint)
         self._viewer.reset_view()
         self._shown_at = time.monotonic()
         self._corrections = 0
