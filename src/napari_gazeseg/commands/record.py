@@ -98,6 +98,8 @@ def _lsl_source(args):
         names = ", ".join(s.name for s in streams)
         raise ValueError(f"several gaze streams are on the network ({names}); pick one with --stream NAME.")
     stream = streams[0]
+    if bool(args.x) != bool(args.y):
+        raise ValueError("give both --x and --y, or neither to take them from the stream's description.")
     mapping = guess_channel_map(stream, units=args.units, raw=True) if not (args.x or args.y) else None
     if args.x or args.y:
         labels = stream.labels
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(str(err)) from None
     if source is None:  # --list
         return 0
-    meta = {"recorded_by": "gazeseg record", "image": None}
+    meta = {"recorded_by": "gazeseg record"}  # no image: screen coordinates only
     recorder = GazeRecorder(source, out, view=None, ndim=2, meta=meta)
     recorder.message.connect(_say)
     outlet = None
