@@ -173,3 +173,27 @@ def test_tangent_plane_coordinates_and_their_angles():
     uv = ODD.normalised_to_tangent(xy)
     angles = ScreenGeometry.tangent_angle_deg(uv[:-1, 0], uv[:-1, 1], uv[1:, 0], uv[1:, 1])
     np.testing.assert_allclose(angles, ODD.visual_angle_deg(xy[:-1], xy[1:]), rtol=1e-12)
+
+
+# Second monitors are rarely the default 16:9 landscape panel.
+MONITORS = {
+    "portrait 24-inch": ScreenGeometry(1080, 1920, 298.9, 531.4, 600.0),
+    "4:3 20-inch": ScreenGeometry(1600, 1200, 406.4, 304.8, 550.0),
+    "ultrawide 34-inch": ScreenGeometry(3440, 1440, 797.7, 333.9, 700.0),
+    "4K 27-inch HiDPI": ScreenGeometry(3840, 2160, 597.7, 336.2, 650.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MONITORS))
+def test_any_monitor_shape_gives_the_arctangents_of_its_own_half_sizes(name):
+    screen = MONITORS[name]
+    half_w, half_h, d = screen.width_mm / 2, screen.height_mm / 2, screen.distance_mm
+    edges = np.array([[1.0, 0.5], [0.5, 1.0], [0.0, 0.0]])  # right, bottom, top-left corner
+    expected = np.degrees(np.arctan(np.array([half_w, half_h, math.hypot(half_w, half_h)]) / d))
+    np.testing.assert_allclose(screen.eccentricity_deg(edges), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        screen.normalised_to_mm([[0.25, 0.75]]), [[-half_w / 2, half_h / 2]], rtol=1e-12
+    )
+    px = screen.normalised_to_px([[0.25, 0.75]])
+    np.testing.assert_allclose(px, [[0.25 * screen.width_px, 0.75 * screen.height_px]])
+    assert ScreenGeometry.from_meta({"screen": screen.to_meta()}) == screen
