@@ -375,7 +375,7 @@ class NativeGazeWriter:
         try:
             _write_atomically(sidecar_path(path), self._sidecar_text, path)
             offset = 0
-            while chunk := os.pread(self._fd, 1 << 20, offset):
+            while chunk := _read_at(self._fd, 1 << 20, offset):
                 _write_all(fd, chunk, path)
                 offset += len(chunk)
             os.fsync(fd)
@@ -416,6 +416,17 @@ class NativeGazeWriter:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` where the system has it; else seek, read and seek back to the end."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.lseek(fd, 0, os.SEEK_END)
 
 
 def _remove_quietly(path: Path) -> None:
@@ -505,13 +516,137 @@ def _ndim_from_header(header: list[str], path) -> int:
     )
 
 
+#: Bytes of a native file parsed at a time (whole lines): reading holds one such
+#: piece of text and the arrays, never the whole file as text.
+_CHUNK_BYTES = 8 * 2**20
+
+
 def read_native(path: str | Path) -> GazeRecording:
     """Read a native gaze file (see the module docstring).
 
     A missing sidecar gives empty ``meta``. ``screen`` is None when every
     sample's screen position is unknown. Raises :class:`GazeFormatError`.
+
+    Plain UTF-8 files (as the writer makes them) are parsed :data:`_CHUNK_BYTES`
+    at a time, so the peak memory is the arrays (twice, as
+    :class:`GazeRecording` copies them) and one chunk, not the file's text;
+    other encodings, line ends or a chunk that does not decode are read whole.
     """
     sidecar = read_sidecar(path)
+    recording = _read_native_in_chunks(path, sidecar)
+    if recording is not None:
+        return recording
+    return _read_native_whole(path, sidecar)
+
+
+def _read_native_in_chunks(path: str | Path, sidecar: dict | None) -> GazeRecording | None:
+    """The recording, parsed chunk by chunk; None where only the whole-text path will do."""
+    from ._text import decode_text, text_encoding
+
+    with open(path, "rb") as file:
+        head = file.read(_CHUNK_BYTES)
+        header_end = head.find(b"\n")
+        if (
+            header_end < 0
+            or not head.strip()
+            or head.startswith(b"\x1f\x8b")
+            or text_encoding(head) != "utf-8"
+            or b"\r" in head
+        ):
+            return None
+        try:
+            header = decode_text(head[:header_end], path).split("\t")
+        except ValueError:
+            return None
+        ndim = _ndim_from_header(header, path)
+        _check_sidecar_ndim(path, sidecar, ndim)
+        columns: list[list[np.ndarray]] = [[], [], [], [], []]  # t, coords, valid, screen, ids
+        pending, eof = head[header_end + 1 :], len(head) < _CHUNK_BYTES
+        del head
+        line, last_t, screen_known = 2, -np.inf, False
+        while True:
+            cut = pending.rfind(b"\n") + 1
+            if cut == 0 or (not eof and len(pending) < _CHUNK_BYTES):
+                if eof:
+                    break
+                more = file.read(_CHUNK_BYTES)
+                eof = not more
+                pending += more
+                continue
+            chunk, pending = pending[:cut], pending[cut:]
+            if b"\r" in chunk:
+                return None
+            try:
+                body = decode_text(chunk, path)
+            except ValueError:  # the whole-text path names the line
+                return None
+            del chunk
+            table = parse_numeric_table(body, header, path, first_line=line)
+            del body
+            parts = _checked_columns(table, ndim, path, line, last_t)
+            del table
+            for store, part in zip(columns, parts):
+                store.append(part)
+            if len(parts[0]):
+                last_t = float(parts[0][-1])
+            screen_known = screen_known or bool(np.isfinite(parts[3]).any())
+            line += len(parts[0])
+    if pending:
+        warnings.warn(
+            f"{path}, line {line}: the last line is incomplete (the recording was cut off "
+            "while writing); it was left out.",
+            UserWarning,
+            stacklevel=3,
+        )
+    joined = []
+    for store in columns:  # one column at a time, each chunk list freed as it is joined
+        joined.append(np.concatenate(store) if store else None)
+        store.clear()
+    t, coords, valid, screen, ids = joined
+    del joined
+    if t is None:
+        t, coords, valid = np.zeros(0), np.zeros((0, ndim)), np.zeros(0, bool)
+        screen, ids = np.zeros((0, 2)), np.zeros(0, np.int64)
+    meta = {} if sidecar is None else sidecar.get("meta", {})
+    try:
+        return GazeRecording(
+            t=t, coords=coords, valid=valid, screen=screen if screen_known else None,
+            object_id=ids, meta=meta,
+        )
+    except ValueError as err:
+        raise format_error(path, str(err).rstrip("."), "fix the file") from None
+
+
+def _check_sidecar_ndim(path, sidecar: dict | None, ndim: int) -> None:
+    if sidecar is not None and sidecar.get("ndim", ndim) != ndim:
+        raise format_error(
+            sidecar_path(path),
+            f"the sidecar says {sidecar.get('ndim')!r}D but the TSV header has {ndim}D coordinates",
+            "restore the matching sidecar",
+        )
+
+
+def _checked_columns(table: np.ndarray, ndim: int, path, first_line: int, last_t: float):
+    """``(t, coords, valid, screen, object_id)`` of a parsed chunk in their final dtypes,
+    after the checks of :func:`_recording_from_table` (lines counted from ``first_line``;
+    the chunk's first time must not be before ``last_t``)."""
+    t = table[:, 0]
+    if len(t) and t[0] < last_t:
+        raise format_error(
+            path, "time goes backwards", "samples must be in time order; sort the file by t_s", first_line
+        )
+    _check_table(table, ndim, path, first_line)
+    return (
+        t.copy(),
+        table[:, 1 : 1 + ndim].copy(),
+        table[:, 1 + ndim] == 1.0,
+        table[:, 2 + ndim : 4 + ndim].copy(),
+        table[:, 4 + ndim].astype(np.int64),
+    )
+
+
+def _read_native_whole(path: str | Path, sidecar: dict | None) -> GazeRecording:
+    """The recording, from the file's whole text (any encoding and line ends)."""
     text = read_text(path)
     header_end = text.find("\n")
     if not text.strip():
@@ -520,12 +655,7 @@ def read_native(path: str | Path) -> GazeRecording:
         raise format_error(path, "the header line has no line end", "pass a complete gaze file", 1)
     header = text[:header_end].split("\t")
     ndim = _ndim_from_header(header, path)
-    if sidecar is not None and sidecar.get("ndim", ndim) != ndim:
-        raise format_error(
-            sidecar_path(path),
-            f"the sidecar says {sidecar.get('ndim')!r}D but the TSV header has {ndim}D coordinates",
-            "restore the matching sidecar",
-        )
+    _check_sidecar_ndim(path, sidecar, ndim)
     body = text[header_end + 1 :]
     if body and not body.endswith("\n"):
         torn_line = body.count("\n") + 2
@@ -547,6 +677,22 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def _recording_from_table(table: np.ndarray, ndim: int, meta: dict, path) -> GazeRecording:
+    _check_table(table, ndim, path, 2)
+    t = table[:, 0]
+    coords = table[:, 1 : 1 + ndim]
+    valid, screen, ids = table[:, 1 + ndim], table[:, 2 + ndim : 4 + ndim], table[:, 4 + ndim]
+    if np.isnan(screen).all():
+        screen = None
+    try:
+        return GazeRecording(
+            t=t, coords=coords, valid=valid == 1.0, screen=screen, object_id=ids, meta=meta
+        )
+    except ValueError as err:
+        raise format_error(path, str(err).rstrip("."), "fix the file") from None
+
+
+def _check_table(table: np.ndarray, ndim: int, path, first_line: int) -> None:
+    """Raise for the first bad value of a parsed table whose row 0 is line ``first_line``."""
     t = table[:, 0]
     coords = table[:, 1 : 1 + ndim]
     valid, screen, ids = table[:, 1 + ndim], table[:, 2 + ndim : 4 + ndim], table[:, 4 + ndim]
@@ -577,12 +723,4 @@ def _recording_from_table(table: np.ndarray, ndim: int, meta: dict, path) -> Gaz
         )
     for bad, problem, remedy in checks:
         if bad.any():
-            raise format_error(path, problem, remedy, _first_bad(bad))
-    if np.isnan(screen).all():
-        screen = None
-    try:
-        return GazeRecording(
-            t=t, coords=coords, valid=valid == 1.0, screen=screen, object_id=ids, meta=meta
-        )
-    except ValueError as err:
-        raise format_error(path, str(err).rstrip("."), "fix the file") from None
+            raise format_error(path, problem, remedy, int(np.argmax(bad)) + first_line)
