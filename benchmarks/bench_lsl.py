@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import uuid
 from functools import partial
 from pathlib import Path

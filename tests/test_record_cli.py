@@ -77,7 +77,6 @@ def test_lsl_pixels_are_written_unchanged_to_the_screen_columns(tmp_path, capsys
     np.testing.assert_allclose(np.diff(recording.t), np.diff(pushed[0]), atol=1e-4)
     assert recording.meta["screen_units"] == "pixels" and recording.meta["lsl"]["name"] == name
     assert "stopped at 3 s: 600 samples" in capsys.readouterr().out
-    del outlet
 
 
 def test_lsl_list_and_missing_stream(capsys, tmp_path):

@@ -129,7 +129,8 @@ def make_source(args):
 
     from napari_gazeseg.tracking.mouse import CursorSource
 
-    _app = QApplication.instance() or QApplication(sys.argv[:1])  # the cursor needs a display
+    if QApplication.instance() is None:  # the cursor needs a display
+        make_source.app = QApplication(sys.argv[:1])
     return CursorSource(rate_hz=args.rate or 120.0)
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
