@@ -113,3 +113,49 @@ def test_user_errors_give_one_sentence(tmp_path, gaze_files, scenes, capsys):
     write_gazemedseg_csv({scenes[0].name: scenes[0].fixations}, fixation_csv)
     assert main(["fixations", str(fixation_csv), "-o", str(tmp_path / "c.csv")]) == 2
     assert "holds fixations, not gaze samples" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "symlink", "sidecar"])
+def test_the_output_is_never_one_of_the_inputs_even_with_overwrite(tmp_path, gaze_files, capsys, spelling):
+    source = gaze_files[0]
+    sidecar = source.with_name(source.name[: -len(".tsv")] + ".json")
+    before = {path: path.read_bytes() for path in (source, sidecar)}
+    if spelling == "same":
+        out = source
+    elif spelling == "dotted":
+        (tmp_path / "sub").mkdir()
+        out = tmp_path / "sub" / ".." / source.name
+    elif spelling == "symlink":
+        out = tmp_path / "link.csv"
+        out.symlink_to(source)
+    else:
+        out = sidecar
+    assert main(["fixations", *map(str, gaze_files), "-o", str(out), "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is one of the gaze files being read" in err and "\n" not in err
+    for path, data in before.items():
+        assert path.read_bytes() == data
+
+
+def test_overwrite_replaces_the_csv_whole_and_a_failed_write_keeps_the_old_one(
+    tmp_path, gaze_files, monkeypatch
+):
+    from napari_gazeseg.gaze import formats
+
+    out = tmp_path / "fixations.csv"
+    out.write_text("old CSV")
+
+    def failing_write(by_image, path):
+        with open(path, "w") as handle:
+            handle.write("IMAGE,half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats, "write_gazemedseg_csv", failing_write)
+    try:
+        assert main(["fixations", *map(str, gaze_files), "-o", str(out), "--overwrite"]) == 130
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped from gazeseg as a traceback")
+    assert out.read_text() == "old CSV" and [p.name for p in tmp_path.glob("*fixations*")] == [out.name]
+    monkeypatch.undo()
+    assert main(["fixations", *map(str, gaze_files), "-o", str(out), "--overwrite"]) == 0
+    assert len(read_gazemedseg_csv(out)) == 2

@@ -102,3 +102,54 @@ def test_samples_mark_missing_masks_and_reject_3d_gaze():
     volume_gaze = Fixations(start=[0.0], duration=[0.2], coords=[[3.0, 50.0, 70.0]])
     with pytest.raises(ValueError, match="one 2D slice"):
         samples_from_items([("c", image, None, volume_gaze)], params)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _drop_a_map(path):
+    with np.load(path) as stored:
+        maps = {name: stored[name] for name in stored.files}
+    maps.pop("track_50")
+    np.savez(path, **maps)
+
+
+def _map_change(change):
+    def rewrite(path):
+        with np.load(path) as stored:
+            maps = {name: stored[name] for name in stored.files}
+        maps["pseudo_mask"] = change(maps["pseudo_mask"])
+        np.savez(path, **maps)
+
+    return rewrite
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b""),
+        lambda path: path.write_bytes(b"PK\x03\x04 not really a zip"),
+        _truncate,
+        _drop_a_map,
+        _map_change(lambda values: values[:5]),
+        _map_change(lambda values: values.astype(np.float64)),
+        _map_change(lambda values: np.full_like(values, np.nan)),
+        _map_change(lambda values: values * 40),
+    ],
+    ids=["empty", "not a zip", "truncated", "a map missing", "wrong shape", "wrong type", "NaN", "out of range"],
+)
+def test_a_damaged_cache_entry_is_a_miss_and_is_rewritten(tmp_path, damage):
+    image, disk = _disk_image()
+    gaze = _fixations([[50, 70], [60, 80]])
+    params = SupervisionParams(size=32, beta=2.0)
+    first = cached_targets(image, gaze, params, disk, tmp_path)
+    (entry,) = tmp_path.glob("*.npz")
+    damage(entry)
+    again = cached_targets(image, gaze, params, disk, tmp_path)
+    assert sorted(again) == sorted(first)
+    for name in first:
+        np.testing.assert_array_equal(again[name], first[name])
+    with np.load(entry) as stored:  # the entry was made whole again
+        assert sorted(stored.files) == sorted(first)
+    assert [p.name for p in tmp_path.iterdir()] == [entry.name]

@@ -133,3 +133,29 @@ def test_finetuned_overlay_replaces_only_prompt_encoder_and_decoder(tiny_checkpo
         load_sam(TINY_TYPE, path)
     with pytest.raises(SamCheckpointError, match="is not a fine-tuned gaze checkpoint"):
         load_sam(TINY_TYPE, tiny_checkpoint, finetuned=tiny_checkpoint)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["python object", "legacy pickle", "damaged zip"],
+)
+def test_a_refused_checkpoint_never_suggests_weights_only_false(no_user_checkpoints, tiny_checkpoint, tmp_path, content):  # noqa: F811
+    import argparse
+    import pickle
+
+    path = tmp_path / "suspicious.pth"
+    if content == "python object":  # what a malicious or foreign pickle looks like to weights_only
+        torch.save({"image_encoder.x": torch.zeros(1), "extra": argparse.Namespace(run="code")}, path)
+    elif content == "legacy pickle":
+        path.write_bytes(pickle.dumps(argparse.Namespace(run="code"), protocol=2))
+    else:
+        data = bytearray(tiny_checkpoint.read_bytes())
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+        path.write_bytes(bytes(data[: len(data) * 3 // 4]))
+    for load in (lambda: load_sam(TINY_TYPE, path, device="cpu"),
+                 lambda: load_sam(TINY_TYPE, tiny_checkpoint, device="cpu", finetuned=path)):
+        with pytest.raises(SamCheckpointError) as err:
+            load()
+        message = str(err.value)
+        assert "weights_only" not in message and "False" not in message, message
+        assert message.startswith("suspicious.pth could not be read") and _one_sentence(message), message

@@ -10,11 +10,16 @@ Every recording in every file (a Tobii Pro Lab export holds one per stimulus)
 becomes the fixations of one IMAGE in the CSV. Thresholds are in degrees of
 visual angle; recordings without screen geometry are classified in image pixels
 (converted at ``--px-per-degree``), with a warning.
+
+The CSV is never one of the input files (or a native file's sidecar), even with
+``--overwrite``, and it is written to a temporary file renamed into place, so an
+existing CSV is replaced whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 _IVT_MIN_DURATION = 0.060
@@ -140,10 +145,38 @@ def _with_image_shape(rec, shape):
     return GazeRecording(rec.t, rec.coords, rec.valid, rec.screen, rec.object_id, meta)
 
 
+def _inputs_and_sidecars(path: Path) -> list[Path]:
+    files = [path]
+    if path.name.endswith(".gaze.tsv"):  # the native format's metadata lives beside it
+        files.append(path.with_name(path.name[: -len(".tsv")] + ".json"))
+    return files
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse an output that is one of the inputs (or a sidecar of one), whatever ``--overwrite`` says."""
+    if output.is_dir():
+        raise ValueError(f"{output} is a folder; pass the path of the CSV file to write with -o.")
+    for path in inputs:
+        for protected in _inputs_and_sidecars(path):
+            if _same_file(output, protected):
+                raise ValueError(
+                    f"{output} is one of the gaze files being read ({protected.name}); "
+                    "write the fixations to another file."
+                )
+
+
 def run(args: argparse.Namespace) -> int:
     from napari_gazeseg.gaze.formats import read_gaze_all, write_gazemedseg_csv
     from napari_gazeseg.gaze.recording import Fixations
 
+    _check_output(args.output, args.gaze)
     if args.output.exists() and not args.overwrite:
         raise ValueError(f"{args.output} already exists; choose another file or pass --overwrite.")
     detect = _detector(args)
@@ -177,7 +210,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{name}: {len(fixations)} fixations, mean {mean_ms:.0f} ms ({args.method}, thresholds in {units})"
             )
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_gazemedseg_csv(by_image, args.output)
+    partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.partial")
+    try:
+        write_gazemedseg_csv(by_image, partial)
+        os.replace(partial, args.output)
+    except BaseException:  # a failed or interrupted write leaves the old CSV as it was
+        partial.unlink(missing_ok=True)
+        raise
     total = sum(len(f) for f in by_image.values())
     print(f"wrote {total} fixations of {len(by_image)} images to {args.output}")
     return 0

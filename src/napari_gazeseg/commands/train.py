@@ -7,6 +7,8 @@ report validation Dice, and as labels for ``--method supervised``). Writes
 ``OUT/model.pt`` (load it with ``GradTrackPredictor.from_checkpoint`` or
 ``gazeseg segment --method gradtrack --checkpoint OUT/model.pt``),
 ``OUT/last.pt`` (``--resume`` continues from it) and ``OUT/metrics.jsonl``.
+An ``OUT`` that already holds a run is refused unless ``--resume`` (continue
+it) or ``--overwrite`` (start again there) says what to do with it.
 
 Several GPUs (or CPU processes): ``torchrun --nproc_per_node N -m
 napari_gazeseg.cli train DATASET --out OUT`` (``--batch-size`` is per process).
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 from dataclasses import fields
+from pathlib import Path
 
 from ..models.gradtrack_losses import METHODS
 
@@ -73,10 +76,59 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--num-workers", type=int, default=_DEFAULTS["num_workers"], help="DataLoader workers")
     parser.add_argument("--half-weights", action="store_true", help="store model.pt weights in float16")
     parser.add_argument("--cache-dir", default=None, help="where gaze maps are cached (default DATASET/.gazeseg-cache)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    add_run_folder_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=interrupted_note)
     return parser
+
+
+#: Files a training run writes into --out.
+RUN_FILES = ("model.pt", "last.pt", "metrics.jsonl")
+
+
+def add_run_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--resume`` and ``--overwrite``: the two explicit ways into an --out holding a run."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--resume", action="store_true", help="continue the run in OUT from OUT/last.pt")
+    choice.add_argument("--overwrite", action="store_true", help="start again in an OUT that holds a run")
+
+
+def check_run_folder(out: str | os.PathLike, resume: bool, overwrite: bool, resume_needs_last: bool = False) -> None:
+    """Refuse, in one sentence, an ``--out`` whose run would be replaced without an explicit choice.
+
+    ``--out`` (or a folder above it) being a file is refused; a folder holding any
+    of :data:`RUN_FILES` needs ``resume`` or ``overwrite``; ``resume`` into a
+    folder with outputs but no ``last.pt`` is refused (it would restart and replace
+    them), and so is ``resume`` without ``last.pt`` at all when ``resume_needs_last``.
+    """
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{folder} is a file, not a folder; pass a folder for --out (model.pt, last.pt, metrics.jsonl)."
+                )
+            break
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    has_last = (out / "last.pt").exists()
+    if resume:
+        if not has_last and (existing or resume_needs_last):
+            held = f"holds {', '.join(existing)} but " if existing else ""
+            raise FileNotFoundError(
+                f"{out} {held}has no last.pt to resume from; start without --resume"
+                f"{' and with --overwrite' if existing else ''} or pick another --out."
+            )
+        return
+    if existing and not overwrite:
+        raise ValueError(
+            f"{out} already holds a training run ({', '.join(existing)}); pass --resume to continue it, "
+            "--overwrite to replace it, or pick another --out."
+        )
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What ``gazeseg`` says after Ctrl-C (after "interrupted; ")."""
+    return f"the finished epochs are in {args.out}: run the same command with --resume to continue."
 
 
 def config_from_args(args: argparse.Namespace):
@@ -112,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.gradtrack_train import train_from_folder
 
     config = config_from_args(args)
+    check_run_folder(args.out, args.resume, args.overwrite)
     is_main = int(os.environ.get("RANK", "0")) == 0
 
     def report(metrics: dict) -> None:

@@ -6,7 +6,8 @@
 Writes ``OUT/model.pt`` (prompt encoder + mask decoder only; use it with
 ``gazeseg segment --finetuned OUT/model.pt`` or the widget's fine-tuned field),
 ``OUT/last.pt`` (``--resume`` continues from it) and ``OUT/metrics.jsonl``.
-Runs on the GPU when there is one (``--device auto``), else on the CPU.
+An ``OUT`` that already holds a run is refused unless ``--resume`` or
+``--overwrite`` says what to do with it. Runs on the GPU when there is one (``--device auto``), else on the CPU.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from .train import add_run_folder_arguments, check_run_folder, interrupted_note
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -63,9 +66,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--cache-dir", default=None, help="embedding cache (default DATASET/.gazeseg-cache/sam)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    add_run_folder_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=interrupted_note)
     return parser
 
 
@@ -91,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         seed=args.seed,
     )
+    check_run_folder(args.out, args.resume, args.overwrite, resume_needs_last=True)
     bars: dict[str, tqdm] = {}
 
     def on_embed(done: int, total: int) -> None:

@@ -42,7 +42,9 @@ decides *which* fixations and *which* resolution:
 
 The cache holds one ``.npz`` per image under ``cache_dir``, named by a SHA-256
 of the image, the fixations, the mask and every parameter, so changing any of
-them makes new maps and never reuses stale ones.
+them makes new maps and never reuses stale ones. An entry that cannot be read,
+lacks a map or holds one of the wrong shape, type or range (a damaged file) is
+a miss: the maps are made again and the entry rewritten (atomically).
 """
 
 from __future__ import annotations
@@ -226,14 +228,36 @@ def cached_targets(
     image = np.asarray(image)
     path = Path(cache_dir) / f"{_digest(image, fixations, mask, params)}.npz"
     if path.exists():
-        with np.load(path) as stored:
-            return {name: stored[name] for name in stored.files}
+        stored = _read_entry(path, params.target_names(mask is not None), params.size)
+        if stored is not None:
+            return stored
     targets = supervision_targets(image, fixations, params, mask)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(temporary, **targets)
-    os.replace(temporary, path)
+    try:
+        np.savez_compressed(temporary, **targets)
+        os.replace(temporary, path)
+    except BaseException:  # Ctrl-C or disk full: no half entry left behind
+        temporary.unlink(missing_ok=True)
+        raise
     return targets
+
+
+def _read_entry(path: Path, names: tuple[str, ...], size: int) -> dict[str, np.ndarray] | None:
+    """A cache entry's maps, or None (a miss) when it is damaged in any way."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            maps = {name: stored[name] for name in names}
+    except Exception:  # noqa: BLE001  zip, zlib, format or missing-key errors all mean a damaged entry
+        return None
+    for values in maps.values():
+        if (
+            values.shape != (size, size)
+            or values.dtype != np.float32
+            or not np.all((values >= -1) & (values <= 1))  # -1 marks "no mask"; NaN fails too
+        ):
+            return None
+    return maps
 
 
 def samples_from_items(

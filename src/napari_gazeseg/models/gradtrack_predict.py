@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from .gradtrack import GradTrack
 from .gradtrack_data import prepare_image
 from . import gradtrack_train
-from .gradtrack_train import CHECKPOINT_FORMAT, TrainConfig, resolve_device
-from .unet import UNetConfig
+from .gradtrack_train import TrainConfig, resolve_device
 
 __all__ = ["GradTrackPredictor", "default_checkpoint_path"]
 
@@ -57,31 +56,11 @@ class GradTrackPredictor:
     ) -> "GradTrackPredictor":
         """Load ``model.pt`` written by ``gazeseg train`` (``None``: the bundled model)."""
         path = default_checkpoint_path() if path is None else Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"no GradTrack checkpoint at {path}; train one with `gazeseg train` or pass its path."
-            )
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many types for foreign or corrupt files
-            raise ValueError(
-                f"{path} could not be read as a GradTrack checkpoint ({type(err).__name__}); "
-                "pass a model.pt written by `gazeseg train`."
-            ) from None
-        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a GradTrack checkpoint; pass a model.pt written by `gazeseg train`.")
-        model = GradTrack(
-            UNetConfig.from_dict(checkpoint["unet"]),
-            track_attention_blocks=tuple(checkpoint["track_attention_blocks"]),
-        )
-        state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
-        model.load_state_dict(state)
-        return cls(
-            model,
-            TrainConfig.from_dict(checkpoint["train_config"]),
-            resolve_device(device),
-            threshold=checkpoint.get("threshold", 0.5),
-        )
+        # checked (format, plan, shapes, finite weights, threshold) before anything is built
+        checkpoint = gradtrack_train.read_checkpoint(path)
+        model = GradTrack(checkpoint.unet, track_attention_blocks=checkpoint.track_attention_blocks)
+        model.load_state_dict(checkpoint.state_dict)
+        return cls(model, checkpoint.train_config, resolve_device(device), threshold=checkpoint.threshold)
 
     @torch.no_grad()
     def predict_probability(

@@ -11,15 +11,27 @@ as ``lr_e = lr * (1 - e / epochs) ** 0.9``, 100 epochs, images 224 x 224.
 
 Files written to ``out_dir`` (by rank 0 only):
 
-* ``last.pt``: everything needed to resume (model, optimiser, epoch) after each
-  epoch, replaced atomically;
-* ``model.pt``: the inference checkpoint for
-  :class:`~napari_gazeseg.models.gradtrack_predict.GradTrackPredictor`, after
-  each epoch;
 * ``metrics.jsonl``: one JSON object per epoch (``epoch``, ``lr``, ``loss`` and
   its terms averaged over the epoch and all processes, ``seconds``; when the
   validation images have masks ``val_dice`` at 0.5 and the best decision
-  threshold ``val_threshold`` with its ``val_dice_at_threshold``).
+  threshold ``val_threshold`` with its ``val_dice_at_threshold``), each line
+  appended with one ``write`` so it is there whole or not at all;
+* ``model.pt``: the inference checkpoint for
+  :class:`~napari_gazeseg.models.gradtrack_predict.GradTrackPredictor`, after
+  each epoch;
+* ``last.pt``: everything needed to resume (model, optimiser, epoch) after each
+  epoch. Written last: it is the commit point of an epoch, so a run stopped
+  anywhere (Ctrl-C, kill) resumes from the last epoch whose three files are
+  complete, and the metrics lines of a repeated epoch are dropped on resume.
+
+Every checkpoint is written to a temporary file and renamed (never half
+written under its own name). An epoch whose loss or weights are not finite
+(too high a learning rate) stops the run with :class:`TrainingDivergedError`
+before anything of that epoch is saved, so the last good epoch stays.
+Checkpoints are read through :func:`read_checkpoint`, which checks format,
+network plan, tensor shapes (against the network built on torch's ``meta``
+device, which allocates nothing), finiteness and the threshold before any
+network is built, and raises one sentence for anything else.
 
 Decision threshold: GradTrack's final output is trained towards the whole gaze
 track band (eq. 3 with ``G^100%``) as well as the pseudo-mask, so its
@@ -40,6 +52,7 @@ epoch through a ``DistributedSampler`` with ``DistributedDataParallel``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -64,6 +77,10 @@ from .unet import UNetConfig
 __all__ = [
     "TrainConfig",
     "FitResult",
+    "GradTrackCheckpoint",
+    "TrainingDivergedError",
+    "read_checkpoint",
+    "state_digest",
     "CHECKPOINT_FORMAT",
     "fit",
     "train_from_folder",
@@ -136,6 +153,13 @@ class TrainConfig:
             raise ValueError("epochs and batch size must be at least 1.")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError("the validation fraction must lie in [0, 1).")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"the learning rate must be a positive number, got {self.lr}; pass e.g. --lr 0.01.")
+        for name in ("momentum", "weight_decay", "poly_exponent", "lambda_track", "lambda_vam", "beta", "tau",
+                     "pseudo_threshold"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}.")
         self.gazemedseg_thresholds = tuple(float(t) for t in self.gazemedseg_thresholds)
         if self.ta_blocks is not None:
             self.ta_blocks = tuple(int(b) for b in self.ta_blocks)
@@ -255,10 +279,46 @@ def save_checkpoint(
     }
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    payload["digest"] = state_digest(payload)
+    _atomic_save(payload, Path(path))
+
+
+def state_digest(payload) -> str:
+    """SHA-256 over a checkpoint's content (tensors' dtype, shape and bytes; other values' repr).
+
+    Stored as ``"digest"`` in checkpoints written here, so bytes damaged inside
+    tensor data (which torch reads without complaint) are noticed on loading.
+    """
+    sha = hashlib.sha256()
+
+    def visit(value) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            sha.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
+            sha.update(flat.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            sha.update(b"{")
+            for key in sorted(value, key=repr):
+                if key != "digest":
+                    sha.update(repr(key).encode())
+                    visit(value[key])
+            sha.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            sha.update(b"[")
+            for item in value:
+                visit(item)
+            sha.update(b"]")
+        else:
+            sha.update(repr(value).encode())
+
+    visit(payload)
+    return sha.hexdigest()
+
+
+def digest_matches(payload: dict) -> bool:
+    """True when ``payload`` has no ``"digest"`` (older files) or its digest is right."""
+    stored = payload.get("digest")
+    return stored is None or stored == state_digest(payload)
 
 
 @dataclass
@@ -267,6 +327,33 @@ class FitResult:
 
     model: GradTrack
     metrics: dict
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """The loss or the weights became infinite or NaN; nothing of that epoch was saved."""
+
+
+def _atomic_save(payload: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file renamed over ``path``; the temporary goes on any failure."""
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    except BaseException:  # Ctrl-C or disk full: leave no half file behind
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def append_metrics_line(path: Path, metrics: dict) -> None:
+    """Append one JSON line with a single ``os.write``: whole or not at all, never torn by Ctrl-C."""
+    data = (json.dumps(metrics) + "\n").encode("utf-8")
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(handle, data)
+        while written < len(data):  # regular files take it in one go; be safe anyway
+            written += os.write(handle, data[written:])
+    finally:
+        os.close(handle)
 
 
 class _Distributed:
@@ -367,6 +454,8 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
         model.load_state_dict(read_checkpoint(config.init_checkpoint).state_dict)
     if group.is_main:
         _truncate_metrics(metrics_path, start_epoch)
+        if not resume:  # a fresh run: an older run's last.pt must not be resumed into it
+            last_path.unlink(missing_ok=True)
     if group.enabled:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     dataset = GazeSegDataset(train_samples, augmentation=config.augmentation)
@@ -414,46 +503,193 @@ def _fit(train_samples, config, out_dir, val_samples, resume, on_epoch_end, grou
                 sums[name] = sums.get(name, 0.0) + value.float() * count
         # one device-to-host transfer per epoch: the GPU never waits for logging
         averages = group.mean({k: float(v) / max(seen, 1) for k, v in sums.items()}, seen)
-        if not all(math.isfinite(value) for value in averages.values()):  # the same on every rank
-            raise FloatingPointError(
-                f"the loss became infinite or NaN in epoch {epoch + 1}; lower the learning rate (--lr)."
+        # the same on every rank: losses are all-reduced, DDP keeps the weights in step
+        if not all(math.isfinite(value) for value in averages.values()) or not _weights_finite(model):
+            kept = (
+                f"{out_dir} keeps epoch {epoch}" if epoch > 0 else "nothing was saved"
+            )
+            raise TrainingDivergedError(
+                f"training diverged in epoch {epoch + 1} (the loss or the weights became infinite or NaN) "
+                f"and stopped; {kept}: lower the learning rate (--lr) and start again."
             )
         metrics = {"epoch": epoch + 1, "lr": lr, **averages}
         if group.is_main:
             if has_val_masks:
                 metrics.update(evaluate_dice(_unwrap(model), val_samples, device, config.mixed_precision))
             metrics["seconds"] = time.perf_counter() - started
-            save_checkpoint(last_path, model, config, epoch + 1, metrics, optimizer)
+            # metrics, model.pt, then last.pt: last.pt commits the epoch (see the module doc)
+            append_metrics_line(metrics_path, metrics)
             save_checkpoint(out_dir / "model.pt", model, config, epoch + 1, metrics)
-            with open(metrics_path, "a", encoding="utf-8") as log:
-                log.write(json.dumps(metrics) + "\n")
+            save_checkpoint(last_path, model, config, epoch + 1, metrics, optimizer)
             if on_epoch_end is not None:
                 on_epoch_end(metrics)
         group.barrier()
     return FitResult(_unwrap(model).eval(), metrics)
 
 
+def _weights_finite(model) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in _unwrap(model).parameters())
+
+
 def _restore(path: Path, model, optimizer, config: TrainConfig, device: torch.device) -> int:
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    saved = checkpoint.get("train_config", {})
+    contents = read_checkpoint(path, resume=True)
+    saved = contents.train_config
     for key in ("method", "size", "base_channels", "max_channels", "n_stages"):
-        if saved.get(key) != getattr(config, key):
+        if getattr(saved, key) != getattr(config, key):
             raise ValueError(
-                f"{path} was trained with {key}={saved.get(key)!r}, not {getattr(config, key)!r}; "
+                f"{path} was trained with {key}={getattr(saved, key)!r}, not {getattr(config, key)!r}; "
                 "use the same settings to resume or pick another output folder."
             )
-    model.load_state_dict(checkpoint["state_dict"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    return int(checkpoint["epoch"])
+    if contents.track_attention_blocks != tuple(_unwrap(model).track_attention_blocks):
+        raise ValueError(f"{path} holds another network than --method {config.method} trains; pick another --out.")
+    try:
+        model.load_state_dict(contents.state_dict)
+        optimizer.load_state_dict(contents.optimizer)
+    except Exception as err:  # noqa: BLE001  shapes or optimiser state of a damaged or foreign file
+        raise ValueError(
+            f"{path} cannot be resumed from ({type(err).__name__}); it is damaged or from another run: "
+            "start again with --overwrite or pick another --out."
+        ) from None
+    return contents.epoch
 
 
 def _truncate_metrics(path: Path, keep_epochs: int) -> None:
-    """Keep the log lines of the epochs a resumed run does not repeat."""
+    """Keep the log lines of the epochs a resumed run does not repeat (atomically)."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [line for line in lines if json.loads(line).get("epoch", 0) <= keep_epochs]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            epoch = json.loads(line).get("epoch", 0)
+        except (ValueError, AttributeError):  # a torn or foreign line: not a finished epoch
+            continue
+        if isinstance(epoch, int) and epoch <= keep_epochs:
+            kept.append(line)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+#: Bounds on a checkpoint's network plan: far above any useful 2D U-Net, far below what
+#: would exhaust memory (they keep a damaged or hostile file from asking for gigabytes).
+_PLAN_LIMITS = {"size": (4, 2048), "n_stages": (2, 10), "base_channels": (1, 512), "max_channels": (1, 2048)}
+
+
+@dataclass
+class GradTrackCheckpoint:
+    """A checked GradTrack checkpoint (see :func:`read_checkpoint`); weights float32 on the CPU."""
+
+    unet: UNetConfig
+    track_attention_blocks: tuple[int, ...]
+    train_config: TrainConfig
+    state_dict: dict[str, torch.Tensor]
+    threshold: float
+    epoch: int
+    metrics: dict
+    optimizer: dict | None = None
+
+
+class _Invalid(Exception):
+    """Why a checkpoint is refused (becomes the reason in one sentence)."""
+
+
+def read_checkpoint(path: str | os.PathLike, resume: bool = False) -> GradTrackCheckpoint:
+    """Read and check a GradTrack checkpoint before any network is built.
+
+    Checks: a readable ``weights_only`` file in our ``format``; a network plan
+    within :data:`_PLAN_LIMITS` (3 input channels, 2 classes, strides 1 or 2);
+    Track Attention blocks the plan has; the state dict's names and shapes equal
+    those of the network the plan describes (built on the ``meta`` device, so
+    checking allocates nothing: memory is then bounded by the file's own
+    tensors); every weight finite; the threshold a number in (0, 1); with
+    ``resume`` an optimiser state and epoch. Raises ``FileNotFoundError`` or
+    ``ValueError`` with one sentence naming the file.
+    """
+    path = Path(path)
+    advice = (
+        "start again with --overwrite or pick another --out"
+        if resume
+        else "pass a model.pt written by `gazeseg train`"
+    )
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no GradTrack checkpoint at {path}; train one with `gazeseg train` or pass its path."
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  torch raises many types for foreign or corrupt files
+        raise ValueError(
+            f"{path} could not be read as a GradTrack checkpoint ({type(err).__name__}); "
+            f"the file is damaged, incomplete or not a checkpoint: {advice}."
+        ) from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a GradTrack checkpoint; {advice}.")
+    try:
+        if not digest_matches(checkpoint):
+            raise _Invalid("its content does not match its digest: the file was damaged")
+        contents = _checked(checkpoint, resume)
+    except _Invalid as err:
+        raise ValueError(f"{path} is not a usable GradTrack checkpoint ({err}); {advice}.") from None
+    except Exception as err:  # noqa: BLE001  any other malformed entry
+        raise ValueError(
+            f"{path} is not a usable GradTrack checkpoint (malformed entry: {type(err).__name__}); {advice}."
+        ) from None
+    return contents
+
+
+def _checked(checkpoint: dict, resume: bool) -> GradTrackCheckpoint:
+    unet_data = checkpoint["unet"]
+    if not isinstance(unet_data, dict):
+        raise _Invalid("no network plan")
+    for name, (low, high) in _PLAN_LIMITS.items():
+        value = unet_data.get(name, getattr(UNetConfig, name))
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _Invalid(f"{name}={value!r} lies outside {low}..{high}")
+    if unet_data.get("in_channels", 3) != 3 or unet_data.get("num_classes", 2) != 2:
+        raise _Invalid("the network must take RGB images and give 2 classes")
+    unet = UNetConfig.from_dict(unet_data)
+    if any(stride not in (1, 2) for stride in unet.strides) or unet.size % unet.divisor:
+        raise _Invalid(f"strides {list(unet.strides)} do not fit size {unet.size}")
+    blocks = tuple(int(b) for b in checkpoint["track_attention_blocks"])
+    threshold = checkpoint.get("threshold", 0.5)
+    if not isinstance(threshold, (int, float)) or not 0.0 < float(threshold) < 1.0:
+        raise _Invalid(f"threshold {threshold!r} is not a number in (0, 1)")
+    state = checkpoint["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _Invalid("no weights")
+    with torch.device("meta"):
+        expected = GradTrack(unet, track_attention_blocks=blocks).state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        name = (missing or unexpected)[0]
+        raise _Invalid(f"{len(missing)} weights missing and {len(unexpected)} unexpected, e.g. {name}")
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise _Invalid(f"{name} has shape {tuple(state[name].shape)}, the plan needs {tuple(tensor.shape)}")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:
+        raise _Invalid(f"weight {bad} holds NaN or infinite values")
+    optimizer = checkpoint.get("optimizer")
+    if resume and not isinstance(optimizer, dict):
+        raise _Invalid("no optimiser state to resume from")
+    epoch = checkpoint.get("epoch", 0)
+    if not isinstance(epoch, int) or epoch < 0:
+        raise _Invalid(f"epoch {epoch!r} is not a count")
+    return GradTrackCheckpoint(
+        unet=unet,
+        track_attention_blocks=blocks,
+        train_config=TrainConfig.from_dict(checkpoint["train_config"]),
+        state_dict=state,
+        threshold=float(threshold),
+        epoch=epoch,
+        metrics=dict(checkpoint.get("metrics") or {}),
+        optimizer=optimizer,
+    )
 
 
 def _progress(iterable, enabled: bool, description: str):

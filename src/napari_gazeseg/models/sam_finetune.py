@@ -15,11 +15,19 @@ which is what the fine-tuned checkpoint records for inference.
 Outputs in ``out``: ``model.pt`` (only the prompt encoder and mask decoder, for
 :func:`~napari_gazeseg.models.sam_loading.load_sam`'s ``finetuned``), ``last.pt``
 (everything needed to resume) and ``metrics.jsonl`` (one line per epoch).
+
+Safety: settings that are not finite numbers (``--lr nan``) are refused before
+any work; an epoch whose loss or weights are not finite stops the run with
+:class:`~napari_gazeseg.models.gradtrack_train.TrainingDivergedError` before
+anything of it is saved (``last.pt`` keeps the last good epoch); each metrics
+line is written whole (one ``write``) before ``last.pt``, which commits the
+epoch, and a resume drops the lines of epochs it repeats; a damaged or foreign
+``last.pt`` is refused in one sentence before SAM is loaded.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -68,6 +76,18 @@ class SamFinetuneConfig:
     device: str = "auto"
     cache_dir: str | None = None
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(
+                f"the learning rate must be a positive number, got {self.lr}; pass e.g. --lr 2e-4 or leave it out."
+            )
+        for name in ("epoch_decay", "weight_decay", "box_margin", "dense_logit_scale"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be a finite number >= 0, got {value}.")
+        if self.epochs < 1 or self.max_objects < 1 or self.warmup_steps < 0:
+            raise ValueError("epochs and max objects must be at least 1, warm-up steps at least 0.")
 
     @property
     def learning_rate(self) -> float:
@@ -229,7 +249,9 @@ def _training_step(
 
 
 def _state(sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig, epoch: int) -> dict:
-    return {
+    from .gradtrack_train import state_digest
+
+    state = {
         "format": _STATE_FORMAT,
         "config": asdict(config),
         "epochs_done": epoch,
@@ -238,41 +260,81 @@ def _state(sam: GazeSam, optimizer, scheduler, config: SamFinetuneConfig, epoch:
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
     }
+    state["digest"] = state_digest(state)
+    return state
+
+
+_RESUME_ADVICE = "start again with --overwrite or pick another --out"
 
 
 def _read_resume_state(path: Path, config: SamFinetuneConfig) -> dict:
     """The saved state in ``path``, checked against ``config`` before any work is done."""
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(
             f"there is nothing to resume in {path.parent} (no last.pt); start without --resume."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != _STATE_FORMAT:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  torch raises many types for damaged files
         raise ValueError(
-            f"{path} is not a fine-tuning state written by `gazeseg train-sam`; start without --resume."
+            f"{path} could not be read to resume from ({type(err).__name__}); the file is damaged "
+            f"or incomplete: {_RESUME_ADVICE}."
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
+        raise ValueError(
+            f"{path} is not a fine-tuning state written by `gazeseg train-sam`; {_RESUME_ADVICE}."
         )
-    saved = state["config"]
+    from .gradtrack_train import digest_matches
+
+    if not digest_matches(state):
+        raise ValueError(
+            f"{path} was damaged (its content does not match its digest); {_RESUME_ADVICE}."
+        )
+    saved = state.get("config")
+    parts = ("prompt_encoder", "mask_decoder", "optimizer", "scheduler")
+    if (
+        not isinstance(saved, dict)
+        or not isinstance(state.get("epochs_done"), int)
+        or not all(isinstance(state.get(part), dict) for part in parts)
+    ):
+        raise ValueError(f"{path} is an incomplete fine-tuning state; {_RESUME_ADVICE}.")
     for key in ("model_type", "prompt"):
-        if saved[key] != getattr(config, key):
+        if saved.get(key) != getattr(config, key):
             raise ValueError(
-                f"{path} was trained with {key}={saved[key]!r}, not {getattr(config, key)!r}; "
+                f"{path} was trained with {key}={saved.get(key)!r}, not {getattr(config, key)!r}; "
                 f"resume with the same {key} or use another output folder."
             )
     return state
 
 
-def _restore(state: dict, sam: GazeSam, optimizer, scheduler) -> int:
-    sam.model.prompt_encoder.load_state_dict(state["prompt_encoder"])
-    sam.model.mask_decoder.load_state_dict(state["mask_decoder"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    return int(state["epochs_done"])
+def _restore(state: dict, sam: GazeSam, optimizer, scheduler, path: Path) -> int:
+    try:
+        sam.model.prompt_encoder.load_state_dict(state["prompt_encoder"])
+        sam.model.mask_decoder.load_state_dict(state["mask_decoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    except Exception as err:  # noqa: BLE001  shapes or optimiser state of a damaged or foreign file
+        raise ValueError(
+            f"{path} cannot be resumed from ({type(err).__name__}); it is damaged or from another "
+            f"model: {_RESUME_ADVICE}."
+        ) from None
+    return state["epochs_done"]
 
 
 def _save_atomic(payload: dict, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    try:
+        torch.save(payload, partial)
+        os.replace(partial, path)
+    except BaseException:  # Ctrl-C or disk full: no half file left behind
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _all_finite(values: dict, parameters) -> bool:
+    return all(math.isfinite(v) for v in values.values()) and all(
+        bool(torch.isfinite(p).all()) for p in parameters
+    )
 
 
 def finetune_sam(
@@ -288,6 +350,7 @@ def finetune_sam(
     ``on_step(epoch, step, steps_per_epoch, loss)`` after each step and
     ``on_epoch(metrics)`` after each epoch (the line also written to metrics.jsonl).
     """
+    from .gradtrack_train import TrainingDivergedError, _truncate_metrics, append_metrics_line
     from .sam_loading import save_finetuned
 
     if config.epochs < 1:
@@ -319,9 +382,11 @@ def finetune_sam(
     )
     first_epoch = 0
     if saved_state is not None:
-        first_epoch = _restore(saved_state, sam, optimizer, scheduler)
-    elif metrics_path.exists():
-        metrics_path.unlink()
+        first_epoch = _restore(saved_state, sam, optimizer, scheduler, last_path)
+        _truncate_metrics(metrics_path, first_epoch)  # lines of epochs repeated now
+    else:
+        metrics_path.unlink(missing_ok=True)
+        last_path.unlink(missing_ok=True)  # an older run's state must not be resumed into this one
 
     model.prompt_encoder.train()
     model.mask_decoder.train()
@@ -346,8 +411,13 @@ def finetune_sam(
                     on_step(epoch, step, steps_per_epoch, values["loss"])
         metrics = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
         metrics.update({key: value / steps_per_epoch for key, value in sums.items()})
-        with open(metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(metrics) + "\n")
+        if not _all_finite(metrics, trained):
+            kept = f"{last_path} keeps epoch {epoch}" if epoch > 0 else "nothing was saved"
+            raise TrainingDivergedError(
+                f"fine-tuning diverged in epoch {epoch + 1} (the loss or the weights became infinite "
+                f"or NaN) and stopped; {kept}: lower the learning rate (--lr) and start again."
+            )
+        append_metrics_line(metrics_path, metrics)
         _save_atomic(_state(sam, optimizer, scheduler, config, epoch + 1), last_path)
         if on_epoch is not None:
             on_epoch(metrics)

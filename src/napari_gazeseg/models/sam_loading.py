@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,11 +196,27 @@ def checkpoint_digest(path: str | os.PathLike) -> str:
 
 
 def _read_state(path: Path, what: str) -> dict:
+    """``torch.load(weights_only=True)``; a failure is one sentence of our own.
+
+    Torch's own message is never repeated: it spans several sentences and, for
+    files holding Python objects, advises loading with ``weights_only=False``,
+    which would run whatever code the file carries. That is never the way.
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" not in str(err).lower():  # a damaged pickle, not a refused object
+            raise SamCheckpointError(
+                f"{path.name} could not be read as a {what} (UnpicklingError); "
+                "the file may be incomplete: fetch it again."
+            ) from None
+        raise SamCheckpointError(
+            f"{path.name} could not be read as a {what}: it holds Python objects besides weights, "
+            "which are never loaded (they could run code); use the official checkpoint file."
+        ) from None
     except Exception as err:  # noqa: BLE001  torch raises many types for foreign or corrupt files
         raise SamCheckpointError(
-            f"{path.name} could not be read as a {what} ({type(err).__name__}: {err}); "
+            f"{path.name} could not be read as a {what} ({type(err).__name__}); "
             "the file may be incomplete: fetch it again."
         ) from None
     if not isinstance(state, dict):
@@ -306,8 +323,12 @@ def save_finetuned(
         "mask_decoder": {k: v.detach().cpu() for k, v in model.mask_decoder.state_dict().items()},
     }
     partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    try:
+        torch.save(payload, partial)
+        os.replace(partial, path)
+    except BaseException:  # Ctrl-C or disk full: no half file left behind
+        partial.unlink(missing_ok=True)
+        raise
     return path
 
 
