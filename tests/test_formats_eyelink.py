@@ -150,6 +150,15 @@ def test_malformed_lines_are_named(tmp_path, old, new, message):
         read_gaze_all(write(tmp_path, ASC.replace(old, new, 1)), format="eyelink-asc")
 
 
+def test_the_fast_and_the_line_by_line_sample_parsers_agree(tmp_path):
+    fast = read_gaze_all(write(tmp_path, ASC, "fast.asc"))
+    # one line with an extra field (an INPUT column) sends the block line by line
+    mixed = ASC.replace("2002\t  641.0\t  511.0\t  901.0\t...", "2002\t  641.0\t  511.0\t  901.0\t  127.0\t...")
+    slow = read_gaze_all(write(tmp_path, mixed, "slow.asc"))
+    for key in fast:
+        assert slow[key].equals(fast[key])
+
+
 def test_a_file_without_blocks_is_refused(tmp_path):
     path = write(tmp_path, "** CONVERTED FROM x.edf\nMSG\t1 hello\n")
     with pytest.raises(GazeFormatError, match="no recording block"):

@@ -48,6 +48,7 @@ eye (the right when only it was recorded), starting at ``start`` and lasting
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from pathlib import Path
@@ -57,6 +58,7 @@ import numpy as np
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import warn, warn_off_image
+from ._table import parse_fast
 from ._text import read_text
 
 __all__ = ["looks_like_asc", "read_eyelink_asc"]
@@ -80,8 +82,10 @@ class _Block:
         self.trial = trial
         self.rate = None
         self.kind = "GAZE"
-        self.t: list[float] = []
-        self.xy: list[tuple[float, ...]] = []
+        self.sample_text: list[str] = []
+        self.sample_line: list[int] = []
+        self.t = np.empty(0)
+        self.xy = np.empty((0, 2 * len(eyes)))
         self.messages: list[tuple[float, str]] = []
         self.fixations: dict[str, list[tuple[float, ...]]] = {"L": [], "R": []}
         self.blinks: dict[str, list[tuple[float, float]]] = {"L": [], "R": []}
@@ -92,6 +96,8 @@ def _float(token: str, path, line: int, what: str) -> float:
     if token == ".":
         return math.nan
     try:
+        if "_" in token:
+            raise ValueError(token)  # Python reads "1_0" as 10; no tracker writes it
         value = float(token)
     except ValueError:
         shown = token if len(token) <= 30 else token[:27] + "..."
@@ -111,24 +117,9 @@ def _parse(text: str, path) -> tuple[list[_Block], dict]:
             continue
         first = line[0]
         if first.isdigit():
-            if block is None:
-                continue  # a stray sample outside START .. END
-            tokens = line.split()
-            n_values = 6 if len(block.eyes) == 2 else 3
-            if len(tokens) < n_values + 1:
-                raise format_error(
-                    path,
-                    f"a sample has {len(tokens)} fields where a {'binocular' if n_values == 6 else 'monocular'} "
-                    f"one has at least {n_values + 1}",
-                    "fix or delete that line",
-                    number,
-                )
-            t = _float(tokens[0], path, number, "sample time")
-            if math.isnan(t):
-                raise format_error(path, "a sample has no time", "fix or delete that line", number)
-            picks = (1, 2, 4, 5) if n_values == 6 else (1, 2)
-            block.t.append(t)
-            block.xy.append(tuple(_float(tokens[i], path, number, "gaze position") for i in picks))
+            if block is not None:  # else a stray sample outside START .. END
+                block.sample_text.append(line)
+                block.sample_line.append(number)
             continue
         tokens = line.split()
         if not tokens:
@@ -184,7 +175,79 @@ def _parse(text: str, path) -> tuple[list[_Block], dict]:
                 block.rate = rate if rate > 0 else None
         elif keyword in ("EFIX", "ESACC", "EBLINK") and block is not None:
             _event(block, keyword, tokens, path, number)
+    for block in blocks:
+        _samples_of(block, path)
     return blocks, file_meta
+
+
+def _samples_fast(block: _Block, picks: list[int], need: int) -> np.ndarray | None:
+    """The picked columns of a block's samples by pandas' C parser; None when it balks.
+
+    Used only when every line has the same number of fields (so none is short);
+    anything else goes line by line.
+    """
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - pandas comes with napari
+        return None
+    width = len(block.sample_text[0].split())
+    if width < need:
+        return None
+    body = "\n".join(block.sample_text) + "\n"
+    if len(body.split()) != width * len(block.sample_text):
+        return None  # some line has another field count
+    try:
+        frame = pandas.read_csv(
+            io.StringIO(body), sep=r"\s+", header=None, names=list(range(width)), usecols=picks,
+            dtype=np.float64, keep_default_na=False, na_values=["."], engine="c",
+        )
+    except (ValueError, pandas.errors.ParserError):  # a field that is no number
+        return None
+    values = frame.to_numpy(dtype=np.float64)
+    if values.shape != (len(block.sample_text), len(picks)):
+        return None
+    if np.isinf(values).any() or np.isnan(values[:, 0]).any():
+        return None
+    return values
+
+
+def _samples_of(block: _Block, path) -> None:
+    """Parse a block's sample lines at once (C parsers), else line by line naming the first bad one."""
+    n_values = 6 if len(block.eyes) == 2 else 3
+    need = n_values + 1
+    picks = [0, 1, 2, 4, 5] if n_values == 6 else [0, 1, 2]
+    if block.sample_text:
+        values = _samples_fast(block, picks, need)
+        if values is not None:
+            block.t, block.xy = values[:, 0], values[:, 1:]
+            block.sample_text, block.sample_line = [], []
+            return
+    fields = []
+    for line, number in zip(block.sample_text, block.sample_line):
+        parts = line.split(None, need)
+        if len(parts) < need:
+            raise format_error(
+                path,
+                f"a sample has {len(parts)} fields where a {'binocular' if n_values == 6 else 'monocular'} "
+                f"one has at least {need}",
+                "fix or delete that line",
+                number,
+            )
+        fields.append(parts[:need])
+    body = "".join(  # a lone "." is a missing value: an empty field
+        "\t".join("" if parts[i] == "." else parts[i] for i in picks) + "\n" for parts in fields
+    )
+    values = parse_fast(body, len(picks), "\t") if fields else np.empty((0, len(picks)))
+    if values is None or np.isinf(values).any() or np.isnan(values[:, 0]).any():
+        for parts, number in zip(fields, block.sample_line):  # name the first bad line
+            t = _float(parts[0], path, number, "sample time")
+            if math.isnan(t):
+                raise format_error(path, "a sample has no time", "fix or delete that line", number)
+            for index in picks[1:]:
+                _float(parts[index], path, number, "gaze position")
+        raise format_error(path, "a sample is not a number", "fix or delete that line")
+    block.t, block.xy = values[:, 0], values[:, 1:]
+    block.sample_text, block.sample_line = [], []
 
 
 def _is_number(word: str) -> bool:
@@ -301,8 +364,7 @@ def _meta(block: _Block, key: str, screen, file_meta: dict) -> dict:
 
 
 def _samples(block: _Block, key: str, screen, file_meta: dict) -> tuple[GazeRecording, np.ndarray]:
-    t = np.asarray(block.t, dtype=np.float64)
-    xy = np.asarray(block.xy, dtype=np.float64).reshape(len(t), 2 * len(block.eyes))
+    t, xy = block.t, block.xy
     if len(t) > 1 and (np.diff(t) < 0).any():
         order = np.argsort(t, kind="stable")
         t, xy = t[order], xy[order]
@@ -342,7 +404,7 @@ def _fixations(block: _Block, key: str, screen, file_meta: dict) -> Fixations:
     eye = "L" if "L" in block.eyes else "R"
     rows = [row for row in block.fixations[eye] if not (math.isnan(row[2]) or math.isnan(row[3]))]
     values = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-    t0 = float(block.t[0]) if block.t else (float(values[0, 0]) if len(values) else 0.0)
+    t0 = float(block.t[0]) if len(block.t) else (float(values[0, 0]) if len(values) else 0.0)
     left, top = (screen[0], screen[1]) if screen is not None else (0.0, 0.0)
     meta = _meta(block, key, screen, file_meta)
     meta["tracker_start_ms"] = t0
