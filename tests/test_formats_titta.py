@@ -145,10 +145,15 @@ def test_without_a_resolution_the_screen_is_assumed_and_said(tmp_path):
 
 
 @pytest.mark.parametrize("separator", ["\t", ","])
-@pytest.mark.parametrize("validity", [("1", "0"), ("True", "False")], ids=["int", "bool"])
-def test_tobii_research_names_as_titta_saves_them(tmp_path, separator, validity):
+@pytest.mark.parametrize(
+    ("validity", "suffix"),
+    [(("1", "0"), "validity"), (("True", "False"), "validity"), (("True", "False"), "valid")],
+    ids=["tobii-research", "bool", "TittaPy"],
+)
+def test_tobii_research_names_as_titta_saves_them(tmp_path, separator, validity, suffix):
     points = np.round(targets(30, seed=3), 6)
     good, bad = validity
+    columns = [name.replace("gaze_point_validity", f"gaze_point_{suffix}") for name in RESEARCH]
     rows = []
     for i, (x, y) in enumerate(points):
         row = {"device_time_stamp": 1000 + i * 1667, "system_time_stamp": 55_000_000 + i * 1667}
@@ -156,9 +161,9 @@ def test_tobii_research_names_as_titta_saves_them(tmp_path, separator, validity)
         for eye, ok in (("left", left_ok), ("right", right_ok)):
             row[f"{eye}_gaze_point_on_display_area_x"] = repr(float(x)) if ok else "nan"
             row[f"{eye}_gaze_point_on_display_area_y"] = repr(float(y)) if ok else "nan"
-            row[f"{eye}_gaze_point_validity"] = good if ok else bad
+            row[f"{eye}_gaze_point_{suffix}"] = good if ok else bad
         rows.append(row)
-    path = write(tmp_path / "titta.tsv", rows, RESEARCH, separator)
+    path = write(tmp_path / "titta.tsv", rows, columns, separator)
     assert detect_format(path) == "tobii-sdk"
     recording = read_gaze(path, image_shape=(1080, 1920)) if _takes_shape() else read_titta(
         path, image_shape=(1080, 1920))

@@ -9,7 +9,8 @@ Two column families are read, tab-, comma- or semicolon-separated:
   lost) and the 3D columns ``L/RGazePos3dx/y/z`` and ``L/REyePos3dz`` (mm);
 * **tobii-research / Titta** field names: ``system_time_stamp`` or
   ``device_time_stamp`` (µs), ``left_gaze_point_on_display_area_x``/``_y``,
-  ``left_gaze_point_validity`` (1 / 0 or True / False), ``right_...``, and
+  ``left_gaze_point_validity`` (tobii-research: 1 / 0) or ``left_gaze_point_valid``
+  (TittaPy: True / False), ``right_...``, and
   ``left_gaze_point_in_user_coordinates_x/y/z``,
   ``left_gaze_origin_in_user_coordinates_x/y/z`` (mm).
 
@@ -61,7 +62,7 @@ _RESEARCH = {
     "time": (("system_time_stamp", 1e-6), ("device_time_stamp", 1e-6)),
     "eyes": [
         (f"{eye}_gaze_point_on_display_area_x", f"{eye}_gaze_point_on_display_area_y",
-         f"{eye}_gaze_point_validity")
+         (f"{eye}_gaze_point_validity", f"{eye}_gaze_point_valid"))
         for eye in ("left", "right")
     ],
     "point3d": [tuple(f"{eye}_gaze_point_in_user_coordinates_{axis}" for axis in "xyz")
@@ -90,15 +91,18 @@ def _used(family: dict) -> set[str]:
     names = {name for name, _ in family["time"]}
     for group in ("eyes", "point3d", "origin3d"):
         for columns in family[group]:
-            names.update(columns)
+            for column in columns:
+                names.update((column,) if isinstance(column, str) else column)
     return names
 
 
-def _validity(table: _Table, name: str, codes: bool) -> np.ndarray | None:
+def _validity(table: _Table, names, codes: bool) -> np.ndarray | None:
     """Good (True) / not (False) per row; None when the column is missing."""
-    values = table.text(name)
-    if values is None:
+    names = (names,) if isinstance(names, str) else names
+    name = next((name for name in names if table.find(name) is not None), None)
+    if name is None:
         return None
+    values = table.text(name)
     words = {"true": 1.0, "false": 0.0}
     numbers = np.array([words.get(value.lower(), np.nan) for value in values])
     numeric = ~np.isin([value.lower() for value in values], list(words))
