@@ -111,6 +111,16 @@ def test_reads_the_specifications_example(tmp_path, split):
     assert read_gaze(data.with_name(f"{STEM}_physio.json")).equals(recording)
 
 
+def test_timestamp_without_units_takes_the_unit_of_the_sampling_frequency(tmp_path):
+    sidecar = {**SIDECAR, "timestamp": {"Description": "sampling time"}}
+    with pytest.warns(GazeFormatWarning, match="read as ms, which gives the sidecar's 1000 Hz"):
+        recording = read_gaze(dataset(tmp_path, sidecar=sidecar))
+    np.testing.assert_allclose(recording.t, [0.0, 0.001, 0.002, 0.003, 0.004])
+    wrong = {**sidecar, "SamplingFrequency": 37}
+    with pytest.raises(GazeFormatError, match='fits SamplingFrequency \\(37 Hz\\) in no unit'):
+        read_gaze(dataset(tmp_path / "b", sidecar=wrong))
+
+
 def test_without_a_timestamp_column_time_is_the_row_over_the_rate(tmp_path):
     sidecar = {**SIDECAR, "Columns": ["x_coordinate", "y_coordinate", "pupil_size"], "SamplingFrequency": 250}
     samples = "".join("\t".join(line.split("\t")[1:]) + "\n" for line in SAMPLES.splitlines())

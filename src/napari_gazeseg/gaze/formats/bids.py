@@ -14,7 +14,7 @@ holds its entities (the BIDS inheritance principle); nearer files win.
 
 **Reading** (any such file, or its ``.json``): one entry keyed by the file name
 without ``_physio.tsv.gz``. Time is ``timestamp`` from its first value (in its
-``Units``; inferred as for plain tables when none is given), else the row number
+``Units``; without them, the unit whose rate matches ``SamplingFrequency``, warned), else the row number
 over ``SamplingFrequency``; ``meta["start_time_s"]`` is ``StartTime``. The screen
 is the image: positions in ``pixel`` units are ``(row, col) = (y, x)`` on a
 ``ScreenResolution`` image (or ``image_shape``), normalised ones are scaled to
@@ -47,7 +47,7 @@ import numpy as np
 
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
-from ._infer import infer_time_unit, looks_normalised, typical_step, warn, warn_off_image
+from ._infer import looks_normalised, typical_step, warn, warn_off_image
 from ._table import parse_numeric_table
 from ._text import read_text
 
@@ -274,10 +274,21 @@ def _times(data: Path, columns, table, meta: dict, rate: float) -> np.ndarray:
         factor = _SECONDS.get(units, _SECONDS.get(units.lower()))
     elif typical_step(raw) is None:
         factor = 1.0
-    else:
-        factor, unit, found = infer_time_unit(raw, data, "timestamp")
-        if abs(found - rate) > 0.1 * rate:
-            warn(data, f"timestamp states no unit; read as {unit}, which gives {found:.4g} Hz, not the sidecar's {rate:g} Hz")
+    else:  # no Units: the one of s, ms, us, ns whose rate is nearest SamplingFrequency
+        step = typical_step(raw)
+        unit, factor = min(
+            (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)),
+            key=lambda item: abs(math.log(1.0 / (step * item[1]) / rate)),
+        )
+        found = 1.0 / (step * factor)
+        if not 0.5 * rate <= found <= 2.0 * rate:
+            raise format_error(
+                data,
+                f"timestamp has no Units and its interval ({step:g}) fits SamplingFrequency "
+                f"({rate:g} Hz) in no unit",
+                'give "timestamp": {"Units": "ms"} (or s, us) in the sidecar',
+            )
+        warn(data, f"timestamp has no Units; read as {unit}, which gives the sidecar's {rate:g} Hz")
     return (raw - raw[0]) * factor
 
 
