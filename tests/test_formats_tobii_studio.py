@@ -200,7 +200,7 @@ def test_exports_missing_what_is_needed(tmp_path):
     with pytest.raises(GazeFormatError, match="no 'MediaName' column"):
         read_gaze(export(tmp_path / "nomedia.tsv", slide_rows(), columns))
     columns = [name for name in COLUMNS if "GazeEventType" not in name]
-    with pytest.raises(GazeFormatError, match="no 'Eye movement type' column"):
+    with pytest.raises(GazeFormatError, match="no 'GazeEventType' column"):
         read_gaze(export(tmp_path / "notype.tsv", slide_rows(), columns), what="fixations")
 
 

@@ -38,7 +38,7 @@ from ..recording import GazeRecording
 from ._errors import format_error
 from ._infer import GazeFormatWarning
 from ._text import read_text
-from .tobii_prolab import _check_time, _sampling_rate, _Table
+from ._tobii import TobiiTable, check_time, sampling_rate
 
 __all__ = ["DEFAULT_RESOLUTION", "is_titta_header", "read_titta"]
 
@@ -96,7 +96,7 @@ def _used(family: dict) -> set[str]:
     return names
 
 
-def _validity(table: _Table, names, codes: bool) -> np.ndarray | None:
+def _validity(table: TobiiTable, names, codes: bool) -> np.ndarray | None:
     """Good (True) / not (False) per row; None when the column is missing."""
     names = (names,) if isinstance(names, str) else names
     name = next((name for name in names if table.find(name) is not None), None)
@@ -127,7 +127,7 @@ def read_titta(
     text = read_text(path)
     if not text.strip():
         raise format_error(path, "the file is empty", "save the samples again")
-    head = _Table(text.split("\n", 1)[0], path, used=set())
+    head = TobiiTable(text.split("\n", 1)[0], path, used=set())
     family = _family({name for name, _ in head.keys})
     if family is None:
         raise format_error(
@@ -137,7 +137,7 @@ def read_titta(
             "save the samples with their header line",
             1,
         )
-    table = _Table(text, path, used=_used(family))
+    table = TobiiTable(text, path, used=_used(family))
     for name, scale in family["time"]:
         raw = table.numbers(name)
         if raw is not None:
@@ -152,7 +152,7 @@ def read_titta(
             "save the samples again or delete that line",
             table.lines[int(np.argmax(missing))],
         )
-    _check_time(seconds, table.line_numbers, path)
+    check_time(seconds, table.line_numbers, path)
     points, goods = [], []
     for x_name, y_name, validity_name in family["eyes"]:
         x, y = table.numbers(x_name), table.numbers(y_name)
@@ -190,7 +190,7 @@ def read_titta(
     meta = {
         "source": "tobii-sdk-samples",
         "time_column": table.header[table.find(time_name)[0]],
-        "sampling_rate_hz": _sampling_rate(seconds),
+        "sampling_rate_hz": sampling_rate(seconds),
         "image": {"name": Path(path).name.split(".")[0], "shape": [height, width]},
         "recording_resolution_px": [width, height],
     }
@@ -238,7 +238,7 @@ def _geometry(table, family, screen, valid, width, height) -> dict | None:
         return None
 
 
-def _eye_mean(table: _Table, eyes) -> np.ndarray | None:
+def _eye_mean(table: TobiiTable, eyes) -> np.ndarray | None:
     columns = []
     for names in eyes:
         values = [table.numbers(name) for name in names]

@@ -40,14 +40,14 @@ from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import GazeFormatWarning
 from ._text import read_text
-from .tobii_prolab import (
-    _check_time,
-    _first,
-    _fixations,
-    _needs_movement,
-    _recording,
-    _sampling_rate,
-    _Table,
+from ._tobii import (
+    TobiiTable,
+    check_time,
+    first_value,
+    fixation_runs,
+    make_recording,
+    needs_movement,
+    sampling_rate,
     screen_geometry,
 )
 
@@ -89,13 +89,13 @@ def is_tobii_studio_header(names: set[str]) -> bool:
     )
 
 
-def _codes(table: _Table, name: str) -> np.ndarray | None:
+def _codes(table: TobiiTable, name: str) -> np.ndarray | None:
     """Validity codes 0-4 as float (NaN where empty); a word is an error naming its line."""
     return table.numbers(name)
 
 
-def _resolution(table: _Table, rows: np.ndarray) -> list[float] | None:
-    text = _first(table.text("recordingresolution"), rows)
+def _resolution(table: TobiiTable, rows: np.ndarray) -> list[float] | None:
+    text = first_value(table.text("recordingresolution"), rows)
     match = _RESOLUTION.match(text) if isinstance(text, str) and len(text) < 40 else None
     if match is None:
         return None
@@ -114,7 +114,7 @@ def read_tobii_studio(
     text = read_text(path)
     if not text.strip():
         raise format_error(path, "the file is empty", "export the data again from Tobii Studio")
-    table = _Table(text, path, used=_USED)
+    table = TobiiTable(text, path, used=_USED)
     if table.find("recordingtimestamp") is None:
         raise format_error(
             path,
@@ -174,20 +174,20 @@ def read_tobii_studio(
     screen_px = [table.numbers(f"gazepoint{axis}", ("adcspx",)) for axis in "xy"]
     contents: dict[str, GazeRecording | Fixations] = {}
     for key, rows in _keys(samples, media, recording).items():
-        _check_time(seconds_all[rows], table.line_numbers[rows], path)
+        check_time(seconds_all[rows], table.line_numbers[rows], path)
         onset = float(seconds_all[rows[0]])
         resolution = _resolution(table, rows)
         image = {"name": media[rows[0]]}
-        size = [_first(side, rows) if side is not None else None for side in (height, width)]
+        size = [first_value(side, rows) if side is not None else None for side in (height, width)]
         if all(value is not None and value > 0 for value in size):
             image["shape"] = [int(round(size[0])), int(round(size[1]))]
         meta = {
             "source": "tobii-studio",
-            "participant": _first(table.text("participantname"), rows),
-            "recording": _first(table.text("recordingname"), rows),
+            "participant": first_value(table.text("participantname"), rows),
+            "recording": first_value(table.text("recordingname"), rows),
             "stimulus": media[rows[0]],
             "stimulus_onset_s": onset,
-            "sampling_rate_hz": _sampling_rate(seconds_all[rows]),
+            "sampling_rate_hz": sampling_rate(seconds_all[rows]),
             "image": image,
             "recording_resolution_px": None if resolution is None else [int(x) for x in resolution],
             "screen": None if resolution is None else _geometry(table, resolution, tracker_rows),
@@ -196,9 +196,9 @@ def read_tobii_studio(
         t = seconds_all[rows] - onset
         if what == "fixations":
             movement = table.text("gazeeventtype")
-            _needs_movement(table, movement)
+            needs_movement(table, movement, "GazeEventType", "Tobii Studio's")
             fixation_point = _place(table, "fixationpoint", width is not None) or point
-            fixations = _fixations(
+            fixations = fixation_runs(
                 table,
                 rows,
                 t,
@@ -209,7 +209,7 @@ def read_tobii_studio(
                 fixation_point,
                 inside,
             )
-            filter_name = _first(table.text("fixationfilter"), rows)
+            filter_name = first_value(table.text("fixationfilter"), rows)
             fixations.meta["detector"] = {
                 "name": "Tobii Studio",
                 **({"filter": filter_name} if filter_name else {}),
@@ -224,11 +224,11 @@ def read_tobii_studio(
         coords = np.column_stack([v[rows] - 0.5, u[rows] - 0.5])
         ok = valid[rows]
         coords[~ok] = np.nan
-        contents[key] = _recording(path, key, t, coords, ok, screen, meta)
+        contents[key] = make_recording(path, key, t, coords, ok, screen, meta)
     return contents
 
 
-def _place(table: _Table, point: str, sized: bool):
+def _place(table: TobiiTable, point: str, sized: bool):
     """``(u, v)`` media pixels of ``point`` ("gazepoint" / "fixationpoint") per row, or None."""
     mcs = [table.numbers(f"{point}{axis}", ("mcspx",)) for axis in "xy"]
     if mcs[0] is not None and mcs[1] is not None:
@@ -260,7 +260,7 @@ def _inside(width, height):
     return inside
 
 
-def _geometry(table: _Table, resolution, rows: np.ndarray) -> dict | None:
+def _geometry(table: TobiiTable, resolution, rows: np.ndarray) -> dict | None:
     px = [table.numbers(f"gazepointleft{axis}", ("adcspx",)) for axis in "xy"]
     mm = [table.numbers(f"gazepointleft{axis}", ("adcsmm",)) for axis in "xy"]
     depth = [table.numbers(f"distance{eye}") for eye in ("left", "right")]
