@@ -6,7 +6,10 @@ Both header generations are read: current ones carry units in brackets
 ``Fixation point X [MCS norm]``, ...), older ones none or in parentheses
 (``Recording timestamp`` in ms, ``Gaze point X``, ``Presented Media position X
 (DACSpx)``, ``Fixation point X (MCSnorm)``). Decimals may be dots or commas; the
-text UTF-8 (with or without BOM) or UTF-16.
+text UTF-8 (with or without BOM) or UTF-16; tab-separated, or re-saved by a
+spreadsheet as comma / semicolon CSV. A ``Recording timestamp`` without a unit is
+ms or µs as ``Eyetracker timestamp`` (µs) or a plausible rate says
+(``meta["timestamp_unit"]``, ``meta["timestamp_unit_from"]``; µs or a guess warns).
 
 Mapping to image pixels. DACS px are screen pixels from the top-left corner of
 the display area; the presented media's top-left corner sits at ``Presented
@@ -31,13 +34,21 @@ first sample's time from the recording start).
 A sample is valid when its gaze point is present, lies on the media, at least
 one eye's ``Validity`` is ``Valid`` (or 0/1 in Tobii Studio's numeric codes) and
 Pro Lab did not classify it as ``EyesNotFound``. ``screen`` is the gaze point
-divided by ``Recording resolution width/height`` (normalised display area).
+divided by ``Recording resolution width/height`` (normalised display area);
+``meta["screen"]`` comes from ``Gaze point X/Y [DACS mm]`` against ``[DACS px]``
+and ``Eye position Z [DACS mm]`` when exported, so I-VT runs in degrees. Pro
+Lab's calibration screens (``Eyetracker Calibration``, ...) are no stimulus.
 
 ``what="fixations"`` gives Pro Lab's own fixations: runs of rows with ``Eye
 movement type == Fixation`` and one ``Eye movement type index``, placed at
-``Fixation point X/Y`` (mapped as above) and lasting ``Gaze event duration``;
-fixations off the media are left out and counted in
+``Fixation point X/Y`` (mapped as above) and lasting ``Gaze event duration``,
+cut to the part within the stimulus (and the export) and never past the next
+fixation; fixations off the media are left out and counted in
 ``meta["fixations_off_media"]``.
+
+Pro Lab Glasses exports without screen gaze give one entry per snapshot from
+``Mapped gaze point X/Y [SNAPSHOT]`` and ``Mapped fixation X/Y [SNAPSHOT]``
+(snapshot pixels from its corner; see :func:`_read_glasses`).
 """
 
 from __future__ import annotations
