@@ -159,6 +159,16 @@ def test_the_fast_and_the_line_by_line_sample_parsers_agree(tmp_path):
         assert slow[key].equals(fast[key])
 
 
+def test_a_samples_line_before_its_start_line_counts(tmp_path):
+    # some ASC files carry SAMPLES/EVENTS just before START
+    moved = ASC.replace(
+        "START\t3000 \tLEFT\tRIGHT\tSAMPLES\tEVENTS\nSAMPLES\tGAZE\tLEFT\tRIGHT\tRATE\t1000.00\tTRACKING\tCR\tFILTER\t2\n",
+        "SAMPLES\tGAZE\tLEFT\tRIGHT\tRATE\t1000.00\tTRACKING\tCR\tFILTER\t2\nSTART\t3000 \tLEFT\tRIGHT\tSAMPLES\tEVENTS\n",
+    )
+    assert moved != ASC
+    assert read_gaze(write(tmp_path, moved), stimulus="trial 8").meta["sampling_rate_hz"] == 1000.0
+
+
 def test_a_file_without_blocks_is_refused(tmp_path):
     path = write(tmp_path, "** CONVERTED FROM x.edf\nMSG\t1 hello\n")
     with pytest.raises(GazeFormatError, match="no recording block"):

@@ -112,6 +112,7 @@ def _parse(text: str, path) -> tuple[list[_Block], dict]:
     block: _Block | None = None
     trial: str | None = None
     file_meta: dict = {"preamble": [], "display_coords": None, "gaze_coords": None}
+    pending = None  # a SAMPLES line seen before its START
     for number, line in enumerate(text.split("\n"), start=1):
         if not line:
             continue
@@ -162,17 +163,16 @@ def _parse(text: str, path) -> tuple[list[_Block], dict]:
                 raise format_error(path, "START names no eye (LEFT or RIGHT)", "fix that line", number)
             block = _Block(len(blocks) + 1, number, eyes, trial)
             blocks.append(block)
+            if pending is not None:
+                _samples_line(block, *pending[:1], path, pending[1])
+                pending = None
         elif keyword == "END":
-            block, trial = None, None
-        elif keyword == "SAMPLES" and block is not None:
-            block.kind = tokens[1] if len(tokens) > 1 else "GAZE"
-            block.line = number
-            eyes = [e[0] for e in tokens[2:] if e in ("LEFT", "RIGHT")]
-            if eyes:
-                block.eyes = eyes
-            if "RATE" in tokens and tokens.index("RATE") + 1 < len(tokens):
-                rate = _float(tokens[tokens.index("RATE") + 1], path, number, "RATE")
-                block.rate = rate if rate > 0 else None
+            block, trial, pending = None, None, None
+        elif keyword == "SAMPLES":
+            if block is None:
+                pending = (tokens, number)  # some converters write it just before START
+            else:
+                _samples_line(block, tokens, path, number)
         elif keyword in ("EFIX", "ESACC", "EBLINK") and block is not None:
             _event(block, keyword, tokens, path, number)
     for block in blocks:
@@ -248,6 +248,18 @@ def _samples_of(block: _Block, path) -> None:
         raise format_error(path, "a sample is not a number", "fix or delete that line")
     block.t, block.xy = values[:, 0], values[:, 1:]
     block.sample_text, block.sample_line = [], []
+
+
+def _samples_line(block: _Block, tokens: list[str], path, number: int) -> None:
+    """``SAMPLES GAZE LEFT RIGHT RATE 1000.00 ...``: the kind, the eyes and the rate of a block."""
+    block.kind = tokens[1] if len(tokens) > 1 else "GAZE"
+    block.line = number
+    eyes = [e[0] for e in tokens[2:] if e in ("LEFT", "RIGHT")]
+    if eyes:
+        block.eyes = eyes
+    if "RATE" in tokens and tokens.index("RATE") + 1 < len(tokens):
+        rate = _float(tokens[tokens.index("RATE") + 1], path, number, "RATE")
+        block.rate = rate if rate > 0 else None
 
 
 def _is_number(word: str) -> bool:
