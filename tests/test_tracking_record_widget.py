@@ -412,3 +412,26 @@ def test_save_folder_removed_while_recording_is_told_and_the_recording_goes_on(v
     widget.stop_recording()  # no FileNotFoundError: the whole recording is in the fallback file
     assert widget.status_label.text().startswith("Saved") and str(moved_to) in widget.status_label.text()
     assert len(read_gaze(moved_to)) == len(widget.live_layers.gaze.data) > 0
+
+
+def test_titta_sampling_rate_chosen_in_the_widget(viewer, widget, qtbot, monkeypatch, tmp_path):
+    from fakes import tittapy_v2 as fake_titta
+    from napari_gazeseg._napari import record_widget as rw
+
+    device = fake_titta.Device(frequency=600.0, supported_frequencies=(60.0, 300.0, 600.0, 1200.0))
+    monkeypatch.setattr(fake_titta, "connected_devices", [device])
+    monkeypatch.setitem(sys.modules, "TittaPy_v2", fake_titta)
+    widget.source_box.setCurrentText(rw.SOURCE_TITTA)
+    assert widget.tobii_rate_box.isEnabled()
+    widget.tobii_rate_box.setCurrentText("250")
+    widget.start_recording()
+    assert widget.recorder is None
+    assert "cannot sample at 250 Hz; choose one of 60, 300, 600, 1200 Hz" in widget.status_label.text()
+    widget.tobii_rate_box.setCurrentText("1200")
+    widget.start_recording()
+    assert widget.recorder is not None
+    qtbot.wait(200)
+    widget.stop_recording()
+    recording = read_gaze(tmp_path / "widget.gaze.tsv")
+    assert recording.meta["sampling_rate_hz"] == 1200.0 == device.frequency
+    assert np.all(np.abs(np.diff(recording.t) * 1e6 - 1e6 / 1200) <= 1.0)

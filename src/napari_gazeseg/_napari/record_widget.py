@@ -66,6 +66,8 @@ SOURCES = (SOURCE_TITTA, SOURCE_TOBII_RESEARCH, SOURCE_LSL, SOURCE_CURSOR, SOURC
 #: The backend each source needs (tracking.source.backend_problem), None for none.
 SOURCE_BACKENDS = {SOURCE_TITTA: "titta", SOURCE_TOBII_RESEARCH: "tobii-research", SOURCE_LSL: "lsl"}
 LSL_UNITS = ("as the stream says", "normalised", "pixels")
+#: Tobii (TittaPy) sampling rates offered; the tracker accepts those of its model.
+TOBII_RATES = ("as set on the tracker", "60", "120", "150", "250", "300", "600", "1200")
 TOGGLE_OBJECT_KEY = "g"
 TOGGLE_RECORDING_KEY = "Shift+G"
 #: Seconds of raw gaze the live tail shows.
@@ -245,6 +247,9 @@ class RecordGazeWidget(QWidget):
         self.source_box.setCurrentText(SOURCE_CURSOR)
         self.source_note = QLabel("")  # what to install when the chosen backend is absent
         self.source_note.setWordWrap(True)
+        self.tobii_rate_box = QComboBox()
+        self.tobii_rate_box.addItems(TOBII_RATES)
+        self.tobii_rate_box.setToolTip("TittaPy sets the tracker to this rate; a rate its model lacks is refused.")
         self.lsl_box = QComboBox()  # itemData: the GazeStream
         self.lsl_find_button = QPushButton("Find streams")
         self.lsl_find_button.clicked.connect(self.find_lsl_streams)
@@ -301,6 +306,7 @@ class RecordGazeWidget(QWidget):
         form.addRow("", self.source_note)
         form.addRow("Image", self.image_box)
         form.addRow("Cursor rate", self.rate_box)
+        form.addRow("Tobii rate", self.tobii_rate_box)
         form.addRow("LSL stream", lsl_row)
         form.addRow("LSL units", self.lsl_units_box)
         form.addRow("Replay file", self.replay_edit)
@@ -352,6 +358,7 @@ class RecordGazeWidget(QWidget):
         idle = self.recorder is None
         self.calibrate_button.setEnabled(idle and source in (SOURCE_TITTA, SOURCE_TOBII_RESEARCH))
         self.rate_box.setEnabled(idle and source == SOURCE_CURSOR)
+        self.tobii_rate_box.setEnabled(idle and source == SOURCE_TITTA)
         for box in (self.lsl_box, self.lsl_find_button, self.lsl_units_box):
             box.setEnabled(idle and source == SOURCE_LSL)
         for box in (self.replay_edit, self.speed_box, self.screen_mode_box):
@@ -447,6 +454,9 @@ class RecordGazeWidget(QWidget):
             "TittaPy" if backend == "titta" else "tobii-research"
         ):
             self._source = open_tobii_source(backend)
+        rate = self.tobii_rate_box.currentText()
+        if backend == "titta" and rate != TOBII_RATES[0] and float(rate) != self._source.nominal_rate_hz:
+            self._source.set_frequency(float(rate))  # SourceError names the rates the model has
         return self._source
 
     def _make_source(self, image_layer):
