@@ -210,3 +210,20 @@ def test_masks_that_cannot_be_right_are_listed_per_object(dataset, tmp_path, cap
     out.joinpath("other.txt").write_text("kept")
     assert _run([*argv, "--overwrite"]) == 0  # the explicit way through replaces the label images
     assert len(list(out.glob("*.png"))) == 2 and out.joinpath("other.txt").read_text() == "kept"
+
+
+def test_a_checkpoint_of_another_sam_is_refused_before_building(dataset, tmp_path, capsys, monkeypatch):
+    """A vit_h file chosen for vit_b: one sentence at once, the 600 M-parameter model never built."""
+    import torch
+
+    from napari_gazeseg.models import sam_loading
+
+    path = tmp_path / "sam_vit_h_4b8939.pth"
+    torch.save({"image_encoder.patch_embed.proj.weight": torch.zeros(1280, 3, 16, 16)}, path)
+    monkeypatch.setitem(sam_loading._BUILDERS, "vit_b", lambda: pytest.fail("vit_b was built"))
+    out = tmp_path / "labels"
+    assert _run(["segment", str(dataset), "--out", str(out), "--checkpoint", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gazeseg segment: sam_vit_h_4b8939.pth does not fit SAM vit_b")
+    assert "it is a vit_h checkpoint: choose model type vit_h" in err and "\n" not in err
+    assert not out.exists()

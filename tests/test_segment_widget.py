@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sam_tiny import TINY_TYPE, no_user_checkpoints, tiny_checkpoint  # noqa: F401  (fixtures)
@@ -12,6 +14,17 @@ from napari_gazeseg.models import GazeSam
 from napari_gazeseg.segmentation import ObjectMask, labels_from_gaze, paint_all, sam_object_masks
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_questions(monkeypatch):
+    """A modal question nobody answers would hang the test: fail instead (tests that expect one patch it)."""
+    from qtpy.QtWidgets import QMessageBox
+
+    def unexpected(parent, title, text, *args):
+        raise AssertionError(f"unexpected question: {text}")
+
+    monkeypatch.setattr(QMessageBox, "question", unexpected)
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +94,12 @@ def test_sam_writes_one_label_per_object(make_napari_viewer, qtbot, scene, tiny_
 
     # Only the objects asked for are redone.
     labels.data[:] = 0
-    widget.object_ids = "2"
+    widget.set_objects("2")
     widget.segment()
     with qtbot.waitSignal(widget.finished, timeout=60_000):
         pass
     np.testing.assert_array_equal(labels.data, np.where(masks[2], 2, 0))
-    widget.object_ids = "two"
+    widget.set_objects("two")
     with qtbot.waitSignal(widget.failed) as failed:
         assert widget.segment() is None
     assert "object ids must be whole numbers" in failed.args[0]
@@ -105,8 +118,8 @@ def test_missing_checkpoint_is_reported_and_napari_keeps_running(
     with qtbot.waitSignal(widget.failed, timeout=60_000) as failed:
         widget.segment()
     assert "sam_vit_b_01ec64.pth" in failed.args[0] and "dl.fbaipublicfiles.com" in failed.args[0]
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=10_000)
-    assert widget._run.isEnabled()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
+    assert not widget.running
     viewer.add_points(np.zeros((1, 2)))  # the viewer still works
 
 
@@ -144,7 +157,7 @@ def test_live_fixations_update_the_current_object_coalesced(
     fixations = _open_scene(viewer, scene)
     record = _record_widget(viewer)
     widget = _widget(viewer, tiny_checkpoint)
-    widget.live = True  # finds the Record gaze panel through viewer.window.dock_widgets
+    widget.set_live(True)  # finds the Record gaze panel through viewer.window.dock_widgets
     own = fixations.for_object(1)
     assert len(own) >= 3
     starts = []
@@ -172,8 +185,8 @@ def test_live_decodes_on_the_recorded_image_only(make_napari_viewer, qtbot, scen
     viewer.add_image(scene.image[:, ::-1].copy(), name="other")
     record = _record_widget(viewer)
     widget = _widget(viewer, tiny_checkpoint)
-    widget._image.set_current_layer(viewer.layers["other"])
-    widget.live = True
+    widget.set_image(viewer.layers["other"])
+    widget.set_live(True)
     recorder = _announced_recorder(record, scene, tmp_path, image_name="cells")
     recorder.start_object()
     with qtbot.waitSignal(widget.failed, timeout=10_000) as failed:
@@ -194,8 +207,8 @@ def test_dense_prompts_work_live_with_the_objects_raw_samples(
     fixations = _open_scene(viewer, scene)
     record = _record_widget(viewer)
     widget = _widget(viewer, tiny_checkpoint)
-    widget._prompt.setCurrentText("heatmap_gaze")
-    widget.live = True
+    widget.settings = replace(widget.settings, prompt="heatmap_gaze")
+    widget.set_live(True)
     failures = []
     widget.failed.connect(failures.append)
     recorder = _announced_recorder(record, scene, tmp_path)
@@ -246,7 +259,7 @@ def test_the_tuned_detector_reaches_live_sam(recording_viewer, qtbot, scene, tin
     received = []
     decode = widget.on_live_fixations
     widget.on_live_fixations = lambda object_id, fix: (received.append(fix), decode(object_id, fix))
-    widget.live = True
+    widget.set_live(True)
     write_gaze(scene.recording.between(0.0, 3.0), tmp_path / "replay.gaze.tsv")
     record.save_edit.setText(str(tmp_path / "recorded.gaze.tsv"))
     record.source_box.setCurrentText(SOURCES[4])
@@ -258,7 +271,7 @@ def test_the_tuned_detector_reaches_live_sam(recording_viewer, qtbot, scene, tin
     assert record.recorder.source.wait(timeout=10.0)
     qtbot.waitUntil(lambda: len(received) > 0, timeout=10_000)
     record.stop_recording()
-    qtbot.waitUntil(lambda: widget._live_worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
     assert {fix.meta["detector"]["velocity_threshold"] for fix in received} == {80.0}
 
 
@@ -279,9 +292,8 @@ def test_stack_objects_are_segmented_on_the_plane_looked_at(
     flat = detect_fixations_ivt(scene.recording)
     planes = np.where(flat.object_id == 1, 2, 0).astype(float)  # object 1 on plane 2, others on 0
     planes[np.flatnonzero(flat.object_id == 1)[0]] = 1  # a glance at another plane: ignored
-    fixations = Fixations(
-        flat.start, flat.duration, np.column_stack([planes, flat.coords]), flat.object_id, flat.meta
-    )
+    meta = {**flat.meta, "image": {"name": "stack", "shape": list(stack.shape)}}
+    fixations = Fixations(flat.start, flat.duration, np.column_stack([planes, flat.coords]), flat.object_id, meta)
     for data, kwargs, kind in gaze_layers(None, fixations, image_shape=stack.shape):
         viewer.add_layer(Layer.create(data, kwargs, kind))
     widget = _widget(viewer, tiny_checkpoint)
@@ -378,14 +390,13 @@ def test_gradtrack_on_a_stack_labels_the_displayed_slice_by_its_gaze(
     viewer.add_image(stack, name="stack")
     flat = detect_fixations_ivt(scene.recording)
     planes = np.where(flat.object_id == 2, 1.0, 0.0)  # object 2 looked at on plane 1
-    fixations = Fixations(
-        flat.start, flat.duration, np.column_stack([planes, flat.coords]), flat.object_id, flat.meta
-    )
+    meta = {**flat.meta, "image": {"name": "stack", "shape": list(stack.shape)}}
+    fixations = Fixations(flat.start, flat.duration, np.column_stack([planes, flat.coords]), flat.object_id, meta)
     for data, kwargs, kind in gaze_layers(None, fixations, image_shape=stack.shape):
         viewer.add_layer(Layer.create(data, kwargs, kind))
     viewer.dims.current_step = (1, 1, 0, 0)  # world (4d plane 1, stack plane 1, ...)
     widget = _widget(viewer, None)
-    widget._image.set_current_layer(viewer.layers["stack"])
+    widget.set_image(viewer.layers["stack"])
     widget.set_gradtrack(small_gradtrack)
     widget.segment()
     with qtbot.waitSignal(widget.finished, timeout=60_000):
@@ -546,6 +557,22 @@ def test_a_failed_sam_run_leaves_no_layer_and_shows_its_stages(
     n_layers = len(viewer.layers)
     with qtbot.waitSignal(widget.failed, timeout=60_000):
         widget.segment()
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
     assert stages == ["loading the SAM model"]
     assert len(viewer.layers) == n_layers
+
+
+def test_settings_round_trip_and_refuse_what_the_widget_cannot_show(make_napari_viewer):
+    from napari_gazeseg._napari.segment_widget import SegmentSettings, SegmentWithGazeWidget
+
+    widget = SegmentWithGazeWidget(make_napari_viewer())
+    assert widget.settings == SegmentSettings()
+    chosen = SegmentSettings(
+        method="GradTrack", checkpoint="m.pt", finetuned="f.pt", prompt="heatmap_gaze", mask=2,
+        objects="2, 5", overwrite=True, by_gaze=False, live=True,
+    )
+    widget.settings = chosen
+    assert widget.settings == chosen
+    for wrong in ({"prompt": "eyeballs"}, {"mask": 3}, {"method": "cellpose"}):
+        with pytest.raises(ValueError, match="is not one of the widget's choices"):
+            widget.settings = replace(chosen, **wrong)

@@ -76,7 +76,7 @@ from ._deleted_visuals_guard import guard_deleted_visuals
 from ._layer_combo import LayerComboBox
 from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
 
-__all__ = ["PROMPT_CHOICES", "SamSettings", "SegmentWithGazeWidget"]
+__all__ = ["PROMPT_CHOICES", "SamSettings", "SegmentSettings", "SegmentWithGazeWidget"]
 
 #: Prompts offered in the widget (see models.sam_prompts.parse_prompt_kind).
 PROMPT_CHOICES = (
@@ -103,6 +103,27 @@ class SamSettings:
     checkpoint: str | None
     finetuned: str | None
     device: str = "auto"
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """Everything the widget's controls choose (:attr:`SegmentWithGazeWidget.settings`).
+
+    ``checkpoint`` / ``finetuned`` None: searched / the bundled model / no overlay;
+    ``mask`` as ``GazeSam.segment(mask=...)`` takes it; ``objects`` as typed in the
+    Objects field (``"2, 5"``; empty: all).
+    """
+
+    method: str = "SAM"
+    model_type: str = "vit_b"
+    checkpoint: str | None = None
+    finetuned: str | None = None
+    prompt: str = PROMPT_CHOICES[0]
+    mask: str | int = "best"
+    objects: str = ""
+    overwrite: bool = False
+    by_gaze: bool = True
+    live: bool = False
 
 
 class _ModelHolder:
@@ -290,27 +311,62 @@ class SegmentWithGazeWidget(QWidget):
         self._checkpoint.setText(str(checkpoint or ""))
         self._by_gaze.setChecked(by_gaze)
 
+    def set_image(self, image_layer) -> None:
+        """Segment ``image_layer`` (an image layer of the viewer)."""
+        self._image.set_current_layer(image_layer)
+
+    @property
+    def running(self) -> bool:
+        """Whether a segmentation (button or live) is still running."""
+        return self._worker is not None or self._live_worker is not None
+
     def set_output(self, labels_layer=None) -> None:
         """Write masks into ``labels_layer``, or into a new Labels layer for None."""
         self._output.setCurrentText(_NEW_LAYER if labels_layer is None else labels_layer.name)
 
-    @property
-    def object_ids(self) -> str:
-        """The Objects field: ids such as ``"2, 5"``; empty for every object session."""
-        return self._object_ids.text()
+    def set_objects(self, object_ids: str = "") -> None:
+        """Segment only these object ids (e.g. ``"2, 5"``); empty: every object session."""
+        self._object_ids.setText(str(object_ids))
 
-    @object_ids.setter
-    def object_ids(self, text: str) -> None:
-        self._object_ids.setText(str(text))
-
-    @property
-    def live(self) -> bool:
-        """Whether the current object's mask follows the Record gaze panel's recording."""
-        return self._live.isChecked()
-
-    @live.setter
-    def live(self, on: bool) -> None:
+    def set_live(self, on: bool = True) -> None:
+        """Let the current object's mask follow the Record gaze panel's recording (SAM)."""
         self._live.setChecked(bool(on))
+
+    @property
+    def settings(self) -> SegmentSettings:
+        """The controls' current choices."""
+        return SegmentSettings(
+            method=self._method.currentText(),
+            model_type=self._model_type.currentText(),
+            checkpoint=self._checkpoint.text().strip() or None,
+            finetuned=self._finetuned.text().strip() or None,
+            prompt=self._prompt.currentText(),
+            mask=_MASK_CHOICES[self._mask_choice.currentText()],
+            objects=self._object_ids.text(),
+            overwrite=self._overwrite.isChecked(),
+            by_gaze=self._by_gaze.isChecked(),
+            live=self._live.isChecked(),
+        )
+
+    @settings.setter
+    def settings(self, settings: SegmentSettings) -> None:
+        choices = {
+            self._method: settings.method,
+            self._model_type: settings.model_type,
+            self._prompt: settings.prompt,
+            self._mask_choice: {value: name for name, value in _MASK_CHOICES.items()}.get(settings.mask),
+        }
+        for box, value in choices.items():  # all checked before any is set
+            if box.findText(str(value)) < 0:
+                raise ValueError(f"{value!r} is not one of the widget's choices ({box.itemText(0)}, ...).")
+        for box, value in choices.items():
+            box.setCurrentText(str(value))
+        self._checkpoint.setText(settings.checkpoint or "")
+        self._finetuned.setText(settings.finetuned or "")
+        self._object_ids.setText(settings.objects)
+        self._overwrite.setChecked(settings.overwrite)
+        self._by_gaze.setChecked(settings.by_gaze)
+        self._live.setChecked(settings.live)
 
     @property
     def model_card(self) -> str:
