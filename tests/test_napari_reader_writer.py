@@ -405,3 +405,45 @@ def test_a_dropped_broken_gaze_file_shows_our_sentence_first(make_napari_viewer,
     assert first.message.startswith(f"{path}, line 7: ") and first.message.count("; ") == 1
     assert "Tried to read" in str(napari_says.value)  # napari's own message comes after ours
     assert len(viewer.layers) == 0
+
+
+def test_a_stimulus_that_cannot_be_shown_is_left_out_and_the_others_open(tmp_path):
+    from napari_gazeseg._napari.reader import read_gaze_layers
+
+    path = _tobii_export(tmp_path / "export.tsv")
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    sizes = [header.index(f"{kind} Media {side} [px]") for kind in ("Presented", "Original") for side in ("width", "height")]
+    for index, line in enumerate(lines[1:], start=1):
+        fields = line.split("\t")
+        if fields[10] == "polyp":
+            for column in sizes:
+                fields[column] = "0"  # a media of no size: no image to place the gaze on
+            lines[index] = "\t".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    before = _notification_count()
+    layers = read_gaze_layers(str(path))
+    assert [kwargs["name"] for _d, kwargs, _t in layers] == [
+        "cells heatmap", "cells gaze", "cells scanpath", "cells fixations"
+    ]
+    warned = [n.message for n in _notifications_since(before) if str(n.severity) == "warning"]
+    assert len(warned) == 1 and "'polyp'" in warned[0] and warned[0].startswith(f"{path}: ")
+
+
+def test_fixations_too_far_out_to_draw_give_one_sentence_and_the_others_open(tmp_path):
+    """Found by tests/test_reader_fuzz.py: a scanpath 1e300 px long overflowed napari's thumbnail."""
+    from napari_gazeseg._napari.reader import read_gaze_layers
+
+    path = tmp_path / "fixations.csv"
+    path.write_text(
+        "IMAGE,CURRENT_FIX_INDEX,CURRENT_FIX_X,CURRENT_FIX_Y,CURRENT_FIX_DURATION,CURRENT_FIX_PUPIL,"
+        "CURRENT_FIX_START,IMAGE_HEIGHT,IMAGE_WIDTH\n"
+        "c.jpg,1,-1e+300,0.0,0.0,,0.0,1,1\n"
+        "a.jpg,2,0.5,0.5,100,,0.0,64,80\n"
+        "c.jpg,3,0.0,0.0,0.0,,0.0,1,1\n"
+    )
+    before = _notification_count()
+    layers = read_gaze_layers(str(path))
+    assert [kwargs["name"] for _d, kwargs, _t in layers] == ["a.jpg heatmap", "a.jpg scanpath", "a.jpg fixations"]
+    warned = [n.message for n in _notifications_since(before) if str(n.severity) == "warning"]
+    assert len(warned) == 1 and "'c.jpg' lies 1e+300 pixels out" in warned[0]

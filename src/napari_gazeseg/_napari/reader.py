@@ -24,6 +24,9 @@ samples, the scanpath and the fixations (Tobii I-VT with its defaults;
 fixation-only files give their own fixations; a recording too short to have a
 sampling rate gets no fixations).
 
+A recording of a file holding several that cannot be shown is left out, its
+sentence shown as a warning, and the others open.
+
 Files holding many recordings (a GazeMedSeg CSV of 1000 images): at most
 :data:`READER_MAX_RECORDINGS` are opened. In napari's window a dialog lists them
 all, the first ones chosen; without one, the first ones open and a warning
@@ -151,6 +154,30 @@ def _check_meta(path: str, name: str, item: GazeRecording | Fixations) -> None:
         )
 
 
+#: Farthest a gaze position may lie from the image (pixels): float64 still places it to
+#: a pixel there; napari cannot draw paths much farther out (1e100 overflows its thumbnails).
+FARTHEST_DRAWABLE_PX = 2.0**52
+
+
+def _check_coordinates(path: str, name: str, item: GazeRecording | Fixations) -> None:
+    """Raise our sentence for positions too far out to be gaze on any image."""
+    import numpy as np
+
+    from ..gaze.formats._errors import format_error
+
+    coords = item.coords if isinstance(item, Fixations) else item.coords[item.valid]
+    if coords.size == 0:
+        return
+    farthest = float(np.nanmax(np.abs(coords)))
+    if farthest > FARTHEST_DRAWABLE_PX:
+        what = "a fixation" if isinstance(item, Fixations) else "a gaze sample"
+        raise format_error(
+            path,
+            f"{what} of {name!r} lies {farthest:.3g} pixels out, beyond any image napari can draw",
+            "check whether the file's coordinates are pixels or normalised, and export it again",
+        )
+
+
 def _fixations_of(path: str, name: str, recording: GazeRecording) -> Fixations:
     """Tobii I-VT fixations; none for a recording too short to have a sampling rate."""
     import numpy as np
@@ -213,6 +240,7 @@ def gaze_file_layers(
     layers: list[LayerDataTuple] = []
     for name, item in contents.items():
         _check_meta(path, name, item)
+        _check_coordinates(path, name, item)
         if isinstance(item, Fixations):
             recording, fixations = None, item
         else:
@@ -316,8 +344,7 @@ def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
                 raise format_error(
                     one, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
                 )
-            chosen = _chosen(one, list(contents))
-            layers.extend(gaze_file_layers(one, stimuli=chosen, contents=contents))
+            layers.extend(_layers_of_each(one, contents, _chosen(one, list(contents))))
     except GazeFormatError as err:
         from napari.utils.notifications import show_error
 
@@ -325,4 +352,28 @@ def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
         raise
     if not layers:
         return [(None,)]  # nothing picked: napari's "opened nothing", not an error
+    return layers
+
+
+def _layers_of_each(path: str, contents: Mapping, chosen: list[str]) -> list[LayerDataTuple]:
+    """The layers of every chosen recording; one that cannot be shown is left out with
+    its sentence as a warning, unless none can (then its sentence is raised)."""
+    from ..gaze.formats import GazeFormatError
+
+    layers: list[LayerDataTuple] = []
+    failed: list[GazeFormatError] = []
+    for name in chosen:
+        try:
+            layers.extend(gaze_file_layers(path, stimuli=[name], contents=contents))
+        except GazeFormatError as err:
+            failed.append(err)
+    if failed and not layers:
+        raise failed[0]
+    if failed:
+        from napari.utils.notifications import show_warning
+
+        for err in failed[:3]:
+            show_warning(str(err))
+        if len(failed) > 3:
+            show_warning(f"{path}: {len(failed) - 3} more recordings could not be shown either; fix them as the warnings above say.")
     return layers
