@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,14 +110,13 @@ def model_types() -> list[str]:
 
 
 def sam_cache_dir() -> Path:
-    """The user cache folder for SAM checkpoints: ``<user cache>/napari-gazeseg/sam``."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "napari-gazeseg" / "sam"
+    """The user cache folder for SAM checkpoints: ``<user cache>/napari-gazeseg/sam``.
+
+    The model registry downloads into the same folder (:func:`registry.models_dir`).
+    """
+    from .registry import models_dir
+
+    return models_dir()
 
 
 def _fetch_hint(model_type: str) -> str:
