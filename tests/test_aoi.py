@@ -344,3 +344,57 @@ def test_cli_metrics_on_gaze_files_needs_aoi(tmp_path, capsys):
                  "--by-object"]) == 0
     rows = _read_csv(out)
     assert {r["Object"] for r in rows} == {"1", "2"}
+
+
+# -- Tobii Pro Lab's own AOI hits ---------------------------------------------------------------
+
+
+def test_our_hits_equal_pro_labs_aoi_hit_columns(tmp_path):
+    """A Pro Lab export with AOI hit columns (as Pro Lab writes them: the gaze point in the AOI
+    drawn on the media); our hits of the samples read from the same export equal them."""
+    from test_formats_tobii import CELLS, CURRENT, export, on_screen, sample
+
+    from napari_gazeseg.gaze.formats import read_gaze
+    from napari_gazeseg.gaze.formats.tobii_prolab import read_prolab_aoi_hits
+
+    # Two AOIs on the 400 x 300 media (image pixels), drawn twice as large on the screen:
+    # a lesion rectangle and a triangle, in image (row, col) polygon coordinates.
+    lesion = rect(40, 120, 60, 200)
+    triangle = np.array([[150.0, 250.0], [290.0, 250.0], [290.0, 390.0]])
+    rng = np.random.default_rng(0)
+    targets = np.column_stack([rng.uniform(-5, 305, 400), rng.uniform(-5, 405, 400)])
+    targets[:5] = [(39.5, 100), (39.49, 100), (119.49, 59.5), (200, 300), (289.4, 389.3)]
+
+    def inside(poly, rc):
+        from matplotlib.path import Path
+
+        return Path(poly[:, ::-1]).contains_point(rc[::-1])
+
+    names = dict(CURRENT)
+    names["aoi1"] = "AOI hit [cells - Lesion]"
+    names["aoi2"] = "AOI hit [cells - Tumour bed]"
+    rows = []
+    for i, rc in enumerate(targets):
+        row = sample(1000.0 + i * 1000 / 120, CELLS, on_screen(CELLS, *rc))
+        row["aoi1"] = int(inside(lesion, rc))
+        row["aoi2"] = int(inside(triangle, rc))
+        rows.append(row)
+    path = export(tmp_path / "export.tsv", rows, names=names)
+    rec = read_gaze(path)
+    theirs = read_prolab_aoi_hits(path)["cells"]
+    assert set(theirs) == {"Lesion", "Tumour bed"} and theirs["Lesion"].sum() > 10
+    aois = AOISet.from_polygons([lesion, triangle], names=["Lesion", "Tumour bed"])
+    hits = aois.hits(rec.coords)
+    for k, name in enumerate(aois.names):
+        ours = np.zeros(len(rec), dtype=bool)
+        ours[hits.point[hits.aoi == k]] = True
+        np.testing.assert_array_equal(ours, theirs[name], err_msg=name)
+
+
+def test_exports_without_aoi_columns_give_no_hits(tmp_path):
+    from test_formats_tobii import cells_rows, export
+
+    from napari_gazeseg.gaze.formats.tobii_prolab import read_prolab_aoi_hits
+
+    path = export(tmp_path / "export.tsv", cells_rows())
+    assert read_prolab_aoi_hits(path) == {"cells": {}}

@@ -75,7 +75,7 @@ from ._tobii import (
     split_header,
 )
 
-__all__ = ["is_calibration", "read_tobii_pro_lab", "split_header"]
+__all__ = ["is_calibration", "read_prolab_aoi_hits", "read_tobii_pro_lab", "split_header"]
 
 _SECONDS = {"ms": 1e-3, "us": 1e-6, None: 1e-3}
 _DACS = ("dacspx", None)
@@ -84,6 +84,7 @@ _PX = ("px", None)
 
 #: Base names (lower case, unit removed) of the columns the reader uses; others are skipped.
 _USED = {
+    "aoi hit",
     "recording timestamp",
     "sensor",
     "event",
@@ -385,6 +386,8 @@ def read_tobii_pro_lab(
             "the export holds only the eye-tracker calibration, no gaze on a stimulus",
             "export the recording's stimuli from Pro Lab",
         )
+    if what == "aoi_hits":
+        return _aoi_hits(table, keys, stimulus)
     u, v = gaze
     valid = media.inside(u, v, np.arange(table.n_rows)) & _eyes_ok(table)
     movement = table.text("eye movement type")
@@ -427,6 +430,40 @@ def read_tobii_pro_lab(
         contents[key] = make_recording(path, key, t, coords, valid[rows],
                                    None if screen is None else screen[rows], meta)
     return contents
+
+
+def _aoi_hits(table: TobiiTable, keys: dict[str, np.ndarray], stimulus) -> dict[str, dict]:
+    """Pro Lab's own ``AOI hit [STIMULUS - AOI]`` columns, per recording key: ``{AOI: bool (N,)}``.
+
+    The arrays are aligned with the samples :func:`read_tobii_pro_lab` gives for
+    that key (same rows, same order); empty fields count as no hit.
+    """
+    columns = table.bracketed("aoi hit")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, rows in keys.items():
+        name = stimulus[rows[0]] if stimulus is not None else None
+        hits = {}
+        for label, index in columns.items():
+            stim, sep, aoi = label.partition(" - ")
+            if not sep:
+                stim, aoi = None, label
+            if stim is not None and name is not None and stim.strip() != name:
+                continue
+            values = table.numbers_at(index)[rows]
+            hits[aoi.strip()] = np.nan_to_num(values, nan=0.0) > 0.5
+        out[key] = hits
+    return out
+
+
+def read_prolab_aoi_hits(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Pro Lab's AOI hit columns: ``{key: {AOI name: bool per sample}}``.
+
+    Keys and sample order are those of :func:`read_tobii_pro_lab`'s recordings,
+    so ``hits[key][aoi][i]`` says whether Pro Lab counted sample ``i`` of
+    recording ``key`` on that AOI (to compare with our own hits, see
+    :mod:`napari_gazeseg.gaze.aoi`). Stimuli without AOI columns give ``{}``.
+    """
+    return read_tobii_pro_lab(path, what="aoi_hits")
 
 
 def _keys(samples: np.ndarray, stimulus, recording, path) -> dict[str, np.ndarray]:
