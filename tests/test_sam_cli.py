@@ -28,21 +28,15 @@ def dataset(tmp_path_factory):
     return folder
 
 
+def _tiny_segment(dataset, out, checkpoint, *more: str) -> list[str]:
+    """``gazeseg segment`` with the tiny SAM on the CPU, quietly."""
+    return ["segment", str(dataset), "--out", str(out), "--model-type", TINY_TYPE,
+            "--checkpoint", str(checkpoint), *more, "--device", "cpu", "--quiet"]
+
+
 def test_segment_writes_one_label_image_per_image(dataset, tiny_checkpoint, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "labels"
-    argv = [
-        "segment",
-        str(dataset),
-        "--out",
-        str(out),
-        "--model-type",
-        TINY_TYPE,
-        "--checkpoint",
-        str(tiny_checkpoint),
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
+    argv = _tiny_segment(dataset, out, tiny_checkpoint)
     assert _run(argv) == 0
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
     for item in load_dataset(dataset):
@@ -82,22 +76,7 @@ def test_train_sam_then_segment_with_the_overlay(dataset, tiny_checkpoint, tmp_p
     assert _run(argv) == 0
     assert (run / "model.pt").is_file() and (run / "last.pt").is_file()
     out = tmp_path / "labels"
-    argv = [
-        "segment",
-        str(dataset),
-        "--out",
-        str(out),
-        "--model-type",
-        TINY_TYPE,
-        "--checkpoint",
-        str(tiny_checkpoint),
-        "--finetuned",
-        str(run / "model.pt"),
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
-    assert _run(argv) == 0
+    assert _run(_tiny_segment(dataset, out, tiny_checkpoint, "--finetuned", str(run / "model.pt"))) == 0
     assert len(list(out.glob("*.png"))) == 2
 
 
@@ -175,8 +154,7 @@ def _other_image_dataset(dataset, tmp_path):
 def test_gaze_of_another_image_is_refused_unless_forced(dataset, tiny_checkpoint, tmp_path, capsys):  # noqa: F811
     folder, name = _other_image_dataset(dataset, tmp_path)
     out = tmp_path / "labels"
-    argv = ["segment", str(folder), "--out", str(out), "--model-type", TINY_TYPE,
-            "--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--quiet"]
+    argv = _tiny_segment(folder, out, tiny_checkpoint)
     assert _run(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err == (

@@ -178,8 +178,12 @@ class GazeSam:
         slice_index: Sequence[int] | int | None = None,
     ) -> tuple[str, str, str]:
         """The cache key of a slice's embedding: model, slice and what SAM sees."""
+        return self._key_and_rgb(image, contrast_limits, slice_index)[0]
+
+    def _key_and_rgb(self, image, contrast_limits, slice_index):
         rgb = self.prepare_image(image, contrast_limits)
-        return self.cache.key(self.loaded.model_key, _leading_index(slice_index), content_hash(rgb))
+        key = self.cache.key(self.loaded.model_key, _leading_index(slice_index), content_hash(rgb))
+        return key, rgb
 
     def embed(
         self,
@@ -192,8 +196,7 @@ class GazeSam:
         ``image`` is the 2D slice itself; ``slice_index`` its leading indices in the nD
         image (part of the cache key; ``None`` for 2D images).
         """
-        rgb = self.prepare_image(image, contrast_limits)
-        key = self.cache.key(self.loaded.model_key, _leading_index(slice_index), content_hash(rgb))
+        key, rgb = self._key_and_rgb(image, contrast_limits, slice_index)
         embedding = self.cache.get(key)
         if embedding is None:
             embedding = self._encode(rgb)
@@ -337,6 +340,7 @@ class GazeSam:
         heatmap: np.ndarray | None = None,
         *,
         mask: str | int | None = None,
+        clicks: tuple | None = None,
     ) -> np.ndarray:
         """One object's mask on the current image: ``(rows, cols)`` bool.
 
@@ -348,6 +352,9 @@ class GazeSam:
         of SAM's three masks is returned, or the one ``mask_choice`` names.
         ``mask`` (:data:`MASK_CHOICES`, see :func:`parse_mask_choice`) names both at
         once and, when given, replaces ``multimask_output`` and ``mask_choice``.
+        ``clicks`` is ``(positive, negative)``: the annotator's correction clicks,
+        ``(K, 2)`` ``(row, col)`` each or None, added to the gaze prompt
+        (:func:`~napari_gazeseg.models.sam_prompts.add_clicks`).
         """
         if mask is not None:
             multimask_output, mask_choice = parse_mask_choice(mask)
@@ -358,6 +365,13 @@ class GazeSam:
                 prompt = "fixations"
         multimask = self.default_multimask if multimask_output is None else multimask_output
         request = self.prompt_for(prompt, fixations, recording, box_margin, heatmap)
+        if clicks is not None:
+            from .sam_prompts import add_clicks
+
+            request = add_clicks(
+                request, *clicks, original_size=self._require_image().original_size,
+                long_side=self.model.image_encoder.img_size,
+            )
         return self.predict(request, multimask).choose(mask_choice if multimask else None)
 
     @property
