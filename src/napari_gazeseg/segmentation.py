@@ -246,8 +246,13 @@ def sam_masks_for(
     mask: str | int | None = "best",
     contrast_limits: tuple[float, float] | None = None,
     stages: bool = False,
+    clicks: dict | None = None,
 ) -> Iterator[ObjectMask | Stage]:
     """SAM's mask for each of ``objects`` (from :func:`objects_to_segment`), in order.
+
+    ``clicks`` maps an object id to its correction clicks ``(positive, negative)``
+    (``(K, 2)`` ``(row, col)`` on the object's slice, or None), combined with the
+    object's gaze prompt.
 
     ``image`` is the whole image (any array-like indexable by slice indices);
     ``mask`` is SAM's mask choice (``"best"``, ``"single"``, ``0``, ``1``, ``2``;
@@ -265,7 +270,8 @@ def sam_masks_for(
             current = obj.slice_index
         if stages:
             yield Stage(f"object {done + 1} of {total} (label {obj.object_id})", done, total)
-        result = sam.segment(obj.fixations, obj.recording, prompt, mask=mask)
+        extra = {} if not clicks or obj.object_id not in clicks else {"clicks": clicks[obj.object_id]}
+        result = sam.segment(obj.fixations, obj.recording, prompt, mask=mask, **extra)
         yield ObjectMask(obj.object_id, obj.slice_index, np.asarray(result, dtype=bool))
 
 
@@ -282,6 +288,7 @@ def sam_object_masks(
     slice_index: Sequence[int] | None = None,
     rgb: bool | None = None,
     stages: bool = False,
+    clicks: dict | None = None,
 ) -> Iterator[ObjectMask | Stage]:
     """One SAM mask per object session of the gaze: :func:`objects_to_segment` then :func:`sam_masks_for`.
 
@@ -293,7 +300,8 @@ def sam_object_masks(
         fixations, recording, image_ndim=image_ndim, object_ids=object_ids, slice_index=slice_index
     )
     yield from sam_masks_for(
-        sam, image, objects, prompt=prompt, mask=mask, contrast_limits=contrast_limits, stages=stages
+        sam, image, objects, prompt=prompt, mask=mask, contrast_limits=contrast_limits, stages=stages,
+        clicks=clicks,
     )
 
 

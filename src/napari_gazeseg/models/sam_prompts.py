@@ -53,6 +53,7 @@ __all__ = [
     "mask_input_from_map",
     "parse_prompt_kind",
     "points_to_sam",
+    "add_clicks",
     "sam_frame_size",
 ]
 
@@ -112,6 +113,43 @@ def points_to_sam(coords_rc, original_size: tuple[int, int], long_side: int = 10
     xy[:, 0] = coords_rc[:, 1] * (new_w / original_size[1])
     xy[:, 1] = coords_rc[:, 0] * (new_h / original_size[0])
     return xy
+
+
+def add_clicks(
+    prompt: SamPrompt,
+    positive=None,
+    negative=None,
+    *,
+    original_size: tuple[int, int],
+    long_side: int = 1024,
+) -> SamPrompt:
+    """``prompt`` with the annotator's clicks added as points, as micro-sam corrects.
+
+    ``positive`` / ``negative`` are ``(K, 2)`` ``(row, col)`` image coordinates of
+    foreground (SAM label 1) and background (label 0) clicks on the slice; the
+    gaze points, box and dense prompt already in ``prompt`` are kept.
+    """
+    coords, labels = [], []
+    for points, label in ((positive, 1), (negative, 0)):
+        if points is None:
+            continue
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(points).all():
+            raise ValueError("a correction click has no finite position; click on the image.")
+        if len(points):
+            coords.append(points_to_sam(points, original_size, long_side))
+            labels.append(np.full(len(points), label, dtype=np.int64))
+    if not coords:
+        return prompt
+    if prompt.point_coords is not None:
+        coords.insert(0, np.asarray(prompt.point_coords, dtype=np.float64))
+        labels.insert(0, np.asarray(prompt.point_labels, dtype=np.int64))
+    return SamPrompt(
+        point_coords=np.concatenate(coords),
+        point_labels=np.concatenate(labels),
+        box=prompt.box,
+        mask_input=prompt.mask_input,
+    )
 
 
 def box_from_points(coords_rc, original_size: tuple[int, int], margin: float = 0.0) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""Correction clicks (micro-sam style): positive and negative points added to an object's gaze prompt."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sam_tiny import TINY_TYPE, tiny_checkpoint  # noqa: F401  (fixture)
+from segment_anything import SamPredictor
+
+from napari_gazeseg.gaze.recording import Fixations
+from napari_gazeseg.imaging import to_uint8_rgb
+from napari_gazeseg.models import GazeSam
+from napari_gazeseg.models.sam_loading import load_sam
+from napari_gazeseg.models.sam_prompts import SamPrompt, add_clicks, points_to_sam
+from napari_gazeseg.segmentation import paint_all, sam_object_masks
+
+SIZE = (150, 230)
+
+
+@pytest.mark.parametrize(
+    ("gaze_points", "positive", "negative", "labels"),
+    [
+        (None, [[10, 20]], None, [1]),
+        (None, None, [[10, 20], [30, 40]], [0, 0]),
+        ([[5, 5]], [[10, 20]], [[30, 40]], [1, 1, 0]),
+        ([[5, 5], [6, 6]], None, [[30, 40]], [1, 1, 0]),
+    ],
+)
+def test_add_clicks_keeps_the_gaze_prompt_and_labels_the_clicks(gaze_points, positive, negative,
+                                                                 labels):
+    base = SamPrompt(box=np.array([1.0, 2.0, 3.0, 4.0]), mask_input=np.zeros((1, 256, 256)))
+    if gaze_points is not None:
+        base.point_coords = points_to_sam(np.array(gaze_points, float), SIZE)
+        base.point_labels = np.ones(len(gaze_points), dtype=np.int64)
+    got = add_clicks(base, positive, negative, original_size=SIZE)
+    assert got.point_labels.tolist() == labels
+    clicks = [p for p in (positive, negative) if p is not None]
+    expected_tail = points_to_sam(np.concatenate([np.array(c, float) for c in clicks]), SIZE)
+    np.testing.assert_allclose(got.point_coords[-len(expected_tail):], expected_tail)
+    assert got.box is base.box and got.mask_input is base.mask_input
+
+
+def test_no_clicks_leaves_the_prompt_as_it_is():
+    base = SamPrompt(point_coords=np.zeros((1, 2)), point_labels=np.ones(1, dtype=np.int64))
+    assert add_clicks(base, None, np.zeros((0, 2)), original_size=SIZE) is base
+    with pytest.raises(ValueError, match="no finite position"):
+        add_clicks(base, [[np.nan, 1.0]], None, original_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def sams(tiny_checkpoint):  # noqa: F811
+    ours = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    stock = SamPredictor(load_sam(TINY_TYPE, tiny_checkpoint, "cpu").model)
+    return ours, stock
+
+
+def _image():
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0 : SIZE[0], 0 : SIZE[1]]
+    blob = np.exp(-((rows - 60) ** 2 + (cols - 90) ** 2) / 800.0)
+    return (200 * blob + 20 * rng.random(blob.shape)).astype(np.uint8)
+
+
+def test_gaze_plus_clicks_equals_the_stock_predictor_with_the_same_points(sams):
+    ours, stock = sams
+    image = _image()
+    gaze = np.array([[60.0, 90.0], [65.0, 100.0]])
+    positive, negative = np.array([[40.0, 70.0]]), np.array([[100.0, 200.0], [10.0, 10.0]])
+    ours.set_image(image)
+    stock.set_image(to_uint8_rgb(image))
+    points_rc = np.concatenate([gaze, positive, negative])
+    masks, scores, _ = stock.predict(point_coords=points_rc[:, ::-1],
+                                     point_labels=np.array([1, 1, 1, 0, 0]))
+    got = ours.segment(gaze, clicks=(positive, negative))
+    np.testing.assert_array_equal(got, masks[int(np.argmax(scores))])
+    # and the click changes the answer: without it SAM sees only the gaze
+    without, without_scores, _ = stock.predict(point_coords=gaze[:, ::-1], point_labels=np.ones(2))
+    np.testing.assert_array_equal(ours.segment(gaze), without[int(np.argmax(without_scores))])
+
+
+def test_clicks_reach_only_their_object(sams):
+    ours, _ = sams
+    image = _image()
+    fixations = Fixations(
+        start=[0.0, 0.3, 1.0, 1.3], duration=[0.2] * 4,
+        coords=[[60.0, 90.0], [62.0, 95.0], [120.0, 40.0], [125.0, 45.0]], object_id=[1, 1, 2, 2],
+    )
+    plain = list(sam_object_masks(ours, image, fixations))
+    negative = np.array([[120.0, 40.0]])  # a background click on object 2's own fixation
+    corrected = list(sam_object_masks(ours, image, fixations, clicks={2: (None, negative)}))
+    assert [m.object_id for m in corrected] == [1, 2]
+    np.testing.assert_array_equal(corrected[0].mask, plain[0].mask)  # object 1 untouched
+    ours.set_image(image)
+    expected = ours.segment(fixations.for_object(2), clicks=(None, negative), mask="best")
+    np.testing.assert_array_equal(corrected[1].mask, expected)
+    labels = paint_all(corrected, image.shape)
+    assert labels.shape == image.shape
