@@ -540,7 +540,12 @@ def read_native(path: str | Path) -> GazeRecording:
 
 
 def _read_native_in_chunks(path: str | Path, sidecar: dict | None) -> GazeRecording | None:
-    """The recording, parsed chunk by chunk; None where only the whole-text path will do."""
+    """The recording, parsed chunk by chunk; None where only the whole-text path will do.
+
+    A first pass counts the lines, so the columns are allocated once at their
+    final size and each chunk is parsed into its rows (no list of pieces to
+    join, no heap left fragmented by them).
+    """
     from ._text import decode_text, text_encoding
 
     with open(path, "rb") as file:
@@ -560,10 +565,16 @@ def _read_native_in_chunks(path: str | Path, sidecar: dict | None) -> GazeRecord
             return None
         ndim = _ndim_from_header(header, path)
         _check_sidecar_ndim(path, sidecar, ndim)
-        columns: list[list[np.ndarray]] = [[], [], [], [], []]  # t, coords, valid, screen, ids
-        pending, eof = head[header_end + 1 :], len(head) < _CHUNK_BYTES
         del head
-        line, last_t, screen_known = 2, -np.inf, False
+        file.seek(header_end + 1)
+        n_rows = 0
+        while block := file.read(_CHUNK_BYTES):
+            n_rows += block.count(b"\n")
+        del block
+        t, coords = np.empty(n_rows), np.empty((n_rows, ndim))
+        valid, screen, ids = np.empty(n_rows, bool), np.empty((n_rows, 2)), np.empty(n_rows, np.int64)
+        file.seek(header_end + 1)
+        pending, eof, row, last_t = b"", False, 0, -np.inf
         while True:
             cut = pending.rfind(b"\n") + 1
             if cut == 0 or (not eof and len(pending) < _CHUNK_BYTES):
@@ -581,33 +592,29 @@ def _read_native_in_chunks(path: str | Path, sidecar: dict | None) -> GazeRecord
             except ValueError:  # the whole-text path names the line
                 return None
             del chunk
-            table = parse_numeric_table(body, header, path, first_line=line)
+            table = parse_numeric_table(body, header, path, first_line=row + 2)
             del body
-            parts = _checked_columns(table, ndim, path, line, last_t)
+            parts = _checked_columns(table, ndim, path, row + 2, last_t)
             del table
-            for store, part in zip(columns, parts):
-                store.append(part)
-            if len(parts[0]):
-                last_t = float(parts[0][-1])
-            screen_known = screen_known or bool(np.isfinite(parts[3]).any())
-            line += len(parts[0])
+            stop = row + len(parts[0])
+            if stop > n_rows:  # the file grew while being read: read it whole
+                return None
+            for store, part in zip((t, coords, valid, screen, ids), parts):
+                store[row:stop] = part
+            if stop > row:
+                last_t = float(t[stop - 1])
+            row = stop
+    if row != n_rows:
+        return None  # the file changed while being read
     if pending:
         warnings.warn(
-            f"{path}, line {line}: the last line is incomplete (the recording was cut off "
+            f"{path}, line {row + 2}: the last line is incomplete (the recording was cut off "
             "while writing); it was left out.",
             UserWarning,
             stacklevel=3,
         )
-    joined = []
-    for store in columns:  # one column at a time, each chunk list freed as it is joined
-        joined.append(np.concatenate(store) if store else None)
-        store.clear()
-    t, coords, valid, screen, ids = joined
-    del joined
-    if t is None:
-        t, coords, valid = np.zeros(0), np.zeros((0, ndim)), np.zeros(0, bool)
-        screen, ids = np.zeros((0, 2)), np.zeros(0, np.int64)
     meta = {} if sidecar is None else sidecar.get("meta", {})
+    screen_known = bool(np.isfinite(screen).any())
     try:
         return GazeRecording(
             t=t, coords=coords, valid=valid, screen=screen if screen_known else None,
@@ -627,7 +634,7 @@ def _check_sidecar_ndim(path, sidecar: dict | None, ndim: int) -> None:
 
 
 def _checked_columns(table: np.ndarray, ndim: int, path, first_line: int, last_t: float):
-    """``(t, coords, valid, screen, object_id)`` of a parsed chunk in their final dtypes,
+    """``(t, coords, valid, screen, object_id)`` of a parsed chunk (views of it),
     after the checks of :func:`_recording_from_table` (lines counted from ``first_line``;
     the chunk's first time must not be before ``last_t``)."""
     t = table[:, 0]
@@ -637,11 +644,11 @@ def _checked_columns(table: np.ndarray, ndim: int, path, first_line: int, last_t
         )
     _check_table(table, ndim, path, first_line)
     return (
-        t.copy(),
-        table[:, 1 : 1 + ndim].copy(),
+        t,
+        table[:, 1 : 1 + ndim],
         table[:, 1 + ndim] == 1.0,
-        table[:, 2 + ndim : 4 + ndim].copy(),
-        table[:, 4 + ndim].astype(np.int64),
+        table[:, 2 + ndim : 4 + ndim],
+        table[:, 4 + ndim],
     )
 
 
