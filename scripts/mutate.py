@@ -225,18 +225,19 @@ def _environment(copy: Path) -> dict:
     return env
 
 
-def _pytest_command(python: str, tests) -> list[str]:
+def _pytest_command(python: str, tests, deselect=()) -> list[str]:
     command = [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
+    command += [f"--deselect={node}" for node in deselect]
     if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
     return command
 
 
-def _run_tests(python: str, copy: Path, tests, timeout: float) -> tuple[int, str, float]:
+def _run_tests(python: str, copy: Path, tests, timeout: float, deselect=()) -> tuple[int, str, float]:
     start = time.perf_counter()
     try:
         done = subprocess.run(
-            _pytest_command(python, tests),
+            _pytest_command(python, tests, deselect),
             cwd=copy,
             env=_environment(copy),
             capture_output=True,
@@ -276,6 +277,10 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per test run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     parser.add_argument(
+        "--deselect", action="append", default=[], metavar="NODEID",
+        help="leave out a test already failing for another reason (repeatable; said in the report)",
+    )
+    parser.add_argument(
         "--source",
         default="worktree",
         help="'worktree' (default: the files as they are, committed or not) or a commit such as HEAD",
@@ -303,19 +308,21 @@ def main(argv=None) -> int:
                 return 2
         if not args.no_baseline:
             tests = sorted({t for m in chosen for t in m.tests})
-            code, output, seconds = _run_tests(args.python, copy, tests, args.timeout)
+            code, output, seconds = _run_tests(args.python, copy, tests, args.timeout, args.deselect)
             print(f"baseline (unmutated) {' '.join(tests)}: {'pass' if code == 0 else 'FAIL'} ({seconds:.0f} s)")
             if code != 0:
                 print(output[-3000:])
                 return 2
         survived = 0
+        for node in args.deselect:
+            print(f"left out (--deselect): {node}")
         print(f"{'mutation':32s} {'verdict':9s} {'seconds':>7s}  first failing test")
         for m in chosen:
             path, _ = _target(copy, m)
             original = path.read_text(encoding="utf-8")
             path.write_text(original.replace(m.old, m.new), encoding="utf-8")
             try:
-                code, output, seconds = _run_tests(args.python, copy, m.tests, args.timeout)
+                code, output, seconds = _run_tests(args.python, copy, m.tests, args.timeout, args.deselect)
             finally:
                 path.write_text(original, encoding="utf-8")
             if code == 0:
