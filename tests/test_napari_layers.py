@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari.layers import Vectors
 
 from napari_gazeseg._napari.layers import (
     GAZESEG,
@@ -112,18 +113,29 @@ def test_fixations_layer_sizes_order_text_and_round_trip(make_napari_viewer, fix
 
 
 def test_scanpath_splits_by_object_and_plane(make_napari_viewer, fixations_2d, fixations_3d):
+    """One Vectors segment per saccade inside a run of one object on one plane."""
     viewer = make_napari_viewer()
     flat = _add(viewer, scanpath_layer(fixations_2d))
-    assert flat.shape_type == ["path", "path"]
-    np.testing.assert_array_equal(flat.data[0], fixations_2d.coords[:3])
-    np.testing.assert_array_equal(flat.data[1], fixations_2d.coords[4:8])
-    np.testing.assert_array_equal(flat.features["object_id"], [1, 2])
-    np.testing.assert_array_equal(flat.features["first_fixation"], [1, 5])
-    np.testing.assert_array_equal(flat.features["n_fixations"], [3, 4])
+    assert isinstance(flat, Vectors) and flat.vector_style == "line"
+    coords = fixations_2d.coords
+    leaves = np.array([0, 1, 4, 5, 6])  # runs 1-2-3 (object 1) and 5-6-7-8 (object 2)
+    np.testing.assert_array_equal(flat.data[:, 0], coords[leaves])
+    np.testing.assert_array_equal(flat.data[:, 0] + flat.data[:, 1], coords[leaves + 1])
+    assert flat.length == 1.0
+    np.testing.assert_array_equal(flat.features["from_fixation"], leaves + 1)
+    np.testing.assert_array_equal(flat.features["object_id"], [1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(flat.features["first_fixation"], [1, 1, 5, 5, 5])
+    np.testing.assert_array_equal(flat.features["n_fixations"], [3, 3, 4, 4, 4])
+    np.testing.assert_allclose(flat.edge_color, object_colors(flat.features["object_id"], alpha=0.9))
     stack = _add(viewer, scanpath_layer(fixations_3d))
-    np.testing.assert_array_equal(stack.features["n_fixations"], [3, 3])
-    for path in stack.data:
-        assert np.unique(path[:, 0]).size == 1  # each path on one plane
+    assert stack.ndim == 3
+    np.testing.assert_array_equal(stack.features["n_fixations"], [3, 3, 3, 3])
+    assert (stack.data[:, 1, 0] == 0).all()  # each segment on its plane
+    for plane in np.unique(np.round(stack.data[:, 0, 0])):  # napari shows each on its slice only
+        viewer.dims.set_point(0, plane)
+        on_slice = np.round(stack.data[:, 0, 0]) == plane
+        shown = stack._view_data
+        assert len(shown) == on_slice.sum()
 
 
 def test_heatmap_layers_equal_the_maps(make_napari_viewer, recording_2d, fixations_2d):
@@ -189,13 +201,13 @@ def test_update_layer_replaces_contents_in_place(make_napari_viewer, fixations_2
     assert viewer.layers[0] is points and len(viewer.layers) == 2
     assert not points.visible and points.name == "fixture2d fixations"
     assert fixations_from_layer(points).equals(fewer)
-    assert path.nshapes == 1 and path.features["n_fixations"].tolist() == [3]
+    assert len(path.data) == 2 and path.features["n_fixations"].tolist() == [3, 3]
     with pytest.raises(ValueError, match="cannot put"):
         update_layer(points, scanpath_layer(fewer))
     none = fixations_2d.select(np.zeros(len(fixations_2d), bool))
     update_layer(points, fixations_layer(none))
     update_layer(path, scanpath_layer(none))
-    assert len(points.data) == 0 and path.nshapes == 0
+    assert len(points.data) == 0 and len(path.data) == 0
     assert len(fixations_from_layer(points)) == 0
 
 

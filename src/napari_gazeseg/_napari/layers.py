@@ -18,11 +18,16 @@ Layers and what they show
     order (same colormap as the gaze: both encode time), border by object id,
     the 1-based order as text. Features: ``order`` (1-based), ``start``,
     ``duration`` (s), ``object_id``.
-``"scanpath"`` (Shapes, paths)
-    Fixations joined in time order, one path per run of consecutive fixations of
-    the same object on the same plane (a saccade to another object or slice ends
-    the path), coloured by object id. Features per path: ``object_id``,
-    ``first_fixation`` (1-based order of its first fixation), ``n_fixations``.
+``"scanpath"`` (Vectors, lines)
+    Fixations joined in time order: one line segment per saccade inside a run of
+    consecutive fixations of the same object on the same plane (a saccade to
+    another object or slice ends the run and is not drawn), coloured by object
+    id. Data ``(n, 2, D)``: the fixation left and the step to the next one
+    (``length`` 1). One array, so replacing it costs napari a few array copies,
+    where a Shapes path per run cost a triangulation each (docs/performance.md).
+    Features per segment: ``object_id``, ``from_fixation`` (1-based order of the
+    fixation it leaves; it reaches the next), and of its run: ``first_fixation``
+    (1-based order of the run's first fixation) and ``n_fixations``.
 ``"heatmap"`` (Image)
     A gaze map of :mod:`napari_gazeseg.gaze.maps` per 2D slice, inferno,
     additive blending, so it lies over the image like light. Computed at a
@@ -521,35 +526,44 @@ def scanpath_layer(
     translate: Sequence[float] | None = None,
     image_shape: Sequence[int] | None = None,
 ) -> LayerDataTuple:
-    """The scanpath as Shapes paths (see the module docstring).
+    """The scanpath as Vectors line segments (see the module docstring).
 
-    On nD recordings each path lies on one plane, so napari shows it on its slice.
-    A run of a single fixation has no path (the fixations layer shows it).
+    On nD recordings each segment lies on its run's plane (no step along the
+    plane axes), so napari shows it on that slice. A run of a single fixation
+    has no segment (the fixations layer shows it).
     """
     base = _base_name(fixations.meta, name)
     extent = _extent(image_shape or fixations.image_shape, fixations.coords)
     runs = _scanpath_runs(fixations)
-    paths = [fixations.coords[run].copy() for run in runs]
-    object_id = np.array([fixations.object_id[run[0]] for run in runs], dtype=np.int64)
+    ndim = fixations.ndim
+    leaves = np.concatenate([run[:-1] for run in runs]) if runs else np.zeros(0, dtype=np.int64)
+    data = np.zeros((leaves.size, 2, ndim), dtype=np.float64)
+    data[:, 0] = fixations.coords[leaves]
+    data[:, 1, -2:] = fixations.coords[leaves + 1, -2:] - fixations.coords[leaves, -2:]
+    run_first = np.concatenate([np.full(run.size - 1, run[0]) for run in runs]) if runs else leaves
+    run_size = np.concatenate([np.full(run.size - 1, run.size) for run in runs]) if runs else leaves
+    object_id = np.asarray(fixations.object_id, dtype=np.int64)[leaves]
     features = pd.DataFrame(
         {
             "object_id": object_id,
-            "first_fixation": np.array([run[0] + 1 for run in runs], dtype=np.int64),
-            "n_fixations": np.array([run.size for run in runs], dtype=np.int64),
+            "from_fixation": (leaves + 1).astype(np.int64),
+            "first_fixation": (run_first + 1).astype(np.int64),
+            "n_fixations": run_size.astype(np.int64),
         }
     )
     kwargs = {
         "name": f"{base} scanpath",
-        "ndim": fixations.ndim,
-        "shape_type": "path",
+        "ndim": ndim,
+        "vector_style": "line",
+        "length": 1.0,
         "features": features,
         "edge_color": object_colors(object_id, alpha=0.9),
         "edge_width": max(0.5, extent / 400.0),
         "opacity": 0.8,
         "metadata": _gazeseg_meta("scanpath", fixations.meta, group, base),
-        **_transform(fixations.ndim, scale, translate),
+        **_transform(ndim, scale, translate),
     }
-    return paths, kwargs, "shapes"
+    return data, kwargs, "vectors"
 
 
 def heatmap_grid(
@@ -793,7 +807,7 @@ def gaze_layers(
 # -- updating existing layers ------------------------------------------------------
 _STYLE_KEYS = {
     "points": ("size", "face_color", "border_color"),
-    "shapes": ("edge_color", "edge_width"),
+    "vectors": ("edge_color", "edge_width"),
     "image": ("contrast_limits",),
 }
 
@@ -808,22 +822,17 @@ def update_layer(layer, layer_data: LayerDataTuple) -> None:
     data, kwargs, layer_type = layer_data
     if layer._type_string != layer_type:
         raise ValueError(f"cannot put {layer_type} data into the {layer._type_string} layer {layer.name!r}.")
-    if layer_type == "shapes":
-        layer.data = []
-        if len(data):
-            layer.add(data, shape_type="path", edge_color=kwargs["edge_color"])
+    layer.data = data
+    if not layer.visible:
+        # napari does not re-slice hidden layers; the text of the new features
+        # would be looked up with the old slice's indices
+        layer.set_view_slice()
+    if "features" in kwargs:
         layer.features = kwargs["features"]
-        layer.edge_width = kwargs["edge_width"]
-    else:
-        layer.data = data
-        if not layer.visible:
-            # napari does not re-slice hidden layers; the text of the new features
-            # would be looked up with the old slice's indices
-            layer.set_view_slice()
-        if "features" in kwargs:
-            layer.features = kwargs["features"]
-        for key in _STYLE_KEYS[layer_type]:
-            setattr(layer, key, kwargs[key])
+    if "face_colormap" in kwargs:  # before face_color names the feature it maps
+        layer.face_colormap = kwargs["face_colormap"]
+    for key in _STYLE_KEYS[layer_type]:
+        setattr(layer, key, kwargs[key])
     if layer_type == "image":
         for key in ("scale", "translate"):  # a coarser heatmap than the image has its own
             if key in kwargs:
