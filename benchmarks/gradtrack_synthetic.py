@@ -79,6 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ta-blocks", type=int, nargs="*", default=None,
                         help="decoder blocks with Track Attention for gradtrack (default 2 4; none: ablation)")
     parser.add_argument("--beta", type=float, default=None, help="track-map beta at --size (default 10 * size/224)")
+    parser.add_argument("--beta-scale", type=float, default=1.0, help="multiply the default beta (ablations)")
     parser.add_argument("--tau", type=float, default=0.25, help="track-map tau")
     parser.add_argument("--pseudo-threshold", type=float, default=0.7, help="GradTrack pseudo-mask threshold")
     parser.add_argument("--methods", nargs="+", default=[m[0] for m in METHODS])
@@ -188,7 +189,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
     scale = args.size / 224.0
-    beta = 10.0 * scale if args.beta is None else args.beta
+    beta = 10.0 * scale * args.beta_scale if args.beta is None else args.beta
     params = SupervisionParams(size=args.size, beta=beta, tau=args.tau, pseudo_threshold=args.pseudo_threshold,
                                crf=args.crf)
     per_seed = {}

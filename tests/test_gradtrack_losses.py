@@ -78,3 +78,24 @@ def test_methods_pick_their_targets():
     assert sorted(terms) == ["gazemedseg_0", "gazemedseg_1"]
     with pytest.raises(ValueError, match="choose one of"):
         method_loss("nope", outputs, targets)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "terms_expected"),
+    [
+        ((2, 4), {"track_50_block2", "track_75_block4", "track_100_block6", "vam"}),
+        ((2,), {"track_50_block2", "track_100_block6", "vam"}),
+        ((4,), {"track_75_block4", "track_100_block6", "vam"}),
+        ((), {"track_100_block6", "vam"}),  # no Track Attention: G^100% and L_VAM only
+    ],
+)
+def test_gradtrack_loss_supervises_the_track_attention_blocks_the_network_has(blocks, terms_expected):
+    sizes = {2: 2, 4: 4, 6: 8}
+    outputs = {b: torch.zeros(1, 2, sizes[b], sizes[b]) for b in (*blocks, 6)}
+    targets = {"track_50": torch.zeros(1, 8, 8), "track_75": torch.zeros(1, 8, 8),
+               "track_100": torch.ones(1, 8, 8), "pseudo_mask": torch.zeros(1, 8, 8)}
+    loss, terms = method_loss("gradtrack", outputs, targets)
+    assert set(terms) == terms_expected
+    expected = sum((1.0 if name.endswith("block6") else 0.5) * float(v)
+                   for name, v in terms.items() if name != "vam") + 0.5 * float(terms["vam"])
+    assert loss.item() == pytest.approx(expected, rel=1e-6)

@@ -140,7 +140,15 @@ def method_loss(
     final = outputs[max(outputs)]
     if method == "gradtrack":
         track = {0.5: targets["track_50"], 0.75: targets["track_75"], 1.0: targets["track_100"]}
-        return gradtrack_loss(outputs, track, targets["pseudo_mask"], None, lambda_track, lambda_vam)
+        # deep supervision on the Track Attention blocks the network has (the paper's 2 and 4;
+        # fewer in ablations), and G^100% on the segmentation always
+        final_block = max(outputs)
+        supervision = {
+            (final_block if ratio == 1.0 else block): ratio
+            for block, ratio in DEFAULT_TRACK_SUPERVISION.items()
+            if block in outputs or ratio == 1.0
+        }
+        return gradtrack_loss(outputs, track, targets["pseudo_mask"], supervision, lambda_track, lambda_vam)
     if method in ("vam", "vam_crf", "supervised"):
         name = {"vam": "vam_soft", "vam_crf": "vam_crf_soft", "supervised": "mask"}[method]
         loss = dice_ce_loss(final, targets[name])
