@@ -159,3 +159,28 @@ def test_a_refused_checkpoint_never_suggests_weights_only_false(no_user_checkpoi
         message = str(err.value)
         assert "weights_only" not in message and "False" not in message, message
         assert message.startswith("suspicious.pth could not be read") and _one_sentence(message), message
+
+
+@pytest.mark.parametrize("layout", ["exported", "exported with decoder", "training checkpoint"])
+def test_micro_sam_checkpoint_layouts_load(no_user_checkpoints, tmp_path, layout):  # noqa: F811
+    """micro-sam's layouts: a plain state dict (its exported vit_b.pt), ``{"model_state", "decoder_state"}``
+    (export with the instance decoder) and torch_em training checkpoints (``sam.`` prefixed names)."""
+    torch.manual_seed(5)
+    reference = build_tiny_sam()
+    state = reference.state_dict()
+    decoder = {"encoders.0.weight": torch.randn(4, 3), "out_conv.bias": torch.randn(2)}  # ignored by us
+    payload = {
+        "exported": state,
+        "exported with decoder": {"model_state": state, "decoder_state": decoder},
+        "training checkpoint": {
+            "model_state": {f"sam.{k}": v for k, v in state.items()},
+            "optimizer_state": {"state": {}, "param_groups": [{"lr": 1e-5, "params": [0, 1]}]},
+            "decoder_state": decoder,
+            "iteration": 100,
+        },
+    }[layout]
+    path = tmp_path / "micro_sam_vit_tiny.pt"
+    torch.save(payload, path)
+    loaded = load_sam(TINY_TYPE, path, device="cpu").model
+    for name, value in reference.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name

@@ -171,7 +171,7 @@ BUILTIN_ENTRIES: tuple[ModelEntry, ...] = (
         None, None, "see its BioImage.IO page (diplomatic-bug); micro-sam itself is MIT",
         "light microscopy: cells and nuclei in fluorescence, phase contrast, brightfield",
         layout="micro-sam", other_hash="xxh128:fe9252a29f3f4ea53c15a06de471e186",
-        hash_note="no SHA-256 published; xxh128 from micro-sam's own registry (needs the xxhash package)",
+        hash_note="no SHA-256 published; xxh128 from micro-sam 1.8.14's registry (micro_sam/util.py; needs xxhash)",
         notes="micro-sam's generalist LM model v1.2; its extra instance decoder is separate and not used",
     ),
     ModelEntry(
@@ -180,7 +180,7 @@ BUILTIN_ENTRIES: tuple[ModelEntry, ...] = (
         None, None, "see its BioImage.IO page (noisy-ox); micro-sam itself is MIT",
         "electron microscopy: mitochondria, nuclei and other round organelles",
         layout="micro-sam", other_hash="xxh128:f3bf2ed83d691456bae2c3f9a05fb438",
-        hash_note="no SHA-256 published; xxh128 from micro-sam's own registry (needs the xxhash package)",
+        hash_note="no SHA-256 published; xxh128 from micro-sam 1.8.14's registry (micro_sam/util.py; needs xxhash)",
         notes="micro-sam's EM organelles model v1.2",
     ),
     ModelEntry(

@@ -47,6 +47,7 @@ __all__ = [
     "resolve_device",
     "sam_cache_dir",
     "save_finetuned",
+    "base_state",
 ]
 
 _DOWNLOAD_ROOT = "https://dl.fbaipublicfiles.com/segment_anything/"
@@ -228,8 +229,25 @@ def _guess_model_type(path: Path) -> str | None:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # noqa: BLE001  unreadable: the type cannot be guessed
         return None
-    weight = state.get("image_encoder.patch_embed.proj.weight") if isinstance(state, dict) else None
+    weight = base_state(state).get("image_encoder.patch_embed.proj.weight") if isinstance(state, dict) else None
     return None if weight is None else _ENCODER_WIDTHS.get(int(weight.shape[0]))
+
+
+def base_state(state: dict) -> dict:
+    """The SAM state dict inside a checkpoint, whatever its layout.
+
+    A plain state dict (segment-anything, MedSAM, micro-sam's exported models) is
+    returned as it is. micro-sam's layouts with ``"model_state"`` (its training
+    checkpoints, and exports with the instance-segmentation decoder) give that
+    state dict with the ``sam.`` prefix of its names removed; the extra
+    ``"decoder_state"`` (micro-sam's automatic instance segmentation) and
+    optimiser state are ignored.
+    """
+    inner = state.get("model_state") if isinstance(state, dict) else None
+    if not isinstance(inner, dict):
+        return state
+    prefix = "sam."
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in inner.items()}
 
 
 def _mismatch_message(path: Path, model_type: str, state: dict, reason: str) -> str:
@@ -283,7 +301,7 @@ def load_sam(
     file and what to fetch when a checkpoint is missing, unreadable or mismatched.
     """
     path = find_checkpoint(model_type, checkpoint)
-    state = _read_state(path, f"SAM {model_type} checkpoint")
+    state = base_state(_read_state(path, f"SAM {model_type} checkpoint"))
     if "prompt_encoder" in state and state.get("format") == FINETUNED_FORMAT:
         raise SamCheckpointError(
             f"{path.name} is a fine-tuned gaze checkpoint, not a base SAM model; pass it as "
