@@ -34,7 +34,13 @@ def widget(viewer, qtbot, tmp_path):
     widget = RecordGazeWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.save_edit.setText(str(tmp_path / "widget.gaze.tsv"))
-    qtbot.wait(100)  # the dock's layout settles (the canvas may narrow) before a test snapshots the view
+    # the dock's layout settles (the canvas may narrow) before a test snapshots the view
+    canvas, size = _canvas(viewer), None
+    for _ in range(40):
+        qtbot.wait(50)
+        if canvas.geometry() == size:
+            break
+        size = canvas.geometry()
     yield widget
     widget.stop_recording()
 
