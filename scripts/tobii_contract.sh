@@ -4,6 +4,8 @@
 # The SDK ships wheels for Python 3.10 only, so this runs in its own venv
 # (.venv310, built here on first use) with just tobii-research, numpy and pytest;
 # PYTHONPATH=src makes napari_gazeseg.tracking.tobii importable without napari, Qt or torch.
+# (The default Tobii backend, TittaPy, has wheels for 3.11+: its contract test,
+# tests/test_tracking_titta.py, runs in the main .venv with the rest of `make test`.)
 #
 # When it cannot run (no Python 3.10, or tobii-research cannot be installed) it says
 # so in a banner on stderr. It then exits 0 on a developer's machine, but exits 1
