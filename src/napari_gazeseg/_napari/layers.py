@@ -9,7 +9,8 @@ Layers and what they show
 -------------------------
 ``"gaze"`` (Points)
     Every *valid* sample, small, coloured by time (viridis, first sample dark
-    violet, last yellow); border coloured by object id (:func:`object_colors`).
+    violet, last yellow: napari's colormap on the ``t`` feature); border
+    coloured by object id (:func:`object_colors`; one colour for one object).
     Features: ``sample`` (index in the recording), ``t`` (s), ``object_id``,
     ``screen_x``, ``screen_y`` (normalised display coordinates; NaN when the
     recording has none, see ``metadata["gazeseg"]["has_screen"]``).
@@ -197,6 +198,16 @@ def _time_colors(values: np.ndarray, alpha: float, dtype=np.float64) -> np.ndarr
     return colors
 
 
+def _time_colormap(alpha: float):
+    """The time colormap (:data:`TIME_COLORMAP`) with every colour at opacity ``alpha``."""
+    from napari.utils.colormaps import Colormap, ensure_colormap
+
+    base = ensure_colormap(TIME_COLORMAP)
+    colors = np.array(base.colors, dtype=np.float64)
+    colors[:, 3] = alpha
+    return Colormap(colors=colors, controls=base.controls, name=f"gazeseg {TIME_COLORMAP} {alpha:g}")
+
+
 def _object_colors_compact(object_id: np.ndarray, alpha: float) -> np.ndarray | str:
     """:func:`object_colors` as float32, looked up in a table (16 bytes a point, no temporaries)."""
     ids = np.asarray(object_id).reshape(-1)
@@ -292,10 +303,17 @@ def gaze_layer(
     has_screen = recording.screen is not None
     t = recording.t[valid]
     object_id = recording.object_id[valid]
-    # the smallest exact dtypes: an hour at 1200 Hz is 4.3 million rows (docs/performance.md)
+    # the smallest exact dtypes: an hour at 1200 Hz is 4.3 million rows
+    # (benchmarks/bench_reader_memory.py); colours by time come from the "t"
+    # feature through napari's colormap, not from an array of ours
     n = len(recording)
-    samples = np.flatnonzero(valid).astype(np.int32 if n < 2**31 else np.int64)
+    samples = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)[valid]
     ids = object_id.astype(np.min_scalar_type(int(object_id.max()))) if len(object_id) else object_id
+    if len(object_id) and (object_id == object_id[0]).all():
+        border_color = object_colors(object_id[:1], alpha=0.9)[0]  # one object: one colour
+    else:
+        border_color = _object_colors_compact(object_id, alpha=0.9)
+    del object_id
     if has_screen:
         screen_x, screen_y = recording.screen[valid, 0], recording.screen[valid, 1]
     else:  # no screen positions: NaN, as small as a NaN can be stored
@@ -317,8 +335,9 @@ def gaze_layer(
         "name": f"{base} gaze",
         "features": features,
         "size": max(1.0, extent / 300.0),
-        "face_color": _time_colors(t, alpha=0.85, dtype=np.float32),
-        "border_color": _object_colors_compact(object_id, alpha=0.9),
+        "face_color": "t" if len(t) else "white",
+        "face_colormap": _time_colormap(0.85),
+        "border_color": border_color,
         "border_width": 0.2,
         "border_width_is_relative": True,
         "blending": "translucent_no_depth",
