@@ -30,5 +30,8 @@ fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 "$VENV/bin/python" -c "import torch, torchvision" 2>/dev/null \
   || "${PIP[@]}" torch==2.14.1 torchvision==0.29.1
+# sam2 ships as an sdist: build it against the torch above, without its CUDA extension
+"$VENV/bin/python" -c "import sam2" 2>/dev/null \
+  || SAM2_BUILD_CUDA=0 SAM2_BUILD_ALLOW_ERRORS=1 "${PIP[@]}" --no-build-isolation "sam2>=1.1"
 "${PIP[@]}" -e ".[test,crf,qt]"
 echo "setup: done ($("$VENV/bin/python" --version), torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'))"
