@@ -158,3 +158,46 @@ def test_object_choice_keeps_only_the_chosen_ids(predictor, stack):
     fixations = _fixations([(3, 15, 20, 2), (2, 30, 45, 5)])
     masks = [m for m in sam2_object_masks(predictor, stack[:3], fixations, object_ids=[5]) if isinstance(m, ObjectMask)]
     assert [(m.slice_index, m.object_id) for m in masks] == [((2,), 5), ((1,), 5), ((0,), 5)]
+
+
+@pytest.mark.slow
+def test_gazeseg_propagate_writes_the_label_stack_the_library_makes(tmp_path, predictor, stack, capsys):
+    """`gazeseg propagate` on a dataset folder: a TIFF stack and native 3D gaze (samples -> I-VT)."""
+    import imageio.v3 as iio
+
+    stack = stack[:4]  # four planes keep the two propagations short
+
+    from napari_gazeseg.cli import main
+    from napari_gazeseg.gaze.formats import read_gaze, write_gaze
+    from napari_gazeseg.gaze.recording import GazeRecording
+    from napari_gazeseg.segmentation import fixations_of
+
+    dataset = tmp_path / "data"
+    (dataset / "images").mkdir(parents=True)
+    (dataset / "gaze").mkdir()
+    iio.imwrite(dataset / "images" / "vol.tif", stack)
+    # two objects: 300 ms still on (3, 15, 20) for id 2, then on (2, 30, 45) for id 5, at 100 Hz
+    points = [(3, 15, 20, 2), (2, 30, 45, 5)]
+    coords = np.repeat([p[:3] for p in points], 30, axis=0).astype(float)
+    ids = np.repeat([p[3] for p in points], 30)
+    write_gaze(GazeRecording(np.arange(60) / 100.0, coords, object_id=ids), dataset / "gaze" / "vol.gaze.tsv")
+    checkpoint = tmp_path / "sam2_random.pt"
+    torch.save({"model": predictor.state_dict()}, checkpoint)
+    argv = ["propagate", str(dataset), "--out", str(tmp_path / "out"), "--checkpoint", str(checkpoint),
+            "--device", "cpu", "--quiet", *(f"--override={o}" for o in SMALL)]
+
+    assert main(argv) == 0
+    labels = iio.imread(tmp_path / "out" / "vol.tif")
+    fixations = fixations_of(read_gaze(dataset / "gaze" / "vol.gaze.tsv"))
+    expected = paint_all(
+        (m for m in sam2_object_masks(predictor, stack, fixations, contrast_limits=(0, int(stack.max())))
+         if isinstance(m, ObjectMask)),
+        stack.shape,
+    )
+    assert labels.shape == stack.shape and set(np.unique(labels).tolist()) <= {0, 2, 5}
+    np.testing.assert_array_equal(labels, expected)
+    # a second run refuses to replace the stack; a checkpoint of another model is one sentence
+    assert main(argv) == 2 and "already exists; pass --overwrite" in capsys.readouterr().err
+    torch.save({"model": {"foreign": torch.zeros(1)}}, checkpoint)
+    assert main([*argv, "--overwrite"]) == 2
+    assert "could not be built" in capsys.readouterr().err

@@ -128,10 +128,11 @@ def build_video_predictor(
             hydra_overrides_extra=extra,
             apply_postprocessing=False,
         )
-    except (RuntimeError, KeyError) as err:
+    except Exception as err:  # noqa: BLE001  hydra, torch.load and load_state_dict raise many kinds
         raise ValueError(
-            f"SAM 2 checkpoint {checkpoint} does not fit configuration {config_file} ({err}); "
-            "pass the configuration the checkpoint was released with."
+            f"SAM 2 could not be built from configuration {config_file} and checkpoint {checkpoint} "
+            f"({type(err).__name__}: {str(err)[:200]}); pass a SAM 2 checkpoint and the configuration "
+            "it was released with."
         ) from None
     # SAM 2 stores its mask memory in bfloat16 for a CUDA autocast; without one the
     # float32 memory attention needs float32 inputs
