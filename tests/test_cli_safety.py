@@ -398,6 +398,18 @@ CHECKPOINT_DAMAGES = {
 }
 
 
+def test_a_gradtrack_checkpoint_changed_after_saving_is_refused(tmp_path):
+    from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
+
+    path = tmp_path / "model.pt"
+    checkpoint = _small_checkpoint(path)
+    name = next(iter(checkpoint["state_dict"]))
+    checkpoint["state_dict"][name] = checkpoint["state_dict"][name] * 0.5  # finite, right shape, wrong
+    torch.save(checkpoint, path)  # the stored digest is now stale
+    with pytest.raises(ValueError, match="does not match its digest"):
+        GradTrackPredictor.from_checkpoint(path, device="cpu")
+
+
 @pytest.mark.parametrize("damage", list(CHECKPOINT_DAMAGES))
 def test_gradtrack_checkpoints_are_checked_before_a_network_is_built(tmp_path, damage):
     from napari_gazeseg.models.gradtrack_predict import GradTrackPredictor
@@ -406,7 +418,7 @@ def test_gradtrack_checkpoints_are_checked_before_a_network_is_built(tmp_path, d
     checkpoint = _small_checkpoint(path)
     change, named = CHECKPOINT_DAMAGES[damage]
     change(checkpoint)
-    torch.save(checkpoint, path)
+    _save_with_digest(checkpoint, path)  # a consistent file: the content checks must catch it
     with pytest.raises(ValueError) as err:
         GradTrackPredictor.from_checkpoint(path, device="cpu")
     message = str(err.value)
@@ -420,3 +432,18 @@ def test_a_checked_checkpoint_still_loads_and_predicts(tmp_path):
     predictor = GradTrackPredictor.from_checkpoint(tmp_path / "model.pt", device="cpu")
     assert predictor.predict(np.zeros((20, 24), np.uint8)).shape == (20, 24)
     assert predictor.threshold == 0.5
+
+
+@pytest.mark.parametrize("per_object", [False, True], ids=["whole image", "per object"])
+def test_a_corrupt_png_for_gradtrack_segment_is_one_sentence(dataset, tmp_path, capsys, per_object):
+    """`gazeseg segment --method gradtrack` reads images itself when not per object."""
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset, broken, ignore=shutil.ignore_patterns(".gazeseg-cache"))
+    image = sorted((broken / "images").glob("*.png"))[0]
+    image.write_bytes(image.read_bytes()[:200])
+    argv = ["segment", str(broken), "--out", str(tmp_path / "labels"), "--method", "gradtrack",
+            "--device", "cpu", "--quiet"]
+    assert main(argv + (["--per-object"] if per_object else [])) == 2
+    err = capsys.readouterr().err.strip()
+    last = err.splitlines()[-1]  # after the bundled model's card, when it is shown
+    assert "Traceback" not in err and last.startswith("gazeseg segment: ") and image.name in last, err

@@ -116,10 +116,10 @@ def _gradtrack_inputs(dataset: str, per_object: bool):
         for item in iter_dataset(dataset):
             yield item.name, np.asarray(item.image), item.gaze
         return
-    import imageio.v3 as iio
+    from ..gaze.dataset import _read_image  # a file it cannot decode: one sentence naming it
 
     for path in _image_paths(dataset):
-        yield path.stem, np.asarray(iio.imread(path)), None
+        yield path.stem, _read_image(path), None
 
 
 def _image_paths(dataset: str) -> list[Path]:
@@ -143,7 +143,10 @@ def _check_outputs(out: Path, names: list[str], overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; pass a folder for the label images.")
     existing = [
-        out / f"{name}.{suffix}" for name in names for suffix in ("png", "tif") if (out / f"{name}.{suffix}").exists()
+        out / f"{name}.{suffix}"
+        for name in names
+        for suffix in ("png", "tif")
+        if (out / f"{name}.{suffix}").exists()
     ]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
@@ -211,7 +214,9 @@ def _sam_labels(sam, item, args) -> tuple[np.ndarray, int]:
             contrast_limits=_contrast_limits(image),
         )
     )
-    return paint_all(masks, shape, overwrite=args.overwrite_objects), _report_problems(item.name, masks)
+    return paint_all(masks, shape, overwrite=args.overwrite_objects), _report_problems(
+        item.name, masks
+    )
 
 
 def _gradtrack_labels(predictor, name: str, image: np.ndarray, gaze) -> tuple[np.ndarray, int]:
