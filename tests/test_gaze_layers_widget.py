@@ -162,6 +162,30 @@ def test_picking_an_image_places_the_layers_on_it(make_napari_viewer, qtbot, sce
     np.testing.assert_array_equal(layers["fixations"].text.color.array[:, :3], 0.0)
 
 
+def test_fixation_numbers_are_coloured_off_the_ui_thread(make_napari_viewer, qtbot, scene, monkeypatch):
+    """A slider move reads the image for the numbers' colours in the worker, not on the UI thread."""
+    import threading
+
+    from napari_gazeseg._napari import _gaze_compute, gaze_layers_widget, layers as layers_module
+
+    threads = []
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return layers_module.label_colors_at(*args, **kwargs)
+
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    widget = GazeLayersWidget(viewer)
+    bright = viewer.add_image(np.full(scene.image.shape, 200, np.uint8), contrast_limits=(0, 255))
+    _change_and_wait(qtbot, widget, lambda: widget._image.set_current_layer(bright))
+    monkeypatch.setattr(_gaze_compute, "label_colors_at", spy)
+    monkeypatch.setattr(gaze_layers_widget, "label_colors_at", spy)
+    _change_and_wait(qtbot, widget, lambda: widget._velocity.setValue(150.0))
+    assert threads and threading.main_thread() not in threads
+    np.testing.assert_array_equal(layers["fixations"].text.color.array[:, :3], 0.0)  # black on bright
+
+
 def test_open_file_adds_its_layers_over_the_image(make_napari_viewer, qtbot, tmp_path, scene):
     from napari_gazeseg.gaze.formats import write_gaze
 

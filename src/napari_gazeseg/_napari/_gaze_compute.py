@@ -8,10 +8,17 @@ only copies the results into the existing layers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..gaze.recording import Fixations, GazeRecording
-from .layers import HEATMAP_KINDS, LayerDataTuple, fixations_layer, heatmap_layer, scanpath_layer
+from .layers import (
+    HEATMAP_KINDS,
+    LayerDataTuple,
+    fixations_layer,
+    heatmap_layer,
+    label_colors_at,
+    scanpath_layer,
+)
 
 __all__ = ["FIXATION_METHODS", "FixationSettings", "HeatmapSettings", "LayerJob", "compute_layers"]
 
@@ -91,6 +98,10 @@ class LayerJob:
     ``recording`` is None for fixation-only sources, whose ``fixations`` are
     given instead of detected. ``shape`` is the image data shape for the
     recording's coordinate axes, or None when unknown (no heatmap then).
+    ``image`` (the picked image's data, full resolution; any array napari shows)
+    and its ``contrast_limits``, when given, colour the fixation numbers
+    (:func:`~napari_gazeseg._napari.layers.label_colors_at`) here, off the UI
+    thread; without them the numbers are white.
     """
 
     recording: GazeRecording | None
@@ -104,6 +115,8 @@ class LayerJob:
     shape: tuple[int, ...] | None
     scale: Sequence[float] | None = None
     translate: Sequence[float] | None = None
+    image: Any = None
+    contrast_limits: Sequence[float] | None = None
 
 
 def compute_layers(job: LayerJob) -> Iterator[dict[str, LayerDataTuple | Fixations]]:
@@ -118,9 +131,12 @@ def compute_layers(job: LayerJob) -> Iterator[dict[str, LayerDataTuple | Fixatio
     fixations = job.fixations
     if job.redo_fixations and job.recording is not None:
         fixations = job.fixation_settings.detect(job.recording)
+        text_color = "white"
+        if job.image is not None and len(fixations):
+            text_color = label_colors_at(job.image, fixations.coords, job.contrast_limits)
         yield {
             "detected": fixations,
-            "fixations": fixations_layer(fixations, image_shape=job.shape, **common),
+            "fixations": fixations_layer(fixations, image_shape=job.shape, text_color=text_color, **common),
             "scanpath": scanpath_layer(fixations, image_shape=job.shape, **common),
         }
     settings = job.heatmap_settings

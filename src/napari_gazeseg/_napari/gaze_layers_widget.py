@@ -364,6 +364,16 @@ class GazeLayersWidget(QWidget):
         colors = label_colors_at(data, fixations.data, image.contrast_limits)
         fixations.text.color = {"array": colors, "default": "white"}
 
+    @staticmethod
+    def _numbers_colored_for(job: LayerJob, image) -> bool:
+        """Whether the worker coloured the numbers for this image as it is shown now."""
+        data = image.data[0] if image.multiscale else image.data
+        return (
+            job.image is data
+            and job.contrast_limits is not None
+            and tuple(job.contrast_limits) == tuple(image.contrast_limits)
+        )
+
     def _on_show_toggled(self, kind: str, checked: bool) -> None:
         layer = self.group_layers().get(kind)
         if layer is not None:
@@ -456,6 +466,9 @@ class GazeLayersWidget(QWidget):
             shape=self._shape(source, source.ndim),
             scale=placement["scale"],
             translate=placement["translate"],
+            # the fixation numbers' colours are read off the image in the worker
+            image=None if image is None else (image.data[0] if image.multiscale else image.data),
+            contrast_limits=None if image is None else tuple(image.contrast_limits),
         )
 
     def _start_job(self) -> None:
@@ -484,19 +497,19 @@ class GazeLayersWidget(QWidget):
         worker = create_worker(
             compute_layers, job, _progress={"desc": "Updating gaze layers"}, _ignore_errors=True
         )
-        worker.yielded.connect(lambda result: self._apply(result, generation, job.group))
+        worker.yielded.connect(lambda result: self._apply(result, generation, job))
         worker.errored.connect(lambda err: self._on_error(err, generation))
         worker.finished.connect(lambda: self._on_finished(generation))
         self._worker = worker
         worker.start()
 
-    def _apply(self, result: dict, generation: int, group: str) -> None:
+    def _apply(self, result: dict, generation: int, job: LayerJob) -> None:
         if generation != self._generation:
             return  # superseded by a newer change
-        if self._when_layers_settle(lambda: self._apply(result, generation, group)):
+        if self._when_layers_settle(lambda: self._apply(result, generation, job)):
             return
         source = self._source.current_layer()
-        if source is None or source.metadata[GAZESEG]["group"] != group:
+        if source is None or source.metadata[GAZESEG]["group"] != job.group:
             return  # the recording's layers were removed meanwhile
         layers = self.group_layers()
         for kind in ("heatmap", "scanpath", "fixations"):
@@ -504,8 +517,9 @@ class GazeLayersWidget(QWidget):
                 continue
             if kind in layers:
                 update_layer(layers[kind], result[kind])
-                if kind == "fixations" and self._image.current_layer() is not None:
-                    self._color_numbers(layers[kind], self._image.current_layer())
+                image = self._image.current_layer()
+                if kind == "fixations" and image is not None and not self._numbers_colored_for(job, image):
+                    self._color_numbers(layers[kind], image)
             else:
                 self._add_layer(kind, result[kind])
         detected = result.get("detected")
