@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("simulate", "fixations", "segment", "train", "train_sam", "metrics", "record", "annotate", "models", "propagate")
+COMMANDS = ("simulate", "fixations", "segment", "train", "train_sam", "metrics", "record", "annotate", "models", "propagate", "embed")
 
 
 def build_parser() -> argparse.ArgumentParser:

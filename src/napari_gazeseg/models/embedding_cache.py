@@ -9,13 +9,16 @@ An embedding is keyed by
 
 A changed key is simply a miss; stale entries are never returned. On disk every
 entry is one file ``<folder>/<model key>/<slice>-<content hash>.pt`` written
-atomically (a crash never leaves a half file under the final name).
+atomically (a crash never leaves a half file under the final name). Lookups and
+insertions hold a lock, so a worker thread may embed ahead while the UI thread
+segments (:mod:`napari_gazeseg.models.embed_ahead`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +73,7 @@ class EmbeddingCache:
         self.folder = None if folder is None else Path(folder)
         self.max_items = int(max_items)
         self._memory: OrderedDict[tuple, ImageEmbedding] = OrderedDict()
+        self._lock = threading.RLock()
         self.hits = 0
         self.misses = 0
 
@@ -85,6 +89,10 @@ class EmbeddingCache:
         return self.folder / model_key / f"{slice_name}-{rgb_hash}.pt"
 
     def get(self, key: tuple[str, str, str]) -> ImageEmbedding | None:
+        with self._lock:
+            return self._get(key)
+
+    def _get(self, key: tuple[str, str, str]) -> ImageEmbedding | None:
         if key in self._memory:
             self._memory.move_to_end(key)
             self.hits += 1
@@ -114,7 +122,7 @@ class EmbeddingCache:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + f".{os.getpid()}.partial")
+        partial = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.partial")
         torch.save(
             {
                 "features": cpu.features.contiguous(),
@@ -126,13 +134,15 @@ class EmbeddingCache:
         os.replace(partial, path)
 
     def clear_memory(self) -> None:
-        self._memory.clear()
+        with self._lock:
+            self._memory.clear()
 
     def __len__(self) -> int:
         return len(self._memory)
 
     def _remember(self, key, embedding: ImageEmbedding) -> None:
-        self._memory[key] = embedding
-        self._memory.move_to_end(key)
-        while len(self._memory) > self.max_items:
-            self._memory.popitem(last=False)
+        with self._lock:
+            self._memory[key] = embedding
+            self._memory.move_to_end(key)
+            while len(self._memory) > self.max_items:
+                self._memory.popitem(last=False)
