@@ -175,6 +175,10 @@ def fixation_sets(draw):
 @given(images=fixation_sets())
 def test_fuzz_every_fixation_comes_back(tmp_path, images):
     path = tmp_path / "fuzz.csv"
+    if any(name in ("." , "NA", "nan", "NaN", "n/a") for name in images):
+        with pytest.raises(ValueError, match="cannot be written"):
+            write_gazemedseg_csv(images, path)
+        return
     write_gazemedseg_csv(images, path)
     back = read_gaze_all(path, format="gazemedseg")
     assert {name: len(f) for name, f in back.items()} == {
@@ -196,7 +200,7 @@ def test_fuzz_valid_edits_keep_every_fixation(tmp_path):
     @given(images=fixation_sets(), data=st.data())
     def check(images, data):
         # An image named "." reads as a missing name (Data Viewer's "no value"): the writer
-        # does not refuse it yet, so it is left out here (see the round-trip test).
+        # refuses it (see the round-trip test), so it is left out here.
         assume(all(name != "." for name in images))
         path = tmp_path / "edited.csv"
         write_gazemedseg_csv(images, path)
@@ -210,6 +214,8 @@ def test_fuzz_valid_edits_keep_every_fixation(tmp_path):
         table = pd.read_csv(path, keep_default_na=False, dtype={"IMAGE": str})
         for name, fixations in back.items():
             mine = table[table["IMAGE"].str.strip() == name]
+            # Fixations are sorted by start (stable); an edited onset digit may reorder lines
+            mine = mine.sort_values("CURRENT_FIX_START", kind="stable")
             np.testing.assert_array_equal(fixations.duration, mine["CURRENT_FIX_DURATION"].to_numpy() / 1000)
         branches["every fixation read"] += 1
 

@@ -302,12 +302,18 @@ def write_gazemedseg_csv(fixations_by_image: dict[str, Fixations], path: str | P
     detectors store it). Positions are normalised as the module docstring says;
     start and duration are written in milliseconds; ``CURRENT_FIX_PUPIL`` is
     left empty. Raises ``ValueError`` for fixations without an image shape or
-    with more than two coordinates.
+    with more than two coordinates, and for image names readers take as missing
+    (``"."``, ``"NA"``, ...).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for name, fixations in fixations_by_image.items():
+        if str(name).strip() in _MISSING:
+            raise ValueError(
+                f"an image named {name!r} cannot be written: GazeMedSeg and EyeLink readers take "
+                f"{name!r} for a missing value; give the image a real name."
+            )
         shape = fixations.image_shape
         if shape is None:
             raise ValueError(
