@@ -11,7 +11,7 @@ from sam_tiny import TINY_TYPE, no_user_checkpoints, tiny_checkpoint  # noqa: F4
 from napari_gazeseg.gaze.fixations import detect_fixations_ivt
 from napari_gazeseg.gaze.simulate import simulate_observer
 from napari_gazeseg.models import GazeSam
-from napari_gazeseg.segmentation import ObjectMask, labels_from_gaze, paint_all, sam_object_masks
+from napari_gazeseg.segmentation import labels_from_gaze, paint_all, sam_object_masks
 
 pytestmark = pytest.mark.gui
 
@@ -270,7 +270,8 @@ def test_the_tuned_detector_reaches_live_sam(recording_viewer, qtbot, scene, tin
     record.toggle_object()
     assert record.recorder.source.wait(timeout=10.0)
     qtbot.waitUntil(lambda: len(received) > 0, timeout=10_000)
-    record.stop_recording()
+    with qtbot.waitSignal(gaze_panel.updated, timeout=20_000, raising=False):
+        record.stop_recording()  # the Gaze layers panel then updates the recording's layers
     qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
     assert {fix.meta["detector"]["velocity_threshold"] for fix in received} == {80.0}
 
@@ -576,3 +577,20 @@ def test_settings_round_trip_and_refuse_what_the_widget_cannot_show(make_napari_
     for wrong in ({"prompt": "eyeballs"}, {"mask": 3}, {"method": "cellpose"}):
         with pytest.raises(ValueError, match="is not one of the widget's choices"):
             widget.settings = replace(chosen, **wrong)
+
+
+def test_live_follows_a_record_panel_opened_again(make_napari_viewer, qtbot, scene, tiny_checkpoint, tmp_path):  # noqa: F811
+    """Closing the Record gaze panel and opening a new one: live updates follow the new one."""
+    viewer = make_napari_viewer()
+    fixations = _open_scene(viewer, scene)
+    first = _record_widget(viewer)
+    widget = _widget(viewer, tiny_checkpoint)
+    widget.set_live(True)
+    viewer.window.remove_dock_widget(first)
+    second = _record_widget(viewer)
+    qtbot.wait(1500)  # the first panel is gone once Qt deletes it; then the new one is found
+    recorder = _announced_recorder(second, scene, tmp_path)
+    recorder.start_object()
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        recorder.fixations_changed.emit(1, fixations.for_object(1))
+    assert widget.status.startswith("Live: ")

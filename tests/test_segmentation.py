@@ -32,7 +32,9 @@ def test_imports_no_napari_qt_or_torch():
         "import napari_gazeseg.segmentation, sys\n"
         "print(sorted(m for m in ('torch', 'napari', 'qtpy', 'PyQt6') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
 
@@ -81,7 +83,12 @@ def test_unknown_mask_choice_is_one_sentence(choice):
     [
         ({}, "cells", (64, 64), None),  # the gaze does not know its image: passes
         ({"image": {"name": "cells", "shape": [64, 64]}}, "cells", (64, 64), None),
-        ({"image": {"name": "Cells.PNG", "shape": [64, 64]}}, "cells", (64, 64), None),  # stem, case
+        (
+            {"image": {"name": "Cells.PNG", "shape": [64, 64]}},
+            "cells",
+            (64, 64),
+            None,
+        ),  # stem, case
         ({"image": {"name": "/data/cells.ome.tif"}}, "cells", (64, 64), None),
         ({"image": {"shape": [64, 64]}}, "stack", (3, 64, 64), None),  # 2D gaze over a stack
         ({"image": {"name": "ihc", "shape": [64, 64]}}, "cells", (64, 64), "'ihc', not 'cells'"),
@@ -116,7 +123,9 @@ def test_gaze_off_the_image_warns_above_the_share(n_off, warned):
 def test_off_image_share_counts_pixel_edges_and_skips_invalid_samples():
     coords = np.array([[-0.5, 0.0], [-0.51, 0.0], [31.49, 63.49], [31.5, 0.0], [np.nan, 1.0]])
     assert off_image_share(coords, (32, 64)) == pytest.approx(2 / 4)
-    recording = GazeRecording(t=np.arange(3.0), coords=[[1, 1], [500, 1], [2, 2]], valid=[True, False, True])
+    recording = GazeRecording(
+        t=np.arange(3.0), coords=[[1, 1], [500, 1], [2, 2]], valid=[True, False, True]
+    )
     assert off_image_warning(recording, (32, 64)) is None  # the invalid far sample does not count
 
 
@@ -159,7 +168,9 @@ def test_sam_object_masks_are_gazesam_per_object_with_stages(scene, tiny_checkpo
 
     fixations = detect_fixations_ivt(scene.recording)
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
-    items = list(sam_object_masks(sam, scene.image, fixations, scene.recording, mask=1, stages=True))
+    items = list(
+        sam_object_masks(sam, scene.image, fixations, scene.recording, mask=1, stages=True)
+    )
     stages = [item.text for item in items if isinstance(item, Stage)]
     masks = [item for item in items if isinstance(item, ObjectMask)]
     ids = fixations.object_ids.tolist()
@@ -170,7 +181,9 @@ def test_sam_object_masks_are_gazesam_per_object_with_stages(scene, tiny_checkpo
     sam.set_image(scene.image)
     for item in masks:
         own = fixations.for_object(item.object_id)
-        np.testing.assert_array_equal(item.mask, sam.segment(own, multimask_output=True, mask_choice=1))
+        np.testing.assert_array_equal(
+            item.mask, sam.segment(own, multimask_output=True, mask_choice=1)
+        )
     labels = paint_all(items, scene.image.shape)
     expected = np.zeros(scene.image.shape, np.int32)
     for item in masks:
@@ -208,7 +221,11 @@ def test_sam_and_gradtrack_pick_the_same_device(monkeypatch):
 
     from napari_gazeseg.models import gradtrack_predict, gradtrack_train, sam_loading
 
-    assert gradtrack_train.resolve_device is sam_loading.resolve_device is gradtrack_predict.resolve_device
+    assert (
+        gradtrack_train.resolve_device
+        is sam_loading.resolve_device
+        is gradtrack_predict.resolve_device
+    )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert gradtrack_train.resolve_device("auto") == torch.device("mps")

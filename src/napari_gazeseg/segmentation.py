@@ -185,7 +185,9 @@ def check_gaze_fits(gaze_ndim: int, image_ndim: int) -> None:
 def _lift(fixations: Fixations, leading: tuple[int, ...]) -> Fixations:
     """2D fixations placed on one slice of a stack (leading coordinates prepended)."""
     coords = np.hstack([np.tile(np.asarray(leading, float), (len(fixations), 1)), fixations.coords])
-    return Fixations(fixations.start, fixations.duration, coords, fixations.object_id, fixations.meta)
+    return Fixations(
+        fixations.start, fixations.duration, coords, fixations.object_id, fixations.meta
+    )
 
 
 def objects_to_segment(
@@ -264,13 +266,19 @@ def sam_masks_for(
     for done, obj in enumerate(objects):
         if obj.slice_index != current:
             if stages:
-                where = f" (slice {', '.join(map(str, obj.slice_index))})" if obj.slice_index else ""
+                where = (
+                    f" (slice {', '.join(map(str, obj.slice_index))})" if obj.slice_index else ""
+                )
                 yield Stage(f"embedding the image{where}", done, total)
-            sam.set_image(np.asarray(image[obj.slice_index]), contrast_limits, obj.slice_index or None)
+            sam.set_image(
+                np.asarray(image[obj.slice_index]), contrast_limits, obj.slice_index or None
+            )
             current = obj.slice_index
         if stages:
             yield Stage(f"object {done + 1} of {total} (label {obj.object_id})", done, total)
-        extra = {} if not clicks or obj.object_id not in clicks else {"clicks": clicks[obj.object_id]}
+        extra = (
+            {} if not clicks or obj.object_id not in clicks else {"clicks": clicks[obj.object_id]}
+        )
         result = sam.segment(obj.fixations, obj.recording, prompt, mask=mask, **extra)
         yield ObjectMask(obj.object_id, obj.slice_index, np.asarray(result, dtype=bool))
 
@@ -300,7 +308,13 @@ def sam_object_masks(
         fixations, recording, image_ndim=image_ndim, object_ids=object_ids, slice_index=slice_index
     )
     yield from sam_masks_for(
-        sam, image, objects, prompt=prompt, mask=mask, contrast_limits=contrast_limits, stages=stages,
+        sam,
+        image,
+        objects,
+        prompt=prompt,
+        mask=mask,
+        contrast_limits=contrast_limits,
+        stages=stages,
         clicks=clicks,
     )
 
@@ -321,7 +335,9 @@ def gradtrack_gaze(
     if fixations.ndim > 2:
         fixations = fixations.on_slice(tuple(slice_index))
     if object_ids is not None:
-        fixations = fixations.select(np.isin(fixations.object_id, sorted({int(i) for i in object_ids})))
+        fixations = fixations.select(
+            np.isin(fixations.object_id, sorted({int(i) for i in object_ids}))
+        )
     if not (fixations.object_id != NO_OBJECT).any():
         raise ValueError(
             "the gaze holds no (chosen) object session with fixations on this slice; "
@@ -357,7 +373,9 @@ def gradtrack_object_masks(
         )
     if stages:
         yield Stage("segmenting the slice with GradTrack", 0, 1)
-    foreground = np.asarray(predictor.predict(np.asarray(image[slice_index]), contrast_limits), bool)
+    foreground = np.asarray(
+        predictor.predict(np.asarray(image[slice_index]), contrast_limits), bool
+    )
     if fixations is None:
         yield ObjectMask(int(foreground_id), slice_index, foreground)
         return
@@ -449,7 +467,9 @@ def paint_mask(labels: np.ndarray, mask: np.ndarray, label_id: int, overwrite: b
         raise ValueError(f"object masks need a label id of 1 or more, got {label_id}.")
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != labels.shape:
-        raise ValueError(f"the mask has shape {mask.shape} but the labels slice has {labels.shape}.")
+        raise ValueError(
+            f"the mask has shape {mask.shape} but the labels slice has {labels.shape}."
+        )
     if labels.dtype.kind in "iu" and label_id > np.iinfo(labels.dtype).max:
         raise ValueError(
             f"label id {label_id} does not fit the labels layer's {labels.dtype}; use a wider dtype."
@@ -518,7 +538,7 @@ def gaze_image_mismatch(
         reasons.append(f"{str(name)!r}, not {str(image_name)!r}")
     if shape:
         shape = tuple(int(s) for s in shape)
-        compared = image_shape[-len(shape):] if len(shape) < len(image_shape) else image_shape
+        compared = image_shape[-len(shape) :] if len(shape) < len(image_shape) else image_shape
         if shape != compared:
             reasons.append(f"of shape {shape}, not {image_shape}")
     if not reasons:
@@ -535,7 +555,7 @@ def off_image_share(coords: np.ndarray, image_shape: Sequence[int]) -> float:
     coords = coords[np.isfinite(coords).all(axis=1)]
     if not len(coords):
         return 0.0
-    shape = np.asarray(tuple(image_shape)[-coords.shape[1]:], dtype=float)
+    shape = np.asarray(tuple(image_shape)[-coords.shape[1] :], dtype=float)
     inside = ((coords >= -0.5) & (coords < shape - 0.5)).all(axis=1)
     return float(1.0 - inside.mean())
 
@@ -568,4 +588,3 @@ def problems_of(masks: Iterable[ObjectMask]) -> list[str]:
         if problem:
             found.append(f"label {item.object_id}: {problem}")
     return found
-

@@ -89,7 +89,13 @@ PROMPT_CHOICES = (
     "fixations+blurred_gaze",
 )
 #: The SAM mask choices as shown -> as ``GazeSam.segment(mask=...)`` takes them.
-_MASK_CHOICES = {"best score": "best", "mask 1": 0, "mask 2": 1, "mask 3": 2, "single mask": "single"}
+_MASK_CHOICES = {
+    "best score": "best",
+    "mask 1": 0,
+    "mask 2": 1,
+    "mask 3": 2,
+    "single mask": "single",
+}
 _NEW_LAYER = "new Labels layer"
 #: Seconds between looks for the Record gaze panel while live updates wait for one.
 _FIND_RECORDER_MS = 1000
@@ -354,11 +360,15 @@ class SegmentWithGazeWidget(QWidget):
             self._method: settings.method,
             self._model_type: settings.model_type,
             self._prompt: settings.prompt,
-            self._mask_choice: {value: name for name, value in _MASK_CHOICES.items()}.get(settings.mask),
+            self._mask_choice: {value: name for name, value in _MASK_CHOICES.items()}.get(
+                settings.mask
+            ),
         }
         for box, value in choices.items():  # all checked before any is set
             if box.findText(str(value)) < 0:
-                raise ValueError(f"{value!r} is not one of the widget's choices ({box.itemText(0)}, ...).")
+                raise ValueError(
+                    f"{value!r} is not one of the widget's choices ({box.itemText(0)}, ...)."
+                )
         for box, value in choices.items():
             box.setCurrentText(str(value))
         self._checkpoint.setText(settings.checkpoint or "")
@@ -396,8 +406,10 @@ class SegmentWithGazeWidget(QWidget):
                 total = 1
             else:
                 job = self._sam_job(image_layer)
-                planned = None if job is None else (
-                    (_sam_worker, self._sam_holder, self._sam_settings(), job), {}
+                planned = (
+                    None
+                    if job is None
+                    else ((_sam_worker, self._sam_holder, self._sam_settings(), job), {})
                 )
                 total = 0 if job is None else len(job.objects)
             if planned is None:
@@ -408,7 +420,9 @@ class SegmentWithGazeWidget(QWidget):
             return None
         args, kwargs = planned
         if kwargs.get("foreground_id") == NO_OBJECT:  # the whole foreground: the next free label
-            kwargs["foreground_id"] = int(labels.data.max(initial=0)) + 1 if labels is not None else 1
+            kwargs["foreground_id"] = (
+                int(labels.data.max(initial=0)) + 1 if labels is not None else 1
+            )
         worker = create_worker(*args, **kwargs, _ignore_errors=True)  # errors go to _report
         self._begin(total)
         worker.yielded.connect(partial(self._on_yielded, _Output(self, image_layer, labels)))
@@ -491,12 +505,15 @@ class SegmentWithGazeWidget(QWidget):
         data_point = np.asarray(image_layer.world_to_data(self._viewer.dims.point), float)
         shape = self._spatial(image_layer).shape
         return tuple(
-            int(np.clip(np.round(data_point[axis]), 0, shape[axis] - 1)) for axis in range(n_leading)
+            int(np.clip(np.round(data_point[axis]), 0, shape[axis] - 1))
+            for axis in range(n_leading)
         )
 
     def _sam_job(self, image_layer) -> _SamJob | None:
         fixations, recording, meta = self._gaze_data()
-        if not self._gaze_is_for(image_layer, meta, recording if recording is not None else fixations):
+        if not self._gaze_is_for(
+            image_layer, meta, recording if recording is not None else fixations
+        ):
             return None
         return self._make_sam_job(image_layer, fixations, recording, self._chosen_objects())
 
@@ -507,7 +524,9 @@ class SegmentWithGazeWidget(QWidget):
             recording,
             image_ndim=ndim,
             object_ids=object_ids,
-            slice_index=self._current_leading(image_layer, ndim - 2) if fixations.ndim == 2 else None,
+            slice_index=self._current_leading(image_layer, ndim - 2)
+            if fixations.ndim == 2
+            else None,
         )
         return _SamJob(
             image=self._spatial(image_layer),
@@ -540,15 +559,23 @@ class SegmentWithGazeWidget(QWidget):
                     "or untick 'One label per object looked at' to label the whole foreground."
                 )
             fixations, recording, meta = self._gaze_data()
-            if not self._gaze_is_for(image_layer, meta, recording if recording is not None else fixations):
+            if not self._gaze_is_for(
+                image_layer, meta, recording if recording is not None else fixations
+            ):
                 return None
             try:
                 fixations = gradtrack_gaze(
-                    fixations, image_ndim=ndim, slice_index=leading, object_ids=self._chosen_objects()
+                    fixations,
+                    image_ndim=ndim,
+                    slice_index=leading,
+                    object_ids=self._chosen_objects(),
                 )
             except ValueError as err:
                 raise ValueError(
-                    str(err).replace("label the whole foreground instead", "untick 'One label per object looked at'")
+                    str(err).replace(
+                        "label the whole foreground instead",
+                        "untick 'One label per object looked at'",
+                    )
                 ) from None
         key = (self._checkpoint.text().strip() or None, "auto")
         return (
@@ -699,27 +726,28 @@ class SegmentWithGazeWidget(QWidget):
     def _on_live_toggled(self, on: bool) -> None:
         if on:
             self._connect_record_widget()
+            self._find_recorder.start()  # also notices the panel closed and opened again
         else:
             self._find_recorder.stop()
 
     def _connect_record_widget(self) -> None:
-        """Follow the Record gaze panel's recordings (looked for until one is docked)."""
+        """Follow the Record gaze panel docked in this window (the one held while it stays docked)."""
         from .record_widget import RecordGazeWidget
 
-        if self._record_widget is not None:
-            self._find_recorder.stop()
+        docked = _docked_widgets(self._viewer)
+        held = self._record_widget
+        if held is not None and any(widget is held for widget in docked):
             return
-        found = next(
-            (w for w in _docked_widgets(self._viewer) if isinstance(w, RecordGazeWidget)), None
-        )
+        if held is not None:  # that panel was closed
+            held.recording_started.disconnect(self._follow_recorder)
+            self._record_widget = None
+        found = next((w for w in docked if isinstance(w, RecordGazeWidget)), None)
         if found is None:
-            if not self._find_recorder.isActive():
+            if held is not None or not self._status.text():
                 self._status.setText(
                     "Update while recording follows the Record gaze panel; open it to record."
                 )
-                self._find_recorder.start()
             return
-        self._find_recorder.stop()
         self._record_widget = found
         found.recording_started.connect(self._follow_recorder)
         if found.recorder is not None:
@@ -792,7 +820,9 @@ class SegmentWithGazeWidget(QWidget):
         except ValueError as err:
             self._report(str(err))
             return
-        worker = create_worker(_sam_worker, self._sam_holder, self._sam_settings(), job, _ignore_errors=True)
+        worker = create_worker(
+            _sam_worker, self._sam_holder, self._sam_settings(), job, _ignore_errors=True
+        )
         worker.yielded.connect(partial(self._on_live_yielded, output))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_live_finished)
@@ -804,7 +834,9 @@ class SegmentWithGazeWidget(QWidget):
             self._painted, self._problems = [], []
             self._paint(output, item)
             self._status.setText(
-                f"Live: label {self._painted[0]}." if self._painted else f"Live: {self._problems[0]}."
+                f"Live: label {self._painted[0]}."
+                if self._painted
+                else f"Live: {self._problems[0]}."
             )
 
     def _on_live_finished(self) -> None:
