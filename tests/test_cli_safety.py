@@ -200,8 +200,9 @@ def sam_run(dataset, tiny_checkpoint, tmp_path_factory):  # noqa: F811
     return out
 
 
-@pytest.mark.parametrize("damage", ["empty", "garbage", "truncated", "flipped bytes", "foreign dict", "a list",
-                                    "zip of text", "a folder", "changed weights", "sam wrong shapes"])
+# the reading code is shared with train's: a representative subset (each case loads tiny SAM)
+@pytest.mark.parametrize("damage", ["empty", "truncated", "flipped bytes", "foreign dict", "a folder",
+                                    "changed weights", "sam wrong shapes"])
 def test_train_sam_resume_on_a_damaged_last_pt_is_one_sentence(
     dataset, tiny_checkpoint, sam_run, tmp_path, capsys, damage  # noqa: F811
 ):
@@ -342,7 +343,7 @@ def test_a_corrupt_png_in_the_dataset_is_one_sentence(
 ):
     broken = tmp_path / "broken"
     shutil.copytree(dataset, broken, ignore=shutil.ignore_patterns(".gazeseg-cache"))
-    image = sorted((broken / "images").glob("*.png"))[-1]
+    image = sorted((broken / "images").glob("*.png"))[0]  # read first: no maps or embeddings made before
     if content == "truncated":
         content = image.read_bytes()[: image.stat().st_size // 2]
     image.write_bytes(content)
