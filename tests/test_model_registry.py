@@ -275,3 +275,21 @@ def test_importing_the_registry_touches_no_network_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_raising_from_the_progress_callback_cancels_and_keeps_the_partial(server, cache, checkpoint_bytes):
+    item = _entry(server, checkpoint_bytes)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_after_the_first_chunk(done, total):
+        if done > 0:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        registry.download(item, progress=cancel_after_the_first_chunk)
+    assert _leftovers(cache) == [item.file_name + ".part"]
+    server.log.clear()
+    assert registry.download(item).read_bytes() == checkpoint_bytes
+    assert server.log[0][1].startswith("bytes=") and _leftovers(cache) == [item.file_name]

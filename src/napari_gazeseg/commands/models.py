@@ -81,15 +81,14 @@ def _download(args, registry) -> int:
 
 
 def _verify(args, registry) -> int:
-    names = args.names or [item.name for item in registry.entries() if registry.is_downloaded(item, args.dir)
-                           or registry.verify(item, args.dir).status != "missing"]
-    if not names:
+    chosen = [registry.entry(name) for name in args.names] if args.names else registry.entries()
+    results = [registry.verify(item, args.dir) for item in chosen]  # each file hashed once
+    if not args.names:
+        results = [result for result in results if result.status != "missing"]
+    if not results:
         print("no model is downloaded; `gazeseg models download NAME` fetches one.")
         return 0
-    bad = 0
-    for name in names:
-        result = registry.verify(name, args.dir)
+    for result in results:
         where = f" {result.path}" if result.path else ""
-        print(f"{name}: {result.status} ({result.detail}){where}")
-        bad += result.status != "ok"
-    return 1 if bad else 0
+        print(f"{result.entry.name}: {result.status} ({result.detail}){where}")
+    return 1 if any(result.status != "ok" for result in results) else 0
