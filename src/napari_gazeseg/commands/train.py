@@ -22,7 +22,7 @@ import os
 from dataclasses import fields
 from pathlib import Path
 
-from ..models.gradtrack_losses import METHODS
+from ..models.gradtrack_methods import METHODS
 
 _DEFAULTS = {
     "method": "gradtrack",

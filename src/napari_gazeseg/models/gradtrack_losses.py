@@ -114,7 +114,7 @@ def gradtrack_loss(
 
 
 #: Training methods: GradTrack, the paper's gaze baselines and the supervised ceiling.
-METHODS = ("gradtrack", "vam", "vam_crf", "gazemedseg", "supervised")
+from .gradtrack_methods import METHODS  # noqa: E402  (one place, importable without torch)
 
 
 def method_loss(
