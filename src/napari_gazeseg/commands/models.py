@@ -48,8 +48,8 @@ def _list(args, registry) -> int:
     rows = []
     for item in registry.entries():
         here = registry.is_downloaded(item, args.dir)
-        status = "downloaded" if here else f"will download ({registry._size_text(item.size)})"
-        rows.append((item.name, item.family, item.architecture, registry._size_text(item.size), status,
+        status = "downloaded" if here else f"will download ({registry.size_text(item.size)})"
+        rows.append((item.name, item.family, item.architecture, registry.size_text(item.size), status,
                      item.licence.split(" (")[0].split(";")[0]))
     header = ("NAME", "FAMILY", "ARCH", "SIZE", "STATUS", "LICENCE")
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]

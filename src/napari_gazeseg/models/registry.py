@@ -53,6 +53,7 @@ __all__ = [
     "entry",
     "is_downloaded",
     "models_dir",
+    "size_text",
     "user_cache_dir",
     "verify",
 ]
@@ -309,7 +310,8 @@ def checkpoint_path(model: str | ModelEntry | os.PathLike, folder: str | os.Path
 # ------------------------------------------------------------------------------- download
 
 
-def _size_text(size: int | None) -> str:
+def size_text(size: int | None) -> str:
+    """``375.0 MB``-style text for a byte count (``size unknown`` for None), for lists and combos."""
     if size is None:
         return "size unknown"
     for unit in ("B", "KB", "MB", "GB"):
@@ -349,7 +351,7 @@ class _ResumingDownloader:
             break
         else:
             done = self.partial.stat().st_size if self.partial.exists() else 0
-            raise _Interrupted(f"{type(last_error).__name__} after {_size_text(done)}")
+            raise _Interrupted(f"{type(last_error).__name__} after {size_text(done)}")
         os.replace(self.partial, output_file)
 
     def _transfer(self, requests, url: str) -> None:
@@ -458,7 +460,7 @@ def download(
             return final
         done = partial.stat().st_size if partial.exists() else 0
         kept = (
-            f"{_size_text(done)} are kept in {partial.name}: run `gazeseg models download {item.name}` "
+            f"{size_text(done)} are kept in {partial.name}: run `gazeseg models download {item.name}` "
             "again to resume"
             if done
             else f"try `gazeseg models download {item.name}` again later"
