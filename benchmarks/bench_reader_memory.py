@@ -40,7 +40,10 @@ import gc, json, os, sys, time
 import numpy, pandas
 from napari_gazeseg.gaze.formats import read_gaze_all
 from napari_gazeseg._napari.reader import read_gaze_layers
-import napari.utils.colormaps  # what building layers imports: not the file's cost
+import napari, napari.utils.colormaps  # what building layers imports: not the file's cost
+import napari_gazeseg._napari._deleted_visuals_guard, napari_gazeseg._napari.layers
+import napari_gazeseg.gaze.fixations, napari_gazeseg.gaze.maps, scipy.fft, scipy.ndimage
+napari.current_viewer()  # imports the viewer's modules, as the reader's first call does
 
 stage, path, use_tracemalloc = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 
@@ -179,17 +182,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1200.0)
     parser.add_argument("--formats", default="native,tobii")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--folder", help="keep the files here and reuse them (default: a temporary folder)")
     args = parser.parse_args()
     n = int(round(args.minutes * 60 * args.rate))
     print(f"{args.minutes:g} min at {args.rate:g} Hz: {n} samples")
     what = "tracemalloc peak" if args.tracemalloc else "peak RSS added"
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(args.folder or temporary)
+        folder.mkdir(parents=True, exist_ok=True)
         for kind in args.formats.split(","):
-            path = Path(folder) / ("bench.gaze.tsv" if kind == "native" else "export.tsv")
+            stem = f"{kind}-{args.minutes:g}min-{args.rate:g}hz"
+            path = folder / (f"{stem}.gaze.tsv" if kind == "native" else f"{stem}.tsv")
             start = time.perf_counter()
-            (write_native if kind == "native" else write_tobii)(path, n, args.rate)
+            if not (args.folder and path.is_file()):
+                (write_native if kind == "native" else write_tobii)(path, n, args.rate)
             size = path.stat().st_size
-            print(f"\n{kind}: {size / 2**20:.0f} MiB written in {time.perf_counter() - start:.0f} s")
+            print(f"\n{kind}: {size / 2**20:.0f} MiB, made in {time.perf_counter() - start:.0f} s")
             arrays = None
             for stage in ("read", "reader"):
                 result = _measure(stage, path, args.tracemalloc)
@@ -199,7 +207,8 @@ def main() -> None:
                     f"{result['peak'] / arrays:4.2f} x the arrays ({arrays / 2**20:.0f} MiB), "
                     f"{result['peak'] / size:4.2f} x the file; {result['seconds']:.1f} s"
                 )
-            os.remove(path)
+            if not args.folder:
+                os.remove(path)
 
 
 if __name__ == "__main__":

@@ -165,10 +165,10 @@ def _check_coordinates(path: str, name: str, item: GazeRecording | Fixations) ->
 
     from ..gaze.formats._errors import format_error
 
-    coords = item.coords if isinstance(item, Fixations) else item.coords[item.valid]
-    if coords.size == 0:
+    coords = item.coords  # NaN where a sample is invalid: nanmin/nanmax copy nothing
+    if coords.size == 0 or np.isnan(coords).all():
         return
-    farthest = float(np.nanmax(np.abs(coords)))
+    farthest = max(abs(float(np.nanmin(coords))), abs(float(np.nanmax(coords))))
     if farthest > FARTHEST_DRAWABLE_PX:
         what = "a fixation" if isinstance(item, Fixations) else "a gaze sample"
         raise format_error(
