@@ -14,6 +14,11 @@ Measures, in one run on one machine, and prints ratios:
    recomputes fixations, scanpath and heatmap off the UI thread and updates the
    layers in place (raw gaze shown, then hidden), against the naive way: the
    same work on the UI thread, then removing and re-adding the layers.
+3. The scanpath's in-place update alone: the Vectors layer of segments
+   (:func:`scanpath_layer`) against the same scanpath as one Shapes path per
+   run (what it was before), on the UI thread, best of a few.
+
+``--widget-only`` skips 1 (the raw gaze part, the slowest under Xvfb).
 """
 
 from __future__ import annotations
@@ -58,13 +63,8 @@ def _best(function, repeats: int = 3) -> float:
 
 def main() -> None:
     import napari
-    from napari.layers import Layer
     from qtpy.QtWidgets import QApplication
 
-    from napari_gazeseg._napari._gaze_compute import FixationSettings, HeatmapSettings, LayerJob, compute_layers
-    from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
-    from napari_gazeseg._napari.layers import gaze_layer, gaze_layers, layer_kind
-    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
     from napari_gazeseg.gaze.simulate import simulate_observer
 
     scene = simulate_observer("cells", shape=(1024, 1024), n_objects=150, seed=0)
@@ -80,8 +80,20 @@ def main() -> None:
         viewer.camera.center = (float(np.random.uniform(200, 800)), float(np.random.uniform(200, 800)))
         viewer.screenshot(canvas_only=True)
 
-    # 1. full against decimated raw gaze
     viewer.screenshot(canvas_only=True)
+    if "--widget-only" not in sys.argv:
+        _raw_gaze(viewer, recording, decimated, pan)
+    _widget(viewer, app, recording)
+    _scanpath(viewer, recording)
+    viewer.close()
+
+
+def _raw_gaze(viewer, recording, decimated, pan) -> None:
+    """1. full against decimated raw gaze."""
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari.layers import gaze_layer
+
     baseline = _best(pan, repeats=5)
     print(f"image only: redraw {baseline * 1e3:6.1f} ms")
     results = {}
@@ -102,11 +114,29 @@ def main() -> None:
           f"redraw {full[2] / thin[2]:.2f}x, redraw time the gaze adds "
           f"{(full[2] - baseline) / max(thin[2] - baseline, 1e-9):.2f}x")
 
-    # 2. the widget's threaded in-place update against the naive UI-thread rebuild
+
+def _widget(viewer, app, recording) -> None:
+    """2. the widget's threaded in-place update against the naive UI-thread rebuild."""
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari._gaze_compute import FixationSettings, HeatmapSettings, LayerJob, compute_layers
+    from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
+    from napari_gazeseg._napari.layers import gaze_layers, layer_kind
+    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+
     fixations = detect_fixations_ivt(recording)
     for data in gaze_layers(recording, fixations, name="cells", visible=("gaze", "fixations", "scanpath", "heatmap")):
         viewer.add_layer(Layer.create(*data))
     widget = GazeLayersWidget(viewer)
+    applied = []  # seconds of each _apply: our layer updates on the UI thread, without the canvas paint
+    apply = widget._apply
+
+    def timed_apply(*args, **kwargs):
+        start = time.perf_counter()
+        apply(*args, **kwargs)
+        applied.append(time.perf_counter() - start)
+
+    widget._apply = timed_apply
     updates = []
     widget.updated.connect(lambda: updates.append(time.perf_counter()))
     threaded_gaps = []
@@ -116,6 +146,7 @@ def main() -> None:
             _ticks_during(app, lambda v=value: widget._velocity.setValue(v), lambda c=count: len(updates) > c)
         )
     threaded = float(np.median(threaded_gaps))
+    applied_shown, applied[:] = list(applied), []
     widget.group_layers()["gaze"].visible = False  # as gaze_layers opens recordings this long
     hidden_gaps = []
     for value in (50.0, 70.0, 95.0):
@@ -124,6 +155,7 @@ def main() -> None:
             _ticks_during(app, lambda v=value: widget._velocity.setValue(v), lambda c=count: len(updates) > c)
         )
     hidden = float(np.median(hidden_gaps))
+    applied_hidden = list(applied)
     widget.group_layers()["gaze"].visible = True
 
     def naive(value: float) -> None:
@@ -145,7 +177,61 @@ def main() -> None:
           f"naive rebuild on the UI thread {blocked * 1e3:.0f} ms, ratio naive/widget {blocked / threaded:.1f}x")
     print(f"  with the raw gaze hidden (the default this long): widget {hidden * 1e3:.0f} ms, "
           f"{threaded / hidden:.1f}x less than with it shown")
-    viewer.close()
+    print(f"  largest blocks per move, shown: {', '.join(f'{g * 1e3:.0f}' for g in threaded_gaps)} ms; "
+          f"hidden: {', '.join(f'{g * 1e3:.0f}' for g in hidden_gaps)} ms")
+    print(f"  of which the widget's layer updates (largest _apply call, no paint): shown "
+          f"{max(applied_shown) * 1e3:.0f} ms, hidden {max(applied_hidden) * 1e3:.0f} ms; the rest is "
+          "the canvas paint (software OpenGL under Xvfb, and vispy laying out the fixation numbers)")
+
+
+def _shapes_scanpath(layer_data):
+    """The same scanpath as the former layer: one Shapes path per run (kwargs of the Vectors one)."""
+    data, kwargs, _type = layer_data
+    features = kwargs["features"]
+    paths, firsts = [], np.flatnonzero(np.r_[True, np.diff(features["first_fixation"]) != 0])
+    bounds = list(firsts) + [len(data)]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        paths.append(np.vstack([data[a:b, 0], data[b - 1, 0] + data[b - 1, 1]]))
+    colors = kwargs["edge_color"][firsts] if len(data) else "white"
+    return paths, colors, features.iloc[firsts].reset_index(drop=True)
+
+
+def _scanpath(viewer, recording) -> None:
+    """3. the scanpath's in-place update: Vectors segments against Shapes paths."""
+    from napari.layers import Layer
+
+    from napari_gazeseg._napari.layers import scanpath_layer, update_layer
+    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+
+    built = [scanpath_layer(detect_fixations_ivt(recording, velocity_threshold=v), image_shape=(1024, 1024))
+             for v in (45.0, 60.0, 90.0)]
+    if built[0][2] != "vectors":  # run on a checkout from before the Vectors scanpath
+        print("scanpath is not a Vectors layer here: part 3 skipped")
+        return
+    vectors = viewer.add_layer(Layer.create(*built[0]))
+    paths, colors, features = _shapes_scanpath(built[0])
+    shapes = viewer.add_shapes(paths, shape_type="path", edge_color=colors, features=features,
+                               edge_width=built[0][1]["edge_width"])
+
+    def as_shapes(layer_data):
+        paths, colors, features = _shapes_scanpath(layer_data)
+        shapes.data = []
+        shapes.add(paths, shape_type="path", edge_color=colors)
+        shapes.features = features
+
+    times = {"vectors": [], "shapes": []}
+    for layer_data in built[1:] + built[:1]:
+        for label, update in (("vectors", lambda d=layer_data: update_layer(vectors, d)),
+                              ("shapes", lambda d=layer_data: as_shapes(d))):
+            start = time.perf_counter()
+            update()
+            times[label].append(time.perf_counter() - start)
+    vec, sha = min(times["vectors"]), min(times["shapes"])
+    print(f"scanpath update in place ({len(built[1][0])} segments, "
+          f"{len(_shapes_scanpath(built[1])[0])} paths): Vectors {vec * 1e3:.0f} ms, "
+          f"Shapes paths {sha * 1e3:.0f} ms, ratio Shapes/Vectors {sha / vec:.1f}x")
+    viewer.layers.remove(vectors)
+    viewer.layers.remove(shapes)
 
 
 if __name__ == "__main__":
