@@ -1,0 +1,144 @@
+"""How long opening a long native gaze file blocks napari's UI thread.
+
+Run ``.venv/bin/python benchmarks/bench_open.py [--repeats 2]``; without a
+display it runs itself again under ``xvfb-run``.
+
+Writes the 11-minute, 150-object synthetic recording of
+``bench_gaze_layers.py`` (~81 000 samples at 120 Hz) as a native
+``.gaze.tsv``, then opens it in a real viewer over its image the way a user
+does (``viewer.open(path, plugin="napari-gazeseg")``: napari calls our reader
+on the UI thread and builds the layers there), and measures:
+
+* the largest gap between ticks of a 5 ms Qt timer from the open until the
+  canvas has drawn the new layers: how long the UI froze in one piece;
+* what the reader's stages cost, each timed on its own in the same run:
+  reading the file (``read_gaze_all``), detecting fixations, building the
+  layers' data (``read_gaze_layers``: read + fixations + heatmap + layer
+  data), and napari building the layers from that data (``Layer.create``);
+* as the peer, napari opening a CSV of the same samples' coordinates as a
+  plain Points layer through its own builtin reader;
+* the rest of the block: napari adding the layers to the viewer and painting.
+
+Figures depend on the machine's load; ratios between stages of one run do not
+(much). The target (issue 11): the UI blocked for at most 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def _largest_gap(app, run, settle_s: float = 0.3) -> float:
+    """Largest gap (s) between 5 ms timer ticks while ``run()`` works and the events it posts settle."""
+    from qtpy.QtCore import QTimer
+
+    stamps = [time.perf_counter()]
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer.start()
+    app.processEvents()
+    run()
+    end = time.perf_counter() + settle_s
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    stamps.append(time.perf_counter())
+    return float(np.max(np.diff(stamps)))
+
+
+def _best(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    import napari
+    from napari.layers import Layer
+    from qtpy.QtWidgets import QApplication
+
+    from napari_gazeseg._napari.reader import read_gaze_layers
+    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+    from napari_gazeseg.gaze.formats import read_gaze_all
+    from napari_gazeseg.gaze.formats.native import write_native
+    from napari_gazeseg.gaze.simulate import simulate_observer
+
+    scene = simulate_observer("cells", shape=(1024, 1024), n_objects=150, seed=0)
+    recording = scene.recording
+    folder = tempfile.mkdtemp(prefix="bench_open_")
+    path = os.path.join(folder, "cells.gaze.tsv")
+    write_native(recording, path)
+    peer = os.path.join(folder, "cells_points.csv")
+    valid = recording.coords[recording.valid]
+    with open(peer, "w") as file:  # napari's builtin points CSV: index, axis-0, axis-1
+        file.write("index,axis-0,axis-1\n")
+        np.savetxt(file, np.column_stack([np.arange(len(valid)), valid]), fmt=["%d", "%.3f", "%.3f"], delimiter=",")
+    print(f"file: {len(recording)} samples, {os.path.getsize(path) / 1e6:.1f} MB; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+    viewer = napari.Viewer()
+    app = QApplication.instance()
+    viewer.add_image(scene.image, name="cells")
+    viewer.screenshot(canvas_only=True)
+
+    def opened(reader_path, plugin):
+        def run():
+            added = viewer.open(reader_path, plugin=plugin)
+            assert added, "nothing opened"
+        return run
+
+    def clear():
+        for layer in [layer for layer in viewer.layers if layer.name != "cells"]:
+            viewer.layers.remove(layer)
+        app.processEvents()
+
+    ours, theirs = [], []
+    for _ in range(args.repeats):
+        ours.append(_largest_gap(app, opened(path, "napari-gazeseg")))
+        clear()
+        theirs.append(_largest_gap(app, opened(peer, "napari")))
+        clear()
+
+    read = _best(lambda: read_gaze_all(path), args.repeats)
+    contents = read_gaze_all(path)
+    fixations = _best(lambda: detect_fixations_ivt(next(iter(contents.values()))), args.repeats)
+    layer_data = read_gaze_layers(path)
+    reader = _best(lambda: read_gaze_layers(path), args.repeats)
+    create = _best(lambda: [Layer.create(*data) for data in layer_data], args.repeats)
+    viewer.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+    block = min(ours)
+    print(f"UI thread blocked by viewer.open: ours {block * 1e3:.0f} ms (runs: "
+          f"{', '.join(f'{g * 1e3:.0f}' for g in ours)}), napari's points CSV of the same samples "
+          f"{min(theirs) * 1e3:.0f} ms, ratio ours/peer {block / min(theirs):.1f}x")
+    print(f"  stages (best of {args.repeats}): read_gaze_all {read * 1e3:.0f} ms, fixations {fixations * 1e3:.0f} ms, "
+          f"read_gaze_layers (read + fixations + heatmap + layer data) {reader * 1e3:.0f} ms, "
+          f"napari Layer.create of its {len(layer_data)} layers {create * 1e3:.0f} ms")
+    rest = block - reader - create
+    print(f"  share of the block: our reader {reader / block:.0%}, napari building the layers {create / block:.0%}, "
+          f"the rest ({rest * 1e3:.0f} ms, {rest / block:.0%}) napari adding them to the viewer: its 'Adding layers' "
+          "progress bar processes events after each layer, so the canvas (software OpenGL under Xvfb, vispy laying "
+          "out the fixation numbers) repaints while the file opens")
+
+
+if __name__ == "__main__":
+    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        os.execvp("xvfb-run", ["xvfb-run", "-a", sys.executable, *sys.argv])
+    main()
