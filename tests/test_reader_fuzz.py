@@ -32,8 +32,6 @@ from napari_gazeseg._napari.reader import get_reader, read_gaze_layers
 from napari_gazeseg.gaze.formats import GazeFormatError, write_gaze
 from napari_gazeseg.gaze.recording import GazeRecording
 
-pytestmark = pytest.mark.slow
-
 #: Files per run (about 0.15 s each on one core); GAZESEG_FUZZ_EXAMPLES runs more.
 EXAMPLES = int(os.environ.get("GAZESEG_FUZZ_EXAMPLES", "120"))
 
