@@ -1,8 +1,12 @@
-"""`gazeseg embed`: a dataset's SAM embedding cache, in one process or shared out by rank (tiny SAM, CPU)."""
+"""Ahead of time and across processes (tiny SAM, CPU): `gazeseg embed` fills a dataset's
+embedding cache in one process or shared out by rank; `train-sam` with 2 gloo processes
+trains the model one process trains."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -106,3 +110,65 @@ def test_two_ranks_fill_the_same_cache_as_one_process(dataset, tiny_checkpoint, 
     assert list(two) == list(one) and len(one) == 5  # no partial files, no extra entries
     for name in one:
         np.testing.assert_array_equal(two[name].numpy(), one[name].numpy())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _finetune_config(dataset, checkpoint, out, cache):
+    from napari_gazeseg.models.sam_finetune import SamFinetuneConfig
+
+    return SamFinetuneConfig(
+        dataset=str(dataset), out=str(out), model_type=TINY_TYPE, checkpoint=str(checkpoint),
+        epochs=2, warmup_steps=2, device="cpu", cache_dir=str(cache), seed=3,
+    )
+
+
+def _finetune_worker(rank: int, world: int, port: int, dataset, checkpoint, out, cache) -> None:
+    from napari_gazeseg.models.sam_finetune import finetune_sam
+    from napari_gazeseg.models.sam_loading import register_sam_builder
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    register_sam_builder(TINY_TYPE, build_tiny_sam, TINY_FILE)
+    finetune_sam(_finetune_config(dataset, checkpoint, out, cache))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_train_sam_with_two_gloo_processes_trains_what_one_process_trains(dataset, tiny_checkpoint, tmp_path):  # noqa: F811
+    """Each step's objects are shared out between the ranks and the gradients summed: same model."""
+    from napari_gazeseg.models.sam_finetune import finetune_sam
+
+    torch.set_num_threads(1)
+    finetune_sam(_finetune_config(dataset, tiny_checkpoint, tmp_path / "one", tmp_path / "cache1"))
+    mp.spawn(
+        _finetune_worker,
+        args=(2, _free_port(), dataset, tiny_checkpoint, tmp_path / "two", tmp_path / "cache2"),
+        nprocs=2,
+        join=True,
+    )
+    one = torch.load(tmp_path / "one" / "model.pt", weights_only=True)
+    two = torch.load(tmp_path / "two" / "model.pt", weights_only=True)
+    start = torch.load(tiny_checkpoint, weights_only=True)
+    moved = 0
+    for part in ("prompt_encoder", "mask_decoder"):
+        for name, value in one[part].items():
+            if name.endswith("k_proj.bias"):
+                # softmax ignores a bias added to every key: its true gradient is 0, its float
+                # gradient is rounding noise, which Adam turns into steps of +-lr either way
+                continue
+            torch.testing.assert_close(two[part][name], value, rtol=1e-4, atol=1e-5)
+            moved += int(not torch.equal(value, start[f"{part}.{name}"]))
+    assert moved > 10  # training changed the weights, so the agreement is not trivial
+    lines = [json.loads(line) for line in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
+    shared = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in shared] == [1, 2]
+    for a, b in zip(lines, shared):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    # the two ranks shared the embedding work: the cache holds each image once
+    assert len(list((tmp_path / "cache2").rglob("*.pt"))) == 5

@@ -8,12 +8,18 @@ Writes ``OUT/model.pt`` (prompt encoder + mask decoder only; use it with
 ``OUT/last.pt`` (``--resume`` continues from it) and ``OUT/metrics.jsonl``.
 An ``OUT`` that already holds a run is refused unless ``--resume`` or
 ``--overwrite`` says what to do with it. Runs on the GPU when there is one (``--device auto``), else on the CPU.
+
+Several GPUs (or CPU processes): ``torchrun --nproc_per_node N -m
+napari_gazeseg.cli train-sam DATASET --out OUT``; the ranks share out the
+embeddings and each step's objects, and train the model one process trains
+(see :mod:`napari_gazeseg.models.sam_finetune`); only rank 0 writes and reports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from .train import add_run_folder_arguments, check_run_folder, interrupted_note
@@ -95,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     check_run_folder(args.out, args.resume, args.overwrite, resume_needs_last=True)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports for all
+        args.quiet = True
     bars: dict[str, tqdm] = {}
 
     def on_embed(done: int, total: int) -> None:
@@ -124,5 +132,6 @@ def run(args: argparse.Namespace) -> int:
     path = finetune_sam(config, args.resume, on_step, on_epoch, on_embed)
     for bar in bars.values():
         bar.close()
-    print(f"wrote {Path(path)}", flush=True)
+    if not args.quiet or int(os.environ.get("RANK", "0")) == 0:
+        print(f"wrote {Path(path)}", flush=True)
     return 0

@@ -23,6 +23,18 @@ anything of it is saved (``last.pt`` keeps the last good epoch); each metrics
 line is written whole (one ``write``) before ``last.pt``, which commits the
 epoch, and a resume drops the lines of epochs it repeats; a damaged or foreign
 ``last.pt`` is refused in one sentence before SAM is loaded.
+
+Data parallel (``torchrun --nproc_per_node N -m napari_gazeseg.cli train-sam``;
+gloo on CPUs, NCCL on GPUs, one GPU per ``LOCAL_RANK``): the embeddings are
+computed shared out (rank ``r`` embeds every ``N``-th image into the common
+cache). Every rank then walks the same steps in the same order, and each step's
+objects are shared out among the ranks: rank ``r`` decodes the step's objects
+``r, r + N, ...``, its loss weighted by its share of them, and the gradients are
+summed across ranks before the optimiser step. As the loss is a mean over
+objects, this is the single-process gradient (up to float summation order), so
+N processes train the same model as one, N times faster per step when a step
+holds at least N objects. Only rank 0 writes ``metrics.jsonl``, ``last.pt`` and
+``model.pt``.
 """
 
 from __future__ import annotations
@@ -188,15 +200,15 @@ def prepare_training_images(
     return images
 
 
-def collate_prompts(prompts: list[SamPrompt], device: torch.device):
+def collate_prompts(prompts: list[SamPrompt], device: torch.device, pad_to: int = 0):
     """Batch prompts of one image for SAM's prompt encoder: ``(points, boxes, masks)``.
 
-    Point lists are padded to the longest with coordinates 0 and label -1 (SAM's
-    "not a point"). Every prompt must be of the same kind.
+    Point lists are padded to the longest (at least ``pad_to``) with coordinates 0
+    and label -1 (SAM's "not a point"). Every prompt must be of the same kind.
     """
     points = boxes = masks = None
     if prompts[0].point_coords is not None:
-        longest = max(len(p.point_coords) for p in prompts)
+        longest = max(pad_to, *(len(p.point_coords) for p in prompts))
         coords = torch.zeros((len(prompts), longest, 2), dtype=torch.float, device=device)
         labels = torch.full((len(prompts), longest), -1, dtype=torch.int, device=device)
         for row, prompt in enumerate(prompts):
@@ -231,10 +243,13 @@ def _features(sam: GazeSam, image: TrainingImage) -> torch.Tensor:
 
 
 def _training_step(
-    sam: GazeSam, image: TrainingImage, chosen: np.ndarray
+    sam: GazeSam, image: TrainingImage, chosen: np.ndarray, pad_to: int = 0
 ) -> dict[str, torch.Tensor]:
     model, device = sam.model, sam.device
-    points, boxes, masks = collate_prompts([image.prompts[i] for i in chosen], device)
+    if len(chosen) == 0:  # a data-parallel rank with no object of this step: no loss, no gradient
+        zero = torch.zeros((), device=device)
+        return {"loss": zero.clone().requires_grad_(), "dice": zero, "focal": zero, "iou_mse": zero, "iou": zero}
+    points, boxes, masks = collate_prompts([image.prompts[i] for i in chosen], device, pad_to)
     sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=masks)
     low_res, iou_prediction = model.mask_decoder(
         image_embeddings=_features(sam, image).to(device),
@@ -350,9 +365,6 @@ def finetune_sam(
     ``on_step(epoch, step, steps_per_epoch, loss)`` after each step and
     ``on_epoch(metrics)`` after each epoch (the line also written to metrics.jsonl).
     """
-    from .gradtrack_train import TrainingDivergedError, _truncate_metrics, append_metrics_line
-    from .sam_loading import save_finetuned
-
     if config.epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {config.epochs}.")
     out = Path(config.out)
@@ -360,14 +372,53 @@ def finetune_sam(
     saved_state = _read_resume_state(last_path, config) if resume else None
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = config.cache_dir or str(Path(config.dataset) / ".gazeseg-cache" / "sam")
+    from .gradtrack_train import _Distributed
+
+    group = _Distributed(config.device)
+    try:
+        return _finetune(config, saved_state, out, last_path, metrics_path, cache_dir, group, on_step, on_epoch, on_embed)
+    finally:
+        group.close()
+
+
+def _sum_gradients(parameters, group) -> None:
+    """Sum each gradient across the ranks (a no-op in one process).
+
+    A parameter no rank's objects used keeps no gradient, as in one process (the
+    optimiser then leaves it alone rather than stepping it on its momentum).
+    """
+    if not group.enabled:
+        return
+    import torch.distributed as dist
+
+    parameters = list(parameters)
+    device = parameters[0].device
+    used = torch.tensor([p.grad is not None for p in parameters], dtype=torch.int32, device=device)
+    dist.all_reduce(used)
+    for parameter, count in zip(parameters, used.tolist()):
+        if not count:
+            continue
+        if parameter.grad is None:
+            parameter.grad = torch.zeros_like(parameter)
+        dist.all_reduce(parameter.grad)
+
+
+def _finetune(config, saved_state, out, last_path, metrics_path, cache_dir, group, on_step, on_epoch, on_embed) -> Path:
+    from .embed_ahead import dataset_images, embed_images, shard
+    from .gradtrack_train import TrainingDivergedError, _truncate_metrics, append_metrics_line
+    from .sam_loading import save_finetuned
+
     sam = GazeSam(
         config.model_type,
         config.checkpoint,
-        config.device,
+        group.device(config.device),
         cache_dir=cache_dir,
         memory_cache_size=32,  # about 128 MB of vit embeddings; the rest is read from disk
     )
-    images = prepare_training_images(config, sam, on_embed)
+    if group.enabled:  # each rank embeds its share into the common cache, then all read it
+        embed_images(sam, shard(dataset_images(config.dataset), group.rank, group.world_size))
+        group.barrier()
+    images = prepare_training_images(config, sam, on_embed if group.is_main else None)
 
     model = sam.model
     model.image_encoder.requires_grad_(False)
@@ -383,8 +434,9 @@ def finetune_sam(
     first_epoch = 0
     if saved_state is not None:
         first_epoch = _restore(saved_state, sam, optimizer, scheduler, last_path)
-        _truncate_metrics(metrics_path, first_epoch)  # lines of epochs repeated now
-    else:
+        if group.is_main:
+            _truncate_metrics(metrics_path, first_epoch)  # lines of epochs repeated now
+    elif group.is_main:
         metrics_path.unlink(missing_ok=True)
         last_path.unlink(missing_ok=True)  # an older run's state must not be resumed into this one
 
@@ -398,12 +450,21 @@ def finetune_sam(
             image = images[image_index]
             order = generator.permutation(len(image.prompts))
             for start in range(0, len(order), config.max_objects):
-                losses = _training_step(sam, image, order[start : start + config.max_objects])
+                chunk = order[start : start + config.max_objects]
+                own = chunk[group.rank :: group.world_size] if group.enabled else chunk
+                # "not a point" padding takes part in the decoder's attention: pad as the whole step would
+                pad_to = max((len(image.prompts[i].point_coords) for i in chunk), default=0) if (
+                    image.prompts[0].point_coords is not None) else 0
+                losses = _training_step(sam, image, own, pad_to)
+                share = len(own) / len(chunk)  # this rank's weight in the step's mean over objects
                 optimizer.zero_grad(set_to_none=True)
-                losses["loss"].backward()
+                (losses["loss"] * share).backward()
+                _sum_gradients(trained, group)
                 optimizer.step()
                 scheduler.step()
                 values = {key: float(value.detach()) for key, value in losses.items()}
+                if group.enabled:
+                    values = group.mean(values, len(own))
                 for key in sums:
                     sums[key] += values[key]
                 step += 1
@@ -417,9 +478,11 @@ def finetune_sam(
                 f"fine-tuning diverged in epoch {epoch + 1} (the loss or the weights became infinite "
                 f"or NaN) and stopped; {kept}: lower the learning rate (--lr) and start again."
             )
-        append_metrics_line(metrics_path, metrics)
-        _save_atomic(_state(sam, optimizer, scheduler, config, epoch + 1), last_path)
-        if on_epoch is not None:
+        if group.is_main:
+            append_metrics_line(metrics_path, metrics)
+            _save_atomic(_state(sam, optimizer, scheduler, config, epoch + 1), last_path)
+        group.barrier()
+        if on_epoch is not None and group.is_main:
             on_epoch(metrics)
     model.eval()
     meta = {
@@ -432,4 +495,9 @@ def finetune_sam(
         "base_model_key": sam.loaded.model_key,
         "dataset": str(config.dataset),
     }
-    return save_finetuned(model, out / "model.pt", config.model_type, meta)
+    if not group.is_main:
+        group.barrier()  # rank 0 is writing model.pt
+        return out / "model.pt"
+    path = save_finetuned(model, out / "model.pt", config.model_type, meta)
+    group.barrier()
+    return path
