@@ -129,9 +129,11 @@ class GazeLayersWidget(QWidget):
 
     # -- user interface ------------------------------------------------------------
     def _build_ui(self) -> None:
+        from napari.layers import Image
+
         viewer = self._viewer
         self._image = LayerComboBox(
-            viewer, lambda lay: lay._type_string == "image" and layer_kind(lay) is None, "no image layer"
+            viewer, lambda lay: isinstance(lay, Image) and layer_kind(lay) is None, "no image layer"
         )
         self._image.setToolTip("The image the gaze was recorded on: the layers take its scale and size.")
         self._source = LayerComboBox(viewer, self._is_source, "no gaze layer")

@@ -839,8 +839,9 @@ def update_layer(layer, layer_data: LayerDataTuple) -> None:
     user's other settings.
     """
     data, kwargs, layer_type = layer_data
-    if layer._type_string != layer_type:
-        raise ValueError(f"cannot put {layer_type} data into the {layer._type_string} layer {layer.name!r}.")
+    kind = type(layer).__name__.lower()  # napari's layer classes: Points, Shapes, Image, ...
+    if kind != layer_type:
+        raise ValueError(f"cannot put {layer_type} data into the {kind} layer {layer.name!r}.")
     layer.data = data
     if not layer.visible:
         # napari does not re-slice hidden layers; the text of the new features

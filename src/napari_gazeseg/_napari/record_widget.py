@@ -347,7 +347,9 @@ class RecordGazeWidget(QWidget):
     # -- choices ----------------------------------------------------------------
     def _refresh_images(self, event=None) -> None:
         current = self.image_box.currentText()
-        names = [layer.name for layer in self.viewer.layers if layer._type_string == "image"]
+        from napari.layers import Image
+
+        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
         self.image_box.clear()
         self.image_box.addItems(names)
         if current in names:
