@@ -119,3 +119,37 @@ def test_zarr_labels_never_replace_a_store_without_being_asked(tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         zarr_labels((64, 64), tmp_path / "l.zarr")
     assert zarr_labels((64, 64), tmp_path / "l.zarr", overwrite=True).shape == (64, 64)
+
+
+def test_cursor_gaze_over_a_multiscale_layer_lands_in_level0_and_picks_the_viewed_level(
+    make_napari_viewer, pyramid, qtbot
+):
+    """The cursor source over the pyramid in a real viewer: level-0 coordinates, the level napari shows."""
+    import threading
+
+    from qtpy.QtCore import QPoint
+
+    from napari_gazeseg.tracking.mapping import napari_canvas, snapshot_view
+    from napari_gazeseg.tracking.mouse import CursorSource
+    from napari_gazeseg.tracking.source import SampleBatch
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(pyramid, multiscale=True, contrast_limits=(0, 255))
+    viewer.camera.center = CENTRE
+    viewer.camera.zoom = 0.2  # about 5 level-0 pixels per screen pixel: napari shows a coarser level
+    canvas = napari_canvas(viewer).native
+    qtbot.waitUntil(lambda: layer.data_level > 0, timeout=5000)
+    view = snapshot_view(viewer, layer)
+    middle = canvas.mapToGlobal(QPoint(canvas.width() // 2, canvas.height() // 2))
+    source = CursorSource(rate_hz=200.0, cursor_position=lambda: (middle.x(), middle.y()))
+    batches, done = [], threading.Event()
+    source.start(lambda b: (batches.append(b), done.set() if sum(map(len, batches)) >= 20 else None), lambda m: None)
+    done.wait(10.0)
+    source.stop()
+    coords, valid = view.map(SampleBatch.concatenate(batches).display)
+    assert valid.all()
+    # the canvas middle is the camera centre, in level-0 pixels (within a screen pixel)
+    np.testing.assert_allclose(coords, np.tile(CENTRE, (len(coords), 1)), atol=1 / viewer.camera.zoom)
+    where = tile_around(coords, pyramid, layer.data_level, tile=256)
+    centre_on_level = from_level0([CENTRE], level_factors(pyramid, layer.data_level))[0]
+    assert np.all(np.abs(np.asarray(where.origin) + 128 - centre_on_level) <= 1 + 1 / viewer.camera.zoom)
