@@ -133,9 +133,9 @@ def main() -> None:
           f"napari Layer.create of its {len(layer_data)} layers {create * 1e3:.0f} ms")
     rest = block - reader - create
     print(f"  share of the block: our reader {reader / block:.0%}, napari building the layers {create / block:.0%}, "
-          f"the rest ({rest * 1e3:.0f} ms, {rest / block:.0%}) napari adding them to the viewer: its 'Adding layers' "
-          "progress bar processes events after each layer, so the canvas (software OpenGL under Xvfb, vispy laying "
-          "out the fixation numbers) repaints while the file opens")
+          f"the rest ({rest * 1e3:.0f} ms, {rest / block:.0%}) napari adding them to the viewer and painting: its "
+          "'Opening Files' progress bar processes events inside viewer.open, so the canvas (software OpenGL under "
+          "Xvfb, vispy laying out the fixation numbers) repaints before it returns")
 
 
 if __name__ == "__main__":
