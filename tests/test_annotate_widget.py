@@ -8,6 +8,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from sam_tiny import tiny_checkpoint  # noqa: F401  (fixture)
+
 from napari_gazeseg._napari.annotate_widget import AnnotateSeriesWidget
 from napari_gazeseg._napari.layers import gaze_layers
 from napari_gazeseg.annotation import AnnotationSeries
@@ -182,3 +184,42 @@ def test_six_images_end_to_end_with_replay_and_live_panels(make_napari_viewer, q
             assert dice > 0.5, (k, oid, dice)
         recorded = read_gaze(out / r["files"]["gaze"])
         assert len(recorded) == len(scenes[k].recording)
+
+
+def test_a_negative_click_re_decodes_the_object_with_sam(make_napari_viewer, qtbot, folder, scenes,
+                                                         tiny_checkpoint):  # noqa: F811
+    """Correction as micro-sam users expect: a background click on a wrongly included pixel of
+    object 1; SAM decodes object 1 again from its gaze plus the click (tiny random SAM), the
+    other object is untouched, and the accepted row counts the click."""
+    from sam_tiny import TINY_TYPE
+
+    from napari_gazeseg._napari.segment_widget import SegmentWithGazeWidget
+    from napari_gazeseg.models import GazeSam
+    from napari_gazeseg.segmentation import fixations_of
+
+    viewer = make_napari_viewer()
+    segment = SegmentWithGazeWidget(viewer)
+    viewer.window.add_dock_widget(segment, name="Segment with gaze")
+    segment.set_sam(TINY_TYPE, str(tiny_checkpoint))
+    widget = AnnotateSeriesWidget(viewer)
+    widget.open_series(folder)
+    rec = _look(viewer, scenes[0], "cells0")
+    with qtbot.waitSignal(segment.finished, timeout=WAIT_MS):
+        assert segment.segment() is not None
+    before = np.array(widget.labels_layer.data)
+    assert (before == 1).any() and (before == 2).any(), segment.status
+    wrong = np.argwhere(before == 1)[0]  # a pixel SAM put into object 1
+    widget.add_click(*wrong, object_id=1, positive=False)
+    assert widget.clicks().keys() == {1}
+    with qtbot.waitSignal(segment.finished, timeout=WAIT_MS):
+        assert widget.resegment_with_clicks() is not None
+    after = np.array(widget.labels_layer.data)
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    sam.set_image(scenes[0].image)
+    expected = sam.segment(fixations_of(rec).for_object(1), rec.for_object(1), "fixations",
+                           mask="best", clicks=(None, wrong[None].astype(float)))
+    np.testing.assert_array_equal(after == 1, expected & ~(before == 2) | ((after == 1) & (before == 2)))
+    assert not np.array_equal(after == 1, before == 1)  # the click changed object 1
+    np.testing.assert_array_equal(after == 2, (before == 2) & (after != 1))  # object 2 kept
+    row = widget.accept()
+    assert row["clicks"] == 1

@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QCheckBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -124,9 +125,30 @@ class AnnotateSeriesWidget(QWidget):
             "in the background; reports Dice before/after on accepted images held out."
         )
         self._improve.clicked.connect(self.improve_model)
+        self._click_object = QSpinBox()
+        self._click_object.setRange(1, 2**31 - 1)
+        self._click_object.setPrefix("object ")
+        self._click_object.setToolTip("The label id of the object your next click corrects.")
+        self._click_object.valueChanged.connect(self._on_click_kind)
+        self._negative = QCheckBox("background click")
+        self._negative.setToolTip(
+            "Unticked: a click marks the object (SAM positive point); ticked: it marks "
+            "background to remove from the object (negative point)."
+        )
+        self._negative.toggled.connect(self._on_click_kind)
+        self._resegment = QPushButton("Re-segment with clicks")
+        self._resegment.setToolTip(
+            "Decode the clicked objects again with SAM: their gaze prompt plus your clicks "
+            "(add clicks to the prompts layer with napari's add-points tool)."
+        )
+        self._resegment.clicked.connect(self.resegment_with_clicks)
         self._status = QLabel("")
         self._status.setWordWrap(True)
+        self.prompts_layer = None
 
+        clicks = QHBoxLayout()
+        clicks.addWidget(self._click_object)
+        clicks.addWidget(self._negative)
         moves = QHBoxLayout()
         for button in (self._previous, self._skip, self._accept):
             moves.addWidget(button)
@@ -138,6 +160,8 @@ class AnnotateSeriesWidget(QWidget):
         layout.addWidget(self._progress)
         layout.addWidget(self._list, 1)
         layout.addLayout(moves)
+        layout.addLayout(clicks)
+        layout.addWidget(self._resegment)
         layout.addLayout(improve)
         layout.addWidget(self._status)
         self._keys = {ACCEPT_KEY: lambda viewer=None: self.accept(),
@@ -211,7 +235,7 @@ class AnnotateSeriesWidget(QWidget):
                 meta_name = layer.metadata[GAZESEG].get("meta", {}).get("image", {}).get("name")
                 if meta_name != name:
                     self._viewer.layers.remove(layer)
-        for old in (self.labels_layer, self.image_layer):
+        for old in (self.prompts_layer, self.labels_layer, self.image_layer):
             if old is not None and old in self._viewer.layers:
                 self._viewer.layers.remove(old)
         self.image_layer = self._viewer.add_image(image, name=name, rgb=rgb)
@@ -219,6 +243,12 @@ class AnnotateSeriesWidget(QWidget):
         labels = np.zeros(shape, dtype=np.int32) if mask is None else np.asarray(mask, dtype=np.int32)
         self.labels_layer = self._viewer.add_labels(labels, name=f"{name} labels")
         self.labels_layer.events.paint.connect(self._on_paint)
+        self.prompts_layer = self._viewer.add_points(
+            np.zeros((0, len(shape))), ndim=len(shape), name=f"{name} prompts", size=6,
+            features={"object_id": np.zeros(0, dtype=np.int64), "positive": np.zeros(0, dtype=bool)},
+        )
+        self._on_click_kind()
+        self._viewer.layers.selection.active = self.labels_layer
         self._viewer.reset_view()
         self._shown_at = time.monotonic()
         self._corrections = 0
@@ -236,6 +266,56 @@ class AnnotateSeriesWidget(QWidget):
         # Segment widget writes arrive while the layer is in pan/zoom mode.
         if self.labels_layer is not None and str(self.labels_layer.mode) in ("paint", "erase", "fill"):
             self._corrections += 1
+
+    # -- correction clicks ------------------------------------------------------------
+
+    def _on_click_kind(self, *args) -> None:
+        layer = self.prompts_layer
+        if layer is None or layer not in self._viewer.layers:
+            return
+        positive = not self._negative.isChecked()
+        layer.feature_defaults = {"object_id": int(self._click_object.value()), "positive": positive}
+        layer.current_face_color = "#30d030" if positive else "#ff3030"
+
+    def clicks(self) -> dict:
+        """The prompts layer's clicks per object: ``{id: (positive (K, 2), negative (M, 2))}``."""
+        layer = self.prompts_layer
+        if layer is None or layer not in self._viewer.layers or len(layer.data) == 0:
+            return {}
+        points = np.asarray(layer.data, dtype=np.float64)[:, -2:]
+        ids = layer.features["object_id"].to_numpy(np.int64)
+        positive = layer.features["positive"].to_numpy(bool)
+        out = {}
+        for oid in np.unique(ids):
+            mine = ids == oid
+            pos, neg = points[mine & positive], points[mine & ~positive]
+            out[int(oid)] = (pos if len(pos) else None, neg if len(neg) else None)
+        return out
+
+    def add_click(self, row: float, col: float, object_id: int, positive: bool = True) -> None:
+        """Add one correction click (what the add-points tool does with the mouse)."""
+        self._click_object.setValue(int(object_id))
+        self._negative.setChecked(not positive)
+        ndim = self.prompts_layer.ndim
+        lead = list(self._viewer.dims.current_step[-ndim:-2]) if ndim > 2 else []
+        self.prompts_layer.add(np.array([[*lead, row, col]], dtype=float))
+
+    def resegment_with_clicks(self):
+        """Have Segment with gaze decode the clicked objects again: gaze prompt + clicks (SAM)."""
+        segment = _dock_widget(self._viewer, "Segment with gaze")
+        clicks = self.clicks()
+        if segment is None:
+            self._say("Open the Segment with gaze panel (SAM) to re-segment with clicks.", error=True)
+            return None
+        if not clicks:
+            self._say("Add clicks to the prompts layer first (object id and background choice above).")
+            return None
+        worker = segment.segment(clicks=clicks)
+        if worker is None:
+            self._say(f"Not re-segmented: {segment.status}", error=True)
+            return None
+        self._say(f"Re-segmenting object(s) {', '.join(map(str, sorted(clicks)))} with your clicks.")
+        return worker
 
     # -- moves ------------------------------------------------------------------------
 

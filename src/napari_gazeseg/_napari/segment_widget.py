@@ -174,6 +174,7 @@ class _SamJob:
     objects: list[ObjectGaze]
     prompt: str | None
     mask: str | int
+    clicks: dict | None = None
 
 
 def _sam_worker(holder: _ModelHolder, settings: SamSettings, job: _SamJob):
@@ -189,6 +190,7 @@ def _sam_worker(holder: _ModelHolder, settings: SamSettings, job: _SamJob):
             mask=job.mask,
             contrast_limits=job.contrast_limits,
             stages=True,
+            clicks=job.clicks,
         )
 
 
@@ -388,9 +390,13 @@ class SegmentWithGazeWidget(QWidget):
         """The widget's last message (what was painted, or why not)."""
         return self._status.text()
 
-    def segment(self):
+    def segment(self, clicks: dict | None = None):
         """Segment every object of the chosen gaze (SAM) or the displayed slice (GradTrack).
 
+        ``clicks`` maps object ids to correction clicks ``(positive, negative)``
+        (``(K, 2)`` ``(row, col)`` arrays or None), added to those objects' gaze
+        prompts (SAM only); with clicks, only the clicked objects are segmented
+        again (the Objects field's choice is not changed).
         Returns the started worker, or None when the inputs are not usable (the
         reason is reported; nothing is created then).
         """
@@ -402,10 +408,15 @@ class SegmentWithGazeWidget(QWidget):
         try:
             image_layer = self._require_image()
             if self._method.currentText() == "GradTrack":
+                if clicks:
+                    raise ValueError(
+                        "correction clicks re-decode SAM's masks; choose SAM as the method "
+                        "(or correct GradTrack's masks with the brush)."
+                    )
                 planned = self._gradtrack_args(image_layer)
                 total = 1
             else:
-                job = self._sam_job(image_layer)
+                job = self._sam_job(image_layer, clicks)
                 planned = (
                     None
                     if job is None
@@ -509,13 +520,23 @@ class SegmentWithGazeWidget(QWidget):
             for axis in range(n_leading)
         )
 
-    def _sam_job(self, image_layer) -> _SamJob | None:
+    def _sam_job(self, image_layer, clicks: dict | None = None) -> _SamJob | None:
         fixations, recording, meta = self._gaze_data()
         if not self._gaze_is_for(
             image_layer, meta, recording if recording is not None else fixations
         ):
             return None
-        return self._make_sam_job(image_layer, fixations, recording, self._chosen_objects())
+        chosen = set(int(k) for k in clicks) if clicks else self._chosen_objects()
+        job = self._make_sam_job(image_layer, fixations, recording, chosen)
+        if clicks:
+            missing = sorted(set(int(k) for k in clicks) - {o.object_id for o in job.objects})
+            if missing:
+                raise ValueError(
+                    f"there is no gaze session for object {missing[0]} to correct; click on an "
+                    "object that was looked at (its label id)."
+                )
+            job.clicks = {int(k): v for k, v in clicks.items()}
+        return job
 
     def _make_sam_job(self, image_layer, fixations, recording, object_ids) -> _SamJob:
         ndim = len(_data_shape(image_layer))
