@@ -47,6 +47,7 @@ def test_widget_picks_the_image_and_gaze_layer(make_napari_viewer, scene):
     assert widget.group_layers() == layers
     # the checkboxes mirror the layers: the heatmap starts hidden
     assert [box.isChecked() for box in widget._show.values()] == [True, True, True, False]
+    assert not widget._screen_box.isVisibleTo(widget)  # the recording has its screen geometry
 
 
 def test_show_boxes_toggle_layer_visibility(make_napari_viewer, scene):
@@ -202,6 +203,7 @@ def test_open_file_adds_its_layers_over_the_image(make_napari_viewer, qtbot, tmp
     for layer in widget.group_layers().values():
         np.testing.assert_allclose(layer.scale, image.scale)
     assert widget._status.text() == "Opened cells.gaze.tsv: 1 recording(s)."
+    assert not any("Pro Lab" in layer.name for layer in viewer.layers)  # only for Pro Lab exports
 
 
 def test_a_broken_file_is_reported_in_one_sentence(make_napari_viewer, qtbot, tmp_path, scene):
@@ -306,3 +308,147 @@ def test_the_plugins_menu_docks_the_widget_with_the_viewer(make_napari_viewer, s
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-gazeseg", "Gaze layers")
     assert isinstance(widget, GazeLayersWidget)
     assert widget._source.current_layer() is layers["gaze"]
+
+
+# -- issue 12: several recordings, Pro Lab's own fixations, entered screen geometry ---
+
+def _pro_lab_export(path, names=None):
+    """A Pro Lab export of 'cells' then 'polyp', two Pro Lab fixations on each (30 samples)."""
+    from test_formats_tobii import CELLS, CURRENT, POLYP, export, on_screen, sample
+
+    targets = {"cells": (CELLS, [(50.0, 60.0), (200.0, 300.0)]), "polyp": (POLYP, [(10.0, 20.0), (40.0, 80.0)])}
+    rows, index = [], 0
+    for block, (media, points) in enumerate(targets.values()):
+        for target in points:
+            index += 1
+            at = on_screen(media, *target)
+            for i in range(30):
+                time_ms = 1000.0 * block + 250.0 * (index - 1) + i * 1000 / 120
+                rows.append(sample(time_ms, media, at, index=index, fixation=at, duration=250))
+    return export(path, rows, names or CURRENT)
+
+
+def _pick(qtbot, seen, choose):
+    """Answer the recordings dialog once it is shown: note what it offers, pick ``choose``."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QListWidget
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
+            QTimer.singleShot(50, answer)
+            return
+        listing = dialog.findChild(QListWidget)
+        seen["listed"] = [listing.item(row).text() for row in range(listing.count())]
+        seen["preselected"] = [item.text() for item in listing.selectedItems()]
+        listing.clearSelection()
+        for name in choose:
+            listing.item(seen["listed"].index(name)).setSelected(True)
+        dialog.accept() if choose else dialog.reject()
+
+    QTimer.singleShot(50, answer)
+
+
+def test_a_file_of_several_recordings_asks_which_and_opens_only_those(make_napari_viewer, qtbot, tmp_path):
+    from napari_gazeseg.gaze.formats import read_gaze_all
+
+    path = _pro_lab_export(tmp_path / "export.tsv")
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((50, 100)), name="polyp")
+    widget = GazeLayersWidget(viewer)
+    seen = {}
+    _pick(qtbot, seen, [])  # Cancel: nothing opens
+    widget.open_file(str(path))
+    qtbot.waitUntil(lambda: widget._status.text() == "Opened nothing from export.tsv.", timeout=WAIT_MS)
+    assert seen == {"listed": ["cells", "polyp"], "preselected": ["polyp"]}  # the image's recording
+    assert [layer.name for layer in viewer.layers] == ["polyp"]
+    _pick(qtbot, seen, ["polyp"])
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        widget.open_file(str(path))
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["polyp", "polyp heatmap", "polyp gaze", "polyp scanpath", "polyp fixations",
+                     "polyp Pro Lab fixations"]
+    assert widget._source.current_layer() is viewer.layers["polyp gaze"]
+    # Pro Lab's own fixations: their own layer and group, apart from ours
+    theirs = read_gaze_all(path, what="fixations")["polyp"]
+    layer = viewer.layers["polyp Pro Lab fixations"]
+    np.testing.assert_allclose(layer.data, [[10.0, 20.0], [40.0, 80.0]], atol=1e-9)
+    np.testing.assert_array_equal(layer.data, theirs.coords)
+    np.testing.assert_array_equal(layer.features["duration"], theirs.duration)
+    assert layer.metadata[GAZESEG]["classified_by"] == "Tobii Pro Lab"
+    assert layer.metadata[GAZESEG]["group"] != viewer.layers["polyp fixations"].metadata[GAZESEG]["group"]
+    assert widget.group_layers()["fixations"] is viewer.layers["polyp fixations"]
+    assert "Pro Lab's own fixations" in widget._status.text()
+
+
+def test_screen_fields_give_ivt_its_geometry_in_degrees(make_napari_viewer, qtbot, tmp_path):
+    """A Pro Lab export without millimetres: the entered screen makes I-VT work in degrees."""
+    from test_formats_tobii import CURRENT, export, geometry_rows
+
+    from napari_gazeseg._napari.layers import recording_from_layer
+    from napari_gazeseg.gaze.formats import read_gaze
+
+    # 3 fixations 12 degrees apart; the columns in mm and the eye distance are left out
+    path = export(tmp_path / "export.tsv", geometry_rows([(150.0, 60.0), (150.0, 230.0), (40.0, 230.0)]), CURRENT)
+    recording = read_gaze(path)
+    assert "screen" not in recording.meta and recording.screen is not None
+    viewer = make_napari_viewer()
+    widget = GazeLayersWidget(viewer)
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        widget.open_file(str(path))
+    assert widget._status.text().endswith(
+        "It has no screen geometry, so the fixation thresholds are in image pixels; "
+        "enter the screen below for degrees."
+    )
+    assert widget._screen_box.isVisibleTo(widget)
+    assert (widget._screen_width_px.value(), widget._screen_height_px.value()) == (1920, 1080)  # from the file
+    assert widget.entered_screen() is None
+    widget._screen_width_mm.setValue(527.0)
+    widget._screen_height_mm.setValue(296.5)
+    _change_and_wait(qtbot, widget, lambda: widget._screen_distance.setValue(650.0))
+    screen = {"width_px": 1920, "height_px": 1080, "width_mm": 527.0, "height_mm": 296.5, "distance_mm": 650.0}
+    gaze = viewer.layers["cells gaze"]
+    assert gaze.metadata[GAZESEG]["meta"]["screen"] == screen  # the recording's meta has it now
+    assert recording_from_layer(gaze).meta["screen"] == screen
+    recording.meta["screen"] = screen
+    expected = detect_fixations_ivt(recording)
+    assert expected.meta["detector"]["units"] == "deg" and len(expected) == 3
+    fixations = viewer.layers["cells fixations"]
+    np.testing.assert_array_equal(fixations.data, expected.coords)
+    assert fixations.metadata[GAZESEG]["meta"]["detector"]["units"] == "deg"
+    assert widget._status.text() == (
+        "3 fixations by I-VT in degrees, on a 527 × 296.5 mm, 1920 × 1080 px screen at 650 mm (as entered)."
+    )
+    assert widget._screen_box.isVisibleTo(widget)  # still there to correct
+    _change_and_wait(qtbot, widget, lambda: widget._screen_distance.setValue(0.0))  # cleared again
+    assert "screen" not in gaze.metadata[GAZESEG]["meta"]
+    assert "converted to image pixels" in widget._status.text()
+
+
+def test_deleting_the_widget_while_its_worker_runs(make_napari_viewer, qtbot, scene, monkeypatch):
+    """Its results arrive after the widget is gone: dropped, no 'wrapped C/C++ object has been deleted'."""
+    import threading
+
+    from napari_gazeseg._napari import gaze_layers_widget
+
+    gate = threading.Event()
+    real = gaze_layers_widget.compute_layers
+
+    def held(job):
+        gate.wait(WAIT_MS / 1000)
+        yield from real(job)
+
+    monkeypatch.setattr(gaze_layers_widget, "compute_layers", held)
+    viewer = make_napari_viewer()
+    layers = _open_scene(viewer, scene)
+    before = layers["fixations"].data.copy()
+    widget = GazeLayersWidget(viewer)
+    widget._velocity.setValue(120.0)
+    qtbot.waitUntil(lambda: widget._worker is not None, timeout=WAIT_MS)
+    worker = widget._worker
+    with qtbot.waitSignal(widget.destroyed, timeout=WAIT_MS):
+        widget.deleteLater()
+    with qtbot.waitSignal(worker.finished, timeout=WAIT_MS):
+        gate.set()
+    qtbot.wait(100)  # the queued slots have run
+    np.testing.assert_array_equal(layers["fixations"].data, before)  # the results were dropped

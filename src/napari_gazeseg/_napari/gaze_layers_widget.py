@@ -7,6 +7,15 @@ off the UI thread, and writes the results into the existing layers in place
 (their data, features and colours; never new layers for the same recording).
 Changes are debounced, and a newer change supersedes a computation still
 running: its results are dropped.
+
+Opening a file holding several recordings (stimuli, participants, trials) asks
+which to open in the reader's dialog (:func:`~napari_gazeseg._napari.reader.pick_recordings`);
+a Tobii Pro Lab export also gives a ``NAME Pro Lab fixations`` layer, Pro Lab's
+own classification. A recording with screen coordinates but no screen geometry
+(``meta["screen"]``) shows fields for the screen's size, distance and
+resolution: filled in, they become the gaze layer's ``meta["screen"]``, so I-VT
+and I-DT thresholds are in degrees; the status line names the geometry used.
+Once the widget is deleted, its running workers are quit and their results dropped.
 """
 
 from __future__ import annotations
@@ -18,12 +27,14 @@ from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -65,6 +76,40 @@ def _image_data_shape(image_layer) -> tuple[int, ...]:
     data = image_layer.data[0] if image_layer.multiscale else image_layer.data
     shape = tuple(int(s) for s in data.shape)
     return shape[:-1] if image_layer.rgb else shape
+
+
+class _Lifetime:
+    """Whether the widget's Qt object still exists, and the workers to quit when it goes.
+
+    Plain Python, so the widget's ``destroyed`` signal can reach it after the
+    C++ object is gone; the workers' slots check :attr:`alive` first.
+    """
+
+    def __init__(self) -> None:
+        self.alive = True
+        self.workers: list = []
+
+    def end(self, *_args) -> None:
+        self.alive = False
+        for worker in self.workers:
+            worker.quit()
+        self.workers.clear()
+
+    def track(self, worker) -> None:
+        self.workers.append(worker)
+        worker.finished.connect(lambda: self.workers.remove(worker) if worker in self.workers else None)
+
+    def guard(self, slot):
+        """``slot`` wrapped to do nothing once the widget is deleted."""
+        def guarded(*args):
+            if self.alive:
+                slot(*args)
+        return guarded
+
+
+def _screen_of(meta: dict) -> dict | None:
+    screen = meta.get("screen")
+    return screen if isinstance(screen, dict) else None
 
 
 def _double_slider(low: float, high: float, value: float, step: float, tip: str):
@@ -114,6 +159,8 @@ class GazeLayersWidget(QWidget):
         self._in_flight = dict(self._pending)  # what the running worker recomputes
         self._fill_missing = False
         self._recording_cache: tuple[object, object] | None = None  # (layer, recording)
+        self._lifetime = _Lifetime()
+        self.destroyed.connect(self._lifetime.end)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -194,6 +241,7 @@ class GazeLayersWidget(QWidget):
         self._fixation_form = fixation_form
         self._fixation_box = QGroupBox("Fixations")
         self._fixation_box.setLayout(fixation_form)
+        self._build_screen_ui()
 
         heat_defaults = HeatmapSettings()
         self._heatmap_kind = QComboBox()
@@ -223,6 +271,7 @@ class GazeLayersWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self._fixation_box)
+        layout.addWidget(self._screen_box)
         layout.addWidget(self._heat_box)
         layout.addWidget(self._status)
         layout.addStretch(1)
@@ -241,6 +290,56 @@ class GazeLayersWidget(QWidget):
             control.valueChanged.connect(lambda _value: self._schedule(heatmap=True))
         self._on_method_changed()
         self._on_heatmap_kind_changed(schedule=False)
+
+    def _build_screen_ui(self) -> None:
+        """Fields for the screen geometry a recording lacks (0 = not given)."""
+        def millimetres(tip: str) -> QDoubleSpinBox:
+            box = QDoubleSpinBox()
+            box.setRange(0.0, 10_000.0)
+            box.setDecimals(1)
+            box.setSuffix(" mm")
+            box.setSpecialValueText("—")
+            box.setToolTip(tip)
+            return box
+
+        def pixels(tip: str) -> QSpinBox:
+            box = QSpinBox()
+            box.setRange(0, 100_000)
+            box.setSuffix(" px")
+            box.setSpecialValueText("—")
+            box.setToolTip(tip)
+            return box
+
+        self._screen_width_mm = millimetres("Width of the screen's display area.")
+        self._screen_height_mm = millimetres("Height of the screen's display area.")
+        self._screen_distance = millimetres("Distance from the eyes to the screen.")
+        self._screen_width_px = pixels("Horizontal resolution of the screen.")
+        self._screen_height_px = pixels("Vertical resolution of the screen.")
+        size_row = QHBoxLayout()
+        size_row.addWidget(self._screen_width_mm)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self._screen_height_mm)
+        resolution_row = QHBoxLayout()
+        resolution_row.addWidget(self._screen_width_px)
+        resolution_row.addWidget(QLabel("×"))
+        resolution_row.addWidget(self._screen_height_px)
+        form = QFormLayout()
+        form.addRow("Size", size_row)
+        form.addRow("Distance", self._screen_distance)
+        form.addRow("Resolution", resolution_row)
+        self._screen_box = QGroupBox("Screen (the recording has no geometry)")
+        self._screen_box.setToolTip(
+            "Fill in all five so the fixation thresholds are in degrees; "
+            "until then they are converted to image pixels."
+        )
+        self._screen_box.setLayout(form)
+        self._screen_box.setVisible(False)
+        for box in self._screen_fields():
+            box.valueChanged.connect(self._on_screen_changed)
+
+    def _screen_fields(self):
+        return (self._screen_width_px, self._screen_height_px, self._screen_width_mm,
+                self._screen_height_mm, self._screen_distance)
 
     def _is_source(self, layer) -> bool:
         """Gaze layers, and fixations layers of recordings without one (fixation-only files)."""
@@ -304,7 +403,7 @@ class GazeLayersWidget(QWidget):
     def _when_layers_settle(self, callback) -> bool:
         """Run ``callback`` later if a layer is being inserted; True when deferred."""
         if self._insertions:
-            QTimer.singleShot(20, callback)
+            QTimer.singleShot(20, self._lifetime.guard(callback))
             return True
         return False
 
@@ -316,6 +415,7 @@ class GazeLayersWidget(QWidget):
         self._fixation_box.setEnabled(is_recording)
         self._show["gaze"].setEnabled(is_recording)
         self._sync_show_boxes()
+        self._sync_screen_fields(source if is_recording else None)
         if source is None:
             self._status.setText("Open a gaze file or a sample (File > Open Sample) to begin.")
             return
@@ -335,12 +435,88 @@ class GazeLayersWidget(QWidget):
 
     def _sync_show_boxes(self, event=None) -> None:
         """Tick the Show boxes as the layers are (the user may use the layer list's eyes)."""
+        if not self._lifetime.alive:
+            return
         for kind, layer in self.group_layers().items():
             layer.events.visible.connect(self._sync_show_boxes)  # napari ignores repeats
             box = self._show[kind]
             box.blockSignals(True)
             box.setChecked(layer.visible)
             box.blockSignals(False)
+
+    # -- the screen geometry a recording lacks --------------------------------------------
+    @staticmethod
+    def _needs_screen(source) -> bool:
+        """A gaze layer with screen coordinates whose file gave no geometry."""
+        if source is None or layer_kind(source) != "gaze":
+            return False
+        entry = source.metadata[GAZESEG]
+        return bool(entry.get("has_screen")) and (
+            _screen_of(entry.get("meta", {})) is None or bool(entry.get("screen_entered"))
+        )
+
+    def _sync_screen_fields(self, source) -> None:
+        """Show the screen fields for a recording that needs them, filled from its meta."""
+        needs = self._needs_screen(source)
+        self._screen_box.setVisible(needs)
+        if not needs:
+            return
+        meta = source.metadata[GAZESEG].get("meta", {})
+        screen = _screen_of(meta) or {}
+        resolution = meta.get("screen_resolution_px") or meta.get("recording_resolution_px") or (0, 0)
+        values = (
+            screen.get("width_px", resolution[0]), screen.get("height_px", resolution[1]),
+            screen.get("width_mm", 0.0), screen.get("height_mm", 0.0), screen.get("distance_mm", 0.0),
+        )
+        for box, value in zip(self._screen_fields(), values):
+            box.blockSignals(True)
+            box.setValue(type(box.value())(value))
+            box.blockSignals(False)
+
+    def entered_screen(self) -> dict | None:
+        """The geometry the screen fields give (``meta["screen"]``), None until all are filled in."""
+        values = [box.value() for box in self._screen_fields()]
+        if not all(value > 0 for value in values):
+            return None
+        keys = ("width_px", "height_px", "width_mm", "height_mm", "distance_mm")
+        return {key: (int(v) if key.endswith("_px") else float(v)) for key, v in zip(keys, values)}
+
+    def _on_screen_changed(self, _value=None) -> None:
+        """Put the entered geometry into the gaze layer's meta (or take it out) and redetect."""
+        source = self._source.current_layer()
+        if not self._needs_screen(source):
+            return
+        entry = source.metadata[GAZESEG]
+        meta = entry.setdefault("meta", {})
+        screen = self.entered_screen()
+        if screen is None:
+            if not entry.get("screen_entered"):
+                return
+            meta.pop("screen", None)
+            entry.pop("screen_entered", None)
+        else:
+            meta["screen"] = screen
+            entry["screen_entered"] = True
+        self._recording_cache = None
+        self._schedule(fixations=True)
+
+    def _geometry_note(self, recording) -> str:
+        """Which screen geometry I-VT / I-DT used, for the status line."""
+        if recording is None:
+            return ""
+        screen = _screen_of(recording.meta)
+        if screen is None or recording.screen is None:
+            if recording.screen is None:
+                return "; the recording has no screen coordinates, so thresholds were converted to image pixels"
+            return ("; no screen geometry, so thresholds were converted to image pixels "
+                    "(enter the screen below for degrees)")
+        source = self._source.current_layer()
+        entered = source is not None and source.metadata[GAZESEG].get("screen_entered")
+        return (
+            f" in degrees, on a {screen['width_mm']:g} × {screen['height_mm']:g} mm, "
+            f"{screen['width_px']} × {screen['height_px']} px screen at {screen['distance_mm']:g} mm "
+            f"({'as entered' if entered else 'from the file'})"
+        )
 
     def _on_image_changed(self, image) -> None:
         self._place_layers(image)
@@ -499,10 +675,12 @@ class GazeLayersWidget(QWidget):
         worker = create_worker(
             compute_layers, job, _progress={"desc": "Updating gaze layers"}, _ignore_errors=True
         )
-        worker.yielded.connect(lambda result: self._apply(result, generation, job))
-        worker.errored.connect(lambda err: self._on_error(err, generation))
-        worker.finished.connect(lambda: self._on_finished(generation))
+        guard = self._lifetime.guard
+        worker.yielded.connect(guard(lambda result: self._apply(result, generation, job)))
+        worker.errored.connect(guard(lambda err: self._on_error(err, generation)))
+        worker.finished.connect(guard(lambda: self._on_finished(generation)))
         self._worker = worker
+        self._lifetime.track(worker)
         worker.start()
 
     def _apply(self, result: dict, generation: int, job: LayerJob) -> None:
@@ -528,11 +706,7 @@ class GazeLayersWidget(QWidget):
         if detected is not None:
             detector = detected.meta.get("detector", {})
             method = {"ivt": "I-VT", "idt": "I-DT"}.get(detector.get("name"), "the detector")
-            note = (
-                "" if detector.get("units", "deg") == "deg"
-                else "; no screen geometry, so thresholds were converted to image pixels"
-            )
-            self._status.setText(f"{len(detected)} fixations by {method}{note}.")
+            self._status.setText(f"{len(detected)} fixations by {method}{self._geometry_note(job.recording)}.")
 
     def _add_layer(self, kind: str, layer_data) -> None:
         from napari.layers import Layer
@@ -574,22 +748,63 @@ class GazeLayersWidget(QWidget):
             self.open_file(path)
 
     def open_file(self, path: str) -> None:
-        """Read a gaze file off the UI thread and add its layers over the chosen image."""
+        """Read a gaze file off the UI thread; when it holds several recordings, ask
+        which to open (:func:`~napari_gazeseg._napari.reader.pick_recordings`); add
+        their layers over the chosen image."""
         from napari.qt.threading import create_worker
 
-        from .reader import gaze_file_layers
+        from ..gaze.formats import read_gaze_all
 
+        worker = create_worker(read_gaze_all, path, _progress={"desc": "Reading gaze"}, _ignore_errors=True)
+        worker.returned.connect(self._lifetime.guard(lambda contents: self._on_file_read(path, contents)))
+        worker.errored.connect(self._lifetime.guard(lambda err: self._report(str(err))))
+        self._open_worker = worker
+        self._lifetime.track(worker)
+        worker.start()
+
+    def _preferred(self, names: list[str], contents) -> str:
+        """The recording whose image is the chosen image layer, else the first."""
+        image = self._image.current_layer()
+        if image is not None:
+            for name in names:
+                meta_image = contents[name].meta.get("image")
+                shown = meta_image.get("name", "") if isinstance(meta_image, dict) else ""
+                if image.name in (name, shown, os.path.splitext(shown)[0]):
+                    return name
+        return names[0]
+
+    def _on_file_read(self, path: str, contents) -> None:
+        """Pick the recordings to open, then build their layers off the UI thread."""
+        from napari.qt.threading import create_worker
+
+        from ..gaze.formats._errors import format_error
+        from .reader import gaze_file_layers, pick_recordings
+
+        names = list(contents)
+        if not names:
+            self._report(str(format_error(
+                path, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
+            )))
+            return
+        chosen = names
+        if len(names) > 1:
+            chosen = pick_recordings(self, path, names, [self._preferred(names, contents)])
+            if not chosen:
+                self._status.setText(f"Opened nothing from {os.path.basename(path)}.")
+                return
         image = self._image.current_layer()
         kwargs = {}
         if image is not None:
             kwargs = {**placement_of(image), "image_shape": _image_data_shape(image)}
         worker = create_worker(
-            gaze_file_layers, path, **kwargs, _progress={"desc": "Reading gaze"}, _ignore_errors=True
+            gaze_file_layers, path, stimuli=chosen, contents=contents, own_fixations=True, **kwargs,
+            _progress={"desc": "Building gaze layers"}, _ignore_errors=True,
         )
-        worker.returned.connect(lambda layer_data: self._add_file_layers(layer_data, path))
-        worker.errored.connect(lambda err: self._report(str(err)))
-        worker.start()
+        worker.returned.connect(self._lifetime.guard(lambda layer_data: self._add_file_layers(layer_data, path)))
+        worker.errored.connect(self._lifetime.guard(lambda err: self._report(str(err))))
         self._open_worker = worker
+        self._lifetime.track(worker)
+        worker.start()
 
     def _add_file_layers(self, layer_data: list, path: str) -> None:
         from napari.layers import Layer
@@ -603,6 +818,13 @@ class GazeLayersWidget(QWidget):
                 first_source = layer
         if first_source is not None:
             self._source.set_current_layer(first_source)
-        recordings = len({kwargs["metadata"][GAZESEG]["group"] for _data, kwargs, _type in layer_data})
-        self._status.setText(f"Opened {os.path.basename(path)}: {recordings} recording(s).")
+        entries = [kwargs["metadata"][GAZESEG] for _data, kwargs, _type in layer_data]
+        recordings = len({entry["group"] for entry in entries if "classified_by" not in entry})
+        theirs = len({entry["group"] for entry in entries if "classified_by" in entry})
+        also = ", with Pro Lab's own fixations as '... Pro Lab fixations'" if theirs else ""
+        note = ""
+        if self._needs_screen(first_source) and self.entered_screen() is None:
+            note = (" It has no screen geometry, so the fixation thresholds are in image pixels; "
+                    "enter the screen below for degrees.")
+        self._status.setText(f"Opened {os.path.basename(path)}: {recordings} recording(s){also}.{note}")
         self.updated.emit()

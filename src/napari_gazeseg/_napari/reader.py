@@ -49,6 +49,7 @@ __all__ = [
     "get_reader",
     "gaze_file_layers",
     "gaze_file_names",
+    "pick_recordings",
     "read_gaze_layers",
 ]
 
@@ -214,6 +215,7 @@ def gaze_file_layers(
     translate: Sequence[float] | None = None,
     stimuli: Sequence[str] | None = None,
     contents: Mapping[str, GazeRecording | Fixations] | None = None,
+    own_fixations: bool = False,
 ) -> list[LayerDataTuple]:
     """The layers of every recording (or fixation report) in one gaze file.
 
@@ -222,7 +224,10 @@ def gaze_file_layers(
     an image layer that has them. Layer names start with the stimulus name.
     ``stimuli`` picks the recordings to open by name (default: all);
     ``contents`` passes what :func:`~napari_gazeseg.gaze.formats.read_gaze_all`
-    already read from ``path``. Raises only :class:`GazeFormatError`.
+    already read from ``path``. ``own_fixations``: for a Tobii Pro Lab export,
+    also one Points layer ``NAME Pro Lab fixations`` per recording, the fixations
+    Pro Lab classified itself (its own group, apart from our detected ones).
+    Raises only :class:`GazeFormatError`.
     """
     from ..gaze.formats import read_gaze_all
     from ..gaze.formats._errors import format_error
@@ -237,6 +242,7 @@ def gaze_file_layers(
                 path, f"there is no recording named {unknown[0]!r}", "pick one of the file's names"
             )
         contents = {name: contents[name] for name in stimuli}
+    theirs = _pro_lab_fixations(path) if own_fixations else {}
     layers: list[LayerDataTuple] = []
     for name, item in contents.items():
         _check_meta(path, name, item)
@@ -255,16 +261,52 @@ def gaze_file_layers(
                 translate=translate,
             )
         )
+        if recording is not None and len(theirs.get(name, ())):
+            _check_coordinates(path, name, theirs[name])
+            layers.append(_pro_lab_layer(theirs[name], name, image_shape, scale, translate))
     return layers
 
 
+def _pro_lab_fixations(path: str) -> Mapping[str, Fixations]:
+    """Pro Lab's own fixations by stimulus; {} for other formats or an export without them."""
+    from ..gaze.formats import GazeFormatError, detect_format, read_gaze_all
+
+    try:
+        if detect_format(path) != "tobii-pro-lab":
+            return {}
+        found = read_gaze_all(path, what="fixations")
+    except GazeFormatError:  # no 'Eye movement type' column: Pro Lab classified nothing
+        return {}
+    return {name: item for name, item in found.items() if isinstance(item, Fixations)}
+
+
+def _pro_lab_layer(fixations: Fixations, name: str, image_shape, scale, translate) -> LayerDataTuple:
+    """``NAME Pro Lab fixations``: a fixations Points layer in a group of its own."""
+    from .layers import GAZESEG, fixations_layer
+
+    data, kwargs, layer_type = fixations_layer(
+        fixations,
+        name=f"{name} Pro Lab",
+        image_shape=image_shape or fixations.image_shape,
+        scale=scale,
+        translate=translate,
+    )
+    kwargs["metadata"][GAZESEG]["classified_by"] = "Tobii Pro Lab"
+    return data, kwargs, layer_type
+
+
 # -- the napari reader ------------------------------------------------------------------
-def _pick_in_a_dialog(path: str, names: list[str]) -> list[str] | None:
-    """The names the user picks in a dialog over napari's window; None without a window."""
-    import napari
+def pick_recordings(
+    parent, path: str, names: list[str], selected: Sequence[str], limit: int = READER_MAX_RECORDINGS
+) -> list[str]:
+    """The names (at most ``limit``, in file order) the user picks in a modal dialog
+    listing every recording of ``path``, ``selected`` ticked at first; [] on Cancel.
+
+    The one picker of the reader and the Gaze layers widget (object name
+    ``gazeseg_pick_recordings``).
+    """
     from qtpy.QtWidgets import (
         QAbstractItemView,
-        QApplication,
         QDialog,
         QDialogButtonBox,
         QLabel,
@@ -272,25 +314,21 @@ def _pick_in_a_dialog(path: str, names: list[str]) -> list[str] | None:
         QVBoxLayout,
     )
 
-    viewer = napari.current_viewer()
-    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
-    if QApplication.instance() is None or window is None:
-        return None
-    dialog = QDialog(window)
+    dialog = QDialog(parent)
     dialog.setObjectName("gazeseg_pick_recordings")
     dialog.setWindowTitle("Open gaze recordings")
     layout = QVBoxLayout(dialog)
     layout.addWidget(
         QLabel(
-            f"{os.path.basename(path)} holds {len(names)} recordings. "
-            f"Pick the ones to open (at most {READER_MAX_RECORDINGS} at a time):"
+            f"{os.path.basename(path)} holds {len(names)} recordings (stimuli, participants or "
+            f"trials). Pick the ones to open (at most {limit} at a time):"
         )
     )
     listing = QListWidget()
     listing.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
     listing.addItems(names)
-    for row in range(min(READER_MAX_RECORDINGS, len(names))):
-        listing.item(row).setSelected(True)
+    for name in list(selected)[:limit]:
+        listing.item(names.index(name)).setSelected(True)
     layout.addWidget(listing)
     buttons = QDialogButtonBox(
         QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel
@@ -301,9 +339,22 @@ def _pick_in_a_dialog(path: str, names: list[str]) -> list[str] | None:
     try:
         if not dialog.exec():
             return []
-        return [names[listing.row(item)] for item in listing.selectedItems()][:READER_MAX_RECORDINGS]
+        rows = sorted(listing.row(item) for item in listing.selectedItems())
+        return [names[row] for row in rows][:limit]
     finally:
         dialog.deleteLater()
+
+
+def _pick_in_a_dialog(path: str, names: list[str]) -> list[str] | None:
+    """The names the user picks in a dialog over napari's window; None without a window."""
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.current_viewer()
+    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+    if QApplication.instance() is None or window is None:
+        return None
+    return pick_recordings(window, path, names, names[:READER_MAX_RECORDINGS])
 
 
 def _chosen(path: str, names: list[str]) -> list[str]:
