@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
-import gc
+import gzip
+import itertools
 import operator
 import warnings
+import zlib
 
 import numpy as np
 
@@ -26,6 +29,7 @@ from ..geometry import ScreenGeometry
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._table import parse_fast
+from ._text import is_gzip, read_bytes, text_encoding
 
 __all__ = [
     "TobiiTable",
@@ -33,6 +37,8 @@ __all__ = [
     "check_time",
     "first_value",
     "fixation_runs",
+    "label_at",
+    "label_mask",
     "make_recording",
     "needs_movement",
     "sampling_rate",
@@ -80,22 +86,44 @@ def sniff_separator(header: str) -> str:
 
 
 class TobiiTable:
-    """The export's used columns by name and unit: one tuple of field strings per column.
+    """The export's used columns by name and unit, parsed in chunks into compact arrays.
 
     ``used`` holds the base names (lower case, unit removed) of the columns to
-    keep; the others are skipped as they are split.
+    keep; the others are dropped as each line is split. ``source`` is the whole
+    text, or (from :meth:`read`) the file's text in blocks, so a long export is
+    never held as one string nor as a Python string per field: every
+    :data:`CHUNK_ROWS` rows, each used column becomes either compact category
+    codes with its few distinct (stripped) texts, or, when its values are mostly
+    distinct, float64 numbers (or, failing that, its raw texts, which are
+    reported as not numbers when asked for as such). A column holding one value
+    in every row is given as a read-only broadcast of that value.
     Tab-separated text is split on tabs; a comma or semicolon table (an export
     re-saved by a spreadsheet) is read with :mod:`csv`, so quoted fields work.
+    ``lines`` / ``line_numbers`` hold each row's line in the file, for errors.
     """
 
-    def __init__(self, text: str, path, used: set[str]):
+    #: Rows parsed at a time (bounds the Python strings alive at once).
+    CHUNK_ROWS = 8192
+
+    @classmethod
+    def read(cls, path, used: set[str], empty_advice: str) -> TobiiTable:
+        """The table of the file at ``path`` read in blocks; an empty file is refused."""
+        table = cls(_text_blocks(path), path, used)
+        if not table.has_text:
+            raise format_error(path, "the file is empty", empty_advice)
+        return table
+
+    def __init__(self, source, path, used: set[str]):
         self.path = path
-        lines = text.split("\n")
-        self.separator = sniff_separator(lines[0])
+        blocks = [source] if isinstance(source, str) else source
+        self.has_text = False
+        lines = self._lines(blocks)
+        first = next(lines, "")
+        self.separator = sniff_separator(first)
         if self.separator == "\t":
-            header = lines[0].split("\t")
+            header = first.split("\t")
         else:
-            header = next(iter(self._split(lines[:1], first=1)))[1]
+            header = next(iter(self._split(iter([first]), first=1)))[1]
         self.header = [field.strip().strip('"') for field in header]
         self.keys = {}
         self.raw_units: dict[int, str | None] = {}
@@ -106,64 +134,83 @@ class TobiiTable:
                 self.keys[key] = index
                 self.raw_units[index] = raw_unit
         kept = {index for (name, _), index in self.keys.items() if name in used}
-        used = sorted(kept)
-        # a tuple even when one column is used (and an empty one when none is)
-        pick = operator.itemgetter(*used, *used) if used else (lambda fields: ())
+        self.used = sorted(kept)
+        self._pieces: dict[int, list] = {index: [] for index in self.used}
+        numbers: list[np.ndarray] = []
         width = len(self.header)
-        collecting = gc.isenabled()
-        gc.disable()  # millions of short strings: the cyclic collector would run over and over
-        try:
-            if self.separator == "\t":  # one row per line: line numbers from positions
-                numbers = None
-                picked = [
-                    pick(fields) if len(fields) == width else fields
-                    for fields in (line.split("\t") for line in lines[1:])
-                ]
-            else:
-                numbers, picked = [], []
-                for number, fields in self._split(lines):
-                    numbers.append(number)
-                    picked.append(pick(fields) if len(fields) == width else fields)
-        finally:
-            if collecting:
-                gc.enable()
-        del lines
-        wrong = [i for i, row in enumerate(picked) if isinstance(row, list)]
-        for position in wrong:
-            row = picked[position]
-            if any(field.strip() for field in row):
-                raise format_error(
-                    path,
-                    f"{len(row)} fields where the header names {width}",
-                    "export the data again or fix that line",
-                    position + 2 if numbers is None else numbers[position],
-                )
-        if wrong:
-            kept = [i for i, row in enumerate(picked) if not isinstance(row, list)]
-            rows = [picked[i] for i in kept]
+        n_rows = 0
+        if self.used:
+            pick = operator.itemgetter(*self.used, *self.used)  # a tuple even for one column
         else:
-            kept, rows = None, picked
-        if numbers is None:
-            self.lines = list(range(2, len(picked) + 2)) if kept is None else [i + 2 for i in kept]
-        else:
-            self.lines = numbers if kept is None else [numbers[i] for i in kept]
-        del picked
-        self.n_rows = len(rows)
-        self.line_numbers = np.asarray(self.lines, dtype=np.int64)
-        transposed = list(zip(*rows))[: len(used)] if rows else [()] * len(used)
-        self.columns = dict(zip(used, transposed))
+            pick = lambda fields: ()
+        for chunk_numbers, chunk in self._chunks(lines):
+            picked = [pick(fields) if len(fields) == width else fields for fields in chunk]
+            wrong = [i for i, row in enumerate(picked) if isinstance(row, list)]
+            for position in wrong:
+                if any(field.strip() for field in picked[position]):
+                    raise format_error(
+                        path,
+                        f"{len(picked[position])} fields where the header names {width}",
+                        "export the data again or fix that line",
+                        int(chunk_numbers[position]),
+                    )
+            if wrong:
+                keep = np.ones(len(picked), dtype=bool)
+                keep[wrong] = False
+                picked = [row for row, ok in zip(picked, keep) if ok]
+                chunk_numbers = chunk_numbers[keep]
+            del chunk
+            if not picked:
+                continue
+            numbers.append(chunk_numbers)
+            for index, column in zip(self.used, zip(*picked)):
+                self._pieces[index].append((n_rows, _compact(column)))
+            n_rows += len(picked)
+            del picked
+        self.n_rows = n_rows
+        self.line_numbers = np.concatenate(numbers) if numbers else np.empty(0, np.int64)
+        self.lines = self.line_numbers
+        for index in self.used:
+            self._pieces[index] = _merge(self._pieces[index])
         self._numbers: dict[int, np.ndarray] = {}
-        self._texts: dict[int, list[str]] = {}
 
-    def _split(self, lines: list[str], first: int = 2):
-        """``(line number, fields)`` of the lines after the header; blank lines give ``[""]``.
+    def _lines(self, blocks):
+        """The lines of ``blocks`` (texts whose lines may continue into the next block)."""
+        rest = ""
+        for block in blocks:
+            if not self.has_text and block.strip():
+                self.has_text = True
+            parts = (rest + block).split("\n")
+            rest = parts.pop()
+            yield from parts
+        if rest or not self.has_text:
+            yield rest
 
-        ``first`` is the file line number of ``lines[1]`` (1 to read ``lines[0]`` itself).
-        """
-        body = lines[1:] if first == 2 else lines
+    def _chunks(self, lines):
+        """``(line numbers, fields of each row)`` of at most :data:`CHUNK_ROWS` rows at a time."""
         if self.separator == "\t":
-            return ((number, line.split("\t")) for number, line in enumerate(body, first))
-        reader = csv.reader(body, delimiter=self.separator)
+            number = 2
+            while True:
+                block = list(itertools.islice(lines, self.CHUNK_ROWS))
+                if not block:
+                    return
+                yield np.arange(number, number + len(block)), [line.split("\t") for line in block]
+                number += len(block)
+        rows = self._split(lines)
+        while True:
+            block = list(itertools.islice(rows, self.CHUNK_ROWS))
+            if not block:
+                return
+            yield np.array([number for number, _ in block]), [fields for _, fields in block]
+
+    def _split(self, lines, first: int = 2):
+        """``(line number, fields)`` of ``lines``; blank lines give ``[""]``.
+
+        ``first`` is the file line number of the first of ``lines``.
+        """
+        if self.separator == "\t":
+            return ((number, line.split("\t")) for number, line in enumerate(lines, first))
+        reader = csv.reader(lines, delimiter=self.separator)
         name = {",": "comma", ";": "semicolon"}[self.separator]
 
         def numbered():
@@ -204,47 +251,210 @@ class TobiiTable:
         return self.columns_text(found[0])
 
     def columns_text(self, index: int) -> list[str]:
-        """Column ``index`` as stripped strings."""
-        if index not in self._texts:
-            self._texts[index] = [field.strip() for field in self.columns[index]]
-        return self._texts[index]
+        """Column ``index`` as stripped strings (a numbers chunk as its numbers' text)."""
+        out: list[str] = []
+        for _, (kind, data, labels) in self._pieces[index]:
+            if kind == "codes":
+                out.extend(np.asarray(labels, dtype=object)[data].tolist())
+            elif kind == "float":
+                out.extend("" if np.isnan(value) else repr(value) for value in data.tolist())
+            else:
+                out.extend(field.strip() for field in data.tolist())
+        return out
+
+    def codes(self, name: str, units=(None,)) -> tuple[np.ndarray, list[str]] | None:
+        """``(codes, labels)``: column ``name`` as ``labels[codes]`` (stripped texts), or None."""
+        found = self.find(name, units)
+        if found is None:
+            return None
+        pieces = self._pieces[found[0]]
+        if len(pieces) == 1 and pieces[0][1][0] == "codes":
+            _, data, labels = pieces[0][1]
+            return data, list(labels)
+        labels, codes = np.unique(np.array(self.columns_text(found[0]), dtype=object),
+                                  return_inverse=True)
+        return codes.reshape(-1), labels.tolist()
 
     def numbers(self, name: str, units=(None,)) -> np.ndarray | None:
         found = self.find(name, units)
         return None if found is None else self.numbers_at(found[0])
 
     def numbers_at(self, index: int) -> np.ndarray:
-        """Column ``index`` as float64: empty fields NaN, comma or dot decimals."""
-        if index not in self._numbers:
-            body = "\n".join(self.columns[index]) + "\n" if self.n_rows else ""
-            if body.startswith("\n"):
-                body = "nan" + body
-            while "\n\n" in body:
-                body = body.replace("\n\n", "\nnan\n")
-            body = body.replace(",", ".")
-            values = parse_fast(body, 1) if body else np.empty((0, 1))
-            if values is None or np.isinf(values).any():
-                values = self._parse_one_by_one(index)
-            self._numbers[index] = values.reshape(-1)
-        return self._numbers[index]
+        """Column ``index`` as float64: empty fields NaN, comma or dot decimals.
 
-    def _parse_one_by_one(self, index: int) -> np.ndarray:
-        values = np.empty(self.n_rows, dtype=np.float64)
-        for position, (field, line) in enumerate(zip(self.columns[index], self.lines)):
+        A column of one value throughout is a read-only broadcast of it.
+        """
+        if index in self._numbers:
+            return self._numbers[index]
+        pieces = self._pieces[index]
+        if len(pieces) == 1 and pieces[0][1][0] == "codes" and len(pieces[0][1][2]) == 1:
+            value = self._label_numbers(index, pieces[0])[0]
+            values = np.broadcast_to(np.float64(value), (self.n_rows,))
+        elif not pieces:
+            values = np.empty(0, dtype=np.float64)
+        else:
+            values = np.empty(self.n_rows, dtype=np.float64)
+            for piece in pieces:
+                start, (kind, data, _) = piece
+                stop = start + len(data)
+                if kind == "codes":
+                    values[start:stop] = self._label_numbers(index, piece)[data]
+                elif kind == "float":
+                    values[start:stop] = data
+                else:
+                    values[start:stop] = self._parse_one_by_one(index, data, start)
+            self._pieces[index] = [(0, ("float", values, None))]  # no second copy
+        self._numbers[index] = values
+        return values
+
+    def _label_numbers(self, index: int, piece) -> np.ndarray:
+        """The numbers of a codes piece's labels; a label that is none names its first line."""
+        start, (_, data, labels) = piece
+        values = np.empty(len(labels), dtype=np.float64)
+        for position, field in enumerate(labels):
+            try:
+                values[position] = float(field.replace(",", ".")) if field else np.nan
+            except ValueError:
+                values[position] = np.inf
+            if np.isinf(values[position]):
+                row = start + int(np.argmax(data == position))
+                self._not_a_number(index, field, row)
+        return values
+
+    def _parse_one_by_one(self, index: int, fields: np.ndarray, start: int) -> np.ndarray:
+        values = np.empty(len(fields), dtype=np.float64)
+        for position, field in enumerate(fields.tolist()):
             field = field.strip()
             try:
                 values[position] = float(field.replace(",", ".")) if field else np.nan
             except ValueError:
                 values[position] = np.inf
             if np.isinf(values[position]):
-                shown = field if len(field) <= 30 else field[:27] + "..."
-                raise format_error(
-                    self.path,
-                    f"{shown!r} in column {self.header[index]!r} is not a number",
-                    "export the data again or fix that line",
-                    line,
-                )
+                self._not_a_number(index, field, start + position)
         return values
+
+    def _not_a_number(self, index: int, field: str, row: int):
+        shown = field if len(field) <= 30 else field[:27] + "..."
+        raise format_error(
+            self.path,
+            f"{shown!r} in column {self.header[index]!r} is not a number",
+            "export the data again or fix that line",
+            int(self.line_numbers[row]),
+        )
+
+
+def _compact(column: tuple) -> tuple:
+    """One chunk of a column (a tuple of field strings) in its compact form.
+
+    ``("codes", codes, labels)`` when few distinct texts; else ``("float",
+    numbers, None)`` when every field is a number (or empty), else ``("raw",
+    fields, None)``.
+    """
+    distinct = set(column)
+    if len(distinct) <= max(64, len(column) // 16):
+        labels: list[str] = []
+        known: dict[str, int] = {}
+        code_of = {}
+        for field in distinct:
+            label = field.strip()
+            if label not in known:
+                known[label] = len(labels)
+                labels.append(label)
+            code_of[field] = known[label]
+        codes = np.fromiter(map(code_of.__getitem__, column), np.int32, len(column))
+        return "codes", codes, labels
+    body = "\n".join(column) + "\n"
+    if body.startswith("\n"):
+        body = "nan" + body
+    while "\n\n" in body:
+        body = body.replace("\n\n", "\nnan\n")
+    values = parse_fast(body.replace(",", "."), 1)
+    if values is None or np.isinf(values).any():
+        return "raw", np.array(column, dtype=object), None
+    return "float", values.reshape(-1), None
+
+
+def _merge(pieces: list) -> list:
+    """Consecutive codes pieces joined into one with shared labels; others as they are."""
+    out: list = []
+    for start, piece in pieces:
+        if out and piece[0] == "codes" and out[-1][1][0] == "codes":
+            first, (_, codes, labels) = out[-1]
+            known = {label: code for code, label in enumerate(labels)}
+            labels = list(labels)
+            mapping = np.empty(len(piece[2]), dtype=np.int32)
+            for position, label in enumerate(piece[2]):
+                if label not in known:
+                    known[label] = len(labels)
+                    labels.append(label)
+                mapping[position] = known[label]
+            out[-1] = (first, ("codes", np.concatenate([codes, mapping[piece[1]]]), labels))
+        else:
+            out.append((start, piece))
+    for position, (start, piece) in enumerate(out):
+        if piece[0] == "codes":
+            dtype = np.int8 if len(piece[2]) < 128 else np.int16 if len(piece[2]) < 32768 else np.int32
+            out[position] = (start, ("codes", piece[1].astype(dtype), piece[2]))
+    return out
+
+
+def _text_blocks(path, size: int = 1 << 20):
+    """The text of ``path`` in blocks of about ``size`` bytes, as :func:`._text.read_text` decodes it.
+
+    UTF-8 (BOM or not) or UTF-16, gzip or not; line ends normalised to ``\\n``;
+    undecodable bytes and NUL characters raise naming their line.
+    """
+    encoding = text_encoding(read_bytes(path, 4))
+    opener = gzip.open if is_gzip(path) else open
+    decoder = codecs.getincrementaldecoder("utf-8" if encoding == "utf-8-sig" else encoding)()
+    line = 1
+    pending_cr = False
+    try:
+        with opener(path, "rb") as file:
+            head = True
+            while True:
+                data = file.read(size)
+                final = not data
+                if head and encoding == "utf-8-sig":
+                    data = data[len(codecs.BOM_UTF8):]
+                head = False
+                try:
+                    text = decoder.decode(data, final=final)
+                except UnicodeDecodeError as err:
+                    where = line + data[: err.start].count(b"\n") if encoding == "utf-8" else None
+                    raise format_error(
+                        path,
+                        f"the file is not valid {encoding.upper().replace('-SIG', '')} text",
+                        "export it again as UTF-8 or UTF-16 text",
+                        where,
+                    ) from None
+                if pending_cr:
+                    text = "\r" + text
+                pending_cr = text.endswith("\r") and not final
+                if pending_cr:
+                    text = text[:-1]
+                if "\r" in text:
+                    text = text.replace("\r\n", "\n").replace("\r", "\n")
+                if "\x00" in text:
+                    raise format_error(
+                        path,
+                        "the file holds NUL characters (binary data)",
+                        "pass a text gaze file",
+                        line + text[: text.index("\x00")].count("\n"),
+                    )
+                line += text.count("\n")
+                if text:
+                    yield text
+                if final:
+                    return
+    except (OSError, EOFError, zlib.error) as err:
+        if not is_gzip(path):
+            raise
+        raise format_error(
+            path,
+            f"the gzip-compressed data is damaged or cut short ({err})",
+            "compress the export again with gzip, or pass it uncompressed",
+        ) from None
 
 
 def all_present(*groups) -> bool:
@@ -252,9 +462,30 @@ def all_present(*groups) -> bool:
     return all(column is not None for group in groups for column in group)
 
 
+def label_mask(values, test) -> np.ndarray:
+    """``test(text)`` per row of a :meth:`TobiiTable.text` list or :meth:`TobiiTable.codes` pair."""
+    if isinstance(values, tuple):
+        codes, labels = values
+        return np.array([bool(test(label)) for label in labels], dtype=bool)[codes]
+    return np.array([bool(test(value)) for value in values], dtype=bool)
+
+
+def label_at(values, row: int) -> str:
+    """Row ``row``'s text of a :meth:`TobiiTable.text` list or :meth:`TobiiTable.codes` pair."""
+    if isinstance(values, tuple):
+        return values[1][values[0][row]]
+    return values[row]
+
+
 def first_value(values, rows: np.ndarray):
-    """The first non-empty entry of ``values`` (list or array) among ``rows``, else None."""
+    """The first non-empty entry of ``values`` (list, array or codes pair) among ``rows``, else None."""
     if values is None:
+        return None
+    if isinstance(values, tuple):
+        codes, labels = values
+        for index in rows:
+            if labels[codes[index]]:
+                return labels[codes[index]]
         return None
     for index in rows:
         value = values[index]
@@ -381,7 +612,7 @@ def fixation_runs(
     start or end (only the part within the stimulus counts), and never past the
     next fixation's start.
     """
-    is_fixation_row = np.array([kind.lower() == "fixation" for kind in movement], dtype=bool)
+    is_fixation_row = label_mask(movement, lambda kind: kind.lower() == "fixation")
     labels_all = index if index is not None else np.zeros(table.n_rows)
     is_fixation = is_fixation_row[rows]
     labels = labels_all[rows]
@@ -424,7 +655,7 @@ def fixation_runs(
     meta = dict(meta)
     meta["fixations_off_media"] = int(n_runs - kept.sum())
     meta["fixations_cut_by_stimulus"] = int(cut[kept].sum())
-    filter_name = first_value(table.text("recording fixation filter name"), rows)
+    filter_name = first_value(table.codes("recording fixation filter name"), rows)
     meta["detector"] = {"name": "Tobii Pro Lab", **({"filter": filter_name} if filter_name else {})}
     try:
         return Fixations(start=start, duration=duration, coords=coords, meta=meta)

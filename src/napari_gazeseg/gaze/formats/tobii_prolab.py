@@ -61,13 +61,14 @@ import numpy as np
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import GazeFormatWarning
-from ._text import read_text
 from ._tobii import (
     TobiiTable,
     all_present,
     check_time,
     first_value,
     fixation_runs,
+    label_at,
+    label_mask,
     make_recording,
     needs_movement,
     sampling_rate,
@@ -132,12 +133,13 @@ _USED = {
 }
 
 
-def _validity(values: list[str] | None, table: TobiiTable, column: str) -> np.ndarray | None:
-    """True / False per row, NaN-like None entries as ``-1`` (unknown)."""
+def _validity(values, table: TobiiTable, column: str) -> np.ndarray | None:
+    """1 (valid) / 0 (invalid) per row of a codes pair, empty entries ``-1`` (unknown)."""
     if values is None:
         return None
-    codes = np.full(len(values), -1, dtype=np.int8)
-    for index, value in enumerate(values):
+    rows, labels = values
+    codes = np.full(len(labels), -1, dtype=np.int8)
+    for index, value in enumerate(labels):
         word = value.lower()
         if word == "valid":
             codes[index] = 1
@@ -151,14 +153,14 @@ def _validity(values: list[str] | None, table: TobiiTable, column: str) -> np.nd
                     table.path,
                     f"{value!r} in column {column!r} is neither Valid nor Invalid",
                     "export the data again or fix that line",
-                    table.lines[index],
+                    int(table.lines[int(np.argmax(rows == index))]),
                 ) from None
-    return codes
+    return codes[rows]
 
 
 def _eyes_ok(table: TobiiTable) -> np.ndarray:
     codes = [
-        _validity(table.text(name), table, name.capitalize())
+        _validity(table.codes(name), table, name.capitalize())
         for name in ("validity left", "validity right")
     ]
     codes = [c for c in codes if c is not None]
@@ -225,20 +227,18 @@ class _Media:
 
 
 def _sample_rows(table: TobiiTable, gaze_x: np.ndarray) -> np.ndarray:
-    sensor = table.text("sensor")
+    sensor = table.codes("sensor")
     if sensor is not None:
-        return np.array([value.lower() == "eye tracker" for value in sensor], dtype=bool)
-    event = table.text("event")
+        return label_mask(sensor, lambda value: value.lower() == "eye tracker")
+    event = table.codes("event")
     if event is None:
         return np.ones(table.n_rows, dtype=bool)
     has_validity = np.zeros(table.n_rows, dtype=bool)
     for name in ("validity left", "validity right"):
-        values = table.text(name)
+        values = table.codes(name)
         if values is not None:
-            has_validity |= np.array([bool(value) for value in values], dtype=bool)
-    bare_event = (
-        np.array([bool(value) for value in event], dtype=bool) & np.isnan(gaze_x) & ~has_validity
-    )
+            has_validity |= label_mask(values, bool)
+    bare_event = label_mask(event, bool) & np.isnan(gaze_x) & ~has_validity
     return ~bare_event
 
 
@@ -348,10 +348,7 @@ def read_tobii_pro_lab(
     See the module docstring for the columns, the mapping and the keys. Raises
     :class:`GazeFormatError` for a file it cannot read.
     """
-    text = read_text(path)
-    if not text.strip():
-        raise format_error(path, "the file is empty", "export the data again from Tobii Pro Lab")
-    table = TobiiTable(text, path, _USED)
+    table = TobiiTable.read(path, _USED, "export the data again from Tobii Pro Lab")
     _timestamp(table, path)
     media = _Media(table)
     gaze = media.to_pixels(table, "gaze point")
@@ -371,13 +368,15 @@ def read_tobii_pro_lab(
     probe = gaze_dacs[0] if gaze_dacs[0] is not None else gaze[0]
     tracker = _sample_rows(table, probe)
     seconds, time_meta = _seconds(table, tracker, path)
-    stimulus = table.text("presented stimulus name") or table.text("presented media name")
-    recording = table.text("recording name")
+    stimulus = table.codes("presented stimulus name")
+    if stimulus is None or not table.n_rows:
+        stimulus = table.codes("presented media name") or stimulus
+    recording = table.codes("recording name")
     samples = tracker.copy()
     calibration = np.zeros(table.n_rows, dtype=bool)
     if stimulus is not None:
-        samples &= np.array([bool(name) for name in stimulus], dtype=bool)
-        calibration = samples & np.array([is_calibration(name) for name in stimulus], dtype=bool)
+        samples &= label_mask(stimulus, bool)
+        calibration = samples & label_mask(stimulus, is_calibration)
         samples &= ~calibration
     keys = _keys(samples, stimulus, recording, path)
     if not keys and calibration.any():
@@ -390,14 +389,14 @@ def read_tobii_pro_lab(
         return _aoi_hits(table, keys, stimulus)
     u, v = gaze
     valid = media.inside(u, v, np.arange(table.n_rows)) & _eyes_ok(table)
-    movement = table.text("eye movement type")
+    movement = table.codes("eye movement type")
     if movement is not None:
-        valid &= np.array([kind.lower() != "eyesnotfound" for kind in movement], dtype=bool)
+        valid &= label_mask(movement, lambda kind: kind.lower() != "eyesnotfound")
     screen = _screen(table, gaze_dacs)
     tracker_rows = np.flatnonzero(tracker)
     shared_meta = {
         "source": "tobii-pro-lab",
-        "participant": first_value(table.text("participant name"), np.flatnonzero(samples)),
+        "participant": first_value(table.codes("participant name"), np.flatnonzero(samples)),
         "screen": _screen_geometry(table, gaze_dacs, tracker_rows),
         **time_meta,
     }
@@ -441,7 +440,7 @@ def _aoi_hits(table: TobiiTable, keys: dict[str, np.ndarray], stimulus) -> dict[
     columns = table.bracketed("aoi hit")
     out: dict[str, dict[str, np.ndarray]] = {}
     for key, rows in keys.items():
-        name = stimulus[rows[0]] if stimulus is not None else None
+        name = label_at(stimulus, rows[0]) if stimulus is not None else None
         hits = {}
         for label, index in columns.items():
             stim, sep, aoi = label.partition(" - ")
@@ -471,13 +470,26 @@ def _keys(samples: np.ndarray, stimulus, recording, path) -> dict[str, np.ndarra
     if stimulus is None:
         name = Path(path).name.split(".")[0]
         return {name: rows} if rows.size else {}
-    names = [stimulus[i] for i in rows]
-    recordings = [recording[i] for i in rows] if recording is not None else [""] * len(rows)
-    several = len(set(recordings)) > 1
-    keys: dict[str, list[int]] = {}
-    for row, name, record in zip(rows.tolist(), names, recordings):
-        keys.setdefault(f"{record}/{name}" if several else name, []).append(row)
-    return {key: np.asarray(indices, dtype=np.int64) for key, indices in keys.items()}
+    names, name_labels = stimulus
+    records, record_labels = recording if recording is not None else (None, [""])
+    pair = names[rows].astype(np.int64)
+    if records is not None:
+        pair += records[rows].astype(np.int64) * len(name_labels)
+    several = records is not None and np.unique(records[rows]).size > 1
+    _, first, group = np.unique(pair, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    order = np.argsort(group, kind="stable")
+    bounds = np.cumsum(np.bincount(group, minlength=first.size))[:-1]
+    parts = np.split(order, bounds)
+    keys: dict[str, np.ndarray] = {}
+    for at in np.argsort(first):  # groups in the order of their first sample
+        members = parts[at]
+        row = rows[members[0]]
+        name = name_labels[names[row]]
+        key = f"{record_labels[records[row]]}/{name}" if several else name
+        found = rows[members]
+        keys[key] = np.sort(np.concatenate([keys[key], found])) if key in keys else found
+    return keys
 
 
 def _screen(table: TobiiTable, gaze_dacs) -> np.ndarray | None:
@@ -519,7 +531,7 @@ def _screen_geometry(table: TobiiTable, gaze_dacs, rows: np.ndarray) -> dict | N
 
 def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> dict:
     width, height = (first_value(side, rows) for side in media.original)
-    media_name = first_value(table.text("presented media name"), rows)
+    media_name = first_value(table.codes("presented media name"), rows)
     stimulus_name = None if stimulus is None else first_value(stimulus, rows)
     image = {"name": media_name or stimulus_name or ""}
     if width is not None and height is not None:

@@ -39,7 +39,6 @@ import numpy as np
 from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import GazeFormatWarning
-from ._text import read_text
 from ._tobii import (
     TobiiTable,
     check_time,
@@ -111,10 +110,7 @@ def read_tobii_studio(
     See the module docstring for the columns and the mapping. Raises
     :class:`GazeFormatError` for a file it cannot read.
     """
-    text = read_text(path)
-    if not text.strip():
-        raise format_error(path, "the file is empty", "export the data again from Tobii Studio")
-    table = TobiiTable(text, path, used=_USED)
+    table = TobiiTable.read(path, _USED, "export the data again from Tobii Studio")
     if table.find("recordingtimestamp") is None:
         raise format_error(
             path,
