@@ -17,6 +17,21 @@ only reads the layers on the UI thread, starts one worker and paints. Two method
   looked at" unticked, the whole foreground becomes the next free label id. The
   predictor is loaded once and held, like SAM.
 
+The SAM model is chosen from the model registry (:mod:`napari_gazeseg.models.registry`,
+SAM and micro-sam entries, shown as "NAME — downloaded" or "NAME — will download
+(SIZE)"; the entry's architecture is the model type and its file, found without
+network, the checkpoint), or "a local file…" (model type and Checkpoint field,
+searched as docs/sam.md says when empty). **Download** fetches the chosen entry in
+a worker with a napari progress bar in bytes; a failure is one sentence and leaves
+no broken file (the registry's guarantee). MedSAM and SAM 2 entries are not offered:
+they need their own preprocessing and prompts, which this widget's SAM path does
+not do. The device choice (auto / CPU / GPU) goes to the held model. Embeddings
+are cached in memory and on disk in ``<user cache>/napari-gazeseg/embeddings``
+(:func:`embeddings_dir`), so an image opened again is not encoded again; when the
+image or its displayed slice changes and SAM's model is on disk, its embedding is
+computed in the background (one worker at a time, under the model holder's lock,
+so it never runs beside a segmentation's use of the model).
+
 Before anything is created the inputs are checked: gaze recorded on another image
 (its ``meta["image"]`` name or shape) is named in one sentence and the user is
 asked; much gaze off the image is warned about. Progress shows the stage (loading
@@ -39,6 +54,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import QTimer, Signal
@@ -76,7 +92,15 @@ from ._deleted_visuals_guard import guard_deleted_visuals
 from ._layer_combo import LayerComboBox
 from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
 
-__all__ = ["PROMPT_CHOICES", "SamSettings", "SegmentSettings", "SegmentWithGazeWidget"]
+__all__ = [
+    "DEVICE_CHOICES",
+    "LOCAL_FILE",
+    "PROMPT_CHOICES",
+    "SamSettings",
+    "SegmentSettings",
+    "SegmentWithGazeWidget",
+    "embeddings_dir",
+]
 
 #: Prompts offered in the widget (see models.sam_prompts.parse_prompt_kind).
 PROMPT_CHOICES = (
@@ -97,6 +121,14 @@ _MASK_CHOICES = {
     "single mask": "single",
 }
 _NEW_LAYER = "new Labels layer"
+#: The model combo's last item: model type and Checkpoint field as typed.
+LOCAL_FILE = "a local file\u2026"
+#: Registry families this widget's SAM path segments with (same preprocessing as SAM).
+_WIDGET_FAMILIES = ("SAM", "micro-sam")
+#: Device choices as shown -> as the models take them.
+DEVICE_CHOICES = {"auto": "auto", "CPU": "cpu", "GPU": "cuda"}
+#: Milliseconds the image/slice must stay put before its embedding is computed ahead.
+_EMBED_AHEAD_MS = 300
 #: Seconds between looks for the Record gaze panel while live updates wait for one.
 _FIND_RECORDER_MS = 1000
 
@@ -109,20 +141,24 @@ class SamSettings:
     checkpoint: str | None
     finetuned: str | None
     device: str = "auto"
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
 class SegmentSettings:
     """Everything the widget's controls choose (:attr:`SegmentWithGazeWidget.settings`).
 
-    ``checkpoint`` / ``finetuned`` None: searched / the bundled model / no overlay;
-    ``mask`` as ``GazeSam.segment(mask=...)`` takes it; ``objects`` as typed in the
+    ``model`` a registry entry's name, or None for a local file (``model_type`` and
+    ``checkpoint``); ``checkpoint`` / ``finetuned`` None: searched / the bundled
+    model / no overlay; ``device`` ``"auto"``, ``"cpu"`` or ``"cuda"``; ``mask`` as ``GazeSam.segment(mask=...)`` takes it; ``objects`` as typed in the
     Objects field (``"2, 5"``; empty: all).
     """
 
     method: str = "SAM"
+    model: str | None = None
     model_type: str = "vit_b"
     checkpoint: str | None = None
+    device: str = "auto"
     finetuned: str | None = None
     prompt: str = PROMPT_CHOICES[0]
     mask: str | int = "best"
@@ -156,7 +192,20 @@ class _ModelHolder:
 def _load_sam(settings: SamSettings):
     from ..models.sam_gaze import GazeSam
 
-    return GazeSam(settings.model_type, settings.checkpoint, settings.device, settings.finetuned)
+    return GazeSam(
+        settings.model_type,
+        settings.checkpoint,
+        settings.device,
+        settings.finetuned,
+        cache_dir=settings.cache_dir,
+    )
+
+
+def embeddings_dir() -> Path:
+    """The widget's disk cache of SAM embeddings: ``<user cache>/napari-gazeseg/embeddings``."""
+    from ..models.registry import user_cache_dir
+
+    return user_cache_dir() / "napari-gazeseg" / "embeddings"
 
 
 def _load_gradtrack(key: tuple[str | None, str]):
@@ -194,6 +243,22 @@ def _sam_worker(holder: _ModelHolder, settings: SamSettings, job: _SamJob):
         )
 
 
+def _embed_ahead_worker(holder: _ModelHolder, settings: SamSettings, data, leading, limits):
+    """Worker: the embedding of one displayed plane into the held model's cache."""
+    from ..models.embed_ahead import embed_in_background
+
+    with holder.lock:
+        sam = holder.get(settings)
+        plane = np.asarray(data[leading] if leading else data)
+        return embed_in_background(sam, plane, limits, leading or None)
+
+
+def _download_worker(name: str, progress):
+    from ..models import registry
+
+    return registry.download(name, progress=progress)
+
+
 def _gradtrack_worker(holder: _ModelHolder, key, image, fixations, **kwargs):
     """Worker: GradTrack's object masks on one slice (see ``gradtrack_object_masks``)."""
     yield Stage("loading the GradTrack model", 0, 1)
@@ -207,13 +272,21 @@ class SegmentWithGazeWidget(QWidget):
 
     Signals: ``finished`` after a segmentation (button or live) wrote its masks,
     ``failed(message)`` when one could not run, ``warned(message)`` for a doubt
-    about the inputs or the results, ``stage(text)`` as a segmentation proceeds.
+    about the inputs or the results, ``stage(text)`` as a segmentation proceeds,
+    ``download_progress(done_bytes, total_bytes)`` during a model download (on the UI
+    thread, after the progress bar moved),
+    ``downloaded(name)`` when one is in place, ``embedded_ahead(key)`` when a
+    background embedding is in the cache.
     """
 
     finished = Signal()
     failed = Signal(str)
     warned = Signal(str)
     stage = Signal(str)
+    download_progress = Signal(object, object)
+    _download_bytes = Signal(object, object)  # from the download's worker thread (queued)
+    downloaded = Signal(str)
+    embedded_ahead = Signal(object)
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
@@ -227,6 +300,11 @@ class SegmentWithGazeWidget(QWidget):
         self._progress = None
         self._live_worker = None
         self._live_pending: tuple[int, Fixations] | None = None
+        self._download_worker = None
+        self._download_bar = None
+        self._download_done = -1
+        self._embed_worker = None
+        self._embed_pending = False
         self._recorder = None
         self._record_widget = None
         self._live_samples: list[GazeRecording] = []
@@ -244,6 +322,15 @@ class SegmentWithGazeWidget(QWidget):
         )
         self._method = QComboBox()
         self._method.addItems(["SAM", "GradTrack"])
+        self._model = QComboBox()
+        self._model.setToolTip(
+            "SAM checkpoints of the model registry (docs/models.md), or a local file"
+        )
+        self._download = QPushButton("Download")
+        self._download.setToolTip("Download the chosen model into the user cache folder")
+        self._device = QComboBox()
+        self._device.addItems(list(DEVICE_CHOICES))
+        self._device.setToolTip("auto: a CUDA or Apple GPU when there is one, else the CPU")
         self._model_type = QComboBox()
         self._model_type.addItems(model_types())
         self._checkpoint = QLineEdit()
@@ -269,6 +356,11 @@ class SegmentWithGazeWidget(QWidget):
         self._find_recorder = QTimer(self)
         self._find_recorder.setInterval(_FIND_RECORDER_MS)
         self._find_recorder.timeout.connect(self._connect_record_widget)
+        self._embed_timer = QTimer(self)
+        self._embed_timer.setSingleShot(True)
+        self._embed_timer.setInterval(_EMBED_AHEAD_MS)
+        self._embed_timer.timeout.connect(self._embed_ahead)
+        self._fill_models()
 
         form = QFormLayout()
         form.addRow("Image", self._image)
@@ -277,12 +369,19 @@ class SegmentWithGazeWidget(QWidget):
         form.addRow("", self._overwrite)
         form.addRow("Objects", self._object_ids)
         form.addRow("Method", self._method)
-        form.addRow("SAM model", self._model_type)
+        model_row = QWidget()
+        row = QHBoxLayout(model_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self._model, 1)
+        row.addWidget(self._download)
+        form.addRow("SAM model", model_row)
+        form.addRow("Model type", self._model_type)
         form.addRow(
             "Checkpoint", _with_browse(self._checkpoint, self, "SAM or GradTrack checkpoint")
         )
         form.addRow("", self._model_card)
         form.addRow("Fine-tuned", _with_browse(self._finetuned, self, "Fine-tuned gaze checkpoint"))
+        form.addRow("Device", self._device)
         form.addRow("Prompt", self._prompt)
         form.addRow("SAM mask", self._mask_choice)
         form.addRow("", self._by_gaze)
@@ -297,21 +396,49 @@ class SegmentWithGazeWidget(QWidget):
         self._method.currentTextChanged.connect(self._on_method)
         self._checkpoint.textChanged.connect(self._show_model_card)
         self._live.toggled.connect(self._on_live_toggled)
+        self._model.currentIndexChanged.connect(self._on_model_changed)
+        self._download.clicked.connect(self.download_model)
+        self._download_bytes.connect(self._on_download_progress)
+        self._image.layer_changed.connect(self._schedule_embed_ahead)
+        napari_viewer.dims.events.current_step.connect(self._schedule_embed_ahead)
         events = napari_viewer.layers.events
         for event in (events.inserted, events.removed, events.reordered):
             event.connect(self._reset_outputs)
         self._reset_outputs()
         self._on_method(self._method.currentText())
+        self.destroyed.connect(partial(_disconnect_dims, napari_viewer, self._schedule_embed_ahead))
 
     # -- public API (also what the buttons do) --------------------------------------
     def set_sam(
         self, model_type: str, checkpoint: str | None = None, finetuned: str | None = None
     ) -> None:
-        """Choose the SAM model and files (empty or None: search / no overlay)."""
+        """Choose the SAM model and files (empty or None: search / no overlay): "a local file…"."""
         self._method.setCurrentText("SAM")
+        self._model.setCurrentIndex(self._model.findData(None))
         self._model_type.setCurrentText(model_type)
         self._checkpoint.setText(str(checkpoint or ""))
         self._finetuned.setText(str(finetuned or ""))
+
+    def set_model(self, name: str | None) -> None:
+        """Choose the registry entry ``name`` for SAM (None: "a local file…")."""
+        index = self._model.findData(name)
+        if index < 0:
+            raise ValueError(
+                f"{name!r} is not one of the widget's models "
+                f"({', '.join(str(self._model.itemData(i)) for i in range(self._model.count() - 1))})."
+            )
+        self._method.setCurrentText("SAM")
+        self._model.setCurrentIndex(index)
+
+    @property
+    def model_choices(self) -> list[str]:
+        """The model combo's items as shown ("NAME — downloaded", ..., "a local file…")."""
+        return [self._model.itemText(i) for i in range(self._model.count())]
+
+    @property
+    def held_sam(self):
+        """The SAM model the widget holds (loaded by a segmentation or an embedding ahead), or None."""
+        return self._sam_holder._model
 
     def set_gradtrack(self, checkpoint: str | None = None, by_gaze: bool = True) -> None:
         """Choose GradTrack (checkpoint None: the bundled model) and whether gaze picks the objects."""
@@ -345,8 +472,10 @@ class SegmentWithGazeWidget(QWidget):
         """The controls' current choices."""
         return SegmentSettings(
             method=self._method.currentText(),
+            model=self._model.currentData(),
             model_type=self._model_type.currentText(),
             checkpoint=self._checkpoint.text().strip() or None,
+            device=DEVICE_CHOICES[self._device.currentText()],
             finetuned=self._finetuned.text().strip() or None,
             prompt=self._prompt.currentText(),
             mask=_MASK_CHOICES[self._mask_choice.currentText()],
@@ -365,12 +494,19 @@ class SegmentWithGazeWidget(QWidget):
             self._mask_choice: {value: name for name, value in _MASK_CHOICES.items()}.get(
                 settings.mask
             ),
+            self._device: {value: name for name, value in DEVICE_CHOICES.items()}.get(
+                settings.device
+            ),
         }
         for box, value in choices.items():  # all checked before any is set
             if box.findText(str(value)) < 0:
                 raise ValueError(
                     f"{value!r} is not one of the widget's choices ({box.itemText(0)}, ...)."
                 )
+        model_index = self._model.findData(settings.model)
+        if model_index < 0:
+            raise ValueError(f"{settings.model!r} is not one of the widget's models.")
+        self._model.setCurrentIndex(model_index)
         for box, value in choices.items():
             box.setCurrentText(str(value))
         self._checkpoint.setText(settings.checkpoint or "")
@@ -451,10 +587,28 @@ class SegmentWithGazeWidget(QWidget):
         return layer
 
     def _sam_settings(self) -> SamSettings:
+        """The model to hold: the registry entry's file (no network) or the local file's."""
+        from ..models import registry
+
+        name = self._model.currentData()
+        model_type = self._model_type.currentText()
+        checkpoint = self._checkpoint.text().strip() or None
+        if name is not None:
+            try:
+                item = registry.entry(name)
+                checkpoint = str(registry.checkpoint_path(item))
+            except registry.ModelDownloadError:
+                raise ValueError(
+                    f"{name} is not downloaded yet; press Download beside the model, "
+                    f"or choose '{LOCAL_FILE}' and its checkpoint."
+                ) from None
+            model_type = item.architecture
         return SamSettings(
-            self._model_type.currentText(),
-            self._checkpoint.text().strip() or None,
+            model_type,
+            checkpoint,
             self._finetuned.text().strip() or None,
+            DEVICE_CHOICES[self._device.currentText()],
+            str(embeddings_dir()),
         )
 
     def _gaze_data(self) -> tuple[Fixations, GazeRecording | None, dict]:
@@ -598,7 +752,7 @@ class SegmentWithGazeWidget(QWidget):
                         "untick 'One label per object looked at'",
                     )
                 ) from None
-        key = (self._checkpoint.text().strip() or None, "auto")
+        key = (self._checkpoint.text().strip() or None, DEVICE_CHOICES[self._device.currentText()])
         return (
             _gradtrack_worker,
             self._gradtrack_holder,
@@ -737,6 +891,178 @@ class SegmentWithGazeWidget(QWidget):
             "found automatically (see docs/sam.md)" if sam else "the bundled model"
         )
         self._show_model_card()
+        self._on_model_changed()
+
+    # -- model choice -----------------------------------------------------------------
+    def _fill_models(self) -> None:
+        """The registry's SAM-path entries with their state, then "a local file…"."""
+        from ..models import registry
+
+        current = self._model.currentData() if self._model.count() else ...
+        self._model.blockSignals(True)
+        self._model.clear()
+        try:
+            items = [e for e in registry.entries() if e.family in _WIDGET_FAMILIES]
+        except registry.ModelDownloadError as err:  # a broken $GAZESEG_MODEL_REGISTRY
+            items = []
+            self._status.setText(str(err))
+        for item in items:
+            state = (
+                "downloaded"
+                if registry.is_downloaded(item)
+                else f"will download ({registry.size_text(item.size)})"
+            )
+            self._model.addItem(f"{item.name} \u2014 {state}", item.name)
+        self._model.addItem(LOCAL_FILE, None)
+        if current is ...:  # first fill: the first downloaded entry, else a local file
+            ready = [i.name for i in items if registry.is_downloaded(i)]
+            current = ready[0] if ready else None
+        index = self._model.findData(current)
+        self._model.setCurrentIndex(index if index >= 0 else self._model.findData(None))
+        self._model.blockSignals(False)
+
+    def _on_model_changed(self, _index: int | None = None) -> None:
+        from ..models import registry
+
+        sam = self._method.currentText() == "SAM"
+        name = self._model.currentData()
+        local = name is None
+        self._model.setEnabled(sam)
+        self._model_type.setEnabled(sam and local)
+        self._checkpoint.setEnabled(local or not sam)
+        downloading = self._download_worker is not None
+        self._download.setEnabled(
+            sam and not local and not downloading and not registry.is_downloaded(name)
+        )
+        if not local:
+            try:
+                architecture = registry.entry(name).architecture
+            except registry.ModelDownloadError:
+                architecture = None
+            if architecture is not None and self._model_type.findText(architecture) >= 0:
+                self._model_type.setCurrentText(architecture)
+        self._schedule_embed_ahead()
+
+    def download_model(self, name: str | None = None):
+        """Download the chosen registry entry (or ``name``) in a worker; returns it (None: refused)."""
+        from napari.qt.threading import create_worker
+
+        name = name if isinstance(name, str) else self._model.currentData()
+        if name is None:
+            self._report(f"choose a model of the list to download ('{LOCAL_FILE}' is yours).")
+            return None
+        if self._download_worker is not None:
+            self._report("a download is still running; wait for it to finish.")
+            return None
+        from napari.utils import progress
+
+        from ..models import registry
+
+        try:
+            size = registry.entry(name).size
+        except registry.ModelDownloadError as err:
+            self._report(str(err))
+            return None
+        worker = create_worker(
+            _download_worker, name, self._download_callback, _ignore_errors=True
+        )
+        self._download_worker = worker
+        self._download_done = -1
+        self._download_bar = progress(total=size or 0, desc=f"Downloading {name}")
+        self._download.setEnabled(False)
+        self._status.setText(f"Downloading {name} ...")
+        worker.returned.connect(partial(self._on_downloaded, name))
+        worker.errored.connect(self._on_download_failed)
+        worker.finished.connect(self._on_download_finished)
+        worker.start()
+        return worker
+
+    def _download_callback(self, done: int, total) -> None:
+        """Called by the registry in the worker thread; the signal reaches the UI thread queued."""
+        self._download_bytes.emit(int(done), None if total is None else int(total))
+
+    def _on_download_progress(self, done: int, total) -> None:
+        """Move the bar (queued from the worker; a repaint may run later ones first: never backwards)."""
+        bar = self._download_bar
+        if bar is None or done <= self._download_done:
+            return
+        self._download_done = done
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+        self.download_progress.emit(done, total)
+
+    def _close_download_bar(self) -> None:
+        if self._download_bar is not None:
+            self._download_bar.close()
+            self._download_bar = None
+
+    def _on_downloaded(self, name: str, path) -> None:
+        size = Path(path).stat().st_size
+        self._on_download_progress(size, size)
+        self._close_download_bar()
+        self._status.setText(f"Downloaded {name} to {path}.")
+        self._fill_models()
+        self.downloaded.emit(name)
+
+    def _on_download_failed(self, err: Exception) -> None:
+        self._close_download_bar()
+        self._report(str(err))
+
+    def _on_download_finished(self) -> None:
+        self._download_worker = None
+        self._close_download_bar()
+        self._on_model_changed()
+
+    # -- embeddings ahead -------------------------------------------------------------
+    def _schedule_embed_ahead(self, *_args) -> None:
+        if self._method.currentText() == "SAM":
+            self._embed_timer.start()  # restarted by every change: only the settled one runs
+
+    def _embed_ahead(self) -> None:
+        """Compute the displayed plane's embedding in the background when SAM's file is on disk."""
+        from napari.qt.threading import create_worker
+
+        if self._method.currentText() != "SAM" or self._worker is not None:
+            return  # a segmentation embeds what it needs itself
+        if self._embed_worker is not None:
+            self._embed_pending = True
+            return
+        layer = self._image.current_layer()
+        if layer is None or layer.multiscale:
+            return
+        try:
+            settings = self._sam_settings()
+        except ValueError:
+            return  # not downloaded: nothing to load without asking
+        if settings.checkpoint is None or not Path(settings.checkpoint).is_file():
+            return  # searched checkpoints load when the user segments
+        ndim = len(_data_shape(layer))
+        worker = create_worker(
+            _embed_ahead_worker,
+            self._sam_holder,
+            settings,
+            self._spatial(layer),
+            self._current_leading(layer, ndim - 2),
+            tuple(float(v) for v in layer.contrast_limits),
+            _ignore_errors=True,  # the segmentation reports a model that cannot load
+        )
+        worker.returned.connect(self.embedded_ahead.emit)
+        worker.finished.connect(self._on_embed_finished)
+        self._embed_worker = worker
+        worker.start()
+
+    @property
+    def embedding_ahead(self) -> bool:
+        """Whether a background embedding is running."""
+        return self._embed_worker is not None
+
+    def _on_embed_finished(self) -> None:
+        self._embed_worker = None
+        if self._embed_pending:
+            self._embed_pending = False
+            self._embed_ahead()
 
     def _show_model_card(self, _text: str | None = None) -> None:
         """The bundled GradTrack's card (what it was trained on) while it is the chosen model."""
@@ -824,6 +1150,7 @@ class SegmentWithGazeWidget(QWidget):
 
         (object_id, fixations), self._live_pending = self._live_pending, None
         try:
+            settings = self._sam_settings()
             image_layer = self._require_image()
             if self._recorder is not None:
                 mismatch = gaze_image_mismatch(
@@ -841,9 +1168,7 @@ class SegmentWithGazeWidget(QWidget):
         except ValueError as err:
             self._report(str(err))
             return
-        worker = create_worker(
-            _sam_worker, self._sam_holder, self._sam_settings(), job, _ignore_errors=True
-        )
+        worker = create_worker(_sam_worker, self._sam_holder, settings, job, _ignore_errors=True)
         worker.yielded.connect(partial(self._on_live_yielded, output))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_live_finished)
@@ -905,6 +1230,14 @@ def _data_shape(image_layer) -> tuple[int, ...]:
     data = image_layer.data[0] if image_layer.multiscale else image_layer.data
     shape = tuple(int(s) for s in data.shape)
     return shape[:-1] if image_layer.rgb else shape
+
+
+def _disconnect_dims(viewer, slot, *_args) -> None:
+    """Stop following the viewer's slice once the widget is gone."""
+    try:
+        viewer.dims.events.current_step.disconnect(slot)
+    except (RuntimeError, TypeError, ValueError):
+        pass
 
 
 def _docked_widgets(viewer) -> list:
