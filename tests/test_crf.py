@@ -163,3 +163,29 @@ def test_crf_params_unknown_setting_names_the_choices():
 
     with pytest.raises(ValueError, match="gazemedseg, scaled"):
         crf_params((10, 10), "kvasir")
+
+
+@pytest.mark.parametrize(("setting", "sxy"), [("gazemedseg", 80.0), ("scaled", 80.0 * 96 / 600)])
+def test_the_crf_setting_reaches_the_supervision_maps(monkeypatch, setting, sxy):
+    """`gazeseg train --crf` -> TrainConfig -> SupervisionParams -> dense_crf's kernel width."""
+    import napari_gazeseg.gaze.crf as crf_module
+    from napari_gazeseg.cli import build_parser
+    from napari_gazeseg.commands.train import config_from_args
+    from napari_gazeseg.gaze.simulate import simulate_observer
+    from napari_gazeseg.models.gaze_supervision import SupervisionParams, supervision_targets
+
+    args = build_parser().parse_args(["train", "data", "--out", "run", "--crf", setting, "--size", "32"])
+    config = config_from_args(args)
+    assert config.crf == setting
+    params = SupervisionParams.from_train_config(config)
+    seen = {}
+    real = crf_module.dense_crf
+
+    def spy(image, prob, **kwargs):
+        seen.update(kwargs)
+        return real(image, prob, **kwargs)
+
+    monkeypatch.setattr(crf_module, "dense_crf", spy)
+    scene = simulate_observer("polyp", shape=(96, 96), n_objects=1, seed=0)
+    supervision_targets(scene.image, scene.recording, params)
+    assert seen["sxy"] == pytest.approx(sxy)

@@ -37,6 +37,7 @@ _DEFAULTS = {
     "beta": 10.0,
     "tau": 0.25,
     "pseudo_threshold": 0.7,
+    "crf": "gazemedseg",
     "seed": 0,
     "device": "auto",
     "val_fraction": 0.2,
@@ -67,6 +68,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tau", type=float, default=_DEFAULTS["tau"], help="track-map field-of-view threshold")
     parser.add_argument("--pseudo-threshold", type=float, default=_DEFAULTS["pseudo_threshold"],
                         help="threshold of the CRF-refined VAM for GradTrack's pseudo-mask")
+    parser.add_argument("--crf", choices=("gazemedseg", "scaled"), default=_DEFAULTS["crf"],
+                        help="dense-CRF setting of the pseudo-masks: GazeMedSeg's as published (default), "
+                        "or its spatial width scaled to the image size (docs/gradtrack.md)")
     parser.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
     parser.add_argument("--device", default=_DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--no-mixed-precision", action="store_true", help="train in float32 on GPUs too")
@@ -147,6 +151,7 @@ def config_from_args(args: argparse.Namespace):
         "beta": args.beta,
         "tau": args.tau,
         "pseudo_threshold": args.pseudo_threshold,
+        "crf": args.crf,
         "seed": args.seed,
         "device": args.device,
         "mixed_precision": not args.no_mixed_precision,
