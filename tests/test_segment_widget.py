@@ -27,6 +27,12 @@ def no_unexpected_questions(monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", unexpected)
 
 
+@pytest.fixture(autouse=True)
+def own_user_cache(monkeypatch, tmp_path):
+    """The widget caches embeddings in the user cache folder: a temporary one here."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+
+
 @pytest.fixture(scope="module")
 def scene():
     return simulate_observer("cells", shape=(128, 160), n_objects=3, seed=2, name="cells")

@@ -406,7 +406,6 @@ class SegmentWithGazeWidget(QWidget):
             event.connect(self._reset_outputs)
         self._reset_outputs()
         self._on_method(self._method.currentText())
-        self.destroyed.connect(partial(_disconnect_dims, napari_viewer, self._schedule_embed_ahead))
 
     # -- public API (also what the buttons do) --------------------------------------
     def set_sam(
@@ -1017,8 +1016,11 @@ class SegmentWithGazeWidget(QWidget):
 
     # -- embeddings ahead -------------------------------------------------------------
     def _schedule_embed_ahead(self, *_args) -> None:
-        if self._method.currentText() == "SAM":
-            self._embed_timer.start()  # restarted by every change: only the settled one runs
+        try:
+            if self._method.currentText() == "SAM":
+                self._embed_timer.start()  # restarted by every change: only the settled one runs
+        except RuntimeError:  # the widget was deleted while the viewer lives on
+            self._viewer.dims.events.current_step.disconnect(self._schedule_embed_ahead)
 
     def _embed_ahead(self) -> None:
         """Compute the displayed plane's embedding in the background when SAM's file is on disk."""
@@ -1048,7 +1050,7 @@ class SegmentWithGazeWidget(QWidget):
             tuple(float(v) for v in layer.contrast_limits),
             _ignore_errors=True,  # the segmentation reports a model that cannot load
         )
-        worker.returned.connect(self.embedded_ahead.emit)
+        worker.returned.connect(self._on_embedded_ahead)
         worker.finished.connect(self._on_embed_finished)
         self._embed_worker = worker
         worker.start()
@@ -1057,6 +1059,9 @@ class SegmentWithGazeWidget(QWidget):
     def embedding_ahead(self) -> bool:
         """Whether a background embedding is running."""
         return self._embed_worker is not None
+
+    def _on_embedded_ahead(self, key) -> None:
+        self.embedded_ahead.emit(key)
 
     def _on_embed_finished(self) -> None:
         self._embed_worker = None
@@ -1230,14 +1235,6 @@ def _data_shape(image_layer) -> tuple[int, ...]:
     data = image_layer.data[0] if image_layer.multiscale else image_layer.data
     shape = tuple(int(s) for s in data.shape)
     return shape[:-1] if image_layer.rgb else shape
-
-
-def _disconnect_dims(viewer, slot, *_args) -> None:
-    """Stop following the viewer's slice once the widget is gone."""
-    try:
-        viewer.dims.events.current_step.disconnect(slot)
-    except (RuntimeError, TypeError, ValueError):
-        pass
 
 
 def _docked_widgets(viewer) -> list:
