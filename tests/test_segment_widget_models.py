@@ -23,6 +23,7 @@ from test_model_registry import _Handler
 
 from napari_gazeseg.gaze.fixations import detect_fixations_ivt
 from napari_gazeseg.gaze.simulate import simulate_observer
+from napari_gazeseg.models import registry
 from napari_gazeseg.models.sam_gaze import GazeSam
 
 pytestmark = pytest.mark.gui
@@ -60,10 +61,10 @@ def test_registry(server, tiny_checkpoint, monkeypatch, tmp_path):  # noqa: F811
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     data = tiny_checkpoint.read_bytes()
     server.files["/models/tiny.pth"] = data
-    common = dict(
-        family="SAM", architecture=TINY_TYPE, sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data), licence="test only", images="tests",
-    )
+    common = {
+        "family": "SAM", "architecture": TINY_TYPE, "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data), "licence": "test only", "images": "tests",
+    }
     items = [
         dict(common, name="tiny_test", file_name="tiny_test.pth", urls=[server.url + "/models/tiny.pth"]),
         dict(common, name="tiny_gone", file_name="tiny_gone.pth", urls=[server.url + "/models/gone.pth"]),
@@ -110,9 +111,7 @@ def test_download_from_the_combo_then_segment_with_it_on_the_chosen_device(
 
     viewer = make_napari_viewer()
     widget = _open(viewer, scene)
-    size_text = "will download (" + __import__(
-        "napari_gazeseg.models.registry", fromlist=["size_text"]
-    ).size_text(test_registry["size"]) + ")"
+    size_text = f"will download ({registry.size_text(test_registry['size'])})"
     choices = widget.model_choices
     assert f"tiny_test {DASH} {size_text}" in choices
     assert choices[-1] == LOCAL_FILE
