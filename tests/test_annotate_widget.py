@@ -19,6 +19,12 @@ from napari_gazeseg.gaze.simulate import simulate_observer
 WAIT_MS = 30_000
 
 
+@pytest.fixture(autouse=True)
+def private_user_cache(monkeypatch, tmp_path):
+    """Embeddings and downloads of these tests never go to the user's real cache folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+
+
 @pytest.fixture(scope="module")
 def scenes():
     return [simulate_observer("cells", shape=(96, 112), n_objects=2, seed=s, rate_hz=60.0)
