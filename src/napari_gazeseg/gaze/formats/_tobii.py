@@ -103,7 +103,7 @@ class TobiiTable:
     """
 
     #: Rows parsed at a time (bounds the Python strings alive at once).
-    CHUNK_ROWS = 8192
+    CHUNK_ROWS = 4096
 
     @classmethod
     def read(cls, path, used: set[str], empty_advice: str) -> TobiiTable:
@@ -164,15 +164,16 @@ class TobiiTable:
                 continue
             numbers.append(chunk_numbers)
             for index, column in zip(self.used, zip(*picked)):
-                self._pieces[index].append((n_rows, _compact(column)))
+                _append(self._pieces[index], n_rows, _compact(column))
             n_rows += len(picked)
             del picked
         self.n_rows = n_rows
         self.line_numbers = np.concatenate(numbers) if numbers else np.empty(0, np.int64)
         self.lines = self.line_numbers
         for index in self.used:
-            self._pieces[index] = _merge(self._pieces[index])
+            self._pieces[index] = _finish(self._pieces[index])
         self._numbers: dict[int, np.ndarray] = {}
+        self._label_values: dict[int, np.ndarray] = {}
 
     def _lines(self, blocks):
         """The lines of ``blocks`` (texts whose lines may continue into the next block)."""
@@ -282,15 +283,21 @@ class TobiiTable:
     def numbers_at(self, index: int) -> np.ndarray:
         """Column ``index`` as float64: empty fields NaN, comma or dot decimals.
 
-        A column of one value throughout is a read-only broadcast of it.
+        A column of one value throughout is a read-only broadcast of it. A column
+        kept as codes is looked up afresh at each call (only its labels' numbers
+        are kept), so it costs memory only while the caller holds it.
         """
         if index in self._numbers:
             return self._numbers[index]
         pieces = self._pieces[index]
-        if len(pieces) == 1 and pieces[0][1][0] == "codes" and len(pieces[0][1][2]) == 1:
-            value = self._label_numbers(index, pieces[0])[0]
-            values = np.broadcast_to(np.float64(value), (self.n_rows,))
-        elif not pieces:
+        if len(pieces) == 1 and pieces[0][1][0] == "codes":
+            if index not in self._label_values:
+                self._label_values[index] = self._label_numbers(index, pieces[0])
+            numbers = self._label_values[index]
+            if len(numbers) == 1:
+                return np.broadcast_to(numbers[0], (self.n_rows,))
+            return numbers[pieces[0][1][1]]
+        if not pieces:
             values = np.empty(0, dtype=np.float64)
         else:
             values = np.empty(self.n_rows, dtype=np.float64)
@@ -374,27 +381,37 @@ def _compact(column: tuple) -> tuple:
     return "float", values.reshape(-1), None
 
 
-def _merge(pieces: list) -> list:
-    """Consecutive codes pieces joined into one with shared labels; others as they are."""
-    out: list = []
+def _append(pieces: list, start: int, piece: tuple) -> None:
+    """Add a chunk's ``piece`` to a column's ``pieces``, codes joined as they come.
+
+    Consecutive codes chunks share one label table (``{label: code}``) and keep
+    their codes as int16 (int32 past 32767 labels) until :func:`_finish`.
+    """
+    kind, data, labels = piece
+    if kind != "codes":
+        pieces.append((start, piece))
+        return
+    if not (pieces and pieces[-1][1][0] == "codes"):
+        pieces.append((start, ("codes", [], {})))
+    _, (_, chunks, known) = pieces[-1]
+    mapping = np.fromiter(
+        (known.setdefault(label, len(known)) for label in labels), np.int32, len(labels)
+    )
+    chunks.append(mapping[data].astype(np.int16 if len(known) < 32768 else np.int32))
+
+
+def _finish(pieces: list) -> list:
+    """Each run of codes chunks as one array of the smallest integer type, with its labels."""
+    out = []
     for start, piece in pieces:
-        if out and piece[0] == "codes" and out[-1][1][0] == "codes":
-            first, (_, codes, labels) = out[-1]
-            known = {label: code for code, label in enumerate(labels)}
-            labels = list(labels)
-            mapping = np.empty(len(piece[2]), dtype=np.int32)
-            for position, label in enumerate(piece[2]):
-                if label not in known:
-                    known[label] = len(labels)
-                    labels.append(label)
-                mapping[position] = known[label]
-            out[-1] = (first, ("codes", np.concatenate([codes, mapping[piece[1]]]), labels))
-        else:
-            out.append((start, piece))
-    for position, (start, piece) in enumerate(out):
         if piece[0] == "codes":
-            dtype = np.int8 if len(piece[2]) < 128 else np.int16 if len(piece[2]) < 32768 else np.int32
-            out[position] = (start, ("codes", piece[1].astype(dtype), piece[2]))
+            chunks, labels = piece[1], list(piece[2])
+            codes = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            del chunks[:]
+            if len(labels) < 128:
+                codes = codes.astype(np.int8)
+            piece = ("codes", codes, labels)
+        out.append((start, piece))
     return out
 
 
