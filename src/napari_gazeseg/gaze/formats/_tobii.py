@@ -3,9 +3,11 @@
 * :class:`TobiiTable` reads a Tobii text export (Pro Lab, Studio, raw SDK
   samples): tab-separated, or comma / semicolon re-saved by a spreadsheet (read
   with :mod:`csv`), keeping only the columns a reader uses, by base name and unit
-  (``Gaze point X [DACS px]``, ``GazePointX (ADCSpx)``); numbers are parsed by the
-  C fast path of :mod:`._table` with comma or dot decimals, a bad field named by
-  its line.
+  (``Gaze point X [DACS px]``, ``GazePointX (ADCSpx)``). The file is decoded in
+  blocks and parsed a chunk of rows at a time into compact columns (category
+  codes for few distinct texts, float64 otherwise), so memory follows the
+  columns, not the text; numbers are parsed by the C fast path of :mod:`._table`
+  with comma or dot decimals, a bad field named by its line.
 * :func:`split_header` splits ``Name [unit]`` / ``Name (unit)`` in linear time.
 * :func:`fixation_runs` turns per-sample event labels (``Fixation`` runs of one
   index) into :class:`Fixations`, durations clipped at stimulus and export
