@@ -170,7 +170,7 @@ class TobiiTable:
             n_rows += len(picked)
             del picked
         self.n_rows = n_rows
-        self.line_numbers = np.concatenate(numbers) if numbers else np.empty(0, np.int64)
+        self.line_numbers = np.concatenate(numbers) if numbers else np.empty(0, np.int32)
         self.lines = self.line_numbers
         for index in self.used:
             self._pieces[index] = _finish(self._pieces[index])
@@ -197,14 +197,16 @@ class TobiiTable:
                 block = list(itertools.islice(lines, self.CHUNK_ROWS))
                 if not block:
                     return
-                yield np.arange(number, number + len(block)), [line.split("\t") for line in block]
+                yield (np.arange(number, number + len(block), dtype=np.int32),
+                       [line.split("\t") for line in block])
                 number += len(block)
         rows = self._split(lines)
         while True:
             block = list(itertools.islice(rows, self.CHUNK_ROWS))
             if not block:
                 return
-            yield np.array([number for number, _ in block]), [fields for _, fields in block]
+            yield (np.array([number for number, _ in block], dtype=np.int32),
+                   [fields for _, fields in block])
 
     def _split(self, lines, first: int = 2):
         """``(line number, fields)`` of ``lines``; blank lines give ``[""]``.
