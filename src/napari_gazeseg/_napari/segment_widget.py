@@ -322,6 +322,12 @@ class SegmentWithGazeWidget(QWidget):
         )
         self._method = QComboBox()
         self._method.addItems(["SAM", "GradTrack"])
+        self._method.setToolTip(
+            "SAM: zero-shot masks from gaze prompts. GradTrack: a U-Net trained from gaze "
+            "(gazeseg train). On our synthetic benchmarks over 3 data seeds GradTrack was not "
+            "better than the simpler GazeMedSeg-style training (docs/gradtrack.md): check it "
+            "on a few masked images of your own data before relying on it."
+        )
         self._model = QComboBox()
         self._model.setToolTip(
             "SAM checkpoints of the model registry (docs/models.md), or a local file"
