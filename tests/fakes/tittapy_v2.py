@@ -395,10 +395,14 @@ class EyeTracker:
             raise RuntimeError(f"Titta::cpp: stream '{name}' is not supported by the stand-in")
         return name
 
-    def _push(self, name: str, record: dict) -> None:
+    def _push(self, name: str, record: dict) -> bool:
+        """Buffer a record if its stream records (checked under the lock, as the SDK's
+        callback is stopped atomically); whether it was buffered."""
         with self._lock:
             if self._recording[name]:
                 self._buffers[name].append(record)
+                return True
+            return False
 
     @staticmethod
     def _to_dict(name: str, records: list[dict]) -> dict:
@@ -446,9 +450,8 @@ class EyeTracker:
             due = int((now_us - first_us) / period_us) + 1
             while sent < due and not self._pump_stop.is_set():
                 stamp = int(first_us + sent * period_us)
-                if device.connected and self._recording["gaze"]:
-                    self._push("gaze", self._sample(stamp))
-                    device.samples_sent += 1
+                if device.connected and self._push("gaze", self._sample(stamp)):
+                    device.samples_sent += 1  # only what reached the buffer was sent
                 sent += 1
             if now_us >= next_sync_us:
                 self._push("time_sync", {"system_request_time_stamp": now_us,
