@@ -21,7 +21,7 @@ network seed on each data set. The table gives the mean and spread over data
 sets, and GradTrack minus each baseline *paired by data seed*, so that a lead
 smaller than the data-to-data spread is not mistaken for an advantage.
 Ablations: ``--ta-blocks`` (none, 2, 4), ``--beta``, ``--tau``,
-``--pseudo-threshold``, ``--size``, ``--epochs``, ``--crf``.
+``--pseudo-threshold``, ``--size``, ``--epochs``, ``--crf``, ``--track-ratios``.
 
 Dice is reported twice: with the argmax (threshold 0.5) for every method, as
 in the paper, and with the decision threshold each run picks on a small
@@ -82,6 +82,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--beta-scale", type=float, default=1.0, help="multiply the default beta (ablations)")
     parser.add_argument("--tau", type=float, default=0.25, help="track-map tau")
     parser.add_argument("--pseudo-threshold", type=float, default=0.7, help="GradTrack pseudo-mask threshold")
+    parser.add_argument("--track-ratios", type=float, nargs=3, default=[0.5, 0.75, 1.0], metavar=("P2", "P4", "OUT"),
+                        help="truncation ratios of the track maps supervising P^2, P^4 and the output "
+                             "(paper 0.5 0.75 1.0; 0.5 0.75 0.75 leaves each inspection's approach out)")
     parser.add_argument("--methods", nargs="+", default=[m[0] for m in METHODS])
     parser.add_argument("--gaze", choices=("recording", "fixations"), default="recording",
                         help="train from the tracker samples (I-VT fixations) or the observer's true fixations")
@@ -149,7 +152,7 @@ def run_data_seed(args, data_seed: int, device, params) -> dict:
                     method=method, size=args.size, epochs=args.epochs, batch_size=args.batch_size,
                     lr=args.lr, momentum=args.momentum, base_channels=args.base_channels,
                     max_channels=args.max_channels, beta=params.beta, tau=params.tau,
-                    pseudo_threshold=params.pseudo_threshold, crf=params.crf,
+                    pseudo_threshold=params.pseudo_threshold, crf=params.crf, track_ratios=params.track_ratios,
                     ta_blocks=None if args.ta_blocks is None else tuple(args.ta_blocks),
                     seed=seed, device=str(device), progress=False,
                 )
@@ -191,14 +194,15 @@ def main(argv=None) -> dict:
     scale = args.size / 224.0
     beta = 10.0 * scale * args.beta_scale if args.beta is None else args.beta
     params = SupervisionParams(size=args.size, beta=beta, tau=args.tau, pseudo_threshold=args.pseudo_threshold,
-                               crf=args.crf)
+                               crf=args.crf, track_ratios=tuple(args.track_ratios))
     per_seed = {}
     for data_seed in args.data_seeds:
         per_seed[data_seed] = run_data_seed(args, data_seed, device, params)
     print()
     print(f"{args.kind}: {args.n_images} training / {args.n_test} test / {args.n_val} validation images, {args.size} px, "
           f"{args.epochs} epochs, channels {args.base_channels}..{args.max_channels}, network seeds {args.seeds}, "
-          f"data seeds {args.data_seeds}, CRF {args.crf}, TA blocks {args.ta_blocks or 'default'}, {device}")
+          f"data seeds {args.data_seeds}, CRF {args.crf}, TA blocks {args.ta_blocks or 'default'}, "
+          f"track ratios {tuple(args.track_ratios)}, {device}")
     print("Mean and std over data seeds of each data seed's mean over network seeds; "
           "'net std': mean over data seeds of the std over network seeds.")
     print(f"{'Method':<26}{'Dice at 0.5':>12}{'std':>7}{'net std':>9}{'at val thr':>12}{'std':>7}{'label Dice':>12}")

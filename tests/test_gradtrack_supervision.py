@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from napari_gazeseg.gaze.maps import track_maps
 from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.models import gaze_supervision
 from napari_gazeseg.models.gaze_supervision import (
@@ -11,6 +12,7 @@ from napari_gazeseg.models.gaze_supervision import (
     samples_from_items,
     supervision_targets,
 )
+from napari_gazeseg.models.gradtrack_train import TrainConfig
 
 
 def _disk_image(shape=(120, 160), centre=(60, 80), radius=25):
@@ -68,6 +70,61 @@ def test_reverse_truncation_applies_to_each_object_session():
     assert maps["track_50"][20, 20] == 0 and maps["track_100"][20, 20] > 0.9
     # fixations outside any session (the cue) are left out
     assert maps["track_100"][50, 10] == 0
+
+
+
+
+# one inspection: an approach from far away (its first quarter), then fixations on the object
+_APPROACH = [[10, 90], [40, 60]]
+_ON_OBJECT = [[70, 30], [72, 28], [71, 31], [69, 29], [70, 30], [71, 29]]
+
+
+@pytest.mark.parametrize(
+    "ratios, output_reaches_approach",
+    [
+        ((0.5, 0.75, 1.0), True),  # the paper's set: the output's map covers the whole track
+        ((0.5, 0.75, 0.75), False),  # approach-free: the output's map leaves the first quarter out
+        ((0.25, 0.5, 0.75), False),
+    ],
+)
+def test_track_ratio_sets_choose_the_truncation_of_each_map(ratios, output_reaches_approach):
+    image, _ = _disk_image(shape=(100, 100))
+    gaze = _fixations(_APPROACH + _ON_OBJECT)  # 8 fixations, 2 of them the approach
+    maps = supervision_targets(image, gaze, SupervisionParams(size=100, beta=3.0, track_ratios=ratios))
+    for name, ratio in zip(("track_50", "track_75", "track_100"), ratios):
+        expected = track_maps(gaze, (100, 100), ratios=(ratio,), beta=3.0, tau=0.25)[ratio]
+        np.testing.assert_allclose(maps[name], expected, atol=1e-6, err_msg=name)
+    assert (maps["track_100"][10, 90] > 0) == output_reaches_approach
+    assert (maps["track_100"][25, 75] > 0) == output_reaches_approach  # the approach's saccade
+    assert maps["track_100"][70, 30] > 0.9
+
+
+@pytest.mark.parametrize("ratios", [(0.5, 0.75), (0.5, 0.75, 1.5), (0.0, 0.5, 1.0)])
+def test_track_ratio_sets_are_three_ratios_in_0_1(ratios):
+    with pytest.raises(ValueError, match="track_ratios"):
+        SupervisionParams(track_ratios=ratios)
+    with pytest.raises(ValueError, match="track_ratios"):
+        TrainConfig(track_ratios=ratios)
+
+
+def test_cache_keys_of_the_papers_ratio_set_are_unchanged_and_other_sets_miss(tmp_path):
+    image, disk = _disk_image()
+    gaze = _fixations([[50, 70], [60, 80]])
+    paper = SupervisionParams(size=32, beta=2.0)
+    # the key this entry had before ratio sets existed: caches users already have stay valid
+    assert gaze_supervision._digest(image, gaze, disk, paper) == (
+        "85d65dca43a4a57e04e22bcbef7f968d4f19bcf948ce65842afe0f2b2f976278"
+    )
+    cached_targets(image, gaze, paper, disk, tmp_path)
+    other = SupervisionParams(size=32, beta=2.0, track_ratios=(0.5, 0.75, 0.75))
+    cached_targets(image, gaze, other, disk, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_train_config_carries_the_ratio_set_to_the_maps():
+    config = TrainConfig.from_dict(TrainConfig(track_ratios=[0.5, 0.75, 0.75]).to_dict())
+    assert SupervisionParams.from_train_config(config).track_ratios == (0.5, 0.75, 0.75)
+    assert SupervisionParams.from_train_config(TrainConfig()).track_ratios == (0.5, 0.75, 1.0)
 
 
 def test_cache_is_reused_and_keyed_by_the_parameters(tmp_path, monkeypatch):

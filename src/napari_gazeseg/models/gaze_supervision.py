@@ -6,9 +6,9 @@ need, all at the training resolution ``size x size`` (float32, in [0, 1]):
 =================  ==========================================================
 name               content
 =================  ==========================================================
-``track_50``       gaze-track map ``G^50%`` (eq. 1-2, beta, tau)
-``track_75``       ``G^75%``
-``track_100``      ``G^100%``
+``track_50``       gaze-track map ``G^50%`` (eq. 1-2, beta, tau), supervises P^2
+``track_75``       ``G^75%``, supervises P^4
+``track_100``      ``G^100%``, supervises the output P^6
 ``pseudo_mask``    GradTrack's under-activation pseudo-mask: dense-CRF-refined
                    VAM above ``pseudo_threshold`` (0.7)
 ``vam_soft``       baseline "VAM": the VAM (max 1), values below 0.5 set to 0
@@ -36,6 +36,13 @@ decides *which* fixations and *which* resolution:
   the track) applies to each session's fixations and the per-object maps are
   combined by their pixel-wise maximum; fixations outside any session (object
   id 0) are left out. Without sessions the whole track is one inspection.
+* Ratio set: the names above are the maps' roles; ``track_ratios`` sets the
+  reverse-truncation ratio of each (the paper's ``(0.5, 0.75, 1.0)``, the
+  default). ``(0.5, 0.75, 0.75)`` (:data:`APPROACH_FREE_RATIOS`) supervises the
+  output with the last three quarters of each inspection, leaving out its
+  first quarter, where an observer approaches the object from elsewhere:
+  around small objects that approach band lies on the background (benchmark:
+  ``docs/perf/gradtrack.md``).
 * Recordings (raw samples) are turned into fixations by the Tobii-style I-VT
   filter (:func:`~napari_gazeseg.gaze.fixations.detect_fixations_ivt`) with its
   defaults.
@@ -67,6 +74,7 @@ from .gradtrack_data import SampleSet, prepare_image, resize_map_array
 __all__ = [
     "SupervisionParams",
     "TRACK_RATIOS",
+    "APPROACH_FREE_RATIOS",
     "fixations_for_training",
     "supervision_targets",
     "cached_targets",
@@ -74,8 +82,10 @@ __all__ = [
     "load_folder_samples",
 ]
 
-#: Reverse-truncation ratios of the track maps and their target names.
+#: Reverse-truncation ratios of the track maps and their target names (the paper's ratio set).
 TRACK_RATIOS = {0.5: "track_50", 0.75: "track_75", 1.0: "track_100"}
+#: A ratio set whose output map leaves out the first quarter of each inspection (the approach).
+APPROACH_FREE_RATIOS = (0.5, 0.75, 0.75)
 #: Bump when the maps made here change, so old cache files are not reused.
 CACHE_VERSION = 2
 
@@ -92,6 +102,16 @@ class SupervisionParams:
     soft_label_floor: float = 0.5
     vam_sigma: float | None = None
     crf: str = "gazemedseg"
+    #: truncation ratios of the maps named ``track_50``, ``track_75``, ``track_100`` (their roles)
+    track_ratios: tuple[float, float, float] = tuple(TRACK_RATIOS)
+
+    def __post_init__(self) -> None:
+        ratios = tuple(float(r) for r in self.track_ratios)
+        if len(ratios) != len(TRACK_RATIOS) or any(not 0 < r <= 1 for r in ratios):
+            raise ValueError(
+                f"track_ratios must be three truncation ratios in (0, 1] (P^2, P^4, output), got {self.track_ratios}."
+            )
+        object.__setattr__(self, "track_ratios", ratios)
 
     def vam_sigma_for(self, shape: tuple[int, int]) -> float:
         """VAM sigma in pixels of an image of ``shape``: ``vam_sigma``, else GazeMedSeg's
@@ -110,6 +130,7 @@ class SupervisionParams:
             gazemedseg_thresholds=tuple(config.gazemedseg_thresholds),
             vam_sigma=config.vam_sigma,
             crf=getattr(config, "crf", "gazemedseg"),
+            track_ratios=tuple(getattr(config, "track_ratios", tuple(TRACK_RATIOS))),
         )
 
     def target_names(self, with_mask: bool) -> tuple[str, ...]:
@@ -173,10 +194,11 @@ def supervision_targets(
     grid = (size, size)
     fixations = fixations_for_training(gaze)
     scaled = _scaled(fixations, shape, size)
-    tracks = {ratio: np.zeros(grid) for ratio in TRACK_RATIOS}
+    ratios = sorted(set(params.track_ratios))
+    tracks = {ratio: np.zeros(grid) for ratio in ratios}
     for inspection in _inspections(scaled):
         for ratio, values in track_maps(
-            inspection, grid, ratios=tuple(TRACK_RATIOS), beta=params.beta, tau=params.tau
+            inspection, grid, ratios=ratios, beta=params.beta, tau=params.tau
         ).items():
             tracks[ratio] = np.maximum(tracks[ratio], values)
     vam = np.zeros(shape)
@@ -184,7 +206,7 @@ def supervision_targets(
     for inspection in _inspections(fixations):
         vam = np.maximum(vam, visual_attention_map(inspection, shape, sigma=sigma))
     refined = dense_crf(rgb, vam, **crf_params(shape, params.crf))
-    targets = {TRACK_RATIOS[ratio]: values for ratio, values in tracks.items()}
+    targets = {name: tracks[ratio] for ratio, name in zip(params.track_ratios, TRACK_RATIOS.values())}
     under = pseudo_masks(refined, params.pseudo_threshold)[params.pseudo_threshold]
     targets["pseudo_mask"] = resize_map_array(under, size, binary=True)
     targets["vam_soft"] = _soft_label(resize_map_array(vam, size), params.soft_label_floor)
@@ -202,7 +224,10 @@ def supervision_targets(
 
 def _digest(image: np.ndarray, fixations: Fixations, mask: np.ndarray | None, params: SupervisionParams) -> str:
     hasher = hashlib.sha256()
-    hasher.update(json.dumps({"version": CACHE_VERSION, **asdict(params)}, sort_keys=True).encode())
+    described = asdict(params)
+    if params.track_ratios == tuple(TRACK_RATIOS):  # the paper's set: keys of existing caches stay valid
+        del described["track_ratios"]
+    hasher.update(json.dumps({"version": CACHE_VERSION, **described}, sort_keys=True).encode())
     for array in (image, fixations.start, fixations.duration, fixations.coords, fixations.object_id):
         array = np.ascontiguousarray(array)
         hasher.update(f"{array.dtype.str}{array.shape}".encode())

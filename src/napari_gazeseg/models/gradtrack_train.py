@@ -110,7 +110,9 @@ class TrainConfig:
     image; ``None``: GazeMedSeg's 70 px on 768 px scaled to the image), ``crf``
     (a :data:`~napari_gazeseg.gaze.crf.CRF_SETTINGS` name). ``ta_blocks``: the
     decoder blocks with Track Attention (``None``: the paper's 2 and 4 for
-    ``gradtrack``, none otherwise; ``()``: none, an ablation). ``init_checkpoint``:
+    ``gradtrack``, none otherwise; ``()``: none, an ablation). ``track_ratios``: the
+    truncation ratios of the track maps supervising P^2, P^4 and the output (the
+    paper's 0.5, 0.75, 1.0; see :mod:`~napari_gazeseg.models.gaze_supervision`). ``init_checkpoint``:
     a ``model.pt`` whose weights the run starts from (fine-tuning; the network
     plan must match).
     """
@@ -136,6 +138,7 @@ class TrainConfig:
     vam_sigma: float | None = None
     crf: str = "gazemedseg"
     ta_blocks: tuple[int, ...] | None = None
+    track_ratios: tuple[float, ...] = (0.5, 0.75, 1.0)
     init_checkpoint: str | None = None
     seed: int = 0
     device: str = "auto"
@@ -163,6 +166,9 @@ class TrainConfig:
         self.gazemedseg_thresholds = tuple(float(t) for t in self.gazemedseg_thresholds)
         if self.ta_blocks is not None:
             self.ta_blocks = tuple(int(b) for b in self.ta_blocks)
+        self.track_ratios = tuple(float(r) for r in self.track_ratios)
+        if len(self.track_ratios) != 3 or any(not 0 < r <= 1 for r in self.track_ratios):
+            raise ValueError(f"track_ratios must be three ratios in (0, 1] (P^2, P^4, output), got {self.track_ratios}.")
         from ..gaze.crf import CRF_SETTINGS
 
         if self.crf not in CRF_SETTINGS:
@@ -181,6 +187,7 @@ class TrainConfig:
         data["gazemedseg_thresholds"] = list(self.gazemedseg_thresholds)
         if self.ta_blocks is not None:
             data["ta_blocks"] = list(self.ta_blocks)
+        data["track_ratios"] = list(self.track_ratios)
         return data
 
     @classmethod
