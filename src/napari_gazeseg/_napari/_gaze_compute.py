@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from ..gaze.fixations import FixationDetector, detector_defaults
 from ..gaze.recording import Fixations, GazeRecording
 from .layers import (
     HEATMAP_KINDS,
@@ -20,62 +21,82 @@ from .layers import (
     scanpath_layer,
 )
 
-__all__ = ["FIXATION_METHODS", "FixationSettings", "HeatmapSettings", "LayerJob", "compute_layers"]
+__all__ = ["FIXATION_METHODS", "METHOD_NAMES", "FixationSettings", "HeatmapSettings", "LayerJob", "compute_layers"]
 
 #: Fixation detectors the widget offers, by the name it shows.
 FIXATION_METHODS = ("I-VT", "I-DT")
+#: The name the widget shows -> the detector's name in :data:`~napari_gazeseg.gaze.fixations.DETECTORS`.
+METHOD_NAMES = {"I-VT": "ivt", "I-DT": "idt"}
+_IVT = detector_defaults("ivt")
+_IDT = detector_defaults("idt")
 
 
 @dataclass(frozen=True)
 class FixationSettings:
-    """Parameters of the fixation detectors, in the units the widget shows.
+    """What the widget's fixation controls show: both detectors' sliders at once.
 
     Angles are degrees of visual angle (the detectors convert them to image
     pixels when the recording has no screen geometry, and say so); times are
-    seconds. Defaults follow the Tobii I-VT fixation filter and Salvucci and
-    Goldberg's I-DT.
+    seconds. Defaults are the detector functions' own
+    (:func:`~napari_gazeseg.gaze.fixations.detector_defaults`); :attr:`detector`
+    is the :class:`~napari_gazeseg.gaze.fixations.FixationDetector` they make.
     """
 
     method: str = "I-VT"
-    velocity_threshold: float = 30.0  # deg/s, I-VT
-    min_duration: float = 0.060  # s, I-VT: shorter fixations are discarded
-    merge_max_gap: float = 0.075  # s, I-VT: merge fixations closer in time ...
-    merge_max_angle: float = 0.5  # deg, I-VT: ... and in space than these
-    dispersion_threshold: float = 1.0  # deg, I-DT
-    idt_min_duration: float = 0.100  # s, I-DT: shortest window
+    velocity_threshold: float = _IVT["velocity_threshold"]  # deg/s, I-VT
+    min_duration: float = _IVT["min_duration"]  # s, I-VT: shorter fixations are discarded
+    merge_max_gap: float = _IVT["merge_max_gap"]  # s, I-VT: merge fixations closer in time ...
+    merge_max_angle: float = _IVT["merge_max_angle"]  # deg, I-VT: ... and in space than these
+    dispersion_threshold: float = _IDT["dispersion_threshold"]  # deg, I-DT
+    idt_min_duration: float = _IDT["min_duration"]  # s, I-DT: shortest window
 
     @property
-    def ivt_parameters(self) -> dict | None:
-        """``detect_fixations_ivt`` keyword arguments when the method is I-VT, else None
-        (live fixations run I-VT incrementally: ``tracking.live_fixations``)."""
-        if self.method != "I-VT":
-            return None
-        return {
-            "velocity_threshold": self.velocity_threshold,
-            "min_duration": self.min_duration,
-            "merge_max_gap": self.merge_max_gap,
-            "merge_max_angle": self.merge_max_angle,
-        }
-
-    def detect(self, recording: GazeRecording) -> Fixations:
-        """Run the chosen detector of :mod:`napari_gazeseg.gaze.fixations`."""
-        from ..gaze.fixations import detect_fixations_idt, detect_fixations_ivt
-
+    def detector(self) -> FixationDetector:
+        """The detector these settings choose (the other method's sliders are left out)."""
         if self.method == "I-VT":
-            return detect_fixations_ivt(
-                recording,
+            return FixationDetector(
+                "ivt",
                 velocity_threshold=self.velocity_threshold,
                 min_duration=self.min_duration,
                 merge_max_gap=self.merge_max_gap,
                 merge_max_angle=self.merge_max_angle,
             )
         if self.method == "I-DT":
-            return detect_fixations_idt(
-                recording,
-                dispersion_threshold=self.dispersion_threshold,
-                min_duration=self.idt_min_duration,
+            return FixationDetector(
+                "idt", dispersion_threshold=self.dispersion_threshold, min_duration=self.idt_min_duration
             )
         raise ValueError(f"fixation method must be one of {', '.join(FIXATION_METHODS)}.")
+
+    @classmethod
+    def of(cls, detector: FixationDetector) -> FixationSettings:
+        """The controls showing ``detector`` (the other method's sliders at their defaults).
+
+        Parameters the widget has no control for keep their values only in the
+        detector; ``min_duration=None`` (keep all) shows as 0.
+        """
+        if detector.method == "ivt":
+            return cls(
+                method="I-VT",
+                velocity_threshold=detector.velocity_threshold,
+                min_duration=detector.min_duration or 0.0,
+                merge_max_gap=detector.merge_max_gap or 0.0,
+                merge_max_angle=detector.merge_max_angle,
+            )
+        return cls(
+            method="I-DT",
+            dispersion_threshold=detector.dispersion_threshold,
+            idt_min_duration=detector.min_duration,
+        )
+
+    @property
+    def ivt_parameters(self) -> dict | None:
+        """``detect_fixations_ivt`` keyword arguments when the method is I-VT, else None
+        (live fixations run I-VT incrementally: ``tracking.live_fixations``)."""
+        return self.detector.ivt_parameters
+
+    def detect(self, recording: GazeRecording) -> Fixations:
+        """Run the chosen detector of :mod:`napari_gazeseg.gaze.fixations`."""
+        return self.detector.detect(recording)
 
 
 @dataclass(frozen=True)

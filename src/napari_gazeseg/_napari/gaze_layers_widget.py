@@ -40,7 +40,14 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from ._gaze_compute import FIXATION_METHODS, FixationSettings, HeatmapSettings, LayerJob, compute_layers
+from ._gaze_compute import (
+    FIXATION_METHODS,
+    METHOD_NAMES,
+    FixationSettings,
+    HeatmapSettings,
+    LayerJob,
+    compute_layers,
+)
 from ._layer_combo import LayerComboBox
 from ._deleted_visuals_guard import guard_deleted_visuals
 from .layers import (
@@ -373,6 +380,47 @@ class GazeLayersWidget(QWidget):
         )
 
     @property
+    def fixation_detector(self):
+        """The :class:`~napari_gazeseg.gaze.fixations.FixationDetector` the controls choose."""
+        return self.fixation_settings.detector
+
+    @fixation_detector.setter
+    def fixation_detector(self, detector) -> None:
+        """Show ``detector`` in the controls, without recomputing (its layers already match)."""
+        settings = FixationSettings.of(detector)
+        controls = {
+            self._velocity: settings.velocity_threshold,
+            self._min_duration: round(settings.min_duration * 1000),
+            self._merge_gap: round(settings.merge_max_gap * 1000),
+            self._merge_angle: settings.merge_max_angle,
+            self._dispersion: settings.dispersion_threshold,
+            self._idt_min_duration: round(settings.idt_min_duration * 1000),
+        }
+        for control in (self._method, *controls):
+            control.blockSignals(True)
+        try:
+            self._method.setCurrentText(settings.method)
+            for control, value in controls.items():
+                control.setValue(value)
+        finally:
+            for control in (self._method, *controls):
+                control.blockSignals(False)
+        self._on_method_changed()
+
+    def _follow_detector(self) -> None:
+        """Set the controls to the detector of the picked recording's fixations layer, if ours."""
+        from ..gaze.fixations import FixationDetector
+
+        fixations = self.group_layers().get("fixations")
+        if fixations is None:
+            return
+        detector = fixations.metadata[GAZESEG].get("meta", {}).get("detector")
+        try:
+            self.fixation_detector = FixationDetector.from_meta(detector)
+        except ValueError:
+            pass  # fixations a tracker's own filter made: the controls stay as they are
+
+    @property
     def heatmap_settings(self) -> HeatmapSettings:
         """The heatmap kind and kernel as the widget shows them (pixels)."""
         return HeatmapSettings(
@@ -413,6 +461,8 @@ class GazeLayersWidget(QWidget):
         layers = self.group_layers()
         is_recording = source is not None and layer_kind(source) == "gaze"
         self._fixation_box.setEnabled(is_recording)
+        if is_recording:
+            self._follow_detector()
         self._show["gaze"].setEnabled(is_recording)
         self._sync_show_boxes()
         self._sync_screen_fields(source if is_recording else None)
@@ -705,7 +755,8 @@ class GazeLayersWidget(QWidget):
         detected = result.get("detected")
         if detected is not None:
             detector = detected.meta.get("detector", {})
-            method = {"ivt": "I-VT", "idt": "I-DT"}.get(detector.get("name"), "the detector")
+            shown = {name: label for label, name in METHOD_NAMES.items()}
+            method = shown.get(detector.get("name"), "the detector")
             self._status.setText(f"{len(detected)} fixations by {method}{self._geometry_note(job.recording)}.")
 
     def _add_layer(self, kind: str, layer_data) -> None:

@@ -21,6 +21,8 @@ _PUBLIC = {
     "from_pymovements": "interop",
     "detect_fixations_ivt": "fixations",
     "detect_fixations_idt": "fixations",
+    "FixationDetector": "fixations",
+    "gaze_map": "maps",
     "gaze_heatmap": "maps",
     "blurred_gaze": "maps",
     "visual_attention_map": "maps",
