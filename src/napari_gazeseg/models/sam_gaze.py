@@ -374,6 +374,35 @@ class GazeSam:
             )
         return self.predict(request, multimask).choose(mask_choice if multimask else None)
 
+    def segment_from_mask(
+        self,
+        mask: np.ndarray,
+        *,
+        box: bool = True,
+        center: bool = True,
+        dense: bool = True,
+        box_extension: float = 0.0,
+    ) -> np.ndarray:
+        """The current image's mask of the object whose mask on a neighbouring plane is ``mask``.
+
+        Prompts: :func:`~napari_gazeseg.models.sam_prompts.prompt_from_mask` (box,
+        centre point, the mask as dense input); one mask (no multimask output), as
+        micro-sam's ``segment_from_mask`` projects a mask to the next slice.
+        """
+        original_size = self._require_image().original_size
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != tuple(original_size):
+            raise ValueError(
+                f"the mask has shape {mask.shape} but the image plane is {tuple(original_size)}."
+            )
+        from .sam_prompts import prompt_from_mask
+
+        request = prompt_from_mask(
+            mask, box=box, center=center, dense=dense, box_extension=box_extension,
+            long_side=self.model.image_encoder.img_size, logit_scale=self.dense_logit_scale,
+        )
+        return self.predict(request, multimask_output=False).choose(None)
+
     @property
     def checkpoint(self) -> Path:
         return self.loaded.checkpoint

@@ -47,13 +47,14 @@ __all__ = [
     "MASK_INPUT_SIDE",
     "PromptKind",
     "SamPrompt",
+    "add_clicks",
     "box_from_points",
     "build_prompt",
     "dense_map",
     "mask_input_from_map",
     "parse_prompt_kind",
     "points_to_sam",
-    "add_clicks",
+    "prompt_from_mask",
     "sam_frame_size",
 ]
 
@@ -150,6 +151,51 @@ def add_clicks(
         box=prompt.box,
         mask_input=prompt.mask_input,
     )
+
+
+def prompt_from_mask(
+    mask,
+    *,
+    box: bool = True,
+    center: bool = True,
+    dense: bool = True,
+    box_extension: float = 0.0,
+    long_side: int = 1024,
+    logit_scale: float = DENSE_LOGIT_SCALE,
+) -> SamPrompt:
+    """SAM prompts that carry an object's mask on one plane to the next (micro-sam's projection).
+
+    ``mask`` ``(rows, cols)`` bool, non-empty: its bounding box (pixel centres, grown
+    by ``box_extension`` times its side on every side, clipped to the image), its
+    centre point (the mask pixel farthest from the background, as a foreground
+    point) and the mask itself as SAM's dense mask input (scaled as a dense gaze
+    map: ``logit_scale`` inside, ``-logit_scale`` outside; see the module doc).
+    """
+    from scipy import ndimage
+
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2 or not mask.any():
+        raise ValueError("a mask prompt needs a non-empty 2D mask of the plane.")
+    original_size = mask.shape
+    prompt = SamPrompt()
+    if box:
+        rows, cols = np.nonzero(mask)
+        extent = np.array([[rows.min(), cols.min()], [rows.max(), cols.max()]], dtype=np.float64)
+        margin = float(box_extension) * (extent[1] - extent[0] + 1)
+        corners = np.clip(
+            extent + np.array([-margin, margin]), 0, np.array(original_size) - 1
+        )
+        prompt.box = points_to_sam(corners, original_size, long_side).reshape(4)
+    if center:
+        distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        peak = np.unravel_index(int(np.argmax(distance)), mask.shape)
+        prompt.point_coords = points_to_sam(np.array([peak], float), original_size, long_side)
+        prompt.point_labels = np.ones(1, dtype=np.int64)
+    if dense:
+        prompt.mask_input = mask_input_from_map(mask.astype(np.float64), long_side, logit_scale)
+    if prompt.is_empty:
+        raise ValueError("choose at least one of box, center and dense for a mask prompt.")
+    return prompt
 
 
 def box_from_points(coords_rc, original_size: tuple[int, int], margin: float = 0.0) -> np.ndarray:
