@@ -152,3 +152,24 @@ def test_gaze_layers_sliders_follow_the_picked_layers_detector(make_napari_viewe
         assert widget._dispersion.isVisibleTo(widget) == (method == "idt")  # the method's rows shown
         widget._source.set_current_layer(plain)  # back to a recording with I-VT's defaults
         assert _shown(widget) == defaults
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], FixationDetector()),
+        (["--velocity-threshold", "80", "--no-merge", "--noise", "none"],
+         FixationDetector(velocity_threshold=80.0, merge_max_gap=None, noise_reduction=None)),
+        (["--min-duration", "0", "--no-gap-fill", "--px-per-degree", "30"],
+         FixationDetector(min_duration=None, gap_fill_max=None, px_per_degree=30.0)),
+        (["--method", "idt"], FixationDetector("idt")),
+        (["--method", "idt", "--dispersion-threshold", "2", "--min-duration", "0.2"],
+         FixationDetector("idt", dispersion_threshold=2.0, min_duration=0.2)),
+    ],
+)
+def test_cli_options_make_the_detector(options, expected):
+    from napari_gazeseg.cli import build_parser
+    from napari_gazeseg.commands.fixations import _detector
+
+    args = build_parser().parse_args(["fixations", "in.tsv", "-o", "out.csv", *options])
+    assert _detector(args) == expected

@@ -22,13 +22,28 @@ import argparse
 import os
 from pathlib import Path
 
-_IVT_MIN_DURATION = 0.060
-_IDT_MIN_DURATION = 0.100
+
+class _DetectorDefaultsHelp(argparse.HelpFormatter):
+    """Fills ``{ivt[name]}`` / ``{idt[name]}`` in the help with the detectors' own defaults.
+
+    The defaults are read from the detector signatures
+    (:func:`~napari_gazeseg.gaze.fixations.detector_defaults`) only when the help
+    is shown, so building the CLI does not import the detectors.
+    """
+
+    def _get_help_string(self, action):
+        text = super()._get_help_string(action)
+        if "{" not in (text or ""):
+            return text
+        from napari_gazeseg.gaze.fixations import detector_defaults
+
+        return text.format(ivt=detector_defaults("ivt"), idt=detector_defaults("idt"))
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "fixations",
+        formatter_class=_DetectorDefaultsHelp,
         help="detect fixations (Tobii I-VT or I-DT) and write a GazeMedSeg fixation CSV",
         description=(
             "Read gaze samples in any supported format, detect fixations with the Tobii I-VT "
@@ -56,7 +71,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="S",
-        help=f"shortest fixation in seconds (default {_IVT_MIN_DURATION} for ivt, {_IDT_MIN_DURATION} for idt)",
+        help="shortest fixation in seconds (default {ivt[min_duration]} for ivt, {idt[min_duration]} for idt)",
     )
     parser.add_argument(
         "--px-per-degree",
@@ -75,30 +90,46 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     ivt = parser.add_argument_group("I-VT (Tobii I-VT fixation filter)")
     ivt.add_argument(
-        "--velocity-threshold", type=float, default=30.0, metavar="DEG_S", help="deg/s (default 30)"
+        "--velocity-threshold",
+        type=float,
+        default=None,
+        metavar="DEG_S",
+        help="deg/s (default {ivt[velocity_threshold]})",
     )
     ivt.add_argument(
-        "--velocity-window", type=float, default=0.020, metavar="S", help="seconds (default 0.020)"
+        "--velocity-window",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds (default {ivt[velocity_window]})",
     )
     ivt.add_argument(
         "--gap-fill-max",
         type=float,
-        default=0.075,
+        default=None,
         metavar="S",
-        help="longest gap interpolated (default 0.075)",
+        help="longest gap interpolated (default {ivt[gap_fill_max]})",
     )
     ivt.add_argument("--no-gap-fill", action="store_true", help="turn gap fill-in off")
     ivt.add_argument(
         "--noise",
         choices=("median", "mean", "none"),
-        default="median",
-        help="3-sample filter (default median)",
+        default=None,
+        help="{ivt[noise_window]}-sample filter (default {ivt[noise_reduction]})",
     )
     ivt.add_argument(
-        "--merge-max-gap", type=float, default=0.075, metavar="S", help="seconds (default 0.075)"
+        "--merge-max-gap",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds (default {ivt[merge_max_gap]})",
     )
     ivt.add_argument(
-        "--merge-max-angle", type=float, default=0.5, metavar="DEG", help="degrees (default 0.5)"
+        "--merge-max-angle",
+        type=float,
+        default=None,
+        metavar="DEG",
+        help="degrees (default {ivt[merge_max_angle]})",
     )
     ivt.add_argument(
         "--no-merge", action="store_true", help="turn merging of adjacent fixations off"
@@ -107,34 +138,42 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     idt.add_argument(
         "--dispersion-threshold",
         type=float,
-        default=1.0,
+        default=None,
         metavar="DEG",
-        help="largest (max x - min x) + (max y - min y), degrees (default 1.0)",
+        help="largest (max x - min x) + (max y - min y), degrees (default {idt[dispersion_threshold]})",
     )
     parser.set_defaults(func=run)
     return parser
 
 
 def _detector(args: argparse.Namespace):
-    from napari_gazeseg.gaze.fixations import detect_fixations_idt, detect_fixations_ivt
+    """The :class:`~napari_gazeseg.gaze.fixations.FixationDetector` the options ask for;
+    options left out keep the detector's defaults."""
+    from napari_gazeseg.gaze.fixations import FixationDetector
 
+    given = {"px_per_degree": args.px_per_degree, "min_duration": args.min_duration}
     if args.method == "idt":
-        min_duration = _IDT_MIN_DURATION if args.min_duration is None else args.min_duration
-        return lambda rec: detect_fixations_idt(
-            rec, args.dispersion_threshold, min_duration, px_per_degree=args.px_per_degree
+        given["dispersion_threshold"] = args.dispersion_threshold
+    else:
+        given.update(
+            velocity_threshold=args.velocity_threshold,
+            gap_fill_max=args.gap_fill_max,
+            noise_reduction=args.noise,
+            velocity_window=args.velocity_window,
+            merge_max_gap=args.merge_max_gap,
+            merge_max_angle=args.merge_max_angle,
         )
-    min_duration = _IVT_MIN_DURATION if args.min_duration is None else args.min_duration
-    return lambda rec: detect_fixations_ivt(
-        rec,
-        args.velocity_threshold,
-        gap_fill_max=None if args.no_gap_fill else args.gap_fill_max,
-        noise_reduction=None if args.noise == "none" else args.noise,
-        velocity_window=args.velocity_window,
-        merge_max_gap=None if args.no_merge else args.merge_max_gap,
-        merge_max_angle=args.merge_max_angle,
-        min_duration=min_duration or None,
-        px_per_degree=args.px_per_degree,
-    )
+    params = {name: value for name, value in given.items() if value is not None}
+    if args.method == "ivt":
+        if args.no_gap_fill:
+            params["gap_fill_max"] = None
+        if args.no_merge:
+            params["merge_max_gap"] = None
+        if params.get("noise_reduction") == "none":
+            params["noise_reduction"] = None
+        if params.get("min_duration") == 0:
+            params["min_duration"] = None  # keep all
+    return FixationDetector(args.method, **params)
 
 
 def _with_image_shape(rec, shape):
