@@ -8,15 +8,45 @@
   anywhere. A reader must refuse the file with ``GazeFormatError`` or read it
   with its row count kept; :class:`Branches` counts which happened so that a test
   can assert that both branches ran often enough to mean something.
+
+Also the pieces every reader's fuzz test shares: :func:`fuzz_settings`,
+:func:`replace_bytes` (the older, replace-only garbage) and :func:`read_or_none`
+(a read that may only fail with ``GazeFormatError``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections import Counter
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from napari_gazeseg.gaze.formats import GazeFormatError, read_gaze_all
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """The readers' fuzz settings: ``max_examples`` reproducible examples, no deadline,
+    one ``tmp_path`` shared by the examples of a test."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
+def read_or_none(path, read=read_gaze_all, **kwargs):
+    """``read(path, **kwargs)`` with the readers' warnings silenced, or ``None`` when the
+    reader refuses the file with ``GazeFormatError``; any other exception propagates."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return read(path, **kwargs)
+    except GazeFormatError:
+        return None
 
 
 class Branches(Counter):
@@ -91,4 +121,14 @@ def garbage_edits(data, content: bytes, alphabet: bytes, max_edits: int = 3) -> 
             del content[position]
         else:
             content.insert(position, byte)
+    return bytes(content)
+
+
+def replace_bytes(data, content: bytes, alphabet: bytes, start: int = 0) -> bytes:
+    """``content`` after 1 to 3 of its bytes at or after ``start`` replaced by bytes of
+    ``alphabet`` (the line structure may change, the length does not)."""
+    content = bytearray(content)
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(start, len(content) - 1))
+        content[position] = data.draw(st.sampled_from(list(alphabet)))
     return bytes(content)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fuzz_edits import fuzz_settings, read_or_none, replace_bytes
+from hypothesis import given
 from hypothesis import strategies as st
 
 from napari_gazeseg.gaze.formats import (
@@ -20,12 +21,7 @@ from napari_gazeseg.gaze.formats import (
 from napari_gazeseg.gaze.recording import Fixations, GazeRecording
 
 DATA = Path(__file__).parent / "data" / "pymovements"
-FUZZ = settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = fuzz_settings(25)
 
 # The layout of the EyeLink manual's "ASC file format" chapter: preamble, messages,
 # a monocular 500 Hz block (blink with missing samples, a fixation, a saccade),
@@ -249,24 +245,19 @@ _ASC_READ: list[int] = []
 @given(generated=asc_files(), data=st.data())
 def test_fuzz_every_sample_line_is_one_sample(tmp_path, generated, data):
     text, expected = generated
-    content = bytearray(text.encode())
+    content = text.encode()
     mutate = data.draw(st.booleans())
     if mutate:
-        for _ in range(data.draw(st.integers(1, 3))):
-            position = data.draw(st.integers(0, len(content) - 1))
-            content[position] = data.draw(st.sampled_from(list(b"\t\n .9-xE\xff")))
+        content = replace_bytes(data, content, b"\t\n .9-xE\xff")
     path = tmp_path / "fuzz.asc"
-    path.write_bytes(bytes(content))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GazeFormatWarning)
-            contents = read_gaze_all(path, format="eyelink-asc")
-    except GazeFormatError:
+    path.write_bytes(content)
+    contents = read_or_none(path, format="eyelink-asc")
+    if contents is None:  # refused with a GazeFormatError
         assert mutate
         return
     # independent count: lines starting with a digit inside START .. END
     inside, counts = False, []
-    for line in bytes(content).decode().split("\n"):
+    for line in content.decode().split("\n"):
         if line.startswith("START"):
             inside = True
             counts.append(0)
@@ -286,17 +277,12 @@ def test_fuzz_asc_ran_the_reading_branch():
     assert len(_ASC_READ) >= 6
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz_settings(40)
 @given(content=st.binary(max_size=400), prefix=st.sampled_from([b"", b"** CONVERTED FROM x.edf\n", ASC.encode()[:300]]))
 def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, prefix):
     path = tmp_path / "random.asc"
     path.write_bytes(prefix + content)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GazeFormatWarning)
-            read_gaze_all(path, format="eyelink-asc")
-    except GazeFormatError:
-        pass
+    read_or_none(path, format="eyelink-asc")
 
 
 # -- Data Viewer sample reports --------------------------------------------------
@@ -337,22 +323,17 @@ _REPORTS_READ: list[int] = []
 def test_fuzz_sample_reports_keep_every_row(tmp_path, data):
     lines = SAMPLE_REPORT.splitlines()
     rows = [data.draw(st.sampled_from(lines[1:])) for _ in range(data.draw(st.integers(1, 12)))]
-    content = bytearray(("\n".join([lines[0], *rows]) + "\n").encode())
+    content = ("\n".join([lines[0], *rows]) + "\n").encode()
     mutate = data.draw(st.booleans())
     if mutate:
-        for _ in range(data.draw(st.integers(1, 3))):
-            position = data.draw(st.integers(len(lines[0]) + 1, len(content) - 1))
-            content[position] = data.draw(st.sampled_from(list(b"\t\n.9-x\xff")))
+        content = replace_bytes(data, content, b"\t\n.9-x\xff", start=len(lines[0]) + 1)
     path = tmp_path / "report.txt"
-    path.write_bytes(bytes(content))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GazeFormatWarning)
-            contents = read_gaze_all(path, format="eyelink-samples")
-    except GazeFormatError:
+    path.write_bytes(content)
+    contents = read_or_none(path, format="eyelink-samples")
+    if contents is None:  # refused with a GazeFormatError
         assert mutate
         return
-    body = [line for line in bytes(content).decode().split("\n")[1:] if line.strip()]
+    body = [line for line in content.decode().split("\n")[1:] if line.strip()]
     assert sum(len(r) for r in contents.values()) == len(body)
     if not mutate:
         _REPORTS_READ.append(len(body))
