@@ -28,6 +28,11 @@ Contract
   order within a plane; with ``stages=True`` :class:`~napari_gazeseg.segmentation.Stage`
   items come before each long step. ``paint_all(masks, stack.shape[:3])`` makes
   the 3D label image (overlaps go to the lower id).
+* **One mask through the stack.** :func:`sam2_mask_propagation` prompts one
+  object's mask on one plane (``add_new_mask``) and propagates it forward then
+  backward, at most ``planes_each_way`` planes each way; it yields the masks of
+  the other planes reached, upward first (what Annotate series' "Propagate to
+  neighbouring planes" runs with a SAM 2 model).
 * **Precision.** SAM 2 keeps its mask memory in bfloat16 and expects a CUDA
   autocast; on CUDA the propagation runs under a bfloat16 autocast, elsewhere in
   float32 (:func:`build_video_predictor` casts the memory back for the memory
@@ -55,6 +60,7 @@ __all__ = [
     "SAM2_CONFIGS",
     "build_video_predictor",
     "plane_prompts",
+    "sam2_mask_propagation",
     "sam2_object_masks",
     "video_frames",
 ]
@@ -277,10 +283,20 @@ def sam2_object_masks(
                     points=points,
                     labels=np.ones(len(points), np.int32),
                 )
+    yield from _propagated(predictor, state, planes, stages)
+
+
+def _propagated(
+    predictor, state, planes: int, stages: bool, start: int | None = None, reach: int | None = None
+) -> Iterator[ObjectMask | Stage]:
+    """Forward then backward from ``start`` (None: the first prompted plane), ``reach`` planes
+    each way (None: to the ends); each plane once, ids ascending within it."""
     done: set[int] = set()
     for reverse in (False, True):
         # the autocast is entered around each step only, never across a yield to the caller
-        steps = predictor.propagate_in_video(state, reverse=reverse)
+        steps = predictor.propagate_in_video(
+            state, start_frame_idx=start, max_frame_num_to_track=reach, reverse=reverse
+        )
         while True:
             with _autocast(predictor.device):
                 step = next(steps, None)
@@ -295,3 +311,44 @@ def sam2_object_masks(
             for index in np.argsort(np.asarray(ids), kind="stable"):
                 yield ObjectMask(int(ids[index]), (int(plane),), masks[index])
             done.add(plane)
+
+
+def sam2_mask_propagation(
+    predictor,
+    stack,
+    mask: np.ndarray,
+    plane: int,
+    object_id: int,
+    *,
+    planes_each_way: int | None = None,
+    contrast_limits: tuple[float, float] | None = None,
+    stages: bool = False,
+) -> Iterator[ObjectMask | Stage]:
+    """One object's ``mask`` on ``plane`` carried through the stack by SAM 2's video predictor.
+
+    The mask is SAM 2's prompt on ``plane`` (``add_new_mask``); SAM 2 propagates it
+    forward, then backward, at most ``planes_each_way`` planes each way (None: to
+    the ends). Yields one :class:`~napari_gazeseg.segmentation.ObjectMask` per plane
+    reached other than ``plane`` itself (whose mask is the annotator's), upward
+    planes first, as :func:`napari_gazeseg.stack_propagation.propagate_mask` does
+    with SAM 1 (SAM 2 has no IoU stop: its memory follows the object).
+    """
+    planes, rows, cols = _spatial_stack(stack)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (rows, cols) or not mask.any():
+        raise ValueError(
+            f"object {object_id} has no mask of shape {(rows, cols)} on plane {plane}; segment it "
+            "on this plane first."
+        )
+    if not 0 <= int(plane) < planes:
+        raise ValueError(f"plane {plane} is not in a stack of {planes} planes.")
+    if planes_each_way is not None and planes_each_way < 1:
+        return
+    if stages:
+        yield Stage("preparing the frames", 0, planes)
+    with torch.inference_mode(), _autocast(predictor.device):
+        state = init_state(predictor, stack, contrast_limits)
+        predictor.add_new_mask(state, frame_idx=int(plane), obj_id=int(object_id), mask=mask)
+    for item in _propagated(predictor, state, planes, stages, int(plane), planes_each_way):
+        if not (isinstance(item, ObjectMask) and item.slice_index == (int(plane),)):
+            yield item
