@@ -201,3 +201,36 @@ def test_gazeseg_propagate_writes_the_label_stack_the_library_makes(tmp_path, pr
     torch.save({"model": {"foreign": torch.zeros(1)}}, checkpoint)
     assert main([*argv, "--overwrite"]) == 2
     assert "could not be built" in capsys.readouterr().err
+
+
+def test_a_mask_on_one_plane_is_carried_both_ways_by_the_video_predictor(predictor, stack, monkeypatch):
+    """What Annotate series' "Propagate to neighbouring planes" runs with a SAM 2 model: from
+    plane 2 of 5, one plane each way (the full reach is sam2_object_masks' propagation)."""
+    plane, each_way, order = 2, 1, [3, 1]
+    from napari_gazeseg.models.sam2_gaze import sam2_mask_propagation
+
+    mask = np.zeros((ROWS, COLS), bool)
+    mask[10:25, 12:30] = True
+    prompts, runs = [], []
+    add, propagate = predictor.add_new_mask, predictor.propagate_in_video
+
+    def spy_add(state, frame_idx, obj_id, mask):
+        prompts.append((frame_idx, obj_id, np.array(mask)))
+        return add(state, frame_idx=frame_idx, obj_id=obj_id, mask=mask)
+
+    def spy_propagate(state, start_frame_idx=None, max_frame_num_to_track=None, reverse=False):
+        runs.append((start_frame_idx, max_frame_num_to_track, reverse))
+        return propagate(state, start_frame_idx, max_frame_num_to_track, reverse)
+
+    monkeypatch.setattr(predictor, "add_new_mask", spy_add)
+    monkeypatch.setattr(predictor, "propagate_in_video", spy_propagate)
+    items = list(sam2_mask_propagation(predictor, stack[:5], mask,
+                                       plane, 4, planes_each_way=each_way))
+    assert [(p[0], p[1]) for p in prompts] == [(plane, 4)]
+    np.testing.assert_array_equal(prompts[0][2], mask)
+    assert runs == [(plane, each_way, False), (plane, each_way, True)]
+    masks = [item for item in items if isinstance(item, ObjectMask)]
+    assert [(m.object_id, m.slice_index) for m in masks] == [(4, (p,)) for p in order]
+    assert all(m.mask.shape == (ROWS, COLS) and m.mask.dtype == bool for m in masks)
+    with pytest.raises(ValueError, match="no mask"):
+        next(sam2_mask_propagation(predictor, stack[:3], np.zeros((ROWS, COLS), bool), 1, 4))
