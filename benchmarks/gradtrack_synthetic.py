@@ -91,6 +91,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", default=None, help="gaze-map cache (default: a temporary folder)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="[LABEL=]FILE",
+                        help="train nothing: print the tables of --json files of this script or of "
+                             "gradtrack_ablations.py together (methods of a LABEL= file or of an ablation "
+                             "variant become METHOD:LABEL; the same method in several files, e.g. other "
+                             "network seeds, is pooled)")
+    parser.add_argument("--reference", default="gradtrack",
+                        help="the method compared with every other one, paired by data seed (e.g. gradtrack:LABEL)")
     parser.add_argument("--time-paper-network", type=int, default=0, metavar="STEPS",
                         help="also time STEPS training steps of the paper's network (224 px, 32..512, batch 8)")
     return parser.parse_args(argv)
@@ -178,7 +185,8 @@ def paired(per_seed: dict[int, dict], a: str, b: str, key: str = "dice") -> dict
     """GradTrack (``a``) minus a baseline (``b``), paired by data seed (network-seed means)."""
     from scipy import stats
 
-    diffs = np.array([np.mean(r["methods"][a][key]) - np.mean(r["methods"][b][key]) for r in per_seed.values()])
+    diffs = np.array([np.mean(r["methods"][a][key]) - np.mean(r["methods"][b][key])
+                      for r in per_seed.values() if a in r["methods"] and b in r["methods"]])
     n = diffs.size
     sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
     p = float(stats.ttest_1samp(diffs, 0.0).pvalue) if n > 1 and sd > 0 else float("nan")
@@ -188,9 +196,46 @@ def paired(per_seed: dict[int, dict], a: str, b: str, key: str = "dice") -> dict
             "exceeds_spread": bool(n > 1 and abs(diffs.mean()) > 2 * sd / np.sqrt(n))}
 
 
+def _method_title(key: str) -> str:
+    method, _, label = key.partition(":")
+    title = {m: t for m, t, _ in METHODS}.get(method, method)
+    return f"{title} [{label}]" if label else title
+
+
+def merge_reports(specs: list[str]) -> tuple[dict, dict]:
+    """Per-data-seed results of several ``--json`` files (see ``--merge``) and the first one's arguments."""
+    merged: dict = {}
+    first_args = None
+    for spec in specs:
+        label, _, path = spec.rpartition("=")
+        data = json.loads(Path(path).read_text())
+        if "per_data_seed" in data:
+            reports = [(label, data)]
+        else:  # gradtrack_ablations.py: the baseline and one report per variant
+            reports = [(label, data["baseline"])] + [(label or name, r) for name, r in data["variants"].items()]
+        for name, report in reports:
+            first_args = first_args or report["args"]
+            for seed, result in report["per_data_seed"].items():
+                into = merged.setdefault(int(seed), {"methods": {}, "seconds_per_epoch": [], "prepare_seconds": []})
+                into["seconds_per_epoch"] += result["seconds_per_epoch"]
+                into["prepare_seconds"].append(result["prepare_seconds"])
+                for method, values in result["methods"].items():
+                    key = f"{method}:{name}" if name else method
+                    if key in into["methods"]:  # other network seeds of the same run
+                        for field in ("dice", "dice_val_threshold"):
+                            into["methods"][key][field] = into["methods"][key][field] + values[field]
+                    else:
+                        into["methods"][key] = dict(values)
+    for result in merged.values():
+        result["prepare_seconds"] = float(np.mean(result["prepare_seconds"]))
+    return merged, first_args
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     device = resolve_device(args.device)
+    if args.merge:
+        return summarize(args, *merge_reports(args.merge), device)
     scale = args.size / 224.0
     beta = 10.0 * scale * args.beta_scale if args.beta is None else args.beta
     params = SupervisionParams(size=args.size, beta=beta, tau=args.tau, pseudo_threshold=args.pseudo_threshold,
@@ -198,50 +243,67 @@ def main(argv=None) -> dict:
     per_seed = {}
     for data_seed in args.data_seeds:
         per_seed[data_seed] = run_data_seed(args, data_seed, device, params)
+    return summarize(args, per_seed, None, device)
+
+
+def summarize(args, per_seed: dict, merged_args: dict | None, device) -> dict:
+    """Print and return the tables of ``per_seed`` (trained now, or merged from files)."""
+    present = [key for r in per_seed.values() for key in r["methods"]]
+    keys = [m for m, _, _ in METHODS if m in present]
+    keys += sorted({k for k in present if k not in keys}, key=present.index)
+    if merged_args is not None:
+        runs = max(len(m["dice"]) for r in per_seed.values() for m in r["methods"].values())
+        described = argparse.Namespace(**{"track_ratios": (0.5, 0.75, 1.0), **merged_args,
+                                          "data_seeds": sorted(per_seed), "seeds": f"(up to {runs} a method)"})
+        print(f"merged from {' '.join(args.merge)}")
+    else:
+        described = args
     print()
-    print(f"{args.kind}: {args.n_images} training / {args.n_test} test / {args.n_val} validation images, {args.size} px, "
-          f"{args.epochs} epochs, channels {args.base_channels}..{args.max_channels}, network seeds {args.seeds}, "
-          f"data seeds {args.data_seeds}, CRF {args.crf}, TA blocks {args.ta_blocks or 'default'}, "
-          f"track ratios {tuple(args.track_ratios)}, {device}")
+    d = described
+    print(f"{d.kind}: {d.n_images} training / {d.n_test} test / {d.n_val} validation images, {d.size} px, "
+          f"{d.epochs} epochs, channels {d.base_channels}..{d.max_channels}, network seeds {d.seeds}, "
+          f"data seeds {d.data_seeds}, CRF {d.crf}, TA blocks {d.ta_blocks or 'default'}, "
+          f"track ratios {tuple(d.track_ratios)}, {device}")
     print("Mean and std over data seeds of each data seed's mean over network seeds; "
           "'net std': mean over data seeds of the std over network seeds.")
-    print(f"{'Method':<26}{'Dice at 0.5':>12}{'std':>7}{'net std':>9}{'at val thr':>12}{'std':>7}{'label Dice':>12}")
+    print(f"{'Method':<40}{'Dice at 0.5':>12}{'std':>7}{'net std':>9}{'at val thr':>12}{'std':>7}{'label Dice':>12}")
     rows = []
-    for method, title, _ in METHODS:
-        if method not in args.methods:
-            continue
-        by_seed = [r["methods"][method] for r in per_seed.values()]
+    for method in keys:
+        title = _method_title(method)
+        by_seed = [r["methods"][method] for r in per_seed.values() if method in r["methods"]]
         at05 = np.array([np.mean(m["dice"]) for m in by_seed])
         tuned = np.array([np.mean(m["dice_val_threshold"]) for m in by_seed])
         net_std = float(np.mean([np.std(m["dice"], ddof=1) if len(m["dice"]) > 1 else 0.0 for m in by_seed]))
         label = float(np.mean([m["label_dice"] for m in by_seed]))
         spread = (lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0)
-        print(f"{title:<26}{at05.mean():>12.2f}{spread(at05):>7.2f}{net_std:>9.2f}{tuned.mean():>12.2f}"
+        print(f"{title:<40}{at05.mean():>12.2f}{spread(at05):>7.2f}{net_std:>9.2f}{tuned.mean():>12.2f}"
               f"{spread(tuned):>7.2f}{label:>12.2f}")
         rows.append({"method": method, "dice_mean": float(at05.mean()), "dice_std": spread(at05),
                      "dice_network_std": net_std, "dice_val_threshold_mean": float(tuned.mean()),
                      "dice_val_threshold_std": spread(tuned), "label_dice": label,
                      "dice_by_data_seed": at05.tolist(), "dice_val_threshold_by_data_seed": tuned.tolist()})
     comparisons = {}
-    if "gradtrack" in args.methods:
-        print("\nPaired by data seed: GradTrack minus each baseline (Dice points)")
-        print(f"{'baseline':<26}{'at 0.5':>10}{'std':>7}{'ahead':>8}{'p':>8}{'at val thr':>12}{'std':>7}{'ahead':>8}")
-        for method, title, _ in METHODS:
-            if method == "gradtrack" or method not in args.methods:
+    reference = args.reference
+    if reference in keys:
+        print(f"\nPaired by data seed: {_method_title(reference)} minus each other method (Dice points)")
+        print(f"{'other method':<40}{'at 0.5':>10}{'std':>7}{'ahead':>8}{'p':>8}{'at val thr':>12}{'std':>7}{'ahead':>8}")
+        for method in keys:
+            if method == reference:
                 continue
-            d05, dvt = paired(per_seed, "gradtrack", method), paired(per_seed, "gradtrack", method, "dice_val_threshold")
+            title = _method_title(method)
+            d05, dvt = paired(per_seed, reference, method), paired(per_seed, reference, method, "dice_val_threshold")
             comparisons[method] = {"at_0.5": d05, "at_val_threshold": dvt}
             mark = lambda d: "*" if d["exceeds_spread"] else " "  # noqa: E731
-            print(f"{title:<26}{d05['mean']:>+9.2f}{mark(d05)}{d05['std']:>7.2f}{d05['ahead']:>5}/{d05['n']}"
+            print(f"{title:<40}{d05['mean']:>+9.2f}{mark(d05)}{d05['std']:>7.2f}{d05['ahead']:>5}/{d05['n']}"
                   f"{d05['p']:>8.3f}{dvt['mean']:>+11.2f}{mark(dvt)}{dvt['std']:>7.2f}{dvt['ahead']:>5}/{dvt['n']}")
         print("* the mean difference exceeds twice its standard error over data seeds")
     seconds = [s for r in per_seed.values() for s in r["seconds_per_epoch"]]
     per_epoch = float(np.mean(seconds)) if seconds else float("nan")
     prepare = float(np.mean([r["prepare_seconds"] for r in per_seed.values()]))
-    total = args.n_images + args.n_test + args.n_val
+    total = d.n_images + d.n_test + d.n_val
     print(f"\nsupervision maps: {prepare:.1f} s per data set of {total} images (simulation included)")
-    print(f"training: {per_epoch:.2f} s/epoch, {1000 * per_epoch / args.n_images:.1f} ms per image-step on {device} "
-          f"(torch threads {torch.get_num_threads()})")
+    print(f"training: {per_epoch:.2f} s/epoch, {1000 * per_epoch / d.n_images:.1f} ms per image-step "
+          f"on {device} (torch threads {torch.get_num_threads()})")
     paper_step = None
     if args.time_paper_network:
         paper_step = time_paper_network(args.time_paper_network, device)
