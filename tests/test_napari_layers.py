@@ -225,56 +225,6 @@ def test_plain_layers_are_refused_with_a_clear_sentence(make_napari_viewer, fixa
         recording_from_layer(gaze)
 
 
-def test_fixation_numbers_contrast_with_the_image_under_them():
-    from napari_gazeseg._napari.layers import label_colors_at
-
-    black, white = [0, 0, 0, 1], [1, 1, 1, 1]
-    dark = np.zeros((300, 400), np.uint16)
-    dark[100:140, 50:90] = 4000  # one bright cell
-    points = np.array([[120.0, 70.0], [250.0, 300.0], [-5.0, 399.4]])
-    np.testing.assert_array_equal(label_colors_at(dark, points), [black, white, white])
-    bright_rgb = np.full((600, 500, 3), 230, np.uint8)
-    np.testing.assert_array_equal(label_colors_at(bright_rgb, points[:1]), [black])
-    np.testing.assert_array_equal(label_colors_at(bright_rgb, points[:1], (0, 10_000)), [white])
-    stack = np.zeros((5, 64, 64))
-    stack[3] = 1.0  # only plane 3 is bright
-    on_planes = np.array([[3.0, 10.0, 10.0], [1.0, 10.0, 10.0]])
-    np.testing.assert_array_equal(label_colors_at(stack, on_planes), [black, white])
-
-
-class _LazyArray:
-    """An array napari could show that is not a numpy array (as dask or zarr): windows only."""
-
-    def __init__(self, data):
-        self._data = data
-        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
-
-    def __getitem__(self, key):
-        return self._data[key]
-
-
-@pytest.mark.parametrize(
-    ("shape", "limits"),
-    [((120, 90), None), ((4, 70, 110), (0.2, 0.8)), ((80, 60, 3), None), ((50, 40, 4), (10, 200))],
-)
-def test_fixation_number_colours_in_memory_equal_the_window_by_window_reading(shape, limits):
-    from napari_gazeseg._napari.layers import label_colors_at
-
-    rng = np.random.default_rng(4)
-    image = rng.random(shape) if limits != (10, 200) else rng.integers(0, 256, shape).astype(np.uint8)
-    image = np.where(rng.random(shape) < 0.5, image, image * 0.3).astype(image.dtype)
-    rgb = shape[-1] in (3, 4)
-    spatial = shape[:-1] if rgb else shape
-    points = rng.uniform(-8, max(spatial) + 8, size=(300, len(spatial)))
-    points[:5] = np.nan  # lost samples
-    points[5, -2:] = [0, 0]  # corners
-    points[6, -2:] = [spatial[-2] - 1, spatial[-1] - 1]
-    fast = label_colors_at(image, points, limits)
-    windowed = label_colors_at(_LazyArray(image), points, limits)
-    np.testing.assert_array_equal(fast, windowed)
-    assert 0 < (fast[:, 0] == 0).sum() < len(points)  # both colours occur
-
-
 def test_long_raw_gaze_starts_hidden(recording_2d, fixations_2d):
     from napari_gazeseg._napari.layers import RAW_GAZE_SHOWN_MAX
 

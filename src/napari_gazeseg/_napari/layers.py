@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
+from ..imaging import label_colors_at  # re-exported: the fixation numbers' colours
 
 __all__ = [
     "GAZESEG",
@@ -364,109 +365,6 @@ def _fixation_sizes(duration: np.ndarray, extent: float) -> np.ndarray:
     typical = extent / 40.0
     ratio = np.sqrt(np.clip(np.asarray(duration, dtype=np.float64), 0.0, None) / 0.3)
     return typical * np.clip(ratio, 0.5, 2.5)
-
-
-def label_colors_at(
-    image, points: np.ndarray, contrast_limits: Sequence[float] | None = None
-) -> np.ndarray:
-    """Black or white RGBA ``(N, 4)`` per point: the colour that reads on the image there.
-
-    napari draws text without an outline, so each fixation number takes the
-    colour of higher contrast (WCAG 2) with the image as displayed around its
-    fixation: the relative luminance of a square window (side a twenty-fifth of
-    the image, at least 3 pixels) on the point's plane, values scaled by
-    ``contrast_limits`` (default: 0-255 for 8-bit images, else the data's min and
-    max) to the 8-bit levels napari displays, as grey or RGB; black where it
-    exceeds 0.179.
-    ``points`` are image data coordinates with one column per image axis (RGB
-    excluded); ``image`` may be any array napari shows (numpy, dask, zarr).
-    """
-    rgb = image.ndim == points.shape[1] + 1 and image.shape[-1] in (3, 4)
-    spatial = tuple(image.shape[:-1] if rgb else image.shape)
-    if contrast_limits is not None:
-        low, high = (float(v) for v in contrast_limits)
-    elif image.dtype == np.uint8:
-        low, high = 0.0, 255.0  # 8-bit images are shown on their full range
-    else:
-        # about 65 000 pixels on an even grid, read before converting (images may be lazy)
-        step = max(1, int(np.ceil((np.prod(spatial) / 65536) ** (1 / len(spatial)))))
-        grid = np.asarray(image[tuple(slice(None, None, step) for _ in spatial)], dtype=np.float64)
-        low, high = float(grid.min()), float(grid.max())
-    half = max(1, round(max(spatial[-2:]) / 50))  # covers the number beside the fixation
-    finite = np.nan_to_num(np.asarray(points, dtype=np.float64), nan=0.0, posinf=1e9, neginf=-1e9)
-    pixels = np.round(finite).astype(np.int64).reshape(len(points), -1)  # NaN: the first pixel
-    means = np.zeros(len(points))
-    if isinstance(image, np.ndarray):
-        means = _window_luminance_in_memory(image, pixels, spatial, half, low, high, rgb)
-    else:  # lazy arrays: read only the windows
-        for index, point in enumerate(pixels):
-            plane = tuple(int(np.clip(p, 0, n - 1)) for p, n in zip(point[:-2], spatial[:-2]))
-            values = np.asarray(image[plane + _window(point[-2:], spatial[-2:], half)], np.float64)
-            means[index] = _relative_luminance(_shown(values, low, high), rgb).mean()
-    colors = np.tile([1.0, 1.0, 1.0, 1.0], (len(points), 1))
-    colors[means > _BLACK_TEXT_ABOVE, :3] = 0.0
-    return colors
-
-
-def _window(centre, shape, half: int) -> tuple[slice, slice]:
-    """The square window of half-side ``half`` around ``centre`` ``(row, col)``, clipped to ``shape``."""
-    return tuple(
-        slice(int(np.clip(p - half, 0, n - 1)), int(np.clip(p + half + 1, 1, n)))
-        for p, n in zip(centre, shape)
-    )
-
-
-def _shown(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Values as displayed: 8-bit levels ``0..255`` (uint8) through the contrast limits."""
-    if not high > low:
-        return np.zeros(values.shape, np.uint8)
-    scaled = (values - low) * (255.0 / (high - low))
-    np.clip(scaled, 0.0, 255.0, out=scaled)
-    return np.rint(scaled, out=scaled).astype(np.uint8)
-
-
-def _window_luminance_in_memory(image, pixels, spatial, half, low, high, rgb) -> np.ndarray:
-    """Mean luminance of every point's window: per plane, one luminance image and its
-    summed-area table (each window's sum from four corners), instead of a loop of slices."""
-    means = np.zeros(len(pixels))
-    leading = np.clip(pixels[:, :-2], 0, np.asarray(spatial[:-2], dtype=np.int64) - 1)
-    planes, which = np.unique(leading, axis=0, return_inverse=True)
-    rows, cols = spatial[-2:]
-    for index, plane in enumerate(planes):
-        mine = np.flatnonzero(which.reshape(-1) == index)
-        values = np.asarray(image[tuple(int(p) for p in plane)], dtype=np.float64)
-        luminance = _relative_luminance(_shown(values, low, high), rgb)
-        table = np.zeros((rows + 1, cols + 1))
-        table[1:, 1:] = luminance.cumsum(axis=0).cumsum(axis=1)
-        r, c = pixels[mine, -2], pixels[mine, -1]
-        r0, r1 = np.clip(r - half, 0, rows - 1), np.clip(r + half + 1, 1, rows)
-        c0, c1 = np.clip(c - half, 0, cols - 1), np.clip(c + half + 1, 1, cols)
-        total = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
-        area = np.maximum(r1 - r0, 0) * np.maximum(c1 - c0, 0)
-        means[mine] = np.where(area > 0, total / np.maximum(area, 1), 0.0)
-    return means
-
-
-#: Relative luminance above which black text contrasts more than white (WCAG 2:
-#: (L + 0.05) / 0.05 > 1.05 / (L + 0.05)).
-_BLACK_TEXT_ABOVE = 0.179
-
-
-def _srgb_to_linear(level: np.ndarray) -> np.ndarray:
-    shown = level / 255.0
-    return np.where(shown <= 0.04045, shown / 12.92, ((shown + 0.055) / 1.055) ** 2.4)
-
-
-#: Linear light of each 8-bit sRGB level (WCAG 2 relative luminance of a grey).
-_LINEAR_OF_LEVEL = _srgb_to_linear(np.arange(256))
-
-
-def _relative_luminance(shown: np.ndarray, rgb: bool) -> np.ndarray:
-    """Per-pixel WCAG relative luminance of 8-bit levels (grey, or RGB(A): alpha ignored)."""
-    if not rgb:
-        return _LINEAR_OF_LEVEL[shown]
-    linear = _LINEAR_OF_LEVEL[shown[..., :3]]
-    return linear @ np.array([0.2126, 0.7152, 0.0722])
 
 
 def _fixation_text(extent: float, color) -> dict:

@@ -28,22 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
+from . import add_shared, command_parser
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "segment",
-        help="segment a dataset folder's images from gaze (SAM) or with GradTrack",
-        description=__doc__.split("\n\n")[0].replace("``", ""),
+    parser = command_parser(
+        subparsers, "segment",
+        "segment a dataset folder's images from gaze (SAM) or with GradTrack", __doc__,
     )
     parser.add_argument("dataset", help="dataset folder with images/ and (for SAM) gaze/")
     parser.add_argument("--out", required=True, help="folder for the label images")
     parser.add_argument("--method", choices=("sam", "gradtrack"), default="sam")
-    parser.add_argument("--model-type", default="vit_b", help="SAM model: vit_b, vit_l or vit_h")
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        help="SAM base checkpoint (default: $GAZESEG_SAM_CHECKPOINT, $GAZESEG_SAM_DIR or the cache folder), "
-        "or GradTrack's model.pt (default: the bundled model)",
+    add_shared(
+        parser, "--model-type", "--checkpoint",
+        checkpoint="SAM base checkpoint (default: $GAZESEG_SAM_CHECKPOINT, $GAZESEG_SAM_DIR or "
+        "the cache folder), or GradTrack's model.pt (default: the bundled model)",
     )
     parser.add_argument(
         "--finetuned", default=None, help="fine-tuned SAM gaze checkpoint from `gazeseg train-sam`"
@@ -72,9 +71,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="GradTrack: label each foreground component with the gaze session looking at it "
         "(needs gaze/); without it the whole foreground is label 1",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument(
-        "--cache-dir", default=None, help="folder for SAM embeddings on disk (default: none)"
+    add_shared(
+        parser, "--device", "--cache-dir", cache_dir="folder for SAM embeddings on disk (default: none)"
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace label images already in --out"
@@ -84,17 +82,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="segment even where the gaze says it was recorded on another image",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_shared(parser, "--quiet")
     parser.set_defaults(func=run)
     return parser
 
 
-def _contrast_limits(image: np.ndarray) -> tuple[float, float] | None:
-    """Whole-image limits (so every slice of a volume is mapped alike); None keeps uint8."""
-    if image.dtype == np.uint8:
-        return None
-    finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
-    return (float(finite.min()), float(finite.max())) if finite.size else None
+def _contrast_limits(image: np.ndarray) -> tuple[float, float]:
+    """Whole-image limits, as napari shows the image (every slice of a volume mapped alike)."""
+    from ..imaging import default_contrast_limits, is_rgb
+
+    return default_contrast_limits(image, rgb=is_rgb(image))
 
 
 def _write_labels(labels: np.ndarray, out: Path, name: str) -> Path:

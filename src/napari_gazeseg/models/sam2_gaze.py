@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from ..gaze.recording import NO_OBJECT, Fixations
-from ..imaging import to_uint8_rgb
+from ..imaging import default_contrast_limits, to_uint8_rgb
 from ..segmentation import ObjectMask, Stage
 
 __all__ = [
@@ -162,9 +162,8 @@ def video_frames(stack, image_size: int, contrast_limits: tuple[float, float] | 
 
     _spatial_stack(stack)
     stack = np.asarray(stack)
-    if contrast_limits is None and stack.dtype != np.uint8:
-        finite = stack[np.isfinite(stack)] if stack.dtype.kind == "f" else stack
-        contrast_limits = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if contrast_limits is None:  # the whole stack's, as napari shows it
+        contrast_limits = default_contrast_limits(stack, rgb=stack.ndim == 4)
     mean = torch.tensor(_IMG_MEAN, dtype=torch.float32)[:, None, None]
     std = torch.tensor(_IMG_STD, dtype=torch.float32)[:, None, None]
     frames = torch.empty(len(stack), 3, image_size, image_size, dtype=torch.float32)
