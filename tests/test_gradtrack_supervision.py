@@ -121,10 +121,16 @@ def test_cache_keys_of_the_papers_ratio_set_are_unchanged_and_other_sets_miss(tm
     assert len(list(tmp_path.glob("*.npz"))) == 2
 
 
-def test_train_config_carries_the_ratio_set_to_the_maps():
-    config = TrainConfig.from_dict(TrainConfig(track_ratios=[0.5, 0.75, 0.75]).to_dict())
-    assert SupervisionParams.from_train_config(config).track_ratios == (0.5, 0.75, 0.75)
-    assert SupervisionParams.from_train_config(TrainConfig()).track_ratios == (0.5, 0.75, 1.0)
+@pytest.mark.parametrize(
+    "argv, ratios", [([], (0.5, 0.75, 1.0)), (["--track-ratios", "0.5", "0.75", "0.75"], (0.5, 0.75, 0.75))]
+)
+def test_gazeseg_train_carries_the_ratio_set_to_the_maps(argv, ratios):
+    from napari_gazeseg.cli import build_parser
+    from napari_gazeseg.commands.train import config_from_args
+
+    config = config_from_args(build_parser().parse_args(["train", "data", "--out", "run", *argv]))
+    config = TrainConfig.from_dict(config.to_dict())  # as stored in a checkpoint
+    assert SupervisionParams.from_train_config(config).track_ratios == ratios
 
 
 def test_cache_is_reused_and_keyed_by_the_parameters(tmp_path, monkeypatch):

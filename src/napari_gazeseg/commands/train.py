@@ -71,6 +71,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--crf", choices=("gazemedseg", "scaled"), default=_DEFAULTS["crf"],
                         help="dense-CRF setting of the pseudo-masks: GazeMedSeg's as published (default), "
                         "or its spatial width scaled to the image size (docs/gradtrack.md)")
+    parser.add_argument("--track-ratios", type=float, nargs=3, default=[0.5, 0.75, 1.0], metavar=("P2", "P4", "OUT"),
+                        help="truncation ratios of the track maps supervising decoder blocks 2, 4 and the output "
+                        "(paper: 0.5 0.75 1.0; 0.5 0.75 0.75 leaves out each object's approach, docs/gradtrack.md)")
     parser.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
     parser.add_argument("--device", default=_DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--no-mixed-precision", action="store_true", help="train in float32 on GPUs too")
@@ -152,6 +155,7 @@ def config_from_args(args: argparse.Namespace):
         "tau": args.tau,
         "pseudo_threshold": args.pseudo_threshold,
         "crf": args.crf,
+        "track_ratios": tuple(args.track_ratios),
         "seed": args.seed,
         "device": args.device,
         "mixed_precision": not args.no_mixed_precision,
