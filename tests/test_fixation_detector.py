@@ -173,3 +173,23 @@ def test_cli_options_make_the_detector(options, expected):
 
     args = build_parser().parse_args(["fixations", "in.tsv", "-o", "out.csv", *options])
     assert _detector(args) == expected
+
+
+@pytest.mark.parametrize(
+    "detector",
+    [FixationDetector(velocity_threshold=80.0, min_duration=0.1), FixationDetector("idt", dispersion_threshold=1.5)],
+    ids=repr,
+)
+def test_live_fixations_run_the_detector_given(detector):
+    from napari_gazeseg.tracking.live_fixations import LiveFixations
+
+    rec = simulate_observer("cells", shape=(64, 64), n_objects=1, seed=2).recording
+    rec = rec.select(rec.object_id == 1)
+    live = LiveFixations(1, detector)
+    for start in range(0, len(rec), 37):
+        live.add(rec.select(np.arange(len(rec))[start : start + 37]))
+    assert (live._stream is not None) == (detector.method == "ivt")  # I-VT streams, I-DT is rerun
+    found, expected = live.fixations(), detector.detect(rec)
+    np.testing.assert_allclose(found.start, expected.start)
+    np.testing.assert_allclose(found.duration, expected.duration)
+    assert FixationDetector.from_meta(found.meta["detector"]) == detector

@@ -179,11 +179,12 @@ def _check_coordinates(path: str, name: str, item: GazeRecording | Fixations) ->
         )
 
 
-def _fixations_of(path: str, name: str, recording: GazeRecording) -> Fixations:
-    """Tobii I-VT fixations; none for a recording too short to have a sampling rate."""
+def _fixations_of(path: str, name: str, recording: GazeRecording, detector=None) -> Fixations:
+    """The fixations ``detector`` finds (default: Tobii I-VT with its defaults); none
+    for a recording too short to have a sampling rate."""
     import numpy as np
 
-    from ..gaze.fixations import detect_fixations_ivt
+    from ..gaze.fixations import FixationDetector
     from ..gaze.formats._errors import format_error
 
     try:
@@ -191,7 +192,7 @@ def _fixations_of(path: str, name: str, recording: GazeRecording) -> Fixations:
     except ValueError:  # one sample, or all at one time, and no rate in the meta
         return Fixations(start=[], duration=[], coords=np.empty((0, recording.ndim)), meta=recording.meta)
     try:
-        return detect_fixations_ivt(recording)
+        return (detector or FixationDetector()).detect(recording)
     except ValueError as err:  # the meta's screen geometry, validated by the detector
         raise format_error(
             _where(path, recording),
@@ -216,6 +217,7 @@ def gaze_file_layers(
     stimuli: Sequence[str] | None = None,
     contents: Mapping[str, GazeRecording | Fixations] | None = None,
     own_fixations: bool = False,
+    detector=None,
 ) -> list[LayerDataTuple]:
     """The layers of every recording (or fixation report) in one gaze file.
 
@@ -227,6 +229,8 @@ def gaze_file_layers(
     already read from ``path``. ``own_fixations``: for a Tobii Pro Lab export,
     also one Points layer ``NAME Pro Lab fixations`` per recording, the fixations
     Pro Lab classified itself (its own group, apart from our detected ones).
+    ``detector``: the :class:`~napari_gazeseg.gaze.fixations.FixationDetector` that
+    finds the recordings' fixations (default: Tobii I-VT with its defaults).
     Raises only :class:`GazeFormatError`.
     """
     from ..gaze.formats import read_gaze_all
@@ -250,7 +254,7 @@ def gaze_file_layers(
         if isinstance(item, Fixations):
             recording, fixations = None, item
         else:
-            recording, fixations = item, _fixations_of(path, name, item)
+            recording, fixations = item, _fixations_of(path, name, item, detector)
         layers.extend(
             gaze_layers(
                 recording,

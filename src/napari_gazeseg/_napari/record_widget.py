@@ -642,13 +642,14 @@ class RecordGazeWidget(QWidget):
         self.live_layers.finish(recording, fixations)
 
     def _fixation_detector(self):
-        """The fixation detector the user tuned in a docked Gaze layers panel, else I-VT's defaults."""
-        from ._gaze_compute import FixationSettings
+        """The :class:`~napari_gazeseg.gaze.fixations.FixationDetector` the user tuned in a
+        docked Gaze layers panel, else I-VT's defaults."""
+        from ..gaze.fixations import FixationDetector
         from .gaze_layers_widget import GazeLayersWidget
 
         docked = getattr(self.viewer.window, "dock_widgets", {})
         tuned = next((w for w in docked.values() if isinstance(w, GazeLayersWidget)), None)
-        return (FixationSettings() if tuned is None else tuned.fixation_settings).detect
+        return FixationDetector() if tuned is None else tuned.fixation_detector
 
     def toggle_object(self) -> None:
         if self.recorder is None:

@@ -20,11 +20,11 @@ __all__ = ["synthetic_cells_with_gaze", "skimage_cells_with_gaze", "segment_ihc_
 
 
 def _scene_layers(scene, image_name: str, image_kwargs: dict) -> list[LayerDataTuple]:
-    from ..gaze.fixations import detect_fixations_ivt
+    from ..gaze.fixations import FixationDetector
     from ._deleted_visuals_guard import guard_current_viewer
 
     guard_current_viewer()
-    fixations = detect_fixations_ivt(scene.recording)
+    fixations = FixationDetector().detect(scene.recording)  # I-VT with its defaults
     truth_kwargs = {
         "name": f"{image_name} ground truth",
         "opacity": 0.5,

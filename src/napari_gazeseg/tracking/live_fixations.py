@@ -24,16 +24,17 @@ the default, with any of its parameters but ``eyes``):
   arithmetic (:func:`~napari_gazeseg.gaze._detection.span_sums`,
   :func:`~napari_gazeseg.gaze.ivt.merge_adjacent`), so they are equal.
 
-Any other detector (a callable ``GazeRecording -> Fixations``, e.g. I-DT) is
+Detectors are :class:`~napari_gazeseg.gaze.fixations.FixationDetector` objects (an
+I-VT one runs incrementally with its parameters). Any other detector (an I-DT
+``FixationDetector``, any callable ``GazeRecording -> Fixations``) is
 rerun over the samples since the end of the last fixation that can no longer
 change, as before. A callable says it is I-VT by an ``ivt_parameters`` mapping
 (keyword arguments of ``detect_fixations_ivt``) on itself or, for a bound
-method, on its object; see :func:`ivt_parameters_of`.
+method, on its object, as a ``FixationDetector`` does; see :func:`ivt_parameters_of`.
 """
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from typing import Callable
 
@@ -47,9 +48,9 @@ _TIME_TOLERANCE = 1e-6  # as gaze.ivt
 
 
 def _default_detector(recording: GazeRecording) -> Fixations:
-    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
+    from napari_gazeseg.gaze.fixations import FixationDetector
 
-    return detect_fixations_ivt(recording)
+    return FixationDetector().detect(recording)
 
 
 def ivt_parameters_of(detector) -> dict | None:
@@ -62,17 +63,6 @@ def ivt_parameters_of(detector) -> dict | None:
         if params is not None:
             return dict(params)
     return None
-
-
-def _ivt_defaults() -> dict:
-    from napari_gazeseg.gaze.ivt import detect_fixations_ivt
-
-    signature = inspect.signature(detect_fixations_ivt)
-    return {
-        name: p.default
-        for name, p in signature.parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
 
 
 class _Grow:
@@ -123,8 +113,10 @@ class StreamingIVT:
 
         if params.get("eyes") is not None:
             raise ValueError("live fixations take no per-eye samples (eyes=...).")
-        self.params = {**_ivt_defaults(), **params}
-        self.params.pop("eyes", None)
+        from napari_gazeseg.gaze.fixations import FixationDetector
+
+        # validated, with I-VT's defaults for the parameters not given
+        self.params = FixationDetector("ivt", **{k: v for k, v in params.items() if k != "eyes"}).params
         self.meta = dict(first.meta)
         rate = self.meta.get("sampling_rate_hz")
         if not rate:
@@ -463,8 +455,8 @@ class LiveFixations:
     Parameters
     ----------
     object_id : int
-    detector : callable(GazeRecording) -> Fixations, optional
-        Default: I-VT with its default parameters. An I-VT detector (see
+    detector : FixationDetector or callable(GazeRecording) -> Fixations, optional
+        Default: ``FixationDetector()``, I-VT with its defaults. An I-VT detector (see
         :func:`ivt_parameters_of`) runs incrementally (:class:`StreamingIVT`);
         any other is rerun over the samples since its last settled fixation.
     settle_s : float

@@ -121,8 +121,9 @@ class GazeRecorder:
         Longest time between file flushes (seconds).
     ui_interval_ms : int
         UI drain period (milliseconds).
-    fixation_detector : callable(GazeRecording) -> Fixations, optional
-        For the live current-object fixations (default: I-VT).
+    fixation_detector : FixationDetector or callable(GazeRecording) -> Fixations, optional
+        For the live current-object fixations (default: ``FixationDetector()``,
+        I-VT with its defaults; :class:`~napari_gazeseg.gaze.fixations.FixationDetector`).
     fallback_dir : str or Path, optional
         Where the recording goes on when its file disappears while recording
         (default: :func:`recordings_folder`, then the system's temporary folder).
