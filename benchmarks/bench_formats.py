@@ -18,19 +18,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _best(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _common import best_time
 
 
 def _recording(n: int):
@@ -66,24 +57,24 @@ def main() -> None:
             [recording.t, recording.coords, recording.valid, recording.screen, recording.object_id]
         )
 
-        write_s = _best(lambda: write_gaze(recording, path), args.repeats)
-        savetxt_s = _best(
+        write_s = best_time(lambda: write_gaze(recording, path), args.repeats)
+        savetxt_s = best_time(
             lambda: np.savetxt(naive_path, columns, fmt="%.17g", delimiter="\t"), args.repeats
         )
         size_mb = path.stat().st_size / 1e6
 
-        read_s = _best(lambda: read_gaze(path), args.repeats)
+        read_s = best_time(lambda: read_gaze(path), args.repeats)
         assert read_gaze(path).equals(recording)
-        loadtxt_s = _best(lambda: np.loadtxt(path, delimiter="\t", skiprows=1), 1)
+        loadtxt_s = best_time(lambda: np.loadtxt(path, delimiter="\t", skiprows=1), 1)
         try:
             import pandas as pd
 
-            pandas_s = _best(lambda: pd.read_csv(path, sep="\t"), args.repeats)
+            pandas_s = best_time(lambda: pd.read_csv(path, sep="\t"), args.repeats)
         except ImportError:
             pandas_s = None
         body = path.read_text().split("\n", 1)[1]
         header = path.read_text().split("\n", 1)[0].split("\t")
-        slow_s = _best(lambda: _parse_slow(body, header, path, 2, "\t", "."), 1)
+        slow_s = best_time(lambda: _parse_slow(body, header, path, 2, "\t", "."), 1)
 
     print(f"native file: {args.samples} samples, {size_mb:.1f} MB")
     print(f"read_gaze            {read_s:7.2f} s")

@@ -33,14 +33,11 @@ import sys
 import tempfile
 import textwrap
 import uuid
-from functools import partial
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bench_recording import measure  # noqa: E402
+from bench_recording import bench_recorder, bench_viewer, hide, measure  # noqa: E402
 
 RATE = 1200.0
 
@@ -88,25 +85,11 @@ def main() -> None:
     import pylsl
 
     pylsl.set_config_content("[multicast]\nResolveScope = machine\n[ports]\nIPv6 = disable\n")
-    import napari
-    from qtpy.QtWidgets import QApplication
-
     from fakes import tobii_research as fake_tr
-    from napari_gazeseg._napari.record_widget import LiveGazeLayers
-    from napari_gazeseg.gaze.geometry import ScreenGeometry
     from napari_gazeseg.tracking.lsl import LslSource
-    from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
-    from napari_gazeseg.tracking.recorder import GazeRecorder
     from napari_gazeseg.tracking.tobii import TobiiSource
 
-    viewer = napari.Viewer(show=True)
-    viewer.window._qt_window.resize(1000, 800)
-    image = viewer.add_image(np.random.default_rng(0).random((512, 512)).astype(np.float32), name="bench")
-    viewer_camera(viewer).center = (256.0, 256.0)
-    app = QApplication.instance()
-    measure(app, 1.0)  # warm up
-    view = snapshot_view(viewer, image)
-    places = view.display_of(np.array([[150.0, 150.0], [150.0, 350.0], [350.0, 350.0], [350.0, 150.0]]))
+    viewer, image, app, places, meta = bench_viewer()
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     outlet = subprocess.Popen(
@@ -124,7 +107,6 @@ def main() -> None:
         measure(app, 0.3)  # the last chunks reach the inlet and the writer
         return result, pushed
 
-    meta = {"image": {"shape": [512, 512], "name": "bench"}, "screen": ScreenGeometry.default().to_meta()}
     results = {"idle": measure(app, args.seconds)}
 
     received = []
@@ -136,13 +118,8 @@ def main() -> None:
 
     for condition, live_layers in (("LSL recorder", False), ("LSL record", True)):
         with tempfile.TemporaryDirectory() as folder:
-            recorder = GazeRecorder(LslSource(name, timeout_s=5.0), Path(folder) / "bench.gaze.tsv",
-                                    partial(snapshot_view, viewer, image), meta=meta)
-            live = None
-            if live_layers:
-                live = LiveGazeLayers(viewer, image, meta)
-                recorder.samples_added.connect(live.add_samples)
-                recorder.fixations_changed.connect(live.set_fixations)
+            source = LslSource(name, timeout_s=5.0)
+            recorder, live = bench_recorder(source, folder, viewer, image, meta, live_layers)
             print(f"{condition} ...", file=sys.stderr, flush=True)
             recorder.start()
             recorder.start_object()
@@ -151,16 +128,14 @@ def main() -> None:
             results[condition]["lost"] = pushed - recorder.samples_written
             results[condition]["pushed"] = pushed
             if live is not None:
-                for layer in (live.gaze, live.fixations, live.heatmap):
-                    if layer is not None:
-                        layer.visible = False
+                hide(live)
     outlet.stdin.close()
     outlet.wait(timeout=30)
 
     tracker = fake_tr.EyeTracker(frequency=RATE, noise_sd=0.001)
     with tempfile.TemporaryDirectory() as folder:
-        recorder = GazeRecorder(TobiiSource(tracker=tracker, sdk_module=fake_tr), Path(folder) / "bench.gaze.tsv",
-                                partial(snapshot_view, viewer, image), meta=meta)
+        source = TobiiSource(tracker=tracker, sdk_module=fake_tr)
+        recorder, _ = bench_recorder(source, folder, viewer, image, meta, live_layers=False)
         sent_before = tracker.samples_sent
         recorder.start()
         recorder.start_object()

@@ -68,19 +68,15 @@ def measure(app, seconds: float) -> dict:
     return {"cpu": cpu, "median": float(np.median(late)), "p95": float(np.percentile(late, 95)), "max": float(late.max())}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each condition")
-    args = parser.parse_args()
-
+def bench_viewer():
+    """The recording benchmarks' scene: a shown napari viewer (1000 x 800) with a 512 x 512
+    random image, the event loop warmed up, and the four display points (the image's
+    corners at 150 / 350 px) the gaze wanders between. Returns (viewer, image, app, places, meta)."""
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_gazeseg._napari.record_widget import TAIL_INTERVAL_S, LiveGazeLayers
     from napari_gazeseg.gaze.geometry import ScreenGeometry
     from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
-    from napari_gazeseg.tracking.recorder import GazeRecorder
-    from napari_gazeseg.tracking.tobii import TobiiSource
 
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(1000, 800)
@@ -89,9 +85,44 @@ def main() -> None:
     app = QApplication.instance()
     measure(app, 1.0)  # warm up
     view = snapshot_view(viewer, image)
-    # the gaze wanders over the image: 4 fixation places, 300 ms each
     places = view.display_of(np.array([[150.0, 150.0], [150.0, 350.0], [350.0, 350.0], [350.0, 150.0]]))
+    meta = {"image": {"shape": [512, 512], "name": "bench"}, "screen": ScreenGeometry.default().to_meta()}
+    return viewer, image, app, places, meta
 
+
+def bench_recorder(source, folder, viewer, image, meta, live_layers: bool):
+    """A recorder of ``source`` into ``folder``/bench.gaze.tsv, mapped through ``image``'s
+    view; with ``live_layers`` also the live gaze layers it feeds. Returns (recorder, live or None)."""
+    from napari_gazeseg._napari.record_widget import LiveGazeLayers
+    from napari_gazeseg.tracking.mapping import snapshot_view
+    from napari_gazeseg.tracking.recorder import GazeRecorder
+
+    recorder = GazeRecorder(source, Path(folder) / "bench.gaze.tsv", partial(snapshot_view, viewer, image), meta=meta)
+    live = None
+    if live_layers:
+        live = LiveGazeLayers(viewer, image, meta)
+        recorder.samples_added.connect(live.add_samples)
+        recorder.fixations_changed.connect(live.set_fixations)
+    return recorder, live
+
+
+def hide(live) -> None:
+    """Take the live layers out of the next condition's drawing."""
+    for layer in (live.gaze, live.fixations, live.heatmap):
+        if layer is not None:
+            layer.visible = False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each condition")
+    args = parser.parse_args()
+
+    from napari_gazeseg._napari.record_widget import TAIL_INTERVAL_S
+    from napari_gazeseg.tracking.tobii import TobiiSource
+
+    # the gaze wanders over the image: 4 fixation places, 300 ms each
+    viewer, image, app, places, meta = bench_viewer()
     results = {"idle": measure(app, args.seconds)}
 
     # napari's own cost of redrawing: a 300-point layer given new data 10 times a second
@@ -128,30 +159,18 @@ def main() -> None:
         results[f"source {rate:.0f} Hz"] = measure(app, args.seconds)
         tracker.unsubscribe_from(fake_tr.EYETRACKER_GAZE_DATA, noop)
 
-        meta = {"image": {"shape": [512, 512], "name": "bench"}, "screen": ScreenGeometry.default().to_meta()}
         with tempfile.TemporaryDirectory() as folder:
             # the recorder alone: file, mapping, UI drain, signals, live fixations; no layers
-            recorder = GazeRecorder(
-                TobiiSource(tracker=tracker, sdk_module=fake_tr),
-                Path(folder) / "bench.gaze.tsv",
-                partial(snapshot_view, viewer, image),
-                meta=meta,
-            )
+            source = TobiiSource(tracker=tracker, sdk_module=fake_tr)
+            recorder, _ = bench_recorder(source, folder, viewer, image, meta, live_layers=False)
             recorder.start()
             recorder.start_object()
             results[f"recorder {rate:.0f} Hz"] = measure(app, args.seconds)
             recorder.stop()
 
         with tempfile.TemporaryDirectory() as folder:
-            recorder = GazeRecorder(
-                TobiiSource(tracker=tracker, sdk_module=fake_tr),
-                Path(folder) / "bench.gaze.tsv",
-                partial(snapshot_view, viewer, image),
-                meta=meta,
-            )
-            live = LiveGazeLayers(viewer, image, meta)
-            recorder.samples_added.connect(live.add_samples)
-            recorder.fixations_changed.connect(live.set_fixations)
+            source = TobiiSource(tracker=tracker, sdk_module=fake_tr)
+            recorder, live = bench_recorder(source, folder, viewer, image, meta, live_layers=True)
             print(f"recording at {rate:.0f} Hz ...", file=sys.stderr, flush=True)
             sent_before = tracker.samples_sent
             recorder.start()
@@ -159,9 +178,7 @@ def main() -> None:
             results[f"record {rate:.0f} Hz"] = measure(app, args.seconds)
             recorder.stop()
             lost = tracker.samples_sent - sent_before - recorder.samples_written
-            for layer in (live.gaze, live.fixations, live.heatmap):
-                if layer is not None:
-                    layer.visible = False  # out of the next condition's drawing
+            hide(live)
         mover.stop()
         results[f"record {rate:.0f} Hz"]["lost"] = lost
 

@@ -28,36 +28,19 @@ those of the real architecture, masks are meaningless.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import median_time
 from segment_anything import SamPredictor, sam_model_registry
 
 from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.imaging import to_uint8_rgb
 from napari_gazeseg.models.sam_gaze import GazeSam
 from napari_gazeseg.models.sam_loading import resolve_device
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _median_time(function, repeats: int, device: torch.device) -> float:
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        function()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _scene(size: tuple[int, int], seed: int = 0):
@@ -124,13 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         ours.cache.folder = workdir / "cache"
 
     rows = []
-    stock_embed = _median_time(lambda: stock.set_image(rgb), args.repeats, device)
-    cold = _median_time(ours_cold, args.repeats, device)
+    stock_embed = median_time(lambda: stock.set_image(rgb), args.repeats, device)
+    cold = median_time(ours_cold, args.repeats, device)
     rows.append(("embed: stock set_image", stock_embed, None))
     rows.append(("embed: GazeSam cold, fp32", cold, stock_embed / cold))
     ours.cache.clear_memory()
     ours.set_image(image, limits)  # a miss: computes once more and fills the disk cache
-    memory = _median_time(lambda: ours.set_image(image, limits), args.repeats, device)
+    memory = median_time(lambda: ours.set_image(image, limits), args.repeats, device)
     rows.append(("embed: GazeSam memory-cache hit (caching, no embedding)", memory, stock_embed / memory))
     fresh = GazeSam(
         args.model, checkpoint, str(device), cache_dir=workdir / "cache", embed_precision="float32"
@@ -140,23 +123,23 @@ def main(argv: list[str] | None = None) -> int:
         fresh.cache.clear_memory()
         fresh.set_image(image, limits)
 
-    disk = _median_time(disk_hit, args.repeats, device)
+    disk = median_time(disk_hit, args.repeats, device)
     rows.append(("embed: GazeSam disk-cache hit (caching, no embedding)", disk, stock_embed / disk))
 
     stock_masks, stock_scores, _ = stock.predict(
         point_coords=points_xy, point_labels=np.ones(len(points_xy))
     )
-    stock_decode = _median_time(
+    stock_decode = median_time(
         lambda: stock.predict(point_coords=points_xy, point_labels=np.ones(len(points_xy))),
         args.decode_repeats,
         device,
     )
     ours.set_image(image, limits)
     ours_mask = ours.segment(fixations, multimask_output=True)
-    ours_decode = _median_time(
+    ours_decode = median_time(
         lambda: ours.segment(fixations, multimask_output=True), args.decode_repeats, device
     )
-    dense = _median_time(
+    dense = median_time(
         lambda: ours.segment(fixations, prompt="heatmap_fixations_duration", multimask_output=True),
         args.decode_repeats,
         device,
@@ -175,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 half.cache.clear_memory()
                 half.set_image(image, limits)
 
-            bf16 = _median_time(half_cold, args.repeats, device)
+            bf16 = median_time(half_cold, args.repeats, device)
             rows.append(("embed: GazeSam cold, bf16 autocast", bf16, stock_embed / bf16))
             half.set_image(image, limits)
             bf16_note = f"; bf16 vs fp32 mask IoU {_iou(half.segment(fixations), ours_mask):.3f}"

@@ -21,16 +21,16 @@ masks are meaningless. Medians of ``--repeats`` runs, GPU work synchronised.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from _common import median_time
 
 from napari_gazeseg.gaze.recording import Fixations  # noqa: E402
 from napari_gazeseg.models.sam2_gaze import (  # noqa: E402
@@ -46,22 +46,6 @@ SMALL = (
     "++model.image_encoder.trunk.global_att_blocks=[3]",
     "++model.memory_attention.num_layers=1",
 )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(fn, repeats: int, device: torch.device) -> float:
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _scene(planes: int, size: int, objects: int):
@@ -118,9 +102,9 @@ def main() -> int:
         assert len(masks) == args.planes * args.objects
 
     ours()  # warm-up (kernels, allocator)
-    t_ours = _timed(ours, args.repeats, device)
-    t_own = _timed(sam2_own, args.repeats, device)
-    t_prop = _timed(propagate, args.repeats, device)
+    t_ours = median_time(ours, args.repeats, device)
+    t_own = median_time(sam2_own, args.repeats, device)
+    t_prop = median_time(propagate, args.repeats, device)
     name = f"{args.config}{' (small)' if args.small else ''}, {'real' if args.checkpoint else 'random'} weights"
     print(f"SAM 2 {name} on {device}; stack {args.planes} x {args.size}^2, {args.objects} objects")
     print(f"frames: ours {t_ours * 1e3:.0f} ms, SAM 2's JPEG folder {t_own * 1e3:.0f} ms, ratio {t_own / t_ours:.2f}x")

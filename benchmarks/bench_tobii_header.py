@@ -18,21 +18,13 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from pathlib import Path
+
+from _common import best_time
 
 FORMER = re.compile(
     r"^(?P<name>.*?)\s*(?:\[(?P<bracketed>[^\]]*)\]|\((?P<parenthesised>[^)]*)\))?$"
 )
-
-
-def _best(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _export(path: Path, extra: str | None) -> Path:
@@ -60,14 +52,14 @@ def main() -> None:
 
     print("1. split_header on hostile fields (seconds; ratio 200 KB / 50 KB, linear ~4)")
     for name, unit in (("brackets", "["), ("spaces", " "), ("parentheses", "(")):
-        small = _best(lambda: split_header(unit * 50_000 + "x"))
-        large = _best(lambda: split_header(unit * 200_000 + "x"))
+        small = best_time(lambda: split_header(unit * 50_000 + "x"))
+        large = best_time(lambda: split_header(unit * 200_000 + "x"))
         print(f"   {name:12s} 50 KB {small:.2e}  200 KB {large:.2e}  ratio {large / small:.1f}")
 
     print("2. the former regex on fields of spaces (quadratic: ratio 5 KB / 2.5 KB ~4)")
-    small = _best(lambda: FORMER.match(" " * 2_500 + "x"), repeats=1)
-    large = _best(lambda: FORMER.match(" " * 5_000 + "x"), repeats=1)
-    linear = _best(lambda: split_header(" " * 200_000 + "x"))
+    small = best_time(lambda: FORMER.match(" " * 2_500 + "x"), repeats=1)
+    large = best_time(lambda: FORMER.match(" " * 5_000 + "x"), repeats=1)
+    linear = best_time(lambda: split_header(" " * 200_000 + "x"))
     extrapolated = large * (200_000 / 5_000) ** 2
     print(f"   2.5 KB {small:.3f} s  5 KB {large:.3f} s  ratio {large / small:.1f}")
     print(f"   200 KB: former ~{extrapolated:.0f} s (extrapolated), linear {linear:.2e} s, "
@@ -77,8 +69,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         plain = _export(Path(folder) / "plain.tsv", None)
         hostile = _export(Path(folder) / "hostile.tsv", " " * 200_000 + "x")
-        base = _best(lambda: read_gaze(plain))
-        worst = _best(lambda: read_gaze(hostile))
+        base = best_time(lambda: read_gaze(plain))
+        worst = best_time(lambda: read_gaze(hostile))
     print(f"   plain {base:.3f} s  hostile {worst:.3f} s  ratio {worst / base:.2f}")
 
 
