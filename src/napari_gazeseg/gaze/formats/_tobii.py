@@ -34,9 +34,12 @@ from ._table import parse_fast
 from ._text import is_gzip, read_bytes, text_encoding
 
 __all__ = [
+    "LinesOf",
+    "RowsOf",
     "TobiiTable",
     "all_present",
     "check_time",
+    "first_label",
     "first_value",
     "fixation_runs",
     "label_at",
@@ -108,14 +111,14 @@ class TobiiTable:
     CHUNK_ROWS = 4096
 
     @classmethod
-    def read(cls, path, used: set[str], empty_advice: str) -> TobiiTable:
+    def read(cls, path, used: set[str], empty_advice: str, select=None) -> TobiiTable:
         """The table of the file at ``path`` read in blocks; an empty file is refused."""
-        table = cls(_text_blocks(path), path, used)
+        table = cls(_text_blocks(path), path, used, select)
         if not table.has_text:
             raise format_error(path, "the file is empty", empty_advice)
         return table
 
-    def __init__(self, source, path, used: set[str]):
+    def __init__(self, source, path, used: set[str], select=None):
         self.path = path
         blocks = [source] if isinstance(source, str) else source
         self.has_text = False
@@ -136,9 +139,14 @@ class TobiiTable:
                 self.keys[key] = index
                 self.raw_units[index] = raw_unit
         kept = {index for (name, _), index in self.keys.items() if name in used}
+        self._dropped: set[int] = set()
+        if select is not None:
+            chosen = select(self, kept)
+            self._dropped = kept - chosen
+            kept = chosen
         self.used = sorted(kept)
         self._pieces: dict[int, list] = {index: [] for index in self.used}
-        numbers: list[np.ndarray] = []
+        runs: list[tuple[int, int]] = []  # (first row, its line) of runs of consecutive lines
         width = len(self.header)
         n_rows = 0
         if self.used:
@@ -164,18 +172,36 @@ class TobiiTable:
             del chunk
             if not picked:
                 continue
-            numbers.append(chunk_numbers)
+            _add_runs(runs, n_rows, chunk_numbers)
             for index, column in zip(self.used, zip(*picked)):
                 _append(self._pieces[index], n_rows, _compact(column))
             n_rows += len(picked)
             del picked
         self.n_rows = n_rows
-        self.line_numbers = np.concatenate(numbers) if numbers else np.empty(0, np.int32)
-        self.lines = self.line_numbers
+        self._run_rows = np.array([row for row, _ in runs], dtype=np.int64)
+        self._run_lines = np.array([line for _, line in runs], dtype=np.int64)
         for index in self.used:
             self._pieces[index] = _finish(self._pieces[index])
-        self._numbers: dict[int, np.ndarray] = {}
-        self._label_values: dict[int, np.ndarray] = {}
+        self._starts: dict[int, np.ndarray] = {}
+        self._label_values: dict[tuple[int, int], np.ndarray] = {}
+        self._checked: set[int] = set()
+
+    @property
+    def line_numbers(self) -> np.ndarray:
+        """Each row's line in the file (int64; built on each access: for errors)."""
+        return self.lines_of(np.arange(self.n_rows))
+
+    lines = line_numbers
+
+    def lines_of(self, rows) -> np.ndarray:
+        """The file lines of table rows ``rows`` (an int array)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        run = np.searchsorted(self._run_rows, rows, side="right") - 1
+        return self._run_lines[run] + (rows - self._run_rows[run])
+
+    def line_of(self, row: int) -> int:
+        """The file line of table row ``row``."""
+        return int(self.lines_of(np.array([row]))[0])
 
     def _lines(self, blocks):
         """The lines of ``blocks`` (texts whose lines may continue into the next block)."""
@@ -240,14 +266,27 @@ class TobiiTable:
             self.raw_units[index]: index
             for (base, unit), index in self.keys.items()
             if base == name and unit is not None and self.raw_units[index] is not None
+            and index not in self._dropped
         }
 
     def find(self, name: str, units=(None,)) -> tuple[int, str | None] | None:
-        """``(column index, unit)`` of the first column named ``name`` in one of ``units``."""
+        """``(column index, unit)`` of the first column named ``name`` in one of ``units``.
+
+        A column the reader's ``select`` left out counts as missing.
+        """
         for unit in units:
-            if (name, unit) in self.keys:
-                return self.keys[(name, unit)], unit
+            index = self.keys.get((name, unit))
+            if index is not None and index not in self._dropped:
+                return index, unit
         return None
+
+    def column(self, name: str, units=(None,)) -> RowsOf | None:
+        """Column ``name`` as numbers read by rows (``column[rows]``), checked now; or None."""
+        found = self.find(name, units)
+        if found is None:
+            return None
+        self.check_numbers(found[0])
+        return RowsOf(self, found[0])
 
     def text(self, name: str, units=(None,)) -> list[str] | None:
         found = self.find(name, units)
@@ -258,11 +297,12 @@ class TobiiTable:
     def columns_text(self, index: int) -> list[str]:
         """Column ``index`` as stripped strings (a numbers chunk as its numbers' text)."""
         out: list[str] = []
-        for _, (kind, data, labels) in self._pieces[index]:
+        for start, (kind, data, labels) in self._pieces[index]:
             if kind == "codes":
                 out.extend(np.asarray(labels, dtype=object)[data].tolist())
-            elif kind == "float":
-                out.extend("" if np.isnan(value) else repr(value) for value in data.tolist())
+            elif kind in ("float", "ints"):
+                values = data if kind == "float" else _ints_values(data, slice(None))
+                out.extend("" if np.isnan(value) else repr(value) for value in values.tolist())
             else:
                 out.extend(field.strip() for field in data.tolist())
         return out
@@ -270,15 +310,35 @@ class TobiiTable:
     def codes(self, name: str, units=(None,)) -> tuple[np.ndarray, list[str]] | None:
         """``(codes, labels)``: column ``name`` as ``labels[codes]`` (stripped texts), or None."""
         found = self.find(name, units)
-        if found is None:
-            return None
-        pieces = self._pieces[found[0]]
+        return None if found is None else self.codes_at(found[0])
+
+    def codes_at(self, index: int) -> tuple[np.ndarray, list[str]]:
+        """Column ``index`` as ``(codes, labels)``, ``labels[codes]`` its stripped texts."""
+        pieces = self._pieces[index]
         if len(pieces) == 1 and pieces[0][1][0] == "codes":
             _, data, labels = pieces[0][1]
             return data, list(labels)
-        labels, codes = np.unique(np.array(self.columns_text(found[0]), dtype=object),
+        labels, codes = np.unique(np.array(self.columns_text(index), dtype=object),
                                   return_inverse=True)
         return codes.reshape(-1), labels.tolist()
+
+    def nonempty(self, name: str, units=(None,)) -> np.ndarray | None:
+        """Per row, whether column ``name``'s field holds something (as ``bool`` of its text)."""
+        found = self.find(name, units)
+        if found is None:
+            return None
+        out = np.empty(self.n_rows, dtype=bool)
+        for start, (kind, data, labels) in self._pieces[found[0]]:
+            stop = start + _piece_length(kind, data)
+            if kind == "codes":
+                out[start:stop] = np.array([bool(label) for label in labels], dtype=bool)[data]
+            elif kind == "float":
+                out[start:stop] = ~np.isnan(data)
+            elif kind == "ints":
+                out[start:stop] = data[1] != np.iinfo(data[1].dtype).min
+            else:
+                out[start:stop] = [bool(field.strip()) for field in data.tolist()]
+        return out
 
     def numbers(self, name: str, units=(None,)) -> np.ndarray | None:
         found = self.find(name, units)
@@ -287,40 +347,89 @@ class TobiiTable:
     def numbers_at(self, index: int) -> np.ndarray:
         """Column ``index`` as float64: empty fields NaN, comma or dot decimals.
 
-        A column of one value throughout is a read-only broadcast of it. A column
-        kept as codes is looked up afresh at each call (only its labels' numbers
-        are kept), so it costs memory only while the caller holds it.
+        A column of one value throughout is a read-only broadcast of it. Every
+        call builds the whole column afresh from the compact pieces, so it costs
+        memory only while the caller holds it; :meth:`gather` reads some rows.
         """
-        if index in self._numbers:
-            return self._numbers[index]
+        self.check_numbers(index)
         pieces = self._pieces[index]
         if len(pieces) == 1 and pieces[0][1][0] == "codes":
-            if index not in self._label_values:
-                self._label_values[index] = self._label_numbers(index, pieces[0])
-            numbers = self._label_values[index]
+            numbers = self._label_numbers(index, pieces[0])
             if len(numbers) == 1:
                 return np.broadcast_to(numbers[0], (self.n_rows,))
             return numbers[pieces[0][1][1]]
-        if not pieces:
-            values = np.empty(0, dtype=np.float64)
-        else:
-            values = np.empty(self.n_rows, dtype=np.float64)
+        return self.gather(index, None)
+
+    def check_numbers(self, index: int) -> None:
+        """Raise, naming its line, the first field of column ``index`` that is not a number.
+
+        Pieces are checked in row order, a codes piece by its labels (as
+        :meth:`numbers_at` always did); text pieces are parsed here once.
+        """
+        if index in self._checked:
+            return
+        pieces = self._pieces[index]
+        for position, piece in enumerate(pieces):
+            start, (kind, data, _) = piece
+            if kind == "codes":
+                self._label_numbers(index, piece)
+            elif kind == "raw":
+                pieces[position] = (start, ("float", self._parse_one_by_one(index, data, start), None))
+        self._checked.add(index)
+
+    def gather(self, index: int, rows) -> np.ndarray:
+        """Rows ``rows`` (ascending ints; None for all) of column ``index`` as float64.
+
+        The same numbers as ``numbers_at(index)[rows]``, built only for those rows.
+        """
+        self.check_numbers(index)
+        pieces = self._pieces[index]
+        if rows is None:
+            out = np.empty(self.n_rows, dtype=np.float64)
             for piece in pieces:
                 start, (kind, data, _) = piece
-                stop = start + len(data)
-                if kind == "codes":
-                    values[start:stop] = self._label_numbers(index, piece)[data]
-                elif kind == "float":
-                    values[start:stop] = data
-                else:
-                    values[start:stop] = self._parse_one_by_one(index, data, start)
-            self._pieces[index] = [(0, ("float", values, None))]  # no second copy
-        self._numbers[index] = values
-        return values
+                stop = start + _piece_length(kind, data)
+                out[start:stop] = self._piece_values(index, piece, slice(None))
+            return out
+        rows = np.asarray(rows)
+        out = np.empty(len(rows), dtype=np.float64)
+        if not len(rows) or not pieces:
+            return out
+        if index not in self._starts:
+            self._starts[index] = np.array([start for start, _ in pieces], dtype=np.int64)
+        starts = self._starts[index]
+        first, last = np.searchsorted(starts, [rows[0], rows[-1]], side="right") - 1
+        bounds = [*np.searchsorted(rows, starts[first + 1 : last + 1]).tolist(), len(rows)]
+        low = 0
+        for piece, high in zip(pieces[first : last + 1], bounds):
+            if high > low:
+                out[low:high] = self._piece_values(index, piece, rows[low:high] - piece[0])
+            low = high
+        return out
+
+    def first_number(self, index: int, rows, block: int = 1 << 16) -> float | None:
+        """The first finite number of column ``index`` among ascending ``rows``, else None."""
+        for low in range(0, len(rows), block):
+            values = self.gather(index, rows[low : low + block])
+            finite = np.isfinite(values)
+            if finite.any():
+                return float(values[int(np.argmax(finite))])
+        return None
+
+    def _piece_values(self, index: int, piece, local) -> np.ndarray:
+        """float64 numbers of rows ``local`` (within the piece) of a checked piece."""
+        _, (kind, data, _) = piece
+        if kind == "codes":
+            return self._label_numbers(index, piece)[data[local]]
+        if kind == "ints":
+            return _ints_values(data, local)
+        return data[local]
 
     def _label_numbers(self, index: int, piece) -> np.ndarray:
         """The numbers of a codes piece's labels; a label that is none names its first line."""
         start, (_, data, labels) = piece
+        if (index, start) in self._label_values:
+            return self._label_values[(index, start)]
         values = np.empty(len(labels), dtype=np.float64)
         for position, field in enumerate(labels):
             try:
@@ -330,6 +439,7 @@ class TobiiTable:
             if np.isinf(values[position]):
                 row = start + int(np.argmax(data == position))
                 self._not_a_number(index, field, row)
+        self._label_values[(index, start)] = values
         return values
 
     def _parse_one_by_one(self, index: int, fields: np.ndarray, start: int) -> np.ndarray:
@@ -350,8 +460,36 @@ class TobiiTable:
             self.path,
             f"{shown!r} in column {self.header[index]!r} is not a number",
             "export the data again or fix that line",
-            int(self.line_numbers[row]),
+            self.line_of(row),
         )
+
+
+class RowsOf:
+    """A numbers column of a :class:`TobiiTable` read by rows: ``column[rows]`` (float64).
+
+    ``rows`` are ascending row numbers (an int array), or None for the whole
+    column; only those rows are built, from the table's compact pieces.
+    """
+
+    def __init__(self, table: TobiiTable, index: int):
+        self.table, self.index = table, index
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.table.gather(self.index, rows)
+
+    def first(self, rows) -> float | None:
+        """The first finite number among ``rows``, else None."""
+        return self.table.first_number(self.index, rows)
+
+
+class LinesOf:
+    """The file lines of table rows ``rows`` by position (``lines[i]``), for error messages."""
+
+    def __init__(self, table: TobiiTable, rows: np.ndarray):
+        self.table, self.rows = table, rows
+
+    def __getitem__(self, position: int) -> int:
+        return self.table.line_of(int(self.rows[position]))
 
 
 def _compact(column: tuple) -> tuple:
@@ -382,7 +520,59 @@ def _compact(column: tuple) -> tuple:
     values = parse_fast(body.replace(",", "."), 1)
     if values is None or np.isinf(values).any():
         return "raw", np.array(column, dtype=object), None
-    return "float", values.reshape(-1), None
+    values = values.reshape(-1)
+    return _as_ints(values) or ("float", values, None)
+
+
+#: Largest integer magnitude kept as offsets: every integer below it is a float64 exactly.
+_EXACT = 2.0**53
+
+
+def _as_ints(values: np.ndarray) -> tuple | None:
+    """``("ints", (base, offsets), None)`` for a chunk of whole numbers (NaN allowed), else None.
+
+    ``offsets`` are int16 or int32 from the chunk's smallest number, their type's
+    smallest value standing for NaN; ``base + offsets`` gives back every number
+    exactly (a negative zero keeps the chunk as float64).
+    """
+    finite = values[~np.isnan(values)]
+    if not finite.size or np.abs(finite).max() >= _EXACT or (finite != np.floor(finite)).any():
+        return None
+    if np.signbit(finite[finite == 0]).any():
+        return None
+    base = finite.min()
+    span = finite.max() - base
+    dtype = np.int16 if span < 2**15 - 1 else np.int32 if span < 2**31 - 1 else None
+    if dtype is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        offsets = (values - base).astype(dtype)
+    offsets[np.isnan(values)] = np.iinfo(dtype).min
+    return "ints", (float(base), offsets), None
+
+
+def _ints_values(data: tuple, local) -> np.ndarray:
+    """The float64 numbers of rows ``local`` of an ``ints`` piece's ``(base, offsets)``."""
+    base, offsets = data
+    picked = offsets[local]
+    values = picked.astype(np.float64)
+    values += base
+    values[picked == np.iinfo(offsets.dtype).min] = np.nan
+    return values
+
+
+def _piece_length(kind: str, data) -> int:
+    return len(data[1]) if kind == "ints" else len(data)
+
+
+def _add_runs(runs: list, row: int, numbers: np.ndarray) -> None:
+    """Add the file lines ``numbers`` of rows from ``row`` on to ``runs`` of consecutive lines."""
+    breaks = [0, *(np.flatnonzero(np.diff(numbers) != 1) + 1).tolist()]
+    for at in breaks:
+        first_row, line = row + at, int(numbers[at])
+        if runs and runs[-1][1] + (first_row - runs[-1][0]) == line:
+            continue  # continues the previous run
+        runs.append((first_row, line))
 
 
 def _append(pieces: list, start: int, piece: tuple) -> None:
@@ -499,9 +689,12 @@ def label_at(values, row: int) -> str:
 
 
 def first_value(values, rows: np.ndarray):
-    """The first non-empty entry of ``values`` (list, array or codes pair) among ``rows``, else None."""
+    """The first non-empty entry of ``values`` (list, array, :class:`RowsOf` or codes pair)
+    among ``rows``, else None."""
     if values is None:
         return None
+    if isinstance(values, RowsOf):
+        return values.first(rows)
     if isinstance(values, tuple):
         codes, labels = values
         for index in rows:
@@ -516,6 +709,15 @@ def first_value(values, rows: np.ndarray):
         elif np.isfinite(value):
             return float(value)
     return None
+
+
+def first_label(values, mask: np.ndarray) -> str | None:
+    """The first non-empty text of a codes pair among the rows where ``mask`` is set, else None."""
+    if values is None:
+        return None
+    codes, labels = values
+    filled = np.array([bool(label) for label in labels], dtype=bool)[codes] & mask
+    return labels[codes[int(np.argmax(filled))]] if filled.any() else None
 
 
 def make_recording(path, key, t, coords, valid, screen, meta) -> GazeRecording:

@@ -62,9 +62,11 @@ from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import GazeFormatWarning
 from ._tobii import (
+    LinesOf,
     TobiiTable,
     all_present,
     check_time,
+    first_label,
     first_value,
     fixation_runs,
     label_at,
@@ -133,6 +135,76 @@ _USED = {
 }
 
 
+#: Columns only Pro Lab's own fixations use (kept for ``what="fixations"`` and Glasses exports).
+_FIXATION_ONLY = {
+    "eye movement type index",
+    "gaze event duration",
+    "eye movement event duration",
+    "fixation point x",
+    "fixation point y",
+    "recording fixation filter name",
+}
+_GLASSES = ("mapped ", "assisted mapping ", "manually mapped ")
+#: Rows of one recording computed at a time (bounds the float64 working arrays).
+_BLOCK = 1 << 18
+
+
+def _columns_for(what: str):
+    """The ``select`` of :class:`TobiiTable` for ``what``: the used columns this read needs.
+
+    Left out as the file is parsed (so they cost no memory): Pro Lab's fixation
+    columns when reading samples, AOI hits unless asked for, ``Eyetracker
+    timestamp`` when ``Recording timestamp`` names its unit, each eye's gaze in
+    px and the eye distances when no gaze point has millimetres (no screen
+    geometry can come of them), and the Glasses' snapshot columns when the gaze
+    can be placed on the media.
+    """
+
+    def select(table: TobiiTable, kept: set[int]) -> set[int]:
+        base = {index: name for (name, _), index in table.keys.items()}
+        glasses = any(name.startswith(_GLASSES) for name in base.values())
+        drop = set()
+        if what != "fixations" and not glasses:
+            drop |= _FIXATION_ONLY
+        if what != "aoi_hits":
+            drop.add("aoi hit")
+        if table.find("recording timestamp", ("ms", "us")) is not None:
+            drop.add("eyetracker timestamp")
+        with_mm = [
+            point
+            for point in ("gaze point", "gaze point left", "gaze point right")
+            if all(table.find(f"{point} {axis}", ("dacsmm",)) for axis in "xy")
+        ]
+        for point in ("gaze point left", "gaze point right"):
+            if point not in with_mm:
+                drop |= {f"{point} x", f"{point} y"}
+        if not with_mm:
+            drop |= {"eye position left z", "eye position right z"}
+        if _placeable(table, "gaze point"):
+            drop |= {name for name in base.values() if name.startswith(_GLASSES)}
+        return {index for index in kept if base[index] not in drop}
+
+    return select
+
+
+def _placeable(table: TobiiTable, point: str) -> bool:
+    """Whether the header has what :meth:`_Media.candidates` needs to place ``point``."""
+    def has(*names, units):
+        return all(table.find(name, units) is not None for name in names)
+
+    original = has("original media width", "original media height", units=_PX)
+    media = (
+        has("presented media position x", "presented media position y", units=_DACS)
+        and has("presented media width", "presented media height", units=_PX)
+        and original
+    )
+    return (
+        (has(f"{point} x", f"{point} y", units=_DACS) and media)
+        or (has(f"{point} x", f"{point} y", units=("mcsnorm",)) and original)
+        or has(f"{point} x", f"{point} y", units=("mcspx",))
+    )
+
+
 def _validity(values, table: TobiiTable, column: str) -> np.ndarray | None:
     """1 (valid) / 0 (invalid) per row of a codes pair, empty entries ``-1`` (unknown)."""
     if values is None:
@@ -153,7 +225,7 @@ def _validity(values, table: TobiiTable, column: str) -> np.ndarray | None:
                     table.path,
                     f"{value!r} in column {column!r} is neither Valid nor Invalid",
                     "export the data again or fix that line",
-                    int(table.lines[int(np.argmax(rows == index))]),
+                    table.line_of(int(np.argmax(rows == index))),
                 ) from None
     return codes[rows]
 
@@ -171,41 +243,54 @@ def _eyes_ok(table: TobiiTable) -> np.ndarray:
 
 
 class _Media:
-    """Per-row geometry of the presented media; maps Pro Lab coordinates to image pixels."""
+    """Per-row geometry of the presented media; maps Pro Lab coordinates to image pixels.
+
+    Columns are :class:`~._tobii.RowsOf`: every mapping reads only the rows it is given.
+    """
 
     def __init__(self, table: TobiiTable):
-        self.position = [table.numbers(f"presented media position {axis}", _DACS) for axis in "xy"]
+        self.position = [table.column(f"presented media position {axis}", _DACS) for axis in "xy"]
         self.presented = [
-            table.numbers(f"presented media {side}", _PX) for side in ("width", "height")
+            table.column(f"presented media {side}", _PX) for side in ("width", "height")
         ]
         self.original = [
-            table.numbers(f"original media {side}", _PX) for side in ("width", "height")
+            table.column(f"original media {side}", _PX) for side in ("width", "height")
         ]
 
-    def to_pixels(self, table: TobiiTable, point: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(u, v)``: ``point`` ("gaze point" / "fixation point") from the media's corner, original px."""
+    def candidates(self, table: TobiiTable, point: str) -> list | None:
+        """The column sets ``point`` ("gaze point" / "fixation point") can be placed from, best first."""
         candidates = []
-        dacs = [table.numbers(f"{point} {axis}", _DACS) for axis in "xy"]
+        dacs = [table.column(f"{point} {axis}", _DACS) for axis in "xy"]
         if all_present(dacs, self.position, self.presented, self.original):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                candidates.append(
-                    tuple(
-                        (dacs[axis] - self.position[axis])
-                        * self.original[axis]
-                        / self.presented[axis]
-                        for axis in range(2)
-                    )
-                )
-        norm = [table.numbers(f"{point} {axis}", ("mcsnorm",)) for axis in "xy"]
+            candidates.append(("dacs", dacs))
+        norm = [table.column(f"{point} {axis}", ("mcsnorm",)) for axis in "xy"]
         if all_present(norm, self.original):
-            candidates.append((norm[0] * self.original[0], norm[1] * self.original[1]))
-        media_px = [table.numbers(f"{point} {axis}", ("mcspx",)) for axis in "xy"]
+            candidates.append(("norm", norm))
+        media_px = [table.column(f"{point} {axis}", ("mcspx",)) for axis in "xy"]
         if all_present(media_px):
-            candidates.append(tuple(media_px))
-        if not candidates:
-            return None
-        u, v = candidates[0]
-        for other_u, other_v in candidates[1:]:
+            candidates.append(("px", media_px))
+        return candidates or None
+
+    def to_pixels(self, candidates: list, rows) -> tuple[np.ndarray, np.ndarray]:
+        """``(u, v)`` of table ``rows`` (None: all) from the media's corner, original px."""
+        placed = []
+        for kind, (x, y) in candidates:
+            if kind == "dacs":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    placed.append(
+                        tuple(
+                            (column[rows] - self.position[axis][rows])
+                            * self.original[axis][rows]
+                            / self.presented[axis][rows]
+                            for axis, column in enumerate((x, y))
+                        )
+                    )
+            elif kind == "norm":
+                placed.append((x[rows] * self.original[0][rows], y[rows] * self.original[1][rows]))
+            else:
+                placed.append((x[rows], y[rows]))
+        u, v = placed[0]
+        for other_u, other_v in placed[1:]:
             missing = ~(np.isfinite(u) & np.isfinite(v))
             u, v = np.where(missing, other_u, u), np.where(missing, other_v, v)
         unplaced = ~(np.isfinite(u) & np.isfinite(v))  # e.g. a media size of 0
@@ -226,7 +311,8 @@ class _Media:
         return inside
 
 
-def _sample_rows(table: TobiiTable, gaze_x: np.ndarray) -> np.ndarray:
+def _sample_rows(table: TobiiTable, gaze_x) -> np.ndarray:
+    """Rows that are eye-tracker samples; ``gaze_x()`` gives the gaze x of all rows."""
     sensor = table.codes("sensor")
     if sensor is not None:
         return label_mask(sensor, lambda value: value.lower() == "eye tracker")
@@ -238,7 +324,7 @@ def _sample_rows(table: TobiiTable, gaze_x: np.ndarray) -> np.ndarray:
         values = table.codes(name)
         if values is not None:
             has_validity |= label_mask(values, bool)
-    bare_event = label_mask(event, bool) & np.isnan(gaze_x) & ~has_validity
+    bare_event = label_mask(event, bool) & np.isnan(gaze_x()) & ~has_validity
     return ~bare_event
 
 
@@ -269,7 +355,7 @@ def _timestamp(table: TobiiTable, path) -> tuple[int, str | None]:
     )
 
 
-def _time_unit(table: TobiiTable, unit: str | None, raw: np.ndarray, rows: np.ndarray, path):
+def _time_unit(table: TobiiTable, unit: str | None, index: int, is_tracker: np.ndarray, path):
     """``(seconds per timestamp unit, meta)``; a missing unit is inferred and said.
 
     Older Pro Lab exports write ``Recording timestamp`` without a unit, some in
@@ -282,7 +368,8 @@ def _time_unit(table: TobiiTable, unit: str | None, raw: np.ndarray, rows: np.nd
     """
     if unit is not None:
         return _SECONDS[unit], {"timestamp_unit": unit, "timestamp_unit_from": "header"}
-    values = raw[rows]
+    rows = np.flatnonzero(is_tracker)
+    values = table.gather(index, rows)
     steps = np.diff(values)
     guess, reason = None, None
     tracker = table.numbers("eyetracker timestamp", ("us", None))
@@ -324,20 +411,23 @@ def _time_unit(table: TobiiTable, unit: str | None, raw: np.ndarray, rows: np.nd
     return _SECONDS[guess], {"timestamp_unit": guess, "timestamp_unit_from": reason}
 
 
-def _seconds(table: TobiiTable, tracker: np.ndarray, path) -> tuple[np.ndarray, dict]:
-    """Recording timestamps of all rows in seconds, checked present on tracker rows."""
+def _seconds(table: TobiiTable, tracker: np.ndarray, path) -> tuple[int, float, dict]:
+    """``(column, seconds per unit, meta)`` of the Recording timestamps, checked present
+    on tracker rows (a block of rows at a time)."""
     index, unit = _timestamp(table, path)
-    raw = table.numbers_at(index)
-    missing = tracker & ~np.isfinite(raw)
-    if missing.any():
-        raise format_error(
-            path,
-            "an eye-tracker sample has no Recording timestamp",
-            "export the data again or delete that line",
-            table.lines[int(np.argmax(missing))],
-        )
-    scale, meta = _time_unit(table, unit, raw, np.flatnonzero(tracker), path)
-    return raw * scale, meta
+    table.check_numbers(index)
+    for low in range(0, table.n_rows, _BLOCK):
+        rows = np.arange(low, min(low + _BLOCK, table.n_rows))
+        missing = tracker[rows] & ~np.isfinite(table.gather(index, rows))
+        if missing.any():
+            raise format_error(
+                path,
+                "an eye-tracker sample has no Recording timestamp",
+                "export the data again or delete that line",
+                table.line_of(low + int(np.argmax(missing))),
+            )
+    scale, meta = _time_unit(table, unit, index, tracker, path)
+    return index, scale, meta
 
 
 def read_tobii_pro_lab(
@@ -346,12 +436,17 @@ def read_tobii_pro_lab(
     """Read a Pro Lab data export: ``{stimulus: GazeRecording}`` (or ``Fixations``).
 
     See the module docstring for the columns, the mapping and the keys. Raises
-    :class:`GazeFormatError` for a file it cannot read.
+    :class:`GazeFormatError` for a file it cannot read. Memory: the table keeps
+    only the columns this read needs, compactly; each recording's arrays are
+    built a block of rows at a time, so the file's working arrays are never
+    held whole.
     """
-    table = TobiiTable.read(path, _USED, "export the data again from Tobii Pro Lab")
+    table = TobiiTable.read(
+        path, _USED, "export the data again from Tobii Pro Lab", _columns_for(what)
+    )
     _timestamp(table, path)
     media = _Media(table)
-    gaze = media.to_pixels(table, "gaze point")
+    gaze = media.candidates(table, "gaze point")
     if gaze is None:
         snapshots = _snapshots(table)
         if snapshots:
@@ -364,10 +459,13 @@ def read_tobii_pro_lab(
             "include those columns (or Gaze point X/Y [MCS norm]) in Pro Lab's Data Export",
             1,
         )
-    gaze_dacs = [table.numbers(f"gaze point {axis}", _DACS) for axis in "xy"]
-    probe = gaze_dacs[0] if gaze_dacs[0] is not None else gaze[0]
+    gaze_dacs = [table.column(f"gaze point {axis}", _DACS) for axis in "xy"]
+
+    def probe():
+        return gaze_dacs[0][None] if gaze_dacs[0] is not None else media.to_pixels(gaze, None)[0]
+
     tracker = _sample_rows(table, probe)
-    seconds, time_meta = _seconds(table, tracker, path)
+    time_index, time_scale, time_meta = _seconds(table, tracker, path)
     stimulus = table.codes("presented stimulus name")
     if stimulus is None or not table.n_rows:
         stimulus = table.codes("presented media name") or stimulus
@@ -387,32 +485,43 @@ def read_tobii_pro_lab(
         )
     if what == "aoi_hits":
         return _aoi_hits(table, keys, stimulus)
-    u, v = gaze
-    valid = media.inside(u, v, np.arange(table.n_rows)) & _eyes_ok(table)
+    eyes_ok = _eyes_ok(table)
     movement = table.codes("eye movement type")
     if movement is not None:
-        valid &= label_mask(movement, lambda kind: kind.lower() != "eyesnotfound")
-    screen = _screen(table, gaze_dacs)
+        eyes_ok &= label_mask(movement, lambda kind: kind.lower() != "eyesnotfound")
+    screen = _screen_columns(table, gaze_dacs)
     tracker_rows = np.flatnonzero(tracker)
     shared_meta = {
         "source": "tobii-pro-lab",
-        "participant": first_value(table.codes("participant name"), np.flatnonzero(samples)),
+        "participant": first_label(table.codes("participant name"), samples),
         "screen": _screen_geometry(table, gaze_dacs, tracker_rows),
         **time_meta,
     }
     if calibration.any():
         shared_meta["calibration_samples_skipped"] = int(calibration.sum())
+    del samples, calibration
+    if what != "fixations":
+        del tracker_rows, tracker
     contents: dict[str, GazeRecording | Fixations] = {}
-    for key, rows in keys.items():
-        check_time(seconds[rows], table.line_numbers[rows], path)
-        onset = float(seconds[rows[0]])
+    whole: dict[str, object] = {}  # fixations only: columns of every row, built once
+    while keys:
+        key, rows = next(iter(keys.items()))
+        del keys[key]  # each key's rows go as its recording is built
+        seconds = table.gather(time_index, rows)
+        seconds *= time_scale
+        check_time(seconds, LinesOf(table, rows), path)
+        onset = float(seconds[0])
         meta = dict(shared_meta)
         meta.update(_stimulus_meta(table, media, rows, stimulus, recording, onset, seconds))
         meta = {name: value for name, value in meta.items() if value is not None}
-        t = seconds[rows] - onset
+        t = seconds
+        t -= onset
         if what == "fixations":
             needs_movement(table, movement)
-            point = media.to_pixels(table, "fixation point") or gaze
+            if "point" not in whole:
+                fixation = media.candidates(table, "fixation point") or gaze
+                whole["point"] = media.to_pixels(fixation, None)
+                whole["index"] = table.numbers("eye movement type index")
             contents[key] = fixation_runs(
                 table,
                 rows,
@@ -420,15 +529,43 @@ def read_tobii_pro_lab(
                 meta,
                 tracker_rows,
                 movement,
-                table.numbers("eye movement type index"),
-                point,
+                whole["index"],
+                whole["point"],
                 lambda u_, v_, at: media.inside(u_, v_, at),
             )
             continue
-        coords = np.column_stack([v[rows] - 0.5, u[rows] - 0.5])
-        contents[key] = make_recording(path, key, t, coords, valid[rows],
-                                   None if screen is None else screen[rows], meta)
+        coords, valid, screen_xy = _sample_arrays(media, gaze, rows, eyes_ok, screen)
+        del rows
+        contents[key] = make_recording(path, key, t, coords, valid, screen_xy, meta)
+        del t, seconds, coords, valid, screen_xy
     return contents
+
+
+def _sample_arrays(media: _Media, gaze: list, rows: np.ndarray, ok: np.ndarray, screen):
+    """``(coords, valid, screen)`` of table ``rows``, built a block of rows at a time.
+
+    The same numbers as mapping every row of the export at once and taking
+    ``rows``: ``coords = (v - 0.5, u - 0.5)``, valid when on the media and ``ok``,
+    ``screen`` the gaze point over the recording resolution (NaN where not finite).
+    """
+    n = len(rows)
+    coords = np.empty((n, 2), dtype=np.float64)
+    valid = np.empty(n, dtype=bool)
+    screen_xy = None if screen is None else np.empty((n, 2), dtype=np.float64)
+    for low in range(0, n, _BLOCK):
+        part = rows[low : low + _BLOCK]
+        at = slice(low, low + len(part))
+        u, v = media.to_pixels(gaze, part)
+        coords[at, 0] = v - 0.5
+        coords[at, 1] = u - 0.5
+        valid[at] = media.inside(u, v, part) & ok[part]
+        if screen_xy is not None:
+            x, y, width, height = (column[part] for column in screen)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                block = np.column_stack([x / width, y / height])
+            block[~np.isfinite(block)] = np.nan
+            screen_xy[at] = block
+    return coords, valid, screen_xy
 
 
 def _aoi_hits(table: TobiiTable, keys: dict[str, np.ndarray], stimulus) -> dict[str, dict]:
@@ -448,7 +585,7 @@ def _aoi_hits(table: TobiiTable, keys: dict[str, np.ndarray], stimulus) -> dict[
                 stim, aoi = None, label
             if stim is not None and name is not None and stim.strip() != name:
                 continue
-            values = table.numbers_at(index)[rows]
+            values = table.gather(index, rows)
             hits[aoi.strip()] = np.nan_to_num(values, nan=0.0) > 0.5
         out[key] = hits
     return out
@@ -466,42 +603,51 @@ def read_prolab_aoi_hits(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def _keys(samples: np.ndarray, stimulus, recording, path) -> dict[str, np.ndarray]:
-    rows = np.flatnonzero(samples)
+    """``{key: ascending sample rows}``, keys in the order of their first sample.
+
+    Rows are grouped by (recording, stimulus) a block at a time, so no whole-file
+    sort or index array beyond the rows themselves is made.
+    """
+    dtype = np.int32 if len(samples) < 2**31 - 1 else np.int64
     if stimulus is None:
         name = Path(path).name.split(".")[0]
+        rows = np.flatnonzero(samples).astype(dtype)
         return {name: rows} if rows.size else {}
     names, name_labels = stimulus
     records, record_labels = recording if recording is not None else (None, [""])
-    pair = names[rows].astype(np.int64)
-    if records is not None:
-        pair += records[rows].astype(np.int64) * len(name_labels)
-    several = records is not None and np.unique(records[rows]).size > 1
-    _, first, group = np.unique(pair, return_index=True, return_inverse=True)
-    group = group.reshape(-1)
-    order = np.argsort(group, kind="stable")
-    bounds = np.cumsum(np.bincount(group, minlength=first.size))[:-1]
-    parts = np.split(order, bounds)
+    parts: dict[int, list[np.ndarray]] = {}
+    seen_records: set[int] = set()
+    for low in range(0, len(samples), _BLOCK):
+        rows = np.flatnonzero(samples[low : low + _BLOCK]) + low
+        if not rows.size:
+            continue
+        pair = names[rows].astype(np.int64)
+        if records is not None:
+            seen_records.update(np.unique(records[rows]).tolist())
+            pair += records[rows].astype(np.int64) * len(name_labels)
+        order = np.argsort(pair, kind="stable")
+        for members in np.split(order, np.flatnonzero(np.diff(pair[order])) + 1):
+            parts.setdefault(int(pair[members[0]]), []).append(rows[members].astype(dtype))
+    several = len(seen_records) > 1
     keys: dict[str, np.ndarray] = {}
-    for at in np.argsort(first):  # groups in the order of their first sample
-        members = parts[at]
-        row = rows[members[0]]
+    for group in sorted(parts, key=lambda group: parts[group][0][0]):  # by first sample
+        found = np.concatenate(parts[group])
+        parts[group] = []
+        row = int(found[0])
         name = name_labels[names[row]]
         key = f"{record_labels[records[row]]}/{name}" if several else name
-        found = rows[members]
         keys[key] = np.sort(np.concatenate([keys[key], found])) if key in keys else found
     return keys
 
 
-def _screen(table: TobiiTable, gaze_dacs) -> np.ndarray | None:
+def _screen_columns(table: TobiiTable, gaze_dacs) -> list | None:
+    """``[gaze x, gaze y, resolution width, height]`` columns for ``screen``, or None."""
     resolution = [
-        table.numbers(f"recording resolution {side}", _PX) for side in ("width", "height")
+        table.column(f"recording resolution {side}", _PX) for side in ("width", "height")
     ]
     if not all_present(resolution, gaze_dacs):
         return None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        screen = np.column_stack([gaze_dacs[0] / resolution[0], gaze_dacs[1] / resolution[1]])
-    screen[~np.isfinite(screen)] = np.nan
-    return screen
+    return [*gaze_dacs, *resolution]
 
 
 def _screen_geometry(table: TobiiTable, gaze_dacs, rows: np.ndarray) -> dict | None:
@@ -514,15 +660,15 @@ def _screen_geometry(table: TobiiTable, gaze_dacs, rows: np.ndarray) -> dict | N
     viewing distance. None when a column is missing or the values are unusable.
     """
     resolution = [
-        first_value(table.numbers(f"recording resolution {side}", _PX), rows)
+        first_value(table.column(f"recording resolution {side}", _PX), rows)
         for side in ("width", "height")
     ]
-    depth = [table.numbers(f"eye position {eye} z", ("dacsmm",)) for eye in ("left", "right")]
+    depth = [table.column(f"eye position {eye} z", ("dacsmm",)) for eye in ("left", "right")]
     for point in ("gaze point", "gaze point left", "gaze point right"):
         px = gaze_dacs if point == "gaze point" else [
-            table.numbers(f"{point} {axis}", ("dacspx",)) for axis in "xy"
+            table.column(f"{point} {axis}", ("dacspx",)) for axis in "xy"
         ]
-        mm = [table.numbers(f"{point} {axis}", ("dacsmm",)) for axis in "xy"]
+        mm = [table.column(f"{point} {axis}", ("dacsmm",)) for axis in "xy"]
         geometry = screen_geometry(resolution, px, mm, depth, rows)
         if geometry is not None:  # an eye not exported (all empty) gives none
             return geometry
@@ -530,6 +676,7 @@ def _screen_geometry(table: TobiiTable, gaze_dacs, rows: np.ndarray) -> dict | N
 
 
 def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> dict:
+    """The meta of one recording; ``seconds`` are its samples' times (of ``rows``)."""
     width, height = (first_value(side, rows) for side in media.original)
     media_name = first_value(table.codes("presented media name"), rows)
     stimulus_name = None if stimulus is None else first_value(stimulus, rows)
@@ -537,14 +684,14 @@ def _stimulus_meta(table, media, rows, stimulus, recording, onset, seconds) -> d
     if width is not None and height is not None:
         image["shape"] = [int(round(height)), int(round(width))]
     resolution = [
-        first_value(table.numbers(f"recording resolution {side}", _PX), rows)
+        first_value(table.column(f"recording resolution {side}", _PX), rows)
         for side in ("width", "height")
     ]
     return {
         "recording": None if recording is None else first_value(recording, rows),
         "stimulus": stimulus_name,
         "stimulus_onset_s": onset,
-        "sampling_rate_hz": sampling_rate(seconds[rows]),
+        "sampling_rate_hz": sampling_rate(seconds),
         "image": image,
         "recording_resolution_px": None
         if not all_present(resolution)
@@ -585,40 +732,47 @@ def _read_glasses(table: TobiiTable, snapshots: dict, what: str) -> dict:
     :class:`Fixations` (as ``what="fixations"`` does).
     """
     path = table.path
-    sensor = table.text("sensor")
+    sensor = table.codes("sensor")
     if sensor is not None:
-        tracker = np.array([value.lower() == "eye tracker" for value in sensor], dtype=bool)
+        tracker = label_mask(sensor, lambda value: value.lower() == "eye tracker")
     else:
         tracker = np.ones(table.n_rows, dtype=bool)
-    seconds, time_meta = _seconds(table, tracker, path)
-    recording = table.text("recording name")
-    recordings = recording if recording is not None else [""] * table.n_rows
-    several = len({recordings[i] for i in np.flatnonzero(tracker)}) > 1
+    time_index, time_scale, time_meta = _seconds(table, tracker, path)
+    seconds = table.numbers_at(time_index) * time_scale
+    recording = table.codes("recording name")
+    if recording is not None:
+        records, record_labels = recording
+    else:
+        records, record_labels = np.zeros(table.n_rows, dtype=np.int8), [""]
+    several = np.unique(records[tracker]).size > 1
     tracker_rows = np.flatnonzero(tracker)
+    participant = table.codes("participant name")
     contents: dict[str, GazeRecording | Fixations] = {}
     for snapshot, columns in snapshots.items():
         gaze = [table.numbers_at(at) for at in columns["gaze"]] if "gaze" in columns else None
         fix = None
         if "fixation" in columns:
             fix = [table.numbers_at(at) for at in columns["fixation"]]
-        movement = (table.columns_text(columns["movement"]) if "movement" in columns
-                    else table.text("eye movement type"))
+        movement = (table.codes_at(columns["movement"]) if "movement" in columns
+                    else table.codes("eye movement type"))
         index = (table.numbers_at(columns["index"]) if "index" in columns
                  else table.numbers("eye movement type index"))
         placed = gaze if gaze is not None else fix
         mapped = tracker & np.isfinite(placed[0]) & np.isfinite(placed[1])
-        for name in dict.fromkeys(recordings[i] for i in np.flatnonzero(mapped)):
-            own = tracker & np.array([value == name for value in recordings], dtype=bool)
+        found, first = np.unique(records[mapped], return_index=True)
+        for code in found[np.argsort(first)].tolist():  # recordings in order of appearance
+            name = record_labels[code]
+            own = tracker & (records == code)
             hits = np.flatnonzero(mapped & own)
             rows = np.flatnonzero(own)
             rows = rows[(rows >= hits[0]) & (rows <= hits[-1])]
             key = f"{name}/{snapshot}" if several else snapshot
-            check_time(seconds[rows], table.line_numbers[rows], path)
+            check_time(seconds[rows], LinesOf(table, rows), path)
             onset = float(seconds[rows[0]])
             meta = {
                 "source": "tobii-pro-lab",
                 "glasses": True,
-                "participant": first_value(table.text("participant name"), rows),
+                "participant": first_value(participant, rows),
                 "recording": name or None,
                 "stimulus": snapshot,
                 "stimulus_onset_s": onset,
