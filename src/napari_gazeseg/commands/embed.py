@@ -19,27 +19,25 @@ import argparse
 import os
 from pathlib import Path
 
+from . import add_shared, command_parser
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "embed",
-        help="precompute the SAM embedding cache of a dataset folder (shards under torchrun)",
-        description=__doc__.split("\n\n")[0].replace("``", ""),
+    parser = command_parser(
+        subparsers, "embed",
+        "precompute the SAM embedding cache of a dataset folder (shards under torchrun)", __doc__,
     )
     parser.add_argument("dataset", help="dataset folder with images/")
-    parser.add_argument("--model-type", default="vit_b", help="SAM model: vit_b, vit_l or vit_h")
-    parser.add_argument(
-        "--checkpoint", default=None, help="SAM checkpoint (default: searched as in docs/sam.md)"
+    add_shared(
+        parser, "--model-type", "--checkpoint", "--cache-dir", "--device",
+        checkpoint="SAM checkpoint (default: searched as in docs/sam.md)",
+        cache_dir="embedding cache (default DATASET/.gazeseg-cache/sam)",
     )
-    parser.add_argument(
-        "--cache-dir", default=None, help="embedding cache (default DATASET/.gazeseg-cache/sam)"
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument(
         "--precision", default="auto", choices=("auto", "float32", "bfloat16"),
         help="image encoder precision (auto: bfloat16 on GPUs that support it)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_shared(parser, "--quiet")
     parser.set_defaults(func=run)
     return parser
 

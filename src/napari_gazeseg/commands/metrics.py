@@ -17,16 +17,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import command_parser
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "metrics",
-        help="AOI gaze metrics (Tobii Pro Lab's set) over label masks, written as CSV",
-        description=(
-            "Compute time to first fixation, dwell, visits, revisits and the other Tobii Pro "
-            "Lab AOI metrics for every AOI (each label of a mask) and every recording, and "
-            "write them as one CSV."
-        ),
+    parser = command_parser(
+        subparsers, "metrics",
+        "AOI gaze metrics (Tobii Pro Lab's set) over label masks, written as CSV",
+        "Compute time to first fixation, dwell, visits, revisits and the other Tobii Pro "
+        "Lab AOI metrics for every AOI (each label of a mask) and every recording, and "
+        "write them as one CSV.",
     )
     parser.add_argument(
         "inputs", type=Path, nargs="+", metavar="DATASET|GAZE",

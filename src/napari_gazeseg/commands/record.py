@@ -24,18 +24,18 @@ import sys
 import time
 from pathlib import Path
 
+from . import command_parser
+
 SOURCES = ("lsl", "tobii", "replay", "cursor")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "record",
-        help="record live gaze (LSL, Tobii, replay, cursor) to a native file, without napari",
-        description=(
-            "Record gaze from an LSL stream, a Tobii tracker, a replayed file or the mouse cursor "
-            "to OUT (native NAME.gaze.tsv + NAME.gaze.json), with screen coordinates as the source "
-            "gives them. Stops after --seconds, at the end of a replayed file, or on Ctrl-C."
-        ),
+    parser = command_parser(
+        subparsers, "record",
+        "record live gaze (LSL, Tobii, replay, cursor) to a native file, without napari",
+        "Record gaze from an LSL stream, a Tobii tracker, a replayed file or the mouse cursor "
+        "to OUT (native NAME.gaze.tsv + NAME.gaze.json), with screen coordinates as the source "
+        "gives them. Stops after --seconds, at the end of a replayed file, or on Ctrl-C.",
     )
     parser.add_argument("--source", choices=SOURCES, required=True)
     parser.add_argument("--out", type=Path, metavar="FILE.gaze.tsv", help="file to write (never replaced)")

@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import command_parser
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "simulate",
-        help="write synthetic images, masks and simulated gaze to a dataset folder",
-        description=(
-            "Draw synthetic images with ground-truth masks and simulate an annotator "
-            "inspecting each object with an eye tracker. Writes OUT_DIR/images/NAME.png, "
-            "OUT_DIR/masks/NAME.png and OUT_DIR/gaze/NAME.gaze.tsv (+ .json)."
-        ),
+    parser = command_parser(
+        subparsers, "simulate",
+        "write synthetic images, masks and simulated gaze to a dataset folder",
+        "Draw synthetic images with ground-truth masks and simulate an annotator "
+        "inspecting each object with an eye tracker. Writes OUT_DIR/images/NAME.png, "
+        "OUT_DIR/masks/NAME.png and OUT_DIR/gaze/NAME.gaze.tsv (+ .json).",
     )
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write")
     parser.add_argument("--kind", choices=("cells", "polyp", "organ"), default="cells")

@@ -22,24 +22,22 @@ import json
 import os
 from pathlib import Path
 
+from . import add_shared, command_parser
 from .train import add_run_folder_arguments, check_run_folder, interrupted_note
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "train-sam",
-        help="fine-tune SAM's prompt encoder and mask decoder on gaze prompts",
-        description=__doc__.split("\n\n")[0].replace("``", ""),
+    parser = command_parser(
+        subparsers, "train-sam", "fine-tune SAM's prompt encoder and mask decoder on gaze prompts",
+        __doc__,
     )
     parser.add_argument("dataset", help="dataset folder with images/, masks/ and gaze/")
     parser.add_argument(
         "--out", required=True, help="output folder for model.pt, last.pt, metrics.jsonl"
     )
-    parser.add_argument("--model-type", default="vit_b", help="SAM model: vit_b, vit_l or vit_h")
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        help="base SAM checkpoint (default: searched as in docs/sam.md)",
+    add_shared(
+        parser, "--model-type", "--checkpoint",
+        checkpoint="base SAM checkpoint (default: searched as in docs/sam.md)",
     )
     parser.add_argument(
         "--prompt",
@@ -67,13 +65,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--box-margin", type=float, default=0.0, help="pixels added around the gaze box"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument(
-        "--cache-dir", default=None, help="embedding cache (default DATASET/.gazeseg-cache/sam)"
+    add_shared(
+        parser, "--device", "--cache-dir",
+        cache_dir="embedding cache (default DATASET/.gazeseg-cache/sam)",
     )
     parser.add_argument("--seed", type=int, default=0)
     add_run_folder_arguments(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_shared(parser, "--quiet", quiet="no progress bars")
     parser.set_defaults(func=run, interrupted=interrupted_note)
     return parser
 
