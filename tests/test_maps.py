@@ -458,3 +458,106 @@ def test_track_maps_reject_bad_input(kwargs, message):
     arguments = {"fixations": np.array([[1.0, 2.0]]), "shape": (5, 5)} | kwargs
     with pytest.raises(ValueError, match=message):
         track_maps(**arguments)
+
+
+# -- one vocabulary and one dispatcher for the SAM-meets-Gaze maps ------------------------
+#: canonical name -> (the Gaze layers' alias, made of raw samples, shaped by kernel_size/sigma)
+MAP_TABLE = {
+    "heatmap_gaze": ("gaze", True, True),
+    "heatmap_fixations": ("fixations", False, True),
+    "heatmap_fixations_duration": ("fixations+duration", False, True),
+    "blurred_gaze": ("blurred", True, False),
+}
+
+
+def direct_map(kind, points_2d, durations, shape, kernel_size, sigma):
+    """What each caller computed by hand before the dispatcher (the old code paths)."""
+    if kind == "heatmap_gaze":
+        return gaze_heatmap(points_2d, shape, None, kernel_size, sigma)
+    if kind == "heatmap_fixations":
+        return gaze_heatmap(points_2d, shape, None, kernel_size, sigma)
+    if kind == "heatmap_fixations_duration":
+        return gaze_heatmap(points_2d, shape, durations, kernel_size, sigma)
+    return blurred_gaze(points_2d, shape)
+
+
+def test_the_vocabulary_is_one_table():
+    assert maps.GAZE_MAPS == tuple(MAP_TABLE)
+    assert maps.GAZE_MAP_ALIASES == {alias: name for name, (alias, _, _) in MAP_TABLE.items()}
+    assert maps.HEATMAP_SPELLINGS == tuple(alias for alias, _, _ in MAP_TABLE.values())
+
+
+@pytest.mark.parametrize("spelling", [*MAP_TABLE, *(alias for alias, _, _ in MAP_TABLE.values())])
+def test_every_spelling_names_its_map(spelling):
+    name = spelling if spelling in MAP_TABLE else maps.GAZE_MAP_ALIASES[spelling]
+    _alias, raw, kernel = MAP_TABLE[name]
+    assert maps.canonical_map(spelling) == name
+    assert maps.needs_raw_gaze(spelling) is raw
+    assert maps.map_uses_kernel(spelling) is kernel
+
+
+@pytest.mark.parametrize("kind", ["heatmap", "fixations duration", "fixations+box", "", "Gaze"])
+def test_unknown_maps_are_refused_in_one_sentence(kind, recording_2d):
+    with pytest.raises(ValueError, match="is unknown; choose one of heatmap_gaze") as raised:
+        maps.gaze_map(kind, (64, 80), recording=recording_2d)
+    assert str(raised.value).endswith(".") and str(raised.value).count(". ") == 0
+
+
+@pytest.mark.parametrize("spelling", [*MAP_TABLE, *(alias for alias, _, _ in MAP_TABLE.values())])
+@pytest.mark.parametrize("ndim", [2, 3])  # 3D gaze on a 2D shape: the points' last two coordinates
+def test_gaze_map_equals_the_direct_function(spelling, ndim, request):
+    recording = request.getfixturevalue(f"recording_{ndim}d")
+    fixations = request.getfixturevalue(f"fixations_{ndim}d")
+    name = maps.canonical_map(spelling)
+    source = recording.coords[recording.valid] if MAP_TABLE[name][1] else fixations.coords
+    expected = direct_map(name, source[:, -2:], fixations.duration, (64, 80), 30, 5.0)
+    got = maps.gaze_map(spelling, (64, 80), recording=recording, fixations=fixations, kernel_size=30, sigma=5.0)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)
+    assert expected.max() > 0
+
+
+@pytest.mark.parametrize("kind", list(MAP_TABLE))
+def test_gaze_map_stacks_planes(kind, recording_3d, fixations_3d):
+    """An nD shape: each plane the map of the points on it (rounded), others left out."""
+    raw = MAP_TABLE[kind][1]
+    points = recording_3d.coords[recording_3d.valid] if raw else fixations_3d.coords
+    durations = fixations_3d.duration if kind == "heatmap_fixations_duration" else None
+    points = np.vstack([points, [[np.nan, 5.0, 5.0], [7.0, 5.0, 5.0], [-1.0, 5.0, 5.0]]])  # no plane
+    durations = None if durations is None else np.r_[durations, 1.0, 1.0, 1.0]
+    got = maps.map_of_points(kind, points, (4, 64, 80), durations, 30, 5.0, dtype=np.float32)
+    assert got.shape == (4, 64, 80) and got.dtype == np.float32
+    planes = np.round(points[:, 0])
+    for plane in range(4):
+        on = planes == plane
+        expected = direct_map(kind, points[on, 1:], None if durations is None else durations[on], (64, 80), 30, 5.0)
+        np.testing.assert_allclose(got[plane], expected.astype(np.float32), rtol=1e-6)
+    assert all(got[plane].any() for plane in set(planes[np.isfinite(planes)]) & {0, 1, 2, 3})
+
+
+@pytest.mark.parametrize("kind", list(MAP_TABLE))
+def test_a_map_without_its_source_is_refused(kind, recording_2d, fixations_2d):
+    raw = MAP_TABLE[kind][1]
+    given = {"fixations": fixations_2d} if raw else {"recording": recording_2d}
+    with pytest.raises(ValueError, match="needs raw gaze samples" if raw else "needs fixations"):
+        maps.gaze_map(kind, (64, 80), **given)
+
+
+@pytest.mark.parametrize("kind", list(MAP_TABLE))
+def test_callers_use_the_dispatcher(kind, recording_3d, fixations_3d):
+    """The SAM dense prompt, the heatmap layer and the widget settings take the same names."""
+    from napari_gazeseg._napari._gaze_compute import HeatmapSettings
+    from napari_gazeseg._napari.layers import HEATMAP_KINDS, heatmap_map
+    from napari_gazeseg.models.sam_prompts import DENSE_KINDS, dense_map
+
+    alias = MAP_TABLE[kind][0]
+    assert DENSE_KINDS == maps.GAZE_MAPS and HEATMAP_KINDS == maps.HEATMAP_SPELLINGS
+    sources = {"recording": recording_3d, "fixations": fixations_3d}
+    plane = dense_map(kind, (64, 80), **sources)
+    np.testing.assert_array_equal(plane, maps.gaze_map(kind, (64, 80), **sources))
+    stack = maps.gaze_map(kind, (4, 64, 80), **sources, dtype=np.float32)
+    np.testing.assert_array_equal(heatmap_map(alias, (4, 64, 80), **sources), stack)
+    np.testing.assert_array_equal(heatmap_map(kind, (4, 64, 80), **sources), stack)
+    assert HeatmapSettings(kind=alias).kind == alias and HeatmapSettings(kind=kind).kind == kind
+    with pytest.raises(ValueError, match="is unknown"):
+        HeatmapSettings(kind="heatmap")

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from ..gaze.fixations import FixationDetector, detector_defaults
+from ..gaze.maps import canonical_map, needs_raw_gaze
 from ..gaze.recording import Fixations, GazeRecording
 from .layers import (
-    HEATMAP_KINDS,
     LayerDataTuple,
     fixations_layer,
     heatmap_layer,
@@ -101,15 +101,16 @@ class FixationSettings:
 
 @dataclass(frozen=True)
 class HeatmapSettings:
-    """What the heatmap is made of (:data:`HEATMAP_KINDS`) and its kernel in pixels."""
+    """What the heatmap is made of (a :data:`~napari_gazeseg.gaze.maps.GAZE_MAPS` name or
+    alias, as :data:`~napari_gazeseg._napari.layers.HEATMAP_KINDS` spells them) and its
+    kernel in pixels."""
 
     kind: str = "fixations+duration"
     kernel_size: int = 100
     sigma: float = 100 / 6
 
     def __post_init__(self) -> None:
-        if self.kind not in HEATMAP_KINDS:
-            raise ValueError(f"heatmap kind must be one of {', '.join(HEATMAP_KINDS)}.")
+        canonical_map(self.kind)  # one of the gaze maps (raises one sentence otherwise)
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,7 @@ def compute_layers(job: LayerJob) -> Iterator[dict[str, LayerDataTuple | Fixatio
             "scanpath": scanpath_layer(fixations, image_shape=job.shape, **common),
         }
     settings = job.heatmap_settings
-    needs_recording = settings.kind in ("gaze", "blurred")
-    source = job.recording if needs_recording else fixations
+    source = job.recording if needs_raw_gaze(settings.kind) else fixations
     if job.redo_heatmap and job.shape is not None and source is not None:
         yield {
             "heatmap": heatmap_layer(

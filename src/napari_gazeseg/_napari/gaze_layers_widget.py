@@ -48,6 +48,7 @@ from ._gaze_compute import (
     LayerJob,
     compute_layers,
 )
+from ..gaze.maps import map_uses_kernel, needs_raw_gaze
 from ._layer_combo import LayerComboBox
 from ._deleted_visuals_guard import guard_deleted_visuals
 from .layers import (
@@ -253,7 +254,7 @@ class GazeLayersWidget(QWidget):
         heat_defaults = HeatmapSettings()
         self._heatmap_kind = QComboBox()
         for kind in HEATMAP_KINDS:
-            self._heatmap_kind.addItem(HEATMAP_LABELS[kind], kind)
+            self._heatmap_kind.addItem(HEATMAP_LABELS.get(kind, kind.replace("_", " ")), kind)
         self._heatmap_kind.setCurrentIndex(HEATMAP_KINDS.index(heat_defaults.kind))
         self._heatmap_kind.setToolTip(
             "What each Gaussian is centred on; 'fixations × duration' weighs each by its "
@@ -620,16 +621,16 @@ class GazeLayersWidget(QWidget):
             self._schedule(fixations=True)
 
     def _on_heatmap_kind_changed(self, _index: int | None = None, schedule: bool = True) -> None:
-        blurred = self._heatmap_kind.currentData() == "blurred"
-        self._kernel.setEnabled(not blurred)
-        self._sigma.setEnabled(not blurred)
+        uses_kernel = map_uses_kernel(self._heatmap_kind.currentData())
+        self._kernel.setEnabled(uses_kernel)
+        self._sigma.setEnabled(uses_kernel)
         if schedule:
             self._schedule(heatmap=True)
 
     def _schedule(self, fixations: bool = False, heatmap: bool = False) -> None:
         """Note what must be recomputed and (re)start the debounce timer."""
         self._pending["fixations"] |= fixations
-        heatmap_uses_fixations = self._heatmap_kind.currentData() in ("fixations", "fixations+duration")
+        heatmap_uses_fixations = not needs_raw_gaze(self._heatmap_kind.currentData())
         self._pending["heatmap"] |= heatmap or (fixations and heatmap_uses_fixations)
         self._debounce.start()
 
@@ -844,9 +845,9 @@ class GazeLayersWidget(QWidget):
                 self._status.setText(f"Opened nothing from {os.path.basename(path)}.")
                 return
         image = self._image.current_layer()
-        kwargs = {}
+        kwargs = {"detector": self.fixation_detector}  # the fixations the controls show
         if image is not None:
-            kwargs = {**placement_of(image), "image_shape": _image_data_shape(image)}
+            kwargs.update(placement_of(image), image_shape=_image_data_shape(image))
         worker = create_worker(
             gaze_file_layers, path, stimuli=chosen, contents=contents, own_fixations=True, **kwargs,
             _progress={"desc": "Building gaze layers"}, _ignore_errors=True,

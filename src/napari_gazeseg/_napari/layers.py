@@ -72,6 +72,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..gaze.maps import HEATMAP_SPELLINGS, needs_raw_gaze
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..imaging import label_colors_at  # re-exported: the fixation numbers' colours
 
@@ -106,8 +107,10 @@ GAZESEG = "gazeseg"
 #: The kinds of layer the builders make.
 LAYER_KINDS = ("gaze", "fixations", "scanpath", "heatmap")
 #: What a heatmap is made of: raw gaze samples, fixation centroids, fixation
-#: centroids weighted by duration (SAM meets Gaze), or blurred gaze pixels.
-HEATMAP_KINDS = ("gaze", "fixations", "fixations+duration", "blurred")
+#: centroids weighted by duration (SAM meets Gaze), or blurred gaze pixels; the
+#: Gaze layers' spellings of :data:`~napari_gazeseg.gaze.maps.GAZE_MAPS`, whose
+#: canonical names are accepted too.
+HEATMAP_KINDS = HEATMAP_SPELLINGS
 #: Longest side, in heatmap pixels, of one plane of a heatmap; larger images get
 #: a coarser heatmap shown with the layer's ``scale`` (:func:`heatmap_grid`).
 HEATMAP_MAX_SIDE = 2048
@@ -547,19 +550,9 @@ def heatmap_map(
     pixel centres (the point splatted to the nearest heatmap pixel), so values
     and peaks stay comparable with the full-resolution map.
     """
-    from ..gaze.maps import blurred_gaze, gaze_heatmap
+    from ..gaze.maps import map_of_points, map_points
 
-    if kind not in HEATMAP_KINDS:
-        raise ValueError(f"heatmap kind must be one of {', '.join(HEATMAP_KINDS)}; got {kind!r}.")
-    if kind in ("gaze", "blurred"):
-        if recording is None:
-            raise ValueError(f"a {kind!r} heatmap needs a gaze recording, not only fixations.")
-        points, weights = recording.coords[recording.valid], None
-    else:
-        if fixations is None:
-            raise ValueError(f"a {kind!r} heatmap needs fixations.")
-        points = fixations.coords
-        weights = fixations.duration if kind == "fixations+duration" else None
+    points, weights = map_points(kind, recording=recording, fixations=fixations)
     shape = tuple(int(s) for s in shape)
     ndim = points.shape[1] if points.ndim == 2 and points.size else len(shape)
     if len(shape) != ndim:
@@ -577,27 +570,7 @@ def heatmap_map(
         mean_size = float(size.mean())
         kernel_size = max(1, int(round(kernel_size / mean_size)))
         sigma = sigma / mean_size
-
-    def one_slice(slice_points, slice_weights):
-        if kind == "blurred":
-            return blurred_gaze(slice_points, grid[-2:])
-        return gaze_heatmap(slice_points, grid[-2:], slice_weights, kernel_size, sigma)
-
-    if len(grid) == 2:
-        return one_slice(points, weights).astype(np.float32)
-    out = np.zeros(grid, dtype=np.float32)
-    with np.errstate(invalid="ignore"):
-        on_a_plane = np.isfinite(points[:, :-2]).all(axis=1) & (np.abs(points[:, :-2]) < 2.0**62).all(axis=1)
-    points = points[on_a_plane]
-    weights = None if weights is None else weights[on_a_plane]
-    leading = np.round(points[:, :-2]).astype(np.int64)
-    for plane in {tuple(p) for p in leading}:
-        if any(i < 0 or i >= n for i, n in zip(plane, grid[:-2])):
-            continue
-        on_plane = (leading == plane).all(axis=1)
-        w = None if weights is None else weights[on_plane]
-        out[plane] = one_slice(points[on_plane, -2:], w)
-    return out
+    return map_of_points(kind, points, grid, weights, kernel_size, sigma, dtype=np.float32)
 
 
 def heatmap_layer(
@@ -625,7 +598,7 @@ def heatmap_layer(
         kind, shape, recording=recording, fixations=fixations, kernel_size=kernel_size, sigma=sigma
     )
     _grid, pixel_size = heatmap_grid(shape)
-    source = recording if kind in ("gaze", "blurred") else fixations
+    source = recording if needs_raw_gaze(kind) else fixations
     base = _base_name(source.meta, name)
     parameters = {
         "heatmap_kind": kind,
@@ -693,7 +666,7 @@ def gaze_layers(
     shape = tuple(image_shape) if image_shape is not None else source.image_shape
     ndim = source.ndim
     layers: list[LayerDataTuple] = []
-    needs = recording if heatmap_kind in ("gaze", "blurred") else fixations
+    needs = None if heatmap_kind is None else recording if needs_raw_gaze(heatmap_kind) else fixations
     if shape is not None and np.prod(shape[: ndim - 2], dtype=object) > HEATMAP_MAX_PIXELS:
         needs = None  # so many planes that even 1 x 1 pixel each is too large a heatmap
     if heatmap_kind is not None and shape is not None and needs is not None:

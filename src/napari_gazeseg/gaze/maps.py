@@ -13,25 +13,43 @@ Conventions shared by every function here:
   it: every map equals the map of an unbounded canvas cropped to the image.
 - Every map is a float64 array of the requested ``shape = (rows, cols)``.
 
+The four maps of *SAM meets Gaze* have one vocabulary and one dispatcher here:
+:data:`GAZE_MAPS` names them (the paper's prompt spellings, which fine-tuned
+checkpoints store), :data:`GAZE_MAP_ALIASES` maps the Gaze layers' shorter
+spellings (``"fixations+duration"``, which heatmap layers store) to them,
+:func:`needs_raw_gaze` says which are made of raw samples, and :func:`gaze_map`
+makes any of them over a 2D image or, plane by plane, over an nD stack. A new
+map is one entry in ``_KINDS``.
+
 numpy and scipy only.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft, ndimage
+from scipy import ndimage  # scipy.fft is imported where used: most maps never need it
 
-from .recording import Fixations
+from .recording import Fixations, GazeRecording
 
 __all__ = [
     "GAZEMEDSEG_CANVAS",
     "GAZEMEDSEG_SIGMA",
+    "GAZE_MAPS",
+    "GAZE_MAP_ALIASES",
+    "HEATMAP_SPELLINGS",
     "blurred_gaze",
+    "canonical_map",
     "gaze_heatmap",
+    "gaze_map",
+    "map_of_points",
+    "map_points",
+    "map_uses_kernel",
+    "needs_raw_gaze",
     "track_maps",
     "visual_attention_map",
 ]
@@ -129,6 +147,8 @@ def _splat_direct(pixels, weights, shape, kernel_1d) -> np.ndarray:
 @lru_cache(maxsize=2)
 def _kernel_spectrum(kernel_size: int, sigma: float, n_rows: int, n_cols: int) -> np.ndarray:
     """``rfft2`` of the separable 2D kernel on an ``(n_rows, n_cols)`` periodic grid."""
+    from scipy import fft
+
     g = _gaussian_1d(kernel_size, sigma)
     spectrum = fft.fft(g, n_rows)[:, None] * fft.rfft(g, n_cols)[None, :]
     spectrum.flags.writeable = False  # shared by the cache
@@ -160,6 +180,8 @@ def _splat_fft(pixels, weights, shape, kernel_size: int, sigma: float) -> np.nda
     """
     rows, cols = shape
     k = kernel_size
+    from scipy import fft
+
     n_rows = fft.next_fast_len(rows + k - 1, real=False)
     n_cols = fft.next_fast_len(cols + k - 1, real=True)
     grid = _canvas_grid(pixels, weights, k, (n_rows, n_cols))
@@ -302,6 +324,157 @@ def blurred_gaze(points, shape: Sequence[int], radius: int = 3, sigma: float = 5
     padded[pixels[:, 0], pixels[:, 1]] = 1.0
     blurred = ndimage.gaussian_filter(padded, sigma, radius=radius, mode="constant", cval=0.0)
     return np.clip(blurred[radius : radius + rows, radius : radius + cols], 0.0, 1.0)
+
+
+# -- the SAM-meets-Gaze maps: one vocabulary, one dispatcher ----------------------------
+def _heatmap_of(points, shape, weights, kernel_size, sigma) -> np.ndarray:
+    return gaze_heatmap(points, shape, weights, kernel_size, sigma)
+
+
+def _blurred_of(points, shape, weights, kernel_size, sigma) -> np.ndarray:
+    return blurred_gaze(points, shape)  # the paper's radius 3 and sigma 5 pixels
+
+
+@dataclass(frozen=True)
+class _MapKind:
+    """How one gaze map is made: from what, weighted how, with which function."""
+
+    samples: bool  # made of the raw valid gaze samples (else of fixation centroids)
+    durations: bool  # fixations weighted by their duration in seconds
+    kernel: bool  # shaped by kernel_size and sigma (blurred gaze has a fixed kernel)
+    spelling: str  # the Gaze layers' name for it (heatmap layers' metadata, widget)
+    make: Callable[..., np.ndarray]  # (points, (rows, cols), weights, kernel_size, sigma) -> map
+
+
+_KINDS = {
+    "heatmap_gaze": _MapKind(True, False, True, "gaze", _heatmap_of),
+    "heatmap_fixations": _MapKind(False, False, True, "fixations", _heatmap_of),
+    "heatmap_fixations_duration": _MapKind(False, True, True, "fixations+duration", _heatmap_of),
+    "blurred_gaze": _MapKind(True, False, False, "blurred", _blurred_of),
+}
+#: The gaze maps of *SAM meets Gaze* by their canonical names (its prompt spellings).
+GAZE_MAPS = tuple(_KINDS)
+#: Other spellings of the same maps -> canonical name (the Gaze layers' names).
+GAZE_MAP_ALIASES = {kind.spelling: name for name, kind in _KINDS.items()}
+#: The Gaze layers' spelling of each map, in :data:`GAZE_MAPS` order.
+HEATMAP_SPELLINGS = tuple(kind.spelling for kind in _KINDS.values())
+
+
+def canonical_map(kind: str) -> str:
+    """The :data:`GAZE_MAPS` name of ``kind`` (a canonical name or an alias)."""
+    if kind in _KINDS:
+        return kind
+    if kind in GAZE_MAP_ALIASES:
+        return GAZE_MAP_ALIASES[kind]
+    raise ValueError(
+        f"gaze map {kind!r} is unknown; choose one of {', '.join(GAZE_MAPS)} "
+        f"(or {', '.join(GAZE_MAP_ALIASES)})."
+    )
+
+
+def needs_raw_gaze(kind: str) -> bool:
+    """Whether map ``kind`` is made of raw gaze samples (a recording), not fixations."""
+    return _KINDS[canonical_map(kind)].samples
+
+
+def map_uses_kernel(kind: str) -> bool:
+    """Whether ``kernel_size`` and ``sigma`` shape map ``kind`` (blurred gaze: fixed kernel)."""
+    return _KINDS[canonical_map(kind)].kernel
+
+
+def map_points(
+    kind: str, *, recording: GazeRecording | None = None, fixations: Fixations | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The points (all coordinate columns) and weights map ``kind`` is made of.
+
+    Raw-sample maps take the valid samples of ``recording``; fixation maps the
+    centroids of ``fixations``, weighted by duration (seconds) for
+    ``heatmap_fixations_duration``. A missing source raises one sentence.
+    """
+    spec = _KINDS[canonical_map(kind)]
+    if spec.samples:
+        if recording is None:
+            raise ValueError(
+                f"the {kind!r} map needs raw gaze samples (it needs a gaze recording, not only "
+                "fixations); pick a fixation map or open the raw recording."
+            )
+        return recording.coords[recording.valid], None
+    if fixations is None:
+        raise ValueError(f"the {kind!r} map needs fixations; detect fixations first.")
+    return fixations.coords, (fixations.duration if spec.durations else None)
+
+
+def map_of_points(
+    kind: str,
+    points,
+    shape: Sequence[int],
+    weights=None,
+    kernel_size: int = 100,
+    sigma: float = 100 / 6,
+    *,
+    dtype=np.float64,
+) -> np.ndarray:
+    """Map ``kind`` of ``(K, D)`` points (and per-point ``weights``) over ``shape``.
+
+    ``shape = (rows, cols)``: one map of the points' last two coordinates (the
+    points of one slice). ``shape = (planes..., rows, cols)`` with one entry per
+    point coordinate: a stack, each plane the map of the points whose leading
+    coordinates round to it (points off every plane, or with a non-finite
+    leading coordinate, are left out). Returns ``dtype`` (float64 by default).
+    """
+    spec = _KINDS[canonical_map(kind)]
+    shape = tuple(int(s) for s in shape)
+    points = np.asarray(points, dtype=np.float64)
+    points = points.reshape(0, len(shape)) if points.size == 0 else points
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+
+    def one_plane(plane_points, plane_weights) -> np.ndarray:
+        return spec.make(plane_points, shape[-2:], plane_weights, kernel_size, sigma)
+
+    if len(shape) == 2:
+        return one_plane(points[:, -2:], weights).astype(dtype, copy=False)
+    if points.ndim != 2 or points.shape[1] != len(shape):
+        raise ValueError(
+            f"the map shape {shape} must have one entry per gaze coordinate axis "
+            f"({points.shape[-1] if points.ndim == 2 else points.ndim})."
+        )
+    out = np.zeros(shape, dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        on_a_plane = np.isfinite(points[:, :-2]).all(axis=1) & (np.abs(points[:, :-2]) < 2.0**62).all(axis=1)
+    points = points[on_a_plane]
+    weights = None if weights is None else weights[on_a_plane]
+    leading = np.round(points[:, :-2]).astype(np.int64)
+    for plane in {tuple(p) for p in leading}:
+        if any(i < 0 or i >= n for i, n in zip(plane, shape[:-2])):
+            continue
+        on_plane = (leading == plane).all(axis=1)
+        out[plane] = one_plane(points[on_plane, -2:], None if weights is None else weights[on_plane])
+    return out
+
+
+def gaze_map(
+    kind: str,
+    shape: Sequence[int],
+    *,
+    recording: GazeRecording | None = None,
+    fixations: Fixations | None = None,
+    kernel_size: int = 100,
+    sigma: float = 100 / 6,
+    dtype=np.float64,
+) -> np.ndarray:
+    """One of :data:`GAZE_MAPS` (or an alias) over an image, unnormalised.
+
+    ``heatmap_gaze`` and ``blurred_gaze`` are made of the valid samples of
+    ``recording``, ``heatmap_fixations`` and ``heatmap_fixations_duration`` of
+    the centroids of ``fixations`` (:func:`map_points`). ``shape`` is
+    ``(rows, cols)`` (the points' last two coordinates are used: the gaze of one
+    slice) or the data shape of an nD image, made plane by plane
+    (:func:`map_of_points`). ``kernel_size`` and ``sigma`` (pixels) shape the
+    three heatmaps (:func:`gaze_heatmap`); blurred gaze uses the paper's radius 3
+    and sigma 5 (:func:`blurred_gaze`).
+    """
+    points, weights = map_points(kind, recording=recording, fixations=fixations)
+    return map_of_points(kind, points, shape, weights, kernel_size, sigma, dtype=dtype)
 
 
 # -- visual attention map --------------------------------------------------------

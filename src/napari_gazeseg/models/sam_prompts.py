@@ -13,7 +13,8 @@ and SAM's prompt encoder then adds 0.5 itself (its pixel-centre shift).
 Dense prompts
 -------------
 The four dense prompts of *SAM meets Gaze* are maps over the image
-(:data:`DENSE_KINDS`, made by :mod:`napari_gazeseg.gaze.maps`). Heatmaps are
+(:data:`DENSE_KINDS`, the canonical names of :data:`napari_gazeseg.gaze.maps.GAZE_MAPS`,
+made by :func:`napari_gazeseg.gaze.maps.gaze_map`). Heatmaps are
 unnormalised sums of kernels (their scale grows with the number of points and
 with fixation durations) and blurred gaze peaks near 0.02 for an isolated gaze
 pixel, so each map is first divided by its maximum (``p`` in ``[0, 1]``, an empty
@@ -38,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from ..gaze.maps import blurred_gaze, gaze_heatmap
+from ..gaze.maps import GAZE_MAPS, gaze_map
 from ..gaze.recording import Fixations, GazeRecording
 
 __all__ = [
@@ -58,8 +59,8 @@ __all__ = [
     "sam_frame_size",
 ]
 
-#: Dense prompt kinds (SAM meets Gaze, sec. 2.2-2.3).
-DENSE_KINDS = ("heatmap_gaze", "heatmap_fixations", "heatmap_fixations_duration", "blurred_gaze")
+#: Dense prompt kinds (SAM meets Gaze, sec. 2.2-2.3): the gaze maps' canonical names.
+DENSE_KINDS = GAZE_MAPS
 #: Logit given to the peak of a dense prompt (and its negative to unlooked-at pixels).
 DENSE_LOGIT_SCALE = 10.0
 #: Side of SAM's low-resolution mask input (the input frame downsampled by 4).
@@ -223,26 +224,12 @@ def dense_map(
 
     ``fixations`` and ``recording`` hold the gaze of one object on this slice (their
     last two coordinate columns are used). ``heatmap_gaze`` and ``blurred_gaze``
-    need the raw ``recording``; the fixation kinds need ``fixations``.
+    need the raw ``recording``; the fixation kinds need ``fixations``
+    (:func:`~napari_gazeseg.gaze.maps.gaze_map`, with the paper's kernel).
     """
-    if kind not in DENSE_KINDS:
-        raise ValueError(
-            f"dense prompt {kind!r} is unknown; choose one of {', '.join(DENSE_KINDS)}."
-        )
-    if kind in ("heatmap_gaze", "blurred_gaze"):
-        if recording is None:
-            raise ValueError(
-                f"the {kind} prompt needs raw gaze samples, but only fixations are available; "
-                "pick a fixation prompt or open the raw recording."
-            )
-        points = recording.coords[recording.valid][:, -2:]
-        if kind == "heatmap_gaze":
-            return gaze_heatmap(points, shape)
-        return blurred_gaze(points, shape)
-    if fixations is None:
-        raise ValueError(f"the {kind} prompt needs fixations; detect fixations first.")
-    weights = fixations.duration if kind == "heatmap_fixations_duration" else None
-    return gaze_heatmap(fixations.coords[:, -2:], shape, weights=weights)
+    if len(shape) != 2:
+        raise ValueError(f"a dense prompt is a map of one 2D slice; got the shape {tuple(shape)}.")
+    return gaze_map(kind, shape, recording=recording, fixations=fixations)
 
 
 def mask_input_from_map(
