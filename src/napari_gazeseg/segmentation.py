@@ -54,6 +54,7 @@ __all__ = [
     "gradtrack_object_masks",
     "labels_from_gaze",
     "mask_problem",
+    "medsam_masks_for",
     "object_on_slice",
     "objects_in",
     "objects_to_segment",
@@ -317,6 +318,45 @@ def sam_object_masks(
         stages=stages,
         clicks=clicks,
     )
+
+
+def medsam_masks_for(
+    medsam,
+    image,
+    objects: Sequence[ObjectGaze],
+    *,
+    contrast_limits: tuple[float, float] | None = None,
+    margin_px: float = 0.0,
+    stages: bool = False,
+) -> Iterator[ObjectMask | Stage]:
+    """MedSAM's mask for each of ``objects`` (from :func:`objects_to_segment`), in order.
+
+    ``medsam`` is a :class:`~napari_gazeseg.models.medsam.MedSam` (or anything with its
+    ``embed`` and ``segment_points``): MedSAM's own preprocessing, and one box
+    prompt per object, the box around its fixations on its slice (its valid raw
+    samples when it has none) grown by ``margin_px``. Each slice is embedded once
+    while consecutive objects share it.
+    """
+    total = len(objects)
+    current, plane, embedding = None, None, None
+    for done, obj in enumerate(objects):
+        if obj.slice_index != current or plane is None:
+            if stages:
+                where = (
+                    f" (slice {', '.join(map(str, obj.slice_index))})" if obj.slice_index else ""
+                )
+                yield Stage(f"embedding the image for MedSAM{where}", done, total)
+            plane = np.asarray(image[obj.slice_index])
+            embedding = medsam.embed(plane, contrast_limits)
+            current = obj.slice_index
+        if stages:
+            yield Stage(f"object {done + 1} of {total} (label {obj.object_id})", done, total)
+        if len(obj.fixations):
+            points = obj.fixations.coords[:, -2:]
+        else:
+            points = obj.recording.coords[obj.recording.valid][:, -2:]
+        result = medsam.segment_points(plane, points, contrast_limits, margin_px, embedding)
+        yield ObjectMask(obj.object_id, obj.slice_index, np.asarray(result, dtype=bool))
 
 
 # -- GradTrack --------------------------------------------------------------------------
