@@ -23,9 +23,15 @@ SAM and micro-sam entries, shown as "NAME — downloaded" or "NAME — will down
 network, the checkpoint), or "a local file…" (model type and Checkpoint field,
 searched as docs/sam.md says when empty). **Download** fetches the chosen entry in
 a worker with a napari progress bar in bytes; a failure is one sentence and leaves
-no broken file (the registry's guarantee). MedSAM and SAM 2 entries are not offered:
-they need their own preprocessing and prompts, which this widget's SAM path does
-not do. The device choice (auto / CPU / GPU) goes to the held model. Embeddings
+no broken file (the registry's guarantee). A MedSAM entry segments with MedSAM's
+own preprocessing and one box per object, around its fixations grown by *Box
+margin* (:func:`~napari_gazeseg.segmentation.medsam_masks_for`). A SAM 2 entry
+offers **Propagate through the stack** (also what Segment does with it): each
+object's fixations on the planes they were made on prompt SAM 2's video
+predictor, which carries the masks through the 3D stack or time series both ways
+into one 3D Labels layer, exactly as ``gazeseg propagate``
+(:func:`~napari_gazeseg.models.sam2_gaze.sam2_object_masks`); planes where an object
+is absent stay empty without complaint. The device choice (auto / CPU / GPU) goes to the held model. Embeddings
 are cached in memory and on disk in ``<user cache>/napari-gazeseg/embeddings``
 (:func:`embeddings_dir`), so an image opened again is not encoded again; when the
 image or its displayed slice changes and SAM's model is on disk, its embedding is
@@ -61,6 +67,7 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -83,6 +90,7 @@ from ..segmentation import (
     gradtrack_gaze,
     gradtrack_object_masks,
     mask_problem,
+    medsam_masks_for,
     objects_to_segment,
     off_image_warning,
     paint_mask,
@@ -124,7 +132,12 @@ _NEW_LAYER = "new Labels layer"
 #: The model combo's last item: model type and Checkpoint field as typed.
 LOCAL_FILE = "a local file\u2026"
 #: Registry families this widget's SAM path segments with (same preprocessing as SAM).
-_WIDGET_FAMILIES = ("SAM", "micro-sam")
+_SAM_FAMILIES = ("SAM", "micro-sam")
+#: Registry families offered: the SAM path's, MedSAM (its own preprocessing, box prompts) and
+#: SAM 2 (its video predictor through a stack).
+_WIDGET_FAMILIES = (*_SAM_FAMILIES, "MedSAM", "SAM 2")
+#: Default margin (image pixels) around an object's fixations for MedSAM's box.
+MEDSAM_BOX_MARGIN = 10
 #: Device choices as shown -> as the models take them.
 DEVICE_CHOICES = {"auto": "auto", "CPU": "cpu", "GPU": "cuda"}
 #: Milliseconds the image/slice must stay put before its embedding is computed ahead.
@@ -189,6 +202,39 @@ class _ModelHolder:
         return self._model
 
 
+@dataclass(frozen=True)
+class Sam2Settings:
+    """What identifies a loaded SAM 2 video predictor: configuration, checkpoint, device, overrides."""
+
+    config: str
+    checkpoint: str
+    device: str = "auto"
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MedSamSettings:
+    """What identifies a loaded MedSAM: registry entry, checkpoint file, device."""
+
+    name: str
+    checkpoint: str
+    device: str = "auto"
+
+
+def _load_sam2(settings: Sam2Settings):
+    from ..models.sam2_gaze import build_video_predictor
+
+    return build_video_predictor(
+        settings.config, settings.checkpoint, settings.device, settings.overrides
+    )
+
+
+def _load_medsam(settings: MedSamSettings):
+    from ..models.medsam import MedSam
+
+    return MedSam.from_registry(settings.name, settings.checkpoint, settings.device)
+
+
 def _load_sam(settings: SamSettings):
     from ..models.sam_gaze import GazeSam
 
@@ -240,6 +286,33 @@ def _sam_worker(holder: _ModelHolder, settings: SamSettings, job: _SamJob):
             contrast_limits=job.contrast_limits,
             stages=True,
             clicks=job.clicks,
+        )
+
+
+def _medsam_worker(holder: _ModelHolder, settings: MedSamSettings, job: _SamJob, margin_px: float):
+    """Worker: MedSAM's masks, one box per object (:func:`~napari_gazeseg.segmentation.medsam_masks_for`)."""
+    yield Stage("loading the MedSAM model", 0, len(job.objects))
+    with holder.lock:
+        medsam = holder.get(settings)
+        yield from medsam_masks_for(
+            medsam,
+            job.image,
+            job.objects,
+            contrast_limits=job.contrast_limits,
+            margin_px=margin_px,
+            stages=True,
+        )
+
+
+def _sam2_worker(holder: _ModelHolder, settings: Sam2Settings, stack, fixations, limits, object_ids):
+    """Worker: SAM 2 through the stack, as ``gazeseg propagate`` (``sam2_object_masks``)."""
+    from ..models.sam2_gaze import sam2_object_masks
+
+    yield Stage("loading the SAM 2 model", 0, 1)
+    with holder.lock:
+        predictor = holder.get(settings)
+        yield from sam2_object_masks(
+            predictor, stack, fixations, contrast_limits=limits, object_ids=object_ids, stages=True
         )
 
 
@@ -295,6 +368,8 @@ class SegmentWithGazeWidget(QWidget):
         self._viewer = napari_viewer
         guard_deleted_visuals(napari_viewer)
         self._sam_holder = _ModelHolder(_load_sam)
+        self._sam2_holder = _ModelHolder(_load_sam2)
+        self._medsam_holder = _ModelHolder(_load_medsam)
         self._gradtrack_holder = _ModelHolder(_load_gradtrack)
         self._worker = None
         self._progress = None
@@ -357,6 +432,20 @@ class SegmentWithGazeWidget(QWidget):
         self._model_card = QLabel(BUNDLED_GRADTRACK_CARD)
         self._model_card.setWordWrap(True)
         self._run = QPushButton("Segment")
+        self._propagate = QPushButton("Propagate through the stack")
+        self._propagate.setToolTip(
+            "SAM 2: each object's fixations on the planes they were made on prompt SAM 2's "
+            "video predictor, which carries the masks through every plane, both ways"
+        )
+        self._box_margin = QDoubleSpinBox()
+        self._box_margin.setRange(0, 1000)
+        self._box_margin.setDecimals(0)
+        self._box_margin.setValue(MEDSAM_BOX_MARGIN)
+        self._box_margin.setSuffix(" px")
+        self._box_margin.setToolTip(
+            "MedSAM: the box prompt is the box around the object's fixations, grown by this "
+            "many image pixels on every side"
+        )
         self._status = QLabel("")
         self._status.setWordWrap(True)
         self._find_recorder = QTimer(self)
@@ -390,15 +479,18 @@ class SegmentWithGazeWidget(QWidget):
         form.addRow("Device", self._device)
         form.addRow("Prompt", self._prompt)
         form.addRow("SAM mask", self._mask_choice)
+        form.addRow("Box margin", self._box_margin)
         form.addRow("", self._by_gaze)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self._live)
         layout.addWidget(self._run)
+        layout.addWidget(self._propagate)
         layout.addWidget(self._status)
         layout.addStretch(1)
 
         self._run.clicked.connect(self.segment)
+        self._propagate.clicked.connect(self.propagate_stack)
         self._method.currentTextChanged.connect(self._on_method)
         self._checkpoint.textChanged.connect(self._show_model_card)
         self._live.toggled.connect(self._on_live_toggled)
@@ -557,12 +649,25 @@ class SegmentWithGazeWidget(QWidget):
                 planned = self._gradtrack_args(image_layer)
                 total = 1
             else:
+                family = self.family
+                if clicks and family not in _SAM_FAMILIES:
+                    raise ValueError(
+                        f"correction clicks are SAM point prompts, which {family} does not take; "
+                        "choose a SAM or micro-sam model (or correct with the brush)."
+                    )
+                if family == "SAM 2":
+                    return self.propagate_stack()
                 job = self._sam_job(image_layer, clicks)
-                planned = (
-                    None
-                    if job is None
-                    else ((_sam_worker, self._sam_holder, self._sam_settings(), job), {})
-                )
+                if job is None:
+                    planned = None
+                elif family == "MedSAM":
+                    margin = float(self._box_margin.value())
+                    planned = (
+                        (_medsam_worker, self._medsam_holder, self._medsam_settings(), job, margin),
+                        {},
+                    )
+                else:
+                    planned = ((_sam_worker, self._sam_holder, self._sam_settings(), job), {})
                 total = 0 if job is None else len(job.objects)
             if planned is None:
                 return None  # the user said no; already reported
@@ -584,6 +689,107 @@ class SegmentWithGazeWidget(QWidget):
         worker.start()
         return worker
 
+    def propagate_stack(self):
+        """SAM 2 through the chosen 3D stack or time series into one 3D Labels layer.
+
+        Each object session's fixations prompt SAM 2 on the planes they were made on
+        and its video predictor propagates every object both ways, exactly as
+        ``gazeseg propagate`` (:func:`~napari_gazeseg.models.sam2_gaze.sam2_object_masks`).
+        Needs a SAM 2 model. Returns the started worker, or None (the reason is reported).
+        """
+        from napari.qt.threading import create_worker
+
+        if self._worker is not None:
+            self._report("a segmentation is still running; wait for it to finish.")
+            return None
+        try:
+            if self._method.currentText() != "SAM" or self.family != "SAM 2":
+                raise ValueError(
+                    "choose a SAM 2 model (sam2.1_hiera_...) to propagate through the stack; "
+                    "SAM, micro-sam and MedSAM segment each object on the slice looked at."
+                )
+            image_layer = self._require_image()
+            shape = _data_shape(image_layer)
+            if len(shape) != 3 or image_layer.multiscale:
+                raise ValueError(
+                    f"propagating needs a 3D stack or time series (planes, rows, cols); "
+                    f"{image_layer.name!r} has shape {shape}."
+                )
+            fixations, recording, meta = self._gaze_data()
+            if not self._gaze_is_for(
+                image_layer, meta, recording if recording is not None else fixations
+            ):
+                return None
+            settings = self._sam2_settings()
+            object_ids = self._chosen_objects()
+            from ..models.sam2_gaze import plane_prompts
+
+            plane_prompts(fixations, shape, object_ids)  # its one-sentence refusals, before starting
+            labels = self._output_layer(image_layer)
+        except ValueError as err:
+            self._report(str(err))
+            return None
+        output = _Output(self, image_layer, labels, propagation=True)
+        worker = create_worker(
+            _sam2_worker,
+            self._sam2_holder,
+            settings,
+            self._spatial(image_layer),
+            fixations,
+            tuple(float(v) for v in image_layer.contrast_limits),
+            object_ids,
+            _ignore_errors=True,
+        )
+        self._begin(shape[0])
+        worker.yielded.connect(partial(self._on_yielded, output))
+        worker.errored.connect(lambda err: self._report(str(err)))
+        worker.finished.connect(partial(self._on_propagated, output))
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def _on_propagated(self, output: _Output) -> None:
+        self._painted = [
+            f"{object_id} (planes {min(planes)}\u2013{max(planes)})"
+            for object_id, planes in sorted(output.reached.items())
+        ]
+        self._on_finished()
+
+    @property
+    def family(self) -> str:
+        """The chosen model's family (SAM, micro-sam, MedSAM, SAM 2); "SAM" for a local file."""
+        from ..models import registry
+
+        name = self._model.currentData()
+        if name is None:
+            return "SAM"
+        try:
+            return registry.entry(name).family
+        except registry.ModelDownloadError:
+            return "SAM"
+
+    def stack_propagation_model(self):
+        """The model the Annotate series panel carries one mask through a stack with.
+
+        ``("SAM 2", holder, Sam2Settings)`` for a SAM 2 model, ``("SAM", holder,
+        SamSettings)`` for SAM and micro-sam; ValueError (one sentence) otherwise.
+        The holder's lock must be held while the model is used (off the UI thread).
+        """
+        if self._method.currentText() != "SAM":
+            raise ValueError(
+                "choose SAM as the method in Segment with gaze (a SAM, micro-sam or SAM 2 "
+                "model) to propagate masks."
+            )
+        family = self.family
+        if family == "SAM 2":
+            return family, self._sam2_holder, self._sam2_settings()
+        if family in _SAM_FAMILIES:
+            return "SAM", self._sam_holder, self._sam_settings()
+        raise ValueError(
+            f"{family} takes box prompts only; choose a SAM, micro-sam or SAM 2 model in "
+            "Segment with gaze to propagate masks."
+        )
+
     # -- inputs ---------------------------------------------------------------------
     def _require_image(self):
         layer = self._image.current_layer()
@@ -591,22 +797,40 @@ class SegmentWithGazeWidget(QWidget):
             raise ValueError("open or choose an image layer to segment.")
         return layer
 
-    def _sam_settings(self) -> SamSettings:
-        """The model to hold: the registry entry's file (no network) or the local file's."""
+    def _entry_file(self, name: str):
+        """The registry entry ``name`` and its file on disk (no network), or one sentence."""
         from ..models import registry
 
+        try:
+            item = registry.entry(name)
+            return item, str(registry.checkpoint_path(item))
+        except registry.ModelDownloadError:
+            raise ValueError(
+                f"{name} is not downloaded yet; press Download beside the model, "
+                f"or choose '{LOCAL_FILE}' and its checkpoint."
+            ) from None
+
+    def _sam2_settings(self) -> Sam2Settings:
+        item, checkpoint = self._entry_file(self._model.currentData())
+        return Sam2Settings(
+            item.architecture.removeprefix("hiera_"),
+            checkpoint,
+            DEVICE_CHOICES[self._device.currentText()],
+            tuple(item.config_overrides),
+        )
+
+    def _medsam_settings(self) -> MedSamSettings:
+        name = self._model.currentData()
+        _item, checkpoint = self._entry_file(name)
+        return MedSamSettings(name, checkpoint, DEVICE_CHOICES[self._device.currentText()])
+
+    def _sam_settings(self) -> SamSettings:
+        """The model to hold: the registry entry's file (no network) or the local file's."""
         name = self._model.currentData()
         model_type = self._model_type.currentText()
         checkpoint = self._checkpoint.text().strip() or None
         if name is not None:
-            try:
-                item = registry.entry(name)
-                checkpoint = str(registry.checkpoint_path(item))
-            except registry.ModelDownloadError:
-                raise ValueError(
-                    f"{name} is not downloaded yet; press Download beside the model, "
-                    f"or choose '{LOCAL_FILE}' and its checkpoint."
-                ) from None
+            item, checkpoint = self._entry_file(name)
             model_type = item.architecture
         return SamSettings(
             model_type,
@@ -833,6 +1057,16 @@ class SegmentWithGazeWidget(QWidget):
 
     def _paint(self, output: "_Output", item: ObjectMask) -> None:
         problem = mask_problem(item.mask)
+        if output.propagation:
+            if problem != "empty mask":
+                _paint_undoable(
+                    output.layer(), item.slice_index, item.mask, item.object_id,
+                    self._overwrite.isChecked(),
+                )
+                output.reached.setdefault(item.object_id, set()).add(item.slice_index[0])
+            if problem and problem != "empty mask":
+                self._problems.append(f"label {item.object_id} on plane {item.slice_index[0]}: {problem}")
+            return
         if problem == "empty mask":
             self._problems.append(f"label {item.object_id}: empty mask (not painted)")
             return
@@ -946,6 +1180,11 @@ class SegmentWithGazeWidget(QWidget):
                 architecture = None
             if architecture is not None and self._model_type.findText(architecture) >= 0:
                 self._model_type.setCurrentText(architecture)
+        family = self.family if sam else None
+        for widget in (self._prompt, self._mask_choice, self._finetuned, self._live):
+            widget.setEnabled(family in _SAM_FAMILIES)
+        self._box_margin.setEnabled(family == "MedSAM")
+        self._propagate.setEnabled(family == "SAM 2")
         self._schedule_embed_ahead()
 
     def download_model(self, name: str | None = None):
@@ -1034,6 +1273,8 @@ class SegmentWithGazeWidget(QWidget):
 
         if self._method.currentText() != "SAM" or self._worker is not None:
             return  # a segmentation embeds what it needs itself
+        if self.family not in _SAM_FAMILIES:
+            return  # MedSAM and SAM 2 embed their own way, when asked
         if self._embed_worker is not None:
             self._embed_pending = True
             return
@@ -1143,6 +1384,8 @@ class SegmentWithGazeWidget(QWidget):
         """The recorder's current object has new fixations: decode its mask (coalesced)."""
         if not self._live.isChecked() or self._method.currentText() != "SAM" or len(fixations) == 0:
             return
+        if self.family not in _SAM_FAMILIES:
+            return  # live decoding is SAM's (points per new fixation)
         self._live_pending = (int(object_id), fixations)
         if self._live_worker is None:
             self._start_live()
@@ -1207,10 +1450,16 @@ class SegmentWithGazeWidget(QWidget):
 class _Output:
     """Where one run's masks go: the chosen Labels layer, or a new one made with the first mask."""
 
-    def __init__(self, widget: SegmentWithGazeWidget, image_layer, layer) -> None:
+    def __init__(
+        self, widget: SegmentWithGazeWidget, image_layer, layer, propagation: bool = False
+    ) -> None:
         self._widget = widget
         self._image_layer = image_layer
         self._layer = layer
+        #: Through a stack an object is absent from some planes: empty masks are expected there.
+        self.propagation = propagation
+        #: ``{object_id: {plane, ...}}`` painted by a propagation.
+        self.reached: dict[int, set[int]] = {}
 
     def layer(self):
         if self._layer is None:

@@ -130,3 +130,16 @@ class MedSam:
                                     align_corners=False)
         masks = (probability[:, 0] > 0.5).cpu().numpy()
         return masks[0] if single else masks
+
+    def segment_points(
+        self,
+        image: np.ndarray,
+        points_rc,
+        contrast_limits: tuple[float, float] | None = None,
+        margin_px: float = 0.0,
+        embedding: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """One object's mask from its gaze: the box around ``points_rc`` ``(K, 2)`` ``(row, col)``
+        grown by ``margin_px`` (:func:`gaze_box`), then :meth:`segment`."""
+        box = gaze_box(points_rc, np.asarray(image).shape[:2], margin_px=margin_px)
+        return self.segment(image, box, contrast_limits, embedding)

@@ -83,7 +83,9 @@ class ModelEntry:
     ``sha256`` is ``None`` when no SHA-256 is published; then ``other_hash``
     (``"md5:..."`` / ``"xxh128:..."``, as pooch spells them) is checked if given,
     else only ``size`` (bytes). ``hash_note`` says where the hash comes from or
-    that it is unknown. ``urls`` are tried in order.
+    that it is unknown. ``urls`` are tried in order. ``config_overrides`` (SAM 2
+    entries) change the configuration the architecture names, in hydra syntax
+    (``"++model.image_size=512"``), for checkpoints of a modified model.
     """
 
     name: str
@@ -100,9 +102,14 @@ class ModelEntry:
     other_hash: str | None = None
     hash_note: str = ""
     notes: str = ""
+    config_overrides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "urls", tuple(self.urls))
+        overrides = self.config_overrides
+        object.__setattr__(
+            self, "config_overrides", (overrides,) if isinstance(overrides, str) else tuple(overrides)
+        )
         if self.family not in FAMILIES:
             raise ValueError(f"model {self.name!r}: family {self.family!r} is not one of {', '.join(FAMILIES)}.")
         if self.preprocessing not in PREPROCESSING or self.layout not in LAYOUTS:
@@ -129,6 +136,7 @@ class ModelEntry:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["urls"] = list(self.urls)
+        data["config_overrides"] = list(self.config_overrides)
         return data
 
 
