@@ -193,3 +193,18 @@ def test_live_fixations_run_the_detector_given(detector):
     np.testing.assert_allclose(found.start, expected.start)
     np.testing.assert_allclose(found.duration, expected.duration)
     assert FixationDetector.from_meta(found.meta["detector"]) == detector
+
+
+def test_gradtrack_supervision_detects_with_the_detector_given(scene, tmp_path):
+    from napari_gazeseg.models.gaze_supervision import SupervisionParams, cached_targets, supervision_targets
+
+    idt = FixationDetector("idt", dispersion_threshold=1.5)
+    params = SupervisionParams(size=32, beta=2.0, detector=idt)
+    expected = supervision_targets(scene.image, idt.detect(scene.recording), SupervisionParams(size=32, beta=2.0))
+    for got in (supervision_targets(scene.image, scene.recording, params),
+                cached_targets(scene.image, scene.recording, params, cache_dir=tmp_path)):
+        assert set(got) == set(expected)
+        for name in expected:
+            np.testing.assert_array_equal(got[name], expected[name])
+    default = supervision_targets(scene.image, scene.recording, SupervisionParams(size=32, beta=2.0))
+    assert any(not np.array_equal(default[name], expected[name]) for name in expected)  # I-DT was used

@@ -43,9 +43,10 @@ decides *which* fixations and *which* resolution:
   first quarter, where an observer approaches the object from elsewhere:
   around small objects that approach band lies on the background (benchmark:
   ``docs/perf/gradtrack.md``).
-* Recordings (raw samples) are turned into fixations by the Tobii-style I-VT
-  filter (:func:`~napari_gazeseg.gaze.fixations.detect_fixations_ivt`) with its
-  defaults.
+* Recordings (raw samples) are turned into fixations by
+  ``SupervisionParams.detector`` (a
+  :class:`~napari_gazeseg.gaze.fixations.FixationDetector`; default the
+  Tobii-style I-VT filter with its defaults).
 
 The cache holds one ``.npz`` per image under ``cache_dir``, named by a SHA-256
 of the image, the fixations, the mask and every parameter, so changing any of
@@ -66,6 +67,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from ..gaze.fixations import FixationDetector
 from ..gaze.maps import GAZEMEDSEG_CANVAS, GAZEMEDSEG_SIGMA, track_maps, visual_attention_map
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..imaging import to_uint8_rgb
@@ -104,6 +106,9 @@ class SupervisionParams:
     crf: str = "gazemedseg"
     #: truncation ratios of the maps named ``track_50``, ``track_75``, ``track_100`` (their roles)
     track_ratios: tuple[float, float, float] = tuple(TRACK_RATIOS)
+    #: finds the fixations of raw recordings (None: I-VT with its defaults); cache keys
+    #: hold the fixations themselves, so the detector is left out of them
+    detector: FixationDetector | None = None
 
     def __post_init__(self) -> None:
         ratios = tuple(float(r) for r in self.track_ratios)
@@ -139,12 +144,12 @@ class SupervisionParams:
         return tuple(names + ["mask"]) if with_mask else tuple(names)
 
 
-def fixations_for_training(gaze: GazeRecording | Fixations) -> Fixations:
-    """The 2D fixations of a recording (I-VT) or of a fixation list, checked."""
+def fixations_for_training(
+    gaze: GazeRecording | Fixations, detector: FixationDetector | None = None
+) -> Fixations:
+    """The 2D fixations of a recording (``detector``, default I-VT) or of a fixation list, checked."""
     if isinstance(gaze, GazeRecording):
-        from ..gaze.fixations import detect_fixations_ivt
-
-        gaze = detect_fixations_ivt(gaze)
+        gaze = (detector or FixationDetector()).detect(gaze)
     if not isinstance(gaze, Fixations):
         raise ValueError(f"expected gaze samples or fixations, got {type(gaze).__name__}.")
     if gaze.ndim != 2:
@@ -192,7 +197,7 @@ def supervision_targets(
     shape = rgb.shape[:2]
     size = params.size
     grid = (size, size)
-    fixations = fixations_for_training(gaze)
+    fixations = fixations_for_training(gaze, params.detector)
     scaled = _scaled(fixations, shape, size)
     ratios = sorted(set(params.track_ratios))
     tracks = {ratio: np.zeros(grid) for ratio in ratios}
@@ -225,6 +230,7 @@ def supervision_targets(
 def _digest(image: np.ndarray, fixations: Fixations, mask: np.ndarray | None, params: SupervisionParams) -> str:
     hasher = hashlib.sha256()
     described = asdict(params)
+    del described["detector"]  # the fixations it found are hashed below
     if params.track_ratios == tuple(TRACK_RATIOS):  # the paper's set: keys of existing caches stay valid
         del described["track_ratios"]
     hasher.update(json.dumps({"version": CACHE_VERSION, **described}, sort_keys=True).encode())
@@ -249,7 +255,7 @@ def cached_targets(
     """:func:`supervision_targets`, read from or written to ``cache_dir`` when given."""
     if cache_dir is None:
         return supervision_targets(image, gaze, params, mask)
-    fixations = fixations_for_training(gaze)
+    fixations = fixations_for_training(gaze, params.detector)
     image = np.asarray(image)
     path = Path(cache_dir) / f"{_digest(image, fixations, mask, params)}.npz"
     if path.exists():
