@@ -42,10 +42,12 @@ __all__ = [
     "first_label",
     "first_value",
     "fixation_runs",
+    "keyed_rows",
     "label_at",
     "label_mask",
     "make_recording",
     "needs_movement",
+    "row_dtype",
     "sampling_rate",
     "screen_geometry",
     "sniff_separator",
@@ -718,6 +720,49 @@ def first_label(values, mask: np.ndarray) -> str | None:
     codes, labels = values
     filled = np.array([bool(label) for label in labels], dtype=bool)[codes] & mask
     return labels[codes[int(np.argmax(filled))]] if filled.any() else None
+
+
+def row_dtype(n_rows: int):
+    """The integer type of row numbers of a table of ``n_rows`` rows."""
+    return np.int32 if n_rows < 2**31 - 1 else np.int64
+
+
+def keyed_rows(
+    samples: np.ndarray, stimulus: tuple, recording: tuple | None, block: int = 1 << 18
+) -> dict[str, np.ndarray]:
+    """``{key: ascending rows}`` of the ``samples`` rows by (recording, stimulus) codes pairs.
+
+    Keys are the stimulus' text, ``"RECORDING/STIMULUS"`` when the sample rows
+    hold several recordings, in the order of their first sample; equal keys are
+    joined. Rows are grouped a ``block`` at a time, so no whole-file sort or
+    index array beyond the rows themselves is made.
+    """
+    dtype = row_dtype(len(samples))
+    names, name_labels = stimulus
+    records, record_labels = recording if recording is not None else (None, [""])
+    parts: dict[int, list[np.ndarray]] = {}
+    seen_records: set[int] = set()
+    for low in range(0, len(samples), block):
+        rows = np.flatnonzero(samples[low : low + block]) + low
+        if not rows.size:
+            continue
+        pair = names[rows].astype(np.int64)
+        if records is not None:
+            seen_records.update(np.unique(records[rows]).tolist())
+            pair += records[rows].astype(np.int64) * len(name_labels)
+        order = np.argsort(pair, kind="stable")
+        for members in np.split(order, np.flatnonzero(np.diff(pair[order])) + 1):
+            parts.setdefault(int(pair[members[0]]), []).append(rows[members].astype(dtype))
+    several = len(seen_records) > 1
+    keys: dict[str, np.ndarray] = {}
+    for group in sorted(parts, key=lambda group: parts[group][0][0]):  # by first sample
+        found = np.concatenate(parts[group])
+        parts[group] = []
+        row = int(found[0])
+        name = name_labels[names[row]]
+        key = f"{record_labels[records[row]]}/{name}" if several else name
+        keys[key] = np.sort(np.concatenate([keys[key], found])) if key in keys else found
+    return keys
 
 
 def make_recording(path, key, t, coords, valid, screen, meta) -> GazeRecording:

@@ -69,10 +69,12 @@ from ._tobii import (
     first_label,
     first_value,
     fixation_runs,
+    keyed_rows,
     label_at,
     label_mask,
     make_recording,
     needs_movement,
+    row_dtype,
     sampling_rate,
     screen_geometry,
     split_header,
@@ -603,41 +605,12 @@ def read_prolab_aoi_hits(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def _keys(samples: np.ndarray, stimulus, recording, path) -> dict[str, np.ndarray]:
-    """``{key: ascending sample rows}``, keys in the order of their first sample.
-
-    Rows are grouped by (recording, stimulus) a block at a time, so no whole-file
-    sort or index array beyond the rows themselves is made.
-    """
-    dtype = np.int32 if len(samples) < 2**31 - 1 else np.int64
+    """``{key: ascending sample rows}``, keys in the order of their first sample."""
     if stimulus is None:
         name = Path(path).name.split(".")[0]
-        rows = np.flatnonzero(samples).astype(dtype)
+        rows = np.flatnonzero(samples).astype(row_dtype(len(samples)))
         return {name: rows} if rows.size else {}
-    names, name_labels = stimulus
-    records, record_labels = recording if recording is not None else (None, [""])
-    parts: dict[int, list[np.ndarray]] = {}
-    seen_records: set[int] = set()
-    for low in range(0, len(samples), _BLOCK):
-        rows = np.flatnonzero(samples[low : low + _BLOCK]) + low
-        if not rows.size:
-            continue
-        pair = names[rows].astype(np.int64)
-        if records is not None:
-            seen_records.update(np.unique(records[rows]).tolist())
-            pair += records[rows].astype(np.int64) * len(name_labels)
-        order = np.argsort(pair, kind="stable")
-        for members in np.split(order, np.flatnonzero(np.diff(pair[order])) + 1):
-            parts.setdefault(int(pair[members[0]]), []).append(rows[members].astype(dtype))
-    several = len(seen_records) > 1
-    keys: dict[str, np.ndarray] = {}
-    for group in sorted(parts, key=lambda group: parts[group][0][0]):  # by first sample
-        found = np.concatenate(parts[group])
-        parts[group] = []
-        row = int(found[0])
-        name = name_labels[names[row]]
-        key = f"{record_labels[records[row]]}/{name}" if several else name
-        keys[key] = np.sort(np.concatenate([keys[key], found])) if key in keys else found
-    return keys
+    return keyed_rows(samples, stimulus, recording)
 
 
 def _screen_columns(table: TobiiTable, gaze_dacs) -> list | None:

@@ -40,10 +40,14 @@ from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import GazeFormatWarning
 from ._tobii import (
+    LinesOf,
     TobiiTable,
     check_time,
     first_value,
     fixation_runs,
+    keyed_rows,
+    label_at,
+    label_mask,
     make_recording,
     needs_movement,
     sampling_rate,
@@ -88,13 +92,31 @@ def is_tobii_studio_header(names: set[str]) -> bool:
     )
 
 
-def _codes(table: TobiiTable, name: str) -> np.ndarray | None:
-    """Validity codes 0-4 as float (NaN where empty); a word is an error naming its line."""
-    return table.numbers(name)
+#: Columns only Studio's own fixations use (left out when reading samples).
+_FIXATION_ONLY = {
+    "gazeeventtype", "gazeeventduration", "fixationindex", "fixationpointx", "fixationpointy",
+    "fixationfilter",
+}
+#: Rows of one recording computed at a time (bounds the float64 working arrays).
+_BLOCK = 1 << 18
+
+
+def _columns_for(what: str):
+    """The ``select`` of :class:`TobiiTable`: the fixation columns only for ``what="fixations"``,
+    the left eye's gaze and the eye distances only when there are millimetres to fit."""
+
+    def select(table: TobiiTable, kept: set[int]) -> set[int]:
+        base = {index: name for (name, _), index in table.keys.items()}
+        drop = set() if what == "fixations" else set(_FIXATION_ONLY)
+        if not all(table.find(f"gazepointleft{axis}", ("adcsmm",)) for axis in "xy"):
+            drop |= {"gazepointleftx", "gazepointlefty", "distanceleft", "distanceright"}
+        return {index for index in kept if base[index] not in drop}
+
+    return select
 
 
 def _resolution(table: TobiiTable, rows: np.ndarray) -> list[float] | None:
-    text = first_value(table.text("recordingresolution"), rows)
+    text = first_value(table.codes("recordingresolution"), rows)
     match = _RESOLUTION.match(text) if isinstance(text, str) and len(text) < 40 else None
     if match is None:
         return None
@@ -108,9 +130,13 @@ def read_tobii_studio(
     """Read a Tobii Studio data export: ``{media: GazeRecording}`` (or ``Fixations``).
 
     See the module docstring for the columns and the mapping. Raises
-    :class:`GazeFormatError` for a file it cannot read.
+    :class:`GazeFormatError` for a file it cannot read. Memory: as Pro Lab's
+    reader, only the columns this read needs are kept, and each recording's
+    arrays are built a block of rows at a time.
     """
-    table = TobiiTable.read(path, _USED, "export the data again from Tobii Studio")
+    table = TobiiTable.read(
+        path, _USED, "export the data again from Tobii Studio", _columns_for(what)
+    )
     if table.find("recordingtimestamp") is None:
         raise format_error(
             path,
@@ -118,8 +144,8 @@ def read_tobii_studio(
             "include RecordingTimestamp in Tobii Studio's data export",
             1,
         )
-    seconds_all = table.numbers("recordingtimestamp") * 1e-3
-    media = table.text("medianame")
+    time = table.column("recordingtimestamp")
+    media = table.codes("medianame")
     if media is None:
         raise format_error(
             path,
@@ -128,7 +154,7 @@ def read_tobii_studio(
             "export",
             1,
         )
-    width, height = table.numbers("mediawidth"), table.numbers("mediaheight")
+    width, height = table.column("mediawidth"), table.column("mediaheight")
     point = _place(table, "gazepoint", width is not None)
     if point is None:
         raise format_error(
@@ -138,62 +164,74 @@ def read_tobii_studio(
             "include those columns in Tobii Studio's data export",
             1,
         )
-    left, right = _codes(table, "validityleft"), _codes(table, "validityright")
-    index = table.text("gazepointindex")
-    if index is not None:
-        tracker = np.array([bool(value) for value in index], dtype=bool)
-    else:
+    left, right = table.column("validityleft"), table.column("validityright")
+    tracker = table.nonempty("gazepointindex")
+    if tracker is None:
         tracker = np.zeros(table.n_rows, dtype=bool)
         for codes in (left, right):
             if codes is not None:
-                tracker |= np.isfinite(codes)
+                tracker |= np.isfinite(codes[None])
         if left is None and right is None:
-            tracker = np.isfinite(point[0]) | np.isfinite(point[1])
-    missing = tracker & ~np.isfinite(seconds_all)
-    if missing.any():
-        raise format_error(
-            path,
-            "a gaze sample has no RecordingTimestamp",
-            "export the data again or delete that line",
-            table.lines[int(np.argmax(missing))],
-        )
-    samples = tracker & np.array([bool(name) for name in media], dtype=bool)
+            u, v = _to_pixels(point, None)
+            tracker = np.isfinite(u) | np.isfinite(v)
+            del u, v
+    for low in range(0, table.n_rows, _BLOCK):
+        rows = np.arange(low, min(low + _BLOCK, table.n_rows))
+        missing = tracker[rows] & ~np.isfinite(time[rows])
+        if missing.any():
+            raise format_error(
+                path,
+                "a gaze sample has no RecordingTimestamp",
+                "export the data again or delete that line",
+                table.line_of(low + int(np.argmax(missing))),
+            )
+    samples = tracker & label_mask(media, bool)
     eyes = [codes for codes in (left, right) if codes is not None]
-    eyes_ok = (
-        np.any([codes <= 1 for codes in eyes], axis=0) if eyes else np.ones(table.n_rows, bool)
-    )
-    u, v = point
+    eyes_ok = np.ones(table.n_rows, bool) if not eyes else np.zeros(table.n_rows, bool)
+    for codes in eyes:
+        eyes_ok |= codes[None] <= 1
     inside = _inside(width, height)
-    valid = inside(u, v, np.arange(table.n_rows)) & eyes_ok
-    recording = table.text("recordingname") or table.text("participantname")
+    recording = table.codes("recordingname") or table.codes("participantname")
     tracker_rows = np.flatnonzero(tracker)
-    screen_px = [table.numbers(f"gazepoint{axis}", ("adcspx",)) for axis in "xy"]
+    del tracker
+    screen_px = [table.column(f"gazepoint{axis}", ("adcspx",)) for axis in "xy"]
     contents: dict[str, GazeRecording | Fixations] = {}
-    for key, rows in _keys(samples, media, recording).items():
-        check_time(seconds_all[rows], table.line_numbers[rows], path)
-        onset = float(seconds_all[rows[0]])
+    keys = keyed_rows(samples, media, recording)
+    del samples
+    whole: dict[str, object] = {}  # fixations only: columns of every row, built once
+    while keys:
+        key, rows = next(iter(keys.items()))
+        del keys[key]  # each key's rows go as its recording is built
+        seconds = time[rows]
+        seconds *= 1e-3
+        check_time(seconds, LinesOf(table, rows), path)
+        onset = float(seconds[0])
         resolution = _resolution(table, rows)
-        image = {"name": media[rows[0]]}
+        image = {"name": label_at(media, rows[0])}
         size = [first_value(side, rows) if side is not None else None for side in (height, width)]
         if all(value is not None and value > 0 for value in size):
             image["shape"] = [int(round(size[0])), int(round(size[1]))]
         meta = {
             "source": "tobii-studio",
-            "participant": first_value(table.text("participantname"), rows),
-            "recording": first_value(table.text("recordingname"), rows),
-            "stimulus": media[rows[0]],
+            "participant": first_value(table.codes("participantname"), rows),
+            "recording": first_value(table.codes("recordingname"), rows),
+            "stimulus": label_at(media, rows[0]),
             "stimulus_onset_s": onset,
-            "sampling_rate_hz": sampling_rate(seconds_all[rows]),
+            "sampling_rate_hz": sampling_rate(seconds),
             "image": image,
             "recording_resolution_px": None if resolution is None else [int(x) for x in resolution],
             "screen": None if resolution is None else _geometry(table, resolution, tracker_rows),
         }
         meta = {name: value for name, value in meta.items() if value is not None}
-        t = seconds_all[rows] - onset
+        t = seconds
+        t -= onset
         if what == "fixations":
-            movement = table.text("gazeeventtype")
+            movement = table.codes("gazeeventtype")
             needs_movement(table, movement, "GazeEventType", "Tobii Studio's")
-            fixation_point = _place(table, "fixationpoint", width is not None) or point
+            if "point" not in whole:
+                fixation_point = _place(table, "fixationpoint", width is not None) or point
+                whole["point"] = _to_pixels(fixation_point, None)
+                whole["index"] = table.numbers("fixationindex")
             fixations = fixation_runs(
                 table,
                 rows,
@@ -201,11 +239,11 @@ def read_tobii_studio(
                 meta,
                 tracker_rows,
                 movement,
-                table.numbers("fixationindex"),
-                fixation_point,
+                whole["index"],
+                whole["point"],
                 inside,
             )
-            filter_name = first_value(table.text("fixationfilter"), rows)
+            filter_name = first_value(table.codes("fixationfilter"), rows)
             fixations.meta["detector"] = {
                 "name": "Tobii Studio",
                 **({"filter": filter_name} if filter_name else {}),
@@ -214,23 +252,37 @@ def read_tobii_studio(
             continue
         screen = None
         if resolution is not None and screen_px[0] is not None and screen_px[1] is not None:
-            screen = np.column_stack(
-                [screen_px[0][rows] / resolution[0], screen_px[1][rows] / resolution[1]]
-            )
-        coords = np.column_stack([v[rows] - 0.5, u[rows] - 0.5])
-        ok = valid[rows]
+            screen = np.empty((len(rows), 2), dtype=np.float64)
+        coords = np.empty((len(rows), 2), dtype=np.float64)
+        ok = np.empty(len(rows), dtype=bool)
+        for low in range(0, len(rows), _BLOCK):
+            part = rows[low : low + _BLOCK]
+            at = slice(low, low + len(part))
+            u, v = _to_pixels(point, part)
+            coords[at, 0] = v - 0.5
+            coords[at, 1] = u - 0.5
+            ok[at] = inside(u, v, part) & eyes_ok[part]
+            if screen is not None:
+                screen[at, 0] = screen_px[0][part] / resolution[0]
+                screen[at, 1] = screen_px[1][part] / resolution[1]
         coords[~ok] = np.nan
+        del rows
         contents[key] = make_recording(path, key, t, coords, ok, screen, meta)
+        del t, seconds, coords, ok, screen
     return contents
 
 
 def _place(table: TobiiTable, point: str, sized: bool):
-    """``(u, v)`` media pixels of ``point`` ("gazepoint" / "fixationpoint") per row, or None."""
-    mcs = [table.numbers(f"{point}{axis}", ("mcspx",)) for axis in "xy"]
+    """How to place ``point`` ("gazepoint" / "fixationpoint") in media pixels, or None.
+
+    ``("mcs", x, y)`` or ``("adcs", x, y, position x, position y)`` columns, for
+    :func:`_to_pixels`.
+    """
+    mcs = [table.column(f"{point}{axis}", ("mcspx",)) for axis in "xy"]
     if mcs[0] is not None and mcs[1] is not None:
-        return mcs[0], mcs[1]
-    adcs = [table.numbers(f"{point}{axis}", ("adcspx",)) for axis in "xy"]
-    position = [table.numbers(f"mediapos{axis}", ("adcspx", None)) for axis in "xy"]
+        return ("mcs", *mcs)
+    adcs = [table.column(f"{point}{axis}", ("adcspx",)) for axis in "xy"]
+    position = [table.column(f"mediapos{axis}", ("adcspx", None)) for axis in "xy"]
     if any(column is None for column in adcs + position):
         return None
     if point == "gazepoint":
@@ -240,7 +292,15 @@ def _place(table: TobiiTable, point: str, sized: bool):
             GazeFormatWarning,
             stacklevel=3,
         )
-    return adcs[0] - position[0], adcs[1] - position[1]
+    return ("adcs", *adcs, *position)
+
+
+def _to_pixels(place: tuple, rows) -> tuple[np.ndarray, np.ndarray]:
+    """``(u, v)`` media pixels of table ``rows`` (None: all) as :func:`_place` says."""
+    if place[0] == "mcs":
+        return place[1][rows], place[2][rows]
+    _, x, y, position_x, position_y = place
+    return x[rows] - position_x[rows], y[rows] - position_y[rows]
 
 
 def _inside(width, height):
@@ -257,18 +317,7 @@ def _inside(width, height):
 
 
 def _geometry(table: TobiiTable, resolution, rows: np.ndarray) -> dict | None:
-    px = [table.numbers(f"gazepointleft{axis}", ("adcspx",)) for axis in "xy"]
-    mm = [table.numbers(f"gazepointleft{axis}", ("adcsmm",)) for axis in "xy"]
-    depth = [table.numbers(f"distance{eye}") for eye in ("left", "right")]
+    px = [table.column(f"gazepointleft{axis}", ("adcspx",)) for axis in "xy"]
+    mm = [table.column(f"gazepointleft{axis}", ("adcsmm",)) for axis in "xy"]
+    depth = [table.column(f"distance{eye}") for eye in ("left", "right")]
     return screen_geometry(resolution, px, mm, depth, rows)
-
-
-def _keys(samples: np.ndarray, media: list[str], recording) -> dict[str, np.ndarray]:
-    rows = np.flatnonzero(samples)
-    recordings = [recording[i] for i in rows] if recording is not None else [""] * len(rows)
-    several = len(set(recordings)) > 1
-    keys: dict[str, list[int]] = {}
-    for row, record in zip(rows.tolist(), recordings):
-        name = media[row]
-        keys.setdefault(f"{record}/{name}" if several else name, []).append(row)
-    return {key: np.asarray(indices, dtype=np.int64) for key, indices in keys.items()}
