@@ -229,3 +229,63 @@ def test_a_negative_click_re_decodes_the_object_with_sam(make_napari_viewer, qtb
     np.testing.assert_array_equal(after == 2, (before == 2) & (after != 1))  # object 2 kept
     row = widget.accept()
     assert row["clicks"] == 1
+
+
+def test_propagate_an_objects_mask_through_a_stack_undo_and_accept(make_napari_viewer, qtbot, tmp_path,
+                                                                   tiny_checkpoint):  # noqa: F811
+    """3D stacks: object 3's mask on plane 1 carried to every other plane with SAM (tiny random SAM,
+    the widget's worker), each plane one undoable edit, another object's pixels kept, and the 3D
+    mask saved by Accept & next."""
+    from sam_tiny import TINY_TYPE
+
+    from napari_gazeseg._napari.segment_widget import SegmentWithGazeWidget, embeddings_dir
+    from napari_gazeseg.models import GazeSam
+    from napari_gazeseg.segmentation import ObjectMask, paint_mask
+    from napari_gazeseg.stack_propagation import PropagationEnd, propagate_mask
+
+    rows, cols = np.mgrid[:40, :48]
+    stack = np.full((4, 40, 48), 20, np.uint8)
+    for z in range(4):  # a disk growing through the planes
+        stack[z][(rows - 20) ** 2 + (cols - 22) ** 2 < (7 + z) ** 2] = 200
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    iio.imwrite(folder / "vol.tif", stack)
+
+    viewer = make_napari_viewer()
+    segment = SegmentWithGazeWidget(viewer)
+    viewer.window.add_dock_widget(segment, name="Segment with gaze")
+    segment.set_sam(TINY_TYPE, str(tiny_checkpoint))
+    widget = AnnotateSeriesWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Annotate series")
+    widget.open_series(folder)
+    labels = widget.labels_layer
+    assert labels.data.shape == stack.shape and widget._propagate.isEnabled()
+    start = stack[1] > 100
+    before = np.zeros(stack.shape, np.int32)
+    before[1][start] = 3
+    before[2, :4, :4] = 5  # another object, kept
+    labels.data = before.copy()
+    viewer.dims.set_current_step(0, 1)
+    widget.set_propagation(3, planes_each_way=None, iou_threshold=0.0)
+    with qtbot.waitSignal(widget.propagated, timeout=60_000) as blocker:
+        assert widget.propagate() is not None
+
+    sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu", cache_dir=str(embeddings_dir()))
+    limits = tuple(widget.image_layer.contrast_limits)
+    items = list(propagate_mask(sam, stack, start, (1,), 3, iou_threshold=0.0, contrast_limits=limits))
+    masks = [m for m in items if isinstance(m, ObjectMask)]
+    assert [m.slice_index for m in masks] == [(2,), (3,), (0,)]  # up to the end, then down
+    assert [e.reason for e in items if isinstance(e, PropagationEnd)] == ["end of the stack"] * 2
+    expected = before.copy()
+    for m in masks:
+        paint_mask(expected[m.slice_index], m.mask, 3)
+    np.testing.assert_array_equal(labels.data, expected)
+    assert blocker.args[0]["planes"] == [2, 3, 0] and blocker.args[0]["object_id"] == 3
+    assert "up: end of the stack; down: end of the stack" in widget._status.text()
+
+    labels.undo()  # the last plane painted (0) goes back; the others stay
+    expected[0] = before[0]
+    np.testing.assert_array_equal(labels.data, expected)
+    row = widget.accept()
+    assert row["corrections"] == 0  # the propagation is not counted as brush strokes
+    np.testing.assert_array_equal(iio.imread(widget.series.output / row["files"]["mask"]), expected)

@@ -14,7 +14,16 @@ This widget shows the image (one Image layer, reused), gives it a Labels layer,
 keeps the time spent per image and object, and on **Accept & next**
 (Shift+A) stops a recording of this image, writes its files through the series
 and moves to the next unfinished image. **Skip** (Shift+S) and **Previous** move
-without writing. **Improve model** fine-tunes the GradTrack model on the
+without writing. On a 3D stack, **Propagate to neighbouring planes** carries the
+chosen object's mask from the displayed plane to its neighbours (a number of
+planes each way, or the whole stack) with the model chosen in *Segment with
+gaze*: SAM 2's video predictor for a SAM 2 model
+(:func:`napari_gazeseg.models.sam2_gaze.sam2_mask_propagation`), else SAM plane
+by plane as micro-sam's 3D annotator does
+(:func:`napari_gazeseg.stack_propagation.propagate_mask`); it runs in a worker
+with a progress bar and paints each plane as one undoable edit (other objects'
+pixels kept); Accept & next saves the 3D mask as it saves a 2D one.
+**Improve model** fine-tunes the GradTrack model on the
 accepted images in the background and reports the Dice before and after on the
 accepted images it held out (:func:`napari_gazeseg.models.improve.improve_gradtrack`).
 """
@@ -27,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -39,6 +49,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..annotation import AnnotationSeries
+from ..segmentation import ObjectMask, Stage
+from ..stack_propagation import DEFAULT_IOU_THRESHOLD, PropagationEnd, propagation_planes
 from .layers import GAZESEG, layer_kind, recording_from_layer
 
 __all__ = ["AnnotateSeriesWidget", "ACCEPT_KEY", "SKIP_KEY"]
@@ -59,6 +71,28 @@ def _dock_widget(viewer, name: str):
         if key == name or key.startswith(f"{name} ("):
             return widget
     return None
+
+
+def _propagation_worker(kind, holder, settings, image, mask, leading, object_id, each_way, iou,
+                        limits):
+    """Worker: one object's mask carried from plane ``leading`` through the stack."""
+    yield Stage("loading the model", 0, 1)
+    with holder.lock:
+        model = holder.get(settings)
+        if kind == "SAM 2":
+            from ..models.sam2_gaze import sam2_mask_propagation
+
+            yield from sam2_mask_propagation(
+                model, image, mask, leading[-1], object_id, planes_each_way=each_way,
+                contrast_limits=limits, stages=True,
+            )
+        else:
+            from ..stack_propagation import propagate_mask
+
+            yield from propagate_mask(
+                model, image, mask, leading, object_id, planes_each_way=each_way,
+                iou_threshold=iou, contrast_limits=limits, stages=True,
+            )
 
 
 def object_seconds(recording) -> dict[str, float]:
@@ -83,6 +117,9 @@ class AnnotateSeriesWidget(QWidget):
         The log row of each accept.
     improved(object)
         The :class:`~napari_gazeseg.models.improve.ImproveResult` of Improve model.
+    propagated(dict)
+        After a propagation: ``object_id``, ``planes`` (painted), ``ends``
+        (:class:`~napari_gazeseg.stack_propagation.PropagationEnd`, SAM 1 only).
     failed(str)
         The sentence shown when something could not be done.
     """
@@ -90,6 +127,7 @@ class AnnotateSeriesWidget(QWidget):
     moved = Signal(int)
     accepted = Signal(dict)
     improved = Signal(object)
+    propagated = Signal(dict)
     failed = Signal(str)
 
     def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
@@ -142,6 +180,33 @@ class AnnotateSeriesWidget(QWidget):
             "(add clicks to the prompts layer with napari's add-points tool)."
         )
         self._resegment.clicked.connect(self.resegment_with_clicks)
+        self._propagate_object = QSpinBox()
+        self._propagate_object.setRange(1, 2**31 - 1)
+        self._propagate_object.setPrefix("object ")
+        self._propagate_object.setToolTip("The label id of the object to carry to other planes.")
+        self._planes_each_way = QSpinBox()
+        self._planes_each_way.setRange(0, 100_000)
+        self._planes_each_way.setValue(0)
+        self._planes_each_way.setSpecialValueText("whole stack")
+        self._planes_each_way.setSuffix(" planes each way")
+        self._iou = QDoubleSpinBox()
+        self._iou.setRange(0.0, 1.0)
+        self._iou.setSingleStep(0.05)
+        self._iou.setValue(DEFAULT_IOU_THRESHOLD)
+        self._iou.setPrefix("stop below IoU ")
+        self._iou.setToolTip(
+            "SAM (not SAM 2): stop a direction when a plane's mask overlaps the previous "
+            "plane's less than this (intersection over union), or is empty"
+        )
+        self._propagate = QPushButton("Propagate to neighbouring planes")
+        self._propagate.setToolTip(
+            "Carry the object's mask from the displayed plane to its neighbours with the "
+            "model chosen in Segment with gaze (SAM 2: its video predictor; SAM: plane by plane)"
+        )
+        self._propagate.clicked.connect(self.propagate)
+        self._propagation_worker = None
+        self._propagation_bar = None
+        self._writing = False
         self._status = QLabel("")
         self._status.setWordWrap(True)
         self.prompts_layer = None
@@ -162,6 +227,12 @@ class AnnotateSeriesWidget(QWidget):
         layout.addLayout(moves)
         layout.addLayout(clicks)
         layout.addWidget(self._resegment)
+        spread = QHBoxLayout()
+        spread.addWidget(self._propagate_object)
+        spread.addWidget(self._planes_each_way)
+        spread.addWidget(self._iou)
+        layout.addLayout(spread)
+        layout.addWidget(self._propagate)
         layout.addLayout(improve)
         layout.addWidget(self._status)
         self._keys = {ACCEPT_KEY: lambda viewer=None: self.accept(),
@@ -203,6 +274,10 @@ class AnnotateSeriesWidget(QWidget):
         open_ = self.series is not None and self.index is not None
         for button in (self._previous, self._skip, self._accept):
             button.setEnabled(open_)
+        self._propagate.setEnabled(
+            open_ and self._propagation_worker is None
+            and self.labels_layer is not None and self.labels_layer.ndim > 2
+        )
         self._improve.setEnabled(
             open_ and self._worker is None and self.series.counts()["accepted"] >= 2
         )
@@ -264,6 +339,8 @@ class AnnotateSeriesWidget(QWidget):
     def _on_paint(self, event=None) -> None:
         # Brush, eraser and fill strokes by the user are corrections; masks the
         # Segment widget writes arrive while the layer is in pan/zoom mode.
+        if self._writing:
+            return  # a propagation painting
         if self.labels_layer is not None and str(self.labels_layer.mode) in ("paint", "erase", "fill"):
             self._corrections += 1
 
@@ -316,6 +393,119 @@ class AnnotateSeriesWidget(QWidget):
             return None
         self._say(f"Re-segmenting object(s) {', '.join(map(str, sorted(clicks)))} with your clicks.")
         return worker
+
+    # -- 3D stacks: propagation -------------------------------------------------------
+
+    def set_propagation(self, object_id: int, planes_each_way: int | None = None,
+                        iou_threshold: float = DEFAULT_IOU_THRESHOLD) -> None:
+        """Choose the object, planes each way (None or 0: the whole stack) and SAM's IoU stop."""
+        self._propagate_object.setValue(int(object_id))
+        self._planes_each_way.setValue(int(planes_each_way or 0))
+        self._iou.setValue(float(iou_threshold))
+
+    def _displayed_leading(self, n_leading: int) -> tuple[int, ...]:
+        layer = self.labels_layer
+        point = np.asarray(layer.world_to_data(self._viewer.dims.point), float)
+        return tuple(int(np.clip(np.round(point[axis]), 0, layer.data.shape[axis] - 1))
+                     for axis in range(n_leading))
+
+    def propagate(self):
+        """Carry the chosen object's mask from the displayed plane through the stack (a worker).
+
+        Returns the started worker, or None (the reason is shown and ``failed`` emitted).
+        """
+        from napari.qt.threading import create_worker
+        from napari.utils import progress
+
+        if self._propagation_worker is not None:
+            self._say("A propagation is still running; wait for it to finish.", error=True)
+            return None
+        layer = self.labels_layer
+        if self.series is None or layer is None or layer not in self._viewer.layers:
+            self._say("Open a series first.", error=True)
+            return None
+        if layer.ndim < 3:
+            self._say(f"{self.current_name} is a 2D image: there are no planes to propagate to.",
+                      error=True)
+            return None
+        segment = _dock_widget(self._viewer, "Segment with gaze")
+        if segment is None or not hasattr(segment, "stack_propagation_model"):
+            self._say("Open the Segment with gaze panel and choose a SAM, micro-sam or SAM 2 model "
+                      "to propagate with.", error=True)
+            return None
+        object_id = int(self._propagate_object.value())
+        leading = self._displayed_leading(layer.ndim - 2)
+        mask = np.asarray(layer.data[leading]) == object_id
+        if not mask.any():
+            self._say(f"Object {object_id} has no mask on plane {leading[-1]}; show the plane it is "
+                      "on (or segment it there) first.", error=True)
+            return None
+        try:
+            kind, holder, settings = segment.stack_propagation_model()
+            if kind == "SAM 2" and layer.ndim != 3:
+                raise ValueError("SAM 2 propagates through 3D stacks (planes, rows, cols); choose a "
+                                 "SAM model in Segment with gaze for this image.")
+        except ValueError as err:
+            self._say(str(err), error=True)
+            return None
+        each_way = int(self._planes_each_way.value()) or None
+        up, down = propagation_planes(layer.data.shape[len(leading) - 1], leading[-1], each_way)
+        image = self.image_layer.data
+        limits = tuple(float(v) for v in self.image_layer.contrast_limits)
+        worker = create_worker(
+            _propagation_worker, kind, holder, settings, image, mask, leading, object_id, each_way,
+            float(self._iou.value()), limits, _ignore_errors=True,
+        )
+        run = {"object_id": object_id, "planes": [], "ends": [], "layer": layer, "model": kind}
+        self._propagation_bar = progress(total=len(up) + len(down),
+                                         desc=f"Propagating object {object_id}")
+        worker.yielded.connect(lambda item: self._on_propagation_item(run, item))
+        worker.errored.connect(lambda err: self._say(f"Propagation failed: {err}", error=True))
+        worker.finished.connect(lambda: self._on_propagation_done(run))
+        self._propagation_worker = worker
+        self._propagate.setEnabled(False)
+        self._say(f"Propagating object {object_id} from plane {leading[-1]} with {kind} ...")
+        worker.start()
+        return worker
+
+    def _on_propagation_item(self, run: dict, item) -> None:
+        from .segment_widget import _paint_undoable
+
+        bar = self._propagation_bar
+        if isinstance(item, Stage) and bar is not None:
+            bar.set_description(item.text)
+            bar.n = min(item.done, bar.total)
+            bar.refresh()
+        elif isinstance(item, PropagationEnd):
+            run["ends"].append(item)
+        elif isinstance(item, ObjectMask) and item.mask.any():
+            layer = run["layer"]
+            if layer not in self._viewer.layers:
+                return  # the image was left meanwhile
+            self._writing = True
+            try:
+                _paint_undoable(layer, item.slice_index, item.mask, item.object_id, False)
+            finally:
+                self._writing = False
+            run["planes"].append(item.slice_index[-1])
+            if bar is not None:
+                bar.n = min(bar.n + 1, bar.total)
+                bar.refresh()
+
+    def _on_propagation_done(self, run: dict) -> None:
+        self._propagation_worker = None
+        self._propagate.setEnabled(True)
+        if self._propagation_bar is not None:
+            self._propagation_bar.close()
+            self._propagation_bar = None
+        if self._status.text().startswith("Propagation failed"):
+            return
+        planes = sorted(run["planes"])
+        where = (f"planes {', '.join(map(str, planes))}" if planes else "no other plane")
+        ends = "; ".join(f"{'up' if e.direction > 0 else 'down'}: {e.reason}" for e in run["ends"])
+        self._say(f"Object {run['object_id']} propagated to {where}"
+                  f"{f' ({ends})' if ends else ''}. Correct, undo (Ctrl+Z) or Accept & next.")
+        self.propagated.emit({k: run[k] for k in ("object_id", "planes", "ends", "model")})
 
     # -- moves ------------------------------------------------------------------------
 
