@@ -123,13 +123,14 @@ class Stage:
     total: int
 
 
-def fixations_of(gaze: GazeRecording | Fixations) -> Fixations:
-    """Fixations as given, or detected in a raw recording with the default I-VT filter."""
+def fixations_of(gaze: GazeRecording | Fixations, detector=None) -> Fixations:
+    """Fixations as given, or detected in a raw recording by ``detector`` (a
+    :class:`~napari_gazeseg.gaze.fixations.FixationDetector`; default I-VT with its defaults)."""
     if isinstance(gaze, Fixations):
         return gaze
-    from .gaze.fixations import detect_fixations_ivt
+    from .gaze.fixations import FixationDetector
 
-    return detect_fixations_ivt(gaze)
+    return (detector or FixationDetector()).detect(gaze)
 
 
 def _most_looked_at(leading: np.ndarray, weights: np.ndarray) -> tuple[int, ...]:

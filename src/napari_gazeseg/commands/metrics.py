@@ -52,12 +52,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _fixations_of(gaze):
-    from napari_gazeseg.gaze.fixations import detect_fixations_ivt
     from napari_gazeseg.gaze.recording import Fixations
+    from napari_gazeseg.segmentation import fixations_of  # I-VT with its defaults
 
-    if isinstance(gaze, Fixations):
-        return None, gaze
-    return gaze, detect_fixations_ivt(gaze)
+    return (None if isinstance(gaze, Fixations) else gaze), fixations_of(gaze)
 
 
 def _read_labels(path: Path):
