@@ -15,6 +15,16 @@ from napari_gazeseg.gaze.recording import Fixations, GazeRecording
 
 RATE_HZ = 120.0
 
+#: The header of a Tobii Pro Lab data export (the columns the reader uses), in its order.
+TOBII_PRO_LAB_COLUMNS = [
+    "Recording timestamp [ms]", "Sensor", "Recording name", "Recording resolution width [px]",
+    "Recording resolution height [px]", "Gaze point X [DACS px]", "Gaze point Y [DACS px]",
+    "Validity left", "Validity right", "Eye movement type", "Presented Stimulus name",
+    "Presented Media name", "Presented Media width [px]", "Presented Media height [px]",
+    "Presented Media position X [DACS px]", "Presented Media position Y [DACS px]",
+    "Original Media width [px]", "Original Media height [px]",
+]
+
 
 def _meta(shape: tuple[int, ...], name: str) -> dict:
     return {
@@ -97,3 +107,15 @@ def fixations_2d() -> Fixations:
 @pytest.fixture
 def fixations_3d() -> Fixations:
     return make_fixations(3)
+
+
+@pytest.fixture
+def branches():
+    """A fuzz test's branch counts over all its examples (``fuzz_edits.Branches``),
+    checked against what the test said it needs (``branches.need``) after the last."""
+    from fuzz_edits import Branches
+
+    counts = Branches()
+    counts.need()
+    yield counts
+    counts.at_least(**counts.needed)

@@ -10,8 +10,9 @@
   can assert that both branches ran often enough to mean something.
 
 Also the pieces every reader's fuzz test shares: :func:`fuzz_settings`,
-:func:`replace_bytes` (the older, replace-only garbage) and :func:`read_or_none`
-(a read that may only fail with ``GazeFormatError``).
+:func:`replace_bytes` and :func:`maybe_replace_bytes` (the older, replace-only
+garbage), :func:`read_or_none` and :func:`write_and_read` (a read that may only
+fail with ``GazeFormatError``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import io
 import warnings
 from collections import Counter
 
+import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -49,13 +51,37 @@ def read_or_none(path, read=read_gaze_all, **kwargs):
         return None
 
 
+def write_and_read(path, content: bytes, read=read_gaze_all, **kwargs):
+    """``content`` written to ``path``, then :func:`read_or_none`."""
+    path.write_bytes(content)
+    return read_or_none(path, read=read, **kwargs)
+
+
 class Branches(Counter):
-    """How many examples ended in each branch of a fuzz property."""
+    """How many examples ended in each branch of a fuzz property.
+
+    The ``branches`` fixture (``tests/conftest.py``) gives a test one for all its
+    examples and, after the last, checks what the test said it needs (:meth:`need`).
+    """
+
+    needed: dict[str, int]
+
+    def need(self, **minimum: int) -> None:
+        """Each named branch must run at least this often over the test's examples."""
+        self.needed = minimum
 
     def at_least(self, **minimum: int) -> None:
         print(f"fuzz branches: {dict(self)}")  # shown with pytest -s
         short = {name: self[name] for name, least in minimum.items() if self[name] < least}
         assert not short, f"fuzz branches ran too rarely: {dict(self)} (need {minimum})"
+
+    def read_edited(self, path, content: bytes, read=read_gaze_all, **kwargs):
+        """``content`` written to ``path`` and read with :func:`read_or_none`; a refusal
+        (``None``) counts as the branch ``refused``."""
+        result = write_and_read(path, content, read=read, **kwargs)
+        if result is None:
+            self["refused"] += 1
+        return result
 
 
 def _split(text: str, delimiter: str) -> list[list[str]]:
@@ -132,3 +158,19 @@ def replace_bytes(data, content: bytes, alphabet: bytes, start: int = 0) -> byte
         position = data.draw(st.integers(start, len(content) - 1))
         content[position] = data.draw(st.sampled_from(list(alphabet)))
     return bytes(content)
+
+
+def maybe_replace_bytes(data, content: bytes, alphabet: bytes, start: int = 0) -> tuple[bytes, bool]:
+    """``(content, damaged)``: in about half the examples :func:`replace_bytes`, in the
+    others ``content`` untouched (a reader must read those)."""
+    damaged = data.draw(st.booleans())
+    return (replace_bytes(data, content, alphabet, start) if damaged else content), damaged
+
+
+@st.composite
+def export_times(draw, most: int = 25):
+    """Times (ms) of 1 to ``most`` rows of an eye tracker's export: from 0 up in steps of
+    0 to 50 ms (equal times included)."""
+    n = draw(st.integers(1, most))
+    steps = draw(st.lists(st.floats(0, 50, allow_nan=False), min_size=n, max_size=n))
+    return np.cumsum(steps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import make_recording
-from fuzz_edits import Branches, fuzz_settings, garbage_edits, read_or_none, valid_edits
+from fuzz_edits import fuzz_settings, garbage_edits, read_or_none, valid_edits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -293,48 +293,36 @@ def _table_text(n: int) -> str:
     return "t,x,y\n" + "".join(f"{i / 60!r},{i * 1.5!r},{-i / 7!r}\n" for i in range(n))
 
 
-def test_fuzz_valid_edits_keep_every_row(tmp_path):
+@FUZZ
+@given(n=st.integers(1, 20), data=st.data())
+def test_fuzz_valid_edits_keep_every_row(tmp_path, branches, n, data):
     """Rows deleted or repeated, digits of coordinates changed, CRLF line ends: every
     row is one sample at the position its text says."""
-    branches = Branches()
-
-    @FUZZ
-    @given(n=st.integers(1, 20), data=st.data())
-    def check(n, data):
-        text, lines = valid_edits(data.draw, _table_text(n), ",", [1, 2], keep_order=[0])
-        path = tmp_path / "edited.csv"
-        path.write_bytes(text.encode())
-        recording = read_gaze(path, format="csv")
-        assert len(recording) == lines
-        values = np.array([[float(v) for v in line.split(",")] for line in text.splitlines()[1:]])
-        np.testing.assert_array_equal(recording.t, values[:, 0])
-        np.testing.assert_array_equal(recording.coords, values[:, [2, 1]])
-        branches["every row read"] += 1
-
-    check()
-    branches.at_least(**{"every row read": FUZZ.max_examples})
+    branches.need(**{"every row read": FUZZ.max_examples})
+    text, lines = valid_edits(data.draw, _table_text(n), ",", [1, 2], keep_order=[0])
+    path = tmp_path / "edited.csv"
+    path.write_bytes(text.encode())
+    recording = read_gaze(path, format="csv")
+    assert len(recording) == lines
+    values = np.array([[float(v) for v in line.split(",")] for line in text.splitlines()[1:]])
+    np.testing.assert_array_equal(recording.t, values[:, 0])
+    np.testing.assert_array_equal(recording.coords, values[:, [2, 1]])
+    branches["every row read"] += 1
 
 
-def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path):
+@FUZZ
+@given(n=st.integers(1, 20), data=st.data())
+def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path, branches, n, data):
     """Bytes changed anywhere: a GazeFormatError, or one sample per line."""
-    branches = Branches()
-
-    @FUZZ
-    @given(n=st.integers(1, 20), data=st.data())
-    def check(n, data):
-        content = garbage_edits(data, _table_text(n).encode(), b",\n 9.-e\t\xff")
-        path = tmp_path / "mutated.csv"
-        path.write_bytes(content)
-        recording = read_or_none(path, read=read_gaze, format="csv")
-        if recording is None:  # refused with a GazeFormatError
-            branches["refused"] += 1
-            return
-        body = content.decode("utf-8").split("\n", 1)[1].rstrip("\n")
-        assert len(recording) == (len(body.split("\n")) if body else 0)
-        branches["row count checked"] += 1
-
-    check()
-    branches.at_least(refused=FUZZ.max_examples // 4, **{"row count checked": FUZZ.max_examples // 10})
+    branches.need(refused=FUZZ.max_examples // 4, **{"row count checked": FUZZ.max_examples // 10})
+    content = garbage_edits(data, _table_text(n).encode(), b",\n 9.-e\t\xff")
+    path = tmp_path / "mutated.csv"
+    recording = branches.read_edited(path, content, read=read_gaze, format="csv")
+    if recording is None:  # refused with a GazeFormatError (counted)
+        return
+    body = content.decode("utf-8").split("\n", 1)[1].rstrip("\n")
+    assert len(recording) == (len(body.split("\n")) if body else 0)
+    branches["row count checked"] += 1
 
 
 @FUZZ

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzz_edits import fuzz_settings, read_or_none, replace_bytes
+from fuzz_edits import fuzz_settings, maybe_replace_bytes, read_or_none, write_and_read
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -245,13 +245,8 @@ _ASC_READ: list[int] = []
 @given(generated=asc_files(), data=st.data())
 def test_fuzz_every_sample_line_is_one_sample(tmp_path, generated, data):
     text, expected = generated
-    content = text.encode()
-    mutate = data.draw(st.booleans())
-    if mutate:
-        content = replace_bytes(data, content, b"\t\n .9-xE\xff")
-    path = tmp_path / "fuzz.asc"
-    path.write_bytes(content)
-    contents = read_or_none(path, format="eyelink-asc")
+    content, mutate = maybe_replace_bytes(data, text.encode(), b"\t\n .9-xE\xff")
+    contents = write_and_read(tmp_path / "fuzz.asc", content, format="eyelink-asc")
     if contents is None:  # refused with a GazeFormatError
         assert mutate
         return
@@ -324,12 +319,8 @@ def test_fuzz_sample_reports_keep_every_row(tmp_path, data):
     lines = SAMPLE_REPORT.splitlines()
     rows = [data.draw(st.sampled_from(lines[1:])) for _ in range(data.draw(st.integers(1, 12)))]
     content = ("\n".join([lines[0], *rows]) + "\n").encode()
-    mutate = data.draw(st.booleans())
-    if mutate:
-        content = replace_bytes(data, content, b"\t\n.9-x\xff", start=len(lines[0]) + 1)
-    path = tmp_path / "report.txt"
-    path.write_bytes(content)
-    contents = read_or_none(path, format="eyelink-samples")
+    content, mutate = maybe_replace_bytes(data, content, b"\t\n.9-x\xff", start=len(lines[0]) + 1)
+    contents = write_and_read(tmp_path / "report.txt", content, format="eyelink-samples")
     if contents is None:  # refused with a GazeFormatError
         assert mutate
         return

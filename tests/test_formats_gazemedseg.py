@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from conftest import make_fixations
 from fuzz_edits import (
-    Branches,
     fuzz_settings,
     garbage_edits,
+    maybe_replace_bytes,
     read_or_none,
-    replace_bytes,
     valid_edits,
+    write_and_read,
 )
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -193,60 +193,48 @@ def test_fuzz_every_fixation_comes_back(tmp_path, images):
         )
 
 
-def test_fuzz_valid_edits_keep_every_fixation(tmp_path):
+@FUZZ
+@given(images=fixation_sets(), data=st.data())
+def test_fuzz_valid_edits_keep_every_fixation(tmp_path, branches, images, data):
     """Fixation lines deleted or repeated, digits of durations and onsets changed, CRLF
     line ends: every line is one fixation, with the duration its line says."""
-    branches = Branches()
-
-    @FUZZ
-    @given(images=fixation_sets(), data=st.data())
-    def check(images, data):
-        # An image named "." reads as a missing name (Data Viewer's "no value"): the writer
-        # refuses it (see the round-trip test), so it is left out here.
-        assume(all(name != "." for name in images))
-        path = tmp_path / "edited.csv"
-        write_gazemedseg_csv(images, path)
-        numbers = [COLUMNS.index("CURRENT_FIX_DURATION"), COLUMNS.index("CURRENT_FIX_START")]
-        text, lines = valid_edits(data.draw, path.read_text(encoding="utf-8"), ",", numbers)
-        path.write_bytes(text.encode("utf-8"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            back = read_gaze_all(path, format="gazemedseg")
-        assert sum(len(f) for f in back.values()) == lines
-        table = pd.read_csv(path, keep_default_na=False, dtype={"IMAGE": str})
-        for name, fixations in back.items():
-            mine = table[table["IMAGE"].str.strip() == name]
-            # Fixations are sorted by start (stable); an edited onset digit may reorder lines
-            mine = mine.sort_values("CURRENT_FIX_START", kind="stable")
-            np.testing.assert_array_equal(fixations.duration, mine["CURRENT_FIX_DURATION"].to_numpy() / 1000)
-        branches["every fixation read"] += 1
-
-    check()
-    branches.at_least(**{"every fixation read": FUZZ.max_examples})
+    branches.need(**{"every fixation read": FUZZ.max_examples})
+    # An image named "." reads as a missing name (Data Viewer's "no value"): the writer
+    # refuses it (see the round-trip test), so it is left out here.
+    assume(all(name != "." for name in images))
+    path = tmp_path / "edited.csv"
+    write_gazemedseg_csv(images, path)
+    numbers = [COLUMNS.index("CURRENT_FIX_DURATION"), COLUMNS.index("CURRENT_FIX_START")]
+    text, lines = valid_edits(data.draw, path.read_text(encoding="utf-8"), ",", numbers)
+    path.write_bytes(text.encode("utf-8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        back = read_gaze_all(path, format="gazemedseg")
+    assert sum(len(f) for f in back.values()) == lines
+    table = pd.read_csv(path, keep_default_na=False, dtype={"IMAGE": str})
+    for name, fixations in back.items():
+        mine = table[table["IMAGE"].str.strip() == name]
+        # Fixations are sorted by start (stable); an edited onset digit may reorder lines
+        mine = mine.sort_values("CURRENT_FIX_START", kind="stable")
+        np.testing.assert_array_equal(fixations.duration, mine["CURRENT_FIX_DURATION"].to_numpy() / 1000)
+    branches["every fixation read"] += 1
 
 
-def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path):
+@FUZZ
+@given(images=fixation_sets(), data=st.data())
+def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path, branches, images, data):
     """Bytes changed anywhere: a GazeFormatError, or one fixation per line pandas reads."""
-    branches = Branches()
-
-    @FUZZ
-    @given(images=fixation_sets(), data=st.data())
-    def check(images, data):
-        assume(all(name != "." for name in images))  # the writer refuses it (see above)
-        path = tmp_path / "mutated.csv"
-        write_gazemedseg_csv(images, path)
-        content = garbage_edits(data, path.read_bytes(), b',\n"x9.-\xff')
-        path.write_bytes(content)
-        back = read_or_none(path, format="gazemedseg")
-        if back is None:  # refused with a GazeFormatError
-            branches["refused"] += 1
-            return
-        frame_rows = len(pd.read_csv(path, keep_default_na=False, skip_blank_lines=True))
-        assert sum(len(f) for f in back.values()) == frame_rows
-        branches["row count checked"] += 1
-
-    check()
-    branches.at_least(refused=FUZZ.max_examples // 2)
+    branches.need(refused=FUZZ.max_examples // 2)
+    assume(all(name != "." for name in images))  # the writer refuses it (see above)
+    path = tmp_path / "mutated.csv"
+    write_gazemedseg_csv(images, path)
+    content = garbage_edits(data, path.read_bytes(), b',\n"x9.-\xff')
+    back = branches.read_edited(path, content, format="gazemedseg")
+    if back is None:  # refused with a GazeFormatError (counted)
+        return
+    frame_rows = len(pd.read_csv(path, keep_default_na=False, skip_blank_lines=True))
+    assert sum(len(f) for f in back.values()) == frame_rows
+    branches["row count checked"] += 1
 
 
 @FUZZ
@@ -364,12 +352,8 @@ def test_fuzz_data_viewer_reports_keep_every_placed_fixation(tmp_path, report, d
     rows, placed = report
     header = "RECORDING_SESSION_LABEL\tTRIAL_INDEX\tCURRENT_FIX_INDEX\tCURRENT_FIX_X\tCURRENT_FIX_Y\tCURRENT_FIX_DURATION\tCURRENT_FIX_START\n"
     content = (header + "".join(r + "\n" for r in rows)).encode()
-    mutate = data.draw(st.booleans())
-    if mutate:
-        content = replace_bytes(data, content, b'\t\n"x9.-\xff', start=len(header))
-    path = tmp_path / "report.txt"
-    path.write_bytes(content)
-    back = read_or_none(path, format="gazemedseg")
+    content, mutate = maybe_replace_bytes(data, content, b'\t\n"x9.-\xff', start=len(header))
+    back = write_and_read(tmp_path / "report.txt", content, format="gazemedseg")
     if back is None:  # refused with a GazeFormatError
         assert mutate  # an untouched report always reads
         return

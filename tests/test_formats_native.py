@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_recording
-from fuzz_edits import Branches, fuzz_settings, garbage_edits, read_or_none, valid_edits
+from fuzz_edits import fuzz_settings, garbage_edits, read_or_none, valid_edits
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -304,69 +304,57 @@ def test_fuzz_any_recording_round_trips_exactly(tmp_path, engine, recording):
     assert read_gaze(path).equals(recording)
 
 
-def test_fuzz_valid_edits_keep_every_line(tmp_path, engine):
+@FUZZ
+@given(data=st.data())
+def test_fuzz_valid_edits_keep_every_line(tmp_path, engine, branches, data):
     """Lines deleted or repeated, digits of coordinates and screen positions changed,
     CRLF line ends: every line is read, each value as its text says."""
-    branches = Branches()
-
-    @FUZZ
-    @given(data=st.data())
-    def check(data):
-        recording = data.draw(recordings())
-        path = tmp_path / "edited.gaze.tsv"
-        write_gaze(recording, path)
-        ndim = recording.ndim
-        numbers = [*range(1, ndim + 1), ndim + 2, ndim + 3]  # coordinates, screen_x, screen_y
-        text, lines = valid_edits(data.draw, path.read_text(), "\t", numbers, keep_order=[0])
-        path.write_bytes(text.encode())
-        back = read_gaze(path)
-        assert len(back) == lines
-        expected = np.array(
-            [[float(v) for v in row.split("\t")] for row in text.splitlines()[1:]]
-        ).reshape(lines, len(native_columns(ndim)))
-        np.testing.assert_array_equal(back.t, expected[:, 0])
-        np.testing.assert_array_equal(back.coords, expected[:, 1 : ndim + 1])
-        if back.screen is not None:
-            np.testing.assert_array_equal(back.screen, expected[:, ndim + 2 : ndim + 4])
-        branches["every line read"] += 1
-
-    check()
-    branches.at_least(**{"every line read": FUZZ.max_examples})
+    branches.need(**{"every line read": FUZZ.max_examples})
+    recording = data.draw(recordings())
+    path = tmp_path / "edited.gaze.tsv"
+    write_gaze(recording, path)
+    ndim = recording.ndim
+    numbers = [*range(1, ndim + 1), ndim + 2, ndim + 3]  # coordinates, screen_x, screen_y
+    text, lines = valid_edits(data.draw, path.read_text(), "\t", numbers, keep_order=[0])
+    path.write_bytes(text.encode())
+    back = read_gaze(path)
+    assert len(back) == lines
+    expected = np.array(
+        [[float(v) for v in row.split("\t")] for row in text.splitlines()[1:]]
+    ).reshape(lines, len(native_columns(ndim)))
+    np.testing.assert_array_equal(back.t, expected[:, 0])
+    np.testing.assert_array_equal(back.coords, expected[:, 1 : ndim + 1])
+    if back.screen is not None:
+        np.testing.assert_array_equal(back.screen, expected[:, ndim + 2 : ndim + 4])
+    branches["every line read"] += 1
 
 
-def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path, engine):
+@FUZZ
+@given(data=st.data())
+def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path, engine, branches, data):
     """Bytes replaced, deleted or inserted anywhere: a GazeFormatError, or every complete
     line read (and the fast parser agrees with the line-by-line one)."""
-    branches = Branches()
-
-    @FUZZ
-    @given(data=st.data())
-    def check(data):
-        recording = data.draw(recordings())
-        path = tmp_path / "mutated.gaze.tsv"
-        write_gaze(recording, path)
-        content = garbage_edits(data, path.read_bytes(), b"\t\n 0.5-e,x\x00\xff", max_edits=4)
-        path.write_bytes(content)
-        back = read_or_none(path, read=read_gaze)
-        if back is None:  # refused with a GazeFormatError
-            branches["refused"] += 1
-            return
-        text = content.decode("utf-8")
-        complete = text.count("\n") - 1  # the header's and every complete sample's line end
-        assert len(back) == complete
-        # the fast parser agrees with the line-by-line reference on whatever it accepted
-        fast = _table.parse_fast
-        try:
-            _table.parse_fast = lambda *args: None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                assert read_gaze(path).equals(back)
-        finally:
-            _table.parse_fast = fast
-        branches["read"] += 1
-
-    check()
-    branches.at_least(refused=FUZZ.max_examples // 2)
+    branches.need(refused=FUZZ.max_examples // 2)
+    recording = data.draw(recordings())
+    path = tmp_path / "mutated.gaze.tsv"
+    write_gaze(recording, path)
+    content = garbage_edits(data, path.read_bytes(), b"\t\n 0.5-e,x\x00\xff", max_edits=4)
+    back = branches.read_edited(path, content, read=read_gaze)
+    if back is None:  # refused with a GazeFormatError (counted)
+        return
+    text = content.decode("utf-8")
+    complete = text.count("\n") - 1  # the header's and every complete sample's line end
+    assert len(back) == complete
+    # the fast parser agrees with the line-by-line reference on whatever it accepted
+    fast = _table.parse_fast
+    try:
+        _table.parse_fast = lambda *args: None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            assert read_gaze(path).equals(back)
+    finally:
+        _table.parse_fast = fast
+    branches["read"] += 1
 
 
 @FUZZ

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from fuzz_edits import fuzz_settings, read_or_none, replace_bytes
+from fuzz_edits import fuzz_settings, maybe_replace_bytes, read_or_none, write_and_read
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -206,12 +206,9 @@ HEADERS = {
 def test_fuzz_every_row_is_one_sample_or_a_clean_error(tmp_path, kind, data):
     lines = data.draw(rows(kind))
     content = (HEADERS[kind] + "\n" + "\n".join(lines) + "\n").encode()
-    mutate = data.draw(st.booleans())
-    if mutate:
-        content = replace_bytes(data, content, b',\n"x9.-\xff', start=len(HEADERS[kind]) + 1)
+    content, mutate = maybe_replace_bytes(data, content, b',\n"x9.-\xff', start=len(HEADERS[kind]) + 1)
     path = tmp_path / ("gaze_positions.csv" if kind == "pupil" else "u_all_gaze.csv")
-    path.write_bytes(content)
-    recording = read_or_none(path, read=read_gaze, image_shape=(100, 200))
+    recording = write_and_read(path, content, read=read_gaze, image_shape=(100, 200))
     if recording is None:  # refused with a GazeFormatError
         assert mutate
         return

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz_edits import Branches, fuzz_settings, garbage_edits, read_or_none, valid_edits
+from fuzz_edits import export_times, fuzz_settings, garbage_edits, read_or_none, valid_edits
 from napari_gazeseg.gaze.formats import GazeFormatError, detect_format, read_gaze, read_gaze_all
 from napari_gazeseg.gaze.recording import Fixations, GazeRecording
 
@@ -324,33 +324,21 @@ def test_microsecond_timestamps_and_media_coordinates(tmp_path):
 
 def test_pro_lab_fixations(tmp_path):
     first, second = (20.0, 30.0), (200.0, 350.0)
-    rows = []
-    for i in range(5):
-        rows.append(
-            sample(
-                1000 + 10 * i,
-                CELLS,
-                on_screen(CELLS, *first),
-                index=1,
-                fixation=on_screen(CELLS, *first),
-                duration=50,
-            )
-        )
+
+    def fixation(start_ms, n, place, index, duration):
+        """``n`` samples 10 ms apart on ``place`` (image pixels), all in fixation ``index``."""
+        screen = on_screen(CELLS, *place)
+        return [
+            sample(start_ms + 10 * i, CELLS, screen, index=index, fixation=screen, duration=duration)
+            for i in range(n)
+        ]
+
+    rows = fixation(1000, 5, first, index=1, duration=50)
     rows.append(sample(1050, CELLS, (1000, 600), kind="Saccade", index=1, duration=20))
     rows.append(
         sample(1060, CELLS, (1800, 50), index=2, fixation=(1800, 50), duration=30)
     )  # off the media
-    for i in range(3):
-        rows.append(
-            sample(
-                1070 + 10 * i,
-                CELLS,
-                on_screen(CELLS, *second),
-                index=3,
-                fixation=on_screen(CELLS, *second),
-                duration=30,
-            )
-        )
+    rows += fixation(1070, 3, second, index=3, duration=30)
     path = export(tmp_path / "fix.tsv", rows)
     fixations = read_gaze(path, what="fixations")
     assert isinstance(fixations, Fixations) and len(fixations) == 2
@@ -406,9 +394,8 @@ pixel = st.floats(-20, 420, allow_nan=False)
 
 @st.composite
 def exports(draw):
-    n = draw(st.integers(1, 25))
-    steps = draw(st.lists(st.floats(0, 50, allow_nan=False), min_size=n, max_size=n))
-    times = np.cumsum(steps)
+    times = draw(export_times())
+    n = len(times)
     rows = []
     for i in range(n):
         row, col = draw(pixel), draw(pixel)
@@ -431,69 +418,57 @@ def test_fuzz_every_sample_row_becomes_one_sample(tmp_path, built, decimal):
     assert recording.valid.tolist() == [a and b for a, b in zip(inside, eyes)]
 
 
-def test_fuzz_valid_edits_keep_every_sample(tmp_path):
+@FUZZ
+@given(built=exports(), data=st.data())
+def test_fuzz_valid_edits_keep_every_sample(tmp_path, branches, built, data):
     """Sample lines deleted or repeated, digits of gaze points changed, CRLF line ends:
     every line is one sample, valid exactly when its gaze point is on the media."""
-    branches = Branches()
-
-    @FUZZ
-    @given(built=exports(), data=st.data())
-    def check(built, data):
-        rows, names = built
-        path = export(tmp_path / "edited.tsv", rows, names)
-        keys = list(names)
-        gaze = [keys.index("gx"), keys.index("gy")]
-        text, lines = valid_edits(
-            data.draw, path.read_text(), "\t", gaze, keep_order=[keys.index("time")]
-        )
-        path.write_bytes(text.encode())
-        recording = read_gaze(path)
-        assert len(recording) == lines
-        fields = [line.split("\t") for line in text.splitlines()[1:]]
-        gx, gy = (np.array([float(f[c]) for f in fields]) for c in gaze)
-        inside = (0 <= (gx - 560) / 2) & ((gx - 560) / 2 < 400) & (0 <= (gy - 240) / 2) & ((gy - 240) / 2 < 300)
-        eyes = np.array([f[keys.index("vl")] == "Valid" or f[keys.index("vr")] == "Valid" for f in fields])
-        assert recording.valid.tolist() == (inside & eyes).tolist()
-        np.testing.assert_allclose(recording.coords[recording.valid], np.column_stack([(gy - 240) / 2 - 0.5, (gx - 560) / 2 - 0.5])[recording.valid], atol=1e-9)
-        branches["every sample read"] += 1
-
-    check()
-    branches.at_least(**{"every sample read": FUZZ.max_examples})
+    branches.need(**{"every sample read": FUZZ.max_examples})
+    rows, names = built
+    path = export(tmp_path / "edited.tsv", rows, names)
+    keys = list(names)
+    gaze = [keys.index("gx"), keys.index("gy")]
+    text, lines = valid_edits(
+        data.draw, path.read_text(), "\t", gaze, keep_order=[keys.index("time")]
+    )
+    path.write_bytes(text.encode())
+    recording = read_gaze(path)
+    assert len(recording) == lines
+    fields = [line.split("\t") for line in text.splitlines()[1:]]
+    gx, gy = (np.array([float(f[c]) for f in fields]) for c in gaze)
+    inside = (0 <= (gx - 560) / 2) & ((gx - 560) / 2 < 400) & (0 <= (gy - 240) / 2) & ((gy - 240) / 2 < 300)
+    eyes = np.array([f[keys.index("vl")] == "Valid" or f[keys.index("vr")] == "Valid" for f in fields])
+    assert recording.valid.tolist() == (inside & eyes).tolist()
+    np.testing.assert_allclose(recording.coords[recording.valid], np.column_stack([(gy - 240) / 2 - 0.5, (gx - 560) / 2 - 0.5])[recording.valid], atol=1e-9)
+    branches["every sample read"] += 1
 
 
-def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path):
+@FUZZ
+@given(built=exports(), data=st.data())
+def test_fuzz_garbage_is_refused_or_keeps_its_row_count(tmp_path, branches, built, data):
     """Bytes changed anywhere: a GazeFormatError, or one sample per eye-tracker line."""
-    branches = Branches()
-
-    @FUZZ
-    @given(built=exports(), data=st.data())
-    def check(built, data):
-        rows, names = built
-        path = export(tmp_path / "mutated.tsv", rows, names)
-        content = garbage_edits(data, path.read_bytes(), b"\t\n x9.,-\xff")
-        path.write_bytes(content)
-        contents = read_or_none(path, format="tobii-pro-lab")
-        if contents is None:  # refused with a GazeFormatError
-            branches["refused"] += 1
-            return
-        lines = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        header = [name.strip() for name in lines[0].split("\t")]
-        rows_read = [line.split("\t") for line in lines[1:] if line.strip()]
-        count = sum(len(recording) for recording in contents.values())
-        if "Sensor" in header and "Presented Stimulus name" in header:
-            sensor, stimulus = header.index("Sensor"), header.index("Presented Stimulus name")
-            expected = sum(
-                row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip())
-                for row in rows_read
-            )
-            assert count == expected
-            branches["row count checked"] += 1
-        else:
-            assert count <= len(rows_read)
-            branches["read"] += 1
-
-    check()
-    branches.at_least(refused=FUZZ.max_examples // 2)
+    branches.need(refused=FUZZ.max_examples // 2)
+    rows, names = built
+    path = export(tmp_path / "mutated.tsv", rows, names)
+    content = garbage_edits(data, path.read_bytes(), b"\t\n x9.,-\xff")
+    contents = branches.read_edited(path, content, format="tobii-pro-lab")
+    if contents is None:  # refused with a GazeFormatError (counted)
+        return
+    lines = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    header = [name.strip() for name in lines[0].split("\t")]
+    rows_read = [line.split("\t") for line in lines[1:] if line.strip()]
+    count = sum(len(recording) for recording in contents.values())
+    if "Sensor" in header and "Presented Stimulus name" in header:
+        sensor, stimulus = header.index("Sensor"), header.index("Presented Stimulus name")
+        expected = sum(
+            row[sensor].strip() == "Eye Tracker" and bool(row[stimulus].strip())
+            for row in rows_read
+        )
+        assert count == expected
+        branches["row count checked"] += 1
+    else:
+        assert count <= len(rows_read)
+        branches["read"] += 1
 
 
 @FUZZ
@@ -926,31 +901,26 @@ def test_fuzz_glasses_and_re_saved_headers_raise_only_gaze_format_errors(tmp_pat
         read_or_none(path, format="tobii-pro-lab", what=what)
 
 
-def test_fuzz_glasses_exports_keep_every_mapped_sample(tmp_path):
-    branches = {"samples": 0}
-
-    @FUZZ
-    @given(data=st.data())
-    def check(data):
-        rows = glasses_rows()
-        eye_rows = [row for row in rows if row["sensor"] == "Eye Tracker"]
-        for row in eye_rows:  # the wearer looks on or off the snapshot at random
-            if data.draw(st.booleans()):
-                row.pop("mgx", None), row.pop("mgy", None)
-            elif "mgx" not in row:
-                row.update(mgx=float(data.draw(st.integers(0, 999))), mgy=12.5)
-        mapped = [i for i, row in enumerate(eye_rows) if "mgx" in row]
-        path = export(tmp_path / "glasses.tsv", rows, GLASSES)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            contents = read_gaze_all(path)
-        if not mapped:
-            assert not any(isinstance(v, GazeRecording) for v in contents.values())
-            return
-        recording = contents["shelf"]
-        assert len(recording) == mapped[-1] - mapped[0] + 1  # first to last mapped sample
-        assert np.flatnonzero(recording.valid).tolist() == [i - mapped[0] for i in mapped]
-        branches["samples"] += 1
-
-    check()
-    assert branches["samples"] > 0
+@FUZZ
+@given(data=st.data())
+def test_fuzz_glasses_exports_keep_every_mapped_sample(tmp_path, branches, data):
+    branches.need(samples=1)
+    rows = glasses_rows()
+    eye_rows = [row for row in rows if row["sensor"] == "Eye Tracker"]
+    for row in eye_rows:  # the wearer looks on or off the snapshot at random
+        if data.draw(st.booleans()):
+            row.pop("mgx", None), row.pop("mgy", None)
+        elif "mgx" not in row:
+            row.update(mgx=float(data.draw(st.integers(0, 999))), mgy=12.5)
+    mapped = [i for i, row in enumerate(eye_rows) if "mgx" in row]
+    path = export(tmp_path / "glasses.tsv", rows, GLASSES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        contents = read_gaze_all(path)
+    if not mapped:
+        assert not any(isinstance(v, GazeRecording) for v in contents.values())
+        return
+    recording = contents["shelf"]
+    assert len(recording) == mapped[-1] - mapped[0] + 1  # first to last mapped sample
+    assert np.flatnonzero(recording.valid).tolist() == [i - mapped[0] for i in mapped]
+    branches["samples"] += 1

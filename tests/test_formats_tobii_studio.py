@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fuzz_edits import fuzz_settings, read_or_none, replace_bytes
+from fuzz_edits import export_times, fuzz_settings, read_or_none, replace_bytes
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -205,9 +205,8 @@ pixel = st.floats(-20, 660, allow_nan=False)
 
 @st.composite
 def exports(draw):
-    n = draw(st.integers(1, 25))
-    steps = draw(st.lists(st.floats(0, 50, allow_nan=False), min_size=n, max_size=n))
-    times = np.cumsum(steps)
+    times = draw(export_times())
+    n = len(times)
     rows, events = [], 0
     for i in range(n):
         if draw(st.booleans()) and draw(st.booleans()):
@@ -230,36 +229,29 @@ def test_fuzz_every_sample_row_becomes_one_sample(tmp_path, built):
     assert recording.valid.tolist() == [a and b for a, b in zip(inside, eyes)]
 
 
-def test_fuzz_mutated_exports_fail_cleanly_or_keep_their_row_count(tmp_path):
-    seen = {"read": 0, "refused": 0}
-
-    @FUZZ
-    @given(built=exports(), data=st.data())
-    def check(built, data):
-        path = export(tmp_path / "mutated.tsv", built[0])
-        content = path.read_bytes()
-        body = content.index(b"\n") + 1  # the header's own damage is fuzzed below
-        content = replace_bytes(data, content, b"\t\n x9.,-\xff", start=body)
-        path.write_bytes(content)
-        contents = read_or_none(path, format="tobii-studio")
-        if contents is None:  # refused with a GazeFormatError
-            seen["refused"] += 1
-            return
-        text = content.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-        lines = text.split("\n")
-        header = [name.strip() for name in lines[0].split("\t")]
-        body = [line.split("\t") for line in lines[1:] if line.strip()]
-        count = sum(len(recording) for recording in contents.values())
-        if header == COLUMNS:
-            index, media = header.index("GazePointIndex"), header.index("MediaName")
-            expected = sum(bool(row[index].strip()) and bool(row[media].strip()) for row in body)
-            assert count == expected  # the strong check
-            seen["read"] += 1
-        else:
-            assert count <= len(body)
-
-    check()
-    assert seen["read"] > 0 and seen["refused"] > 0, seen
+@FUZZ
+@given(built=exports(), data=st.data())
+def test_fuzz_mutated_exports_fail_cleanly_or_keep_their_row_count(tmp_path, branches, built, data):
+    branches.need(read=1, refused=1)
+    path = export(tmp_path / "mutated.tsv", built[0])
+    content = path.read_bytes()
+    body = content.index(b"\n") + 1  # the header's own damage is fuzzed below
+    content = replace_bytes(data, content, b"\t\n x9.,-\xff", start=body)
+    contents = branches.read_edited(path, content, format="tobii-studio")
+    if contents is None:  # refused with a GazeFormatError (counted)
+        return
+    text = content.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    header = [name.strip() for name in lines[0].split("\t")]
+    body = [line.split("\t") for line in lines[1:] if line.strip()]
+    count = sum(len(recording) for recording in contents.values())
+    if header == COLUMNS:
+        index, media = header.index("GazePointIndex"), header.index("MediaName")
+        expected = sum(bool(row[index].strip()) and bool(row[media].strip()) for row in body)
+        assert count == expected  # the strong check
+        branches["read"] += 1
+    else:
+        assert count <= len(body)
 
 
 @FUZZ
