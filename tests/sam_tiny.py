@@ -92,3 +92,36 @@ def no_user_checkpoints(monkeypatch, tmp_path):
     monkeypatch.delenv("GAZESEG_SAM_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     return tmp_path / "user-cache" / "napari-gazeseg" / "sam"
+
+
+def ours_and_stock(tiny_checkpoint: Path):
+    """``(ours, stock)``: GazeSam and segment-anything's own SamPredictor on the same tiny
+    checkpoint (CPU), for tests that compare the two."""
+    from segment_anything import SamPredictor
+
+    from napari_gazeseg.models import GazeSam
+    from napari_gazeseg.models.sam_loading import load_sam
+
+    ours = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
+    stock = SamPredictor(load_sam(TINY_TYPE, tiny_checkpoint, "cpu").model)
+    return ours, stock
+
+
+def blob_images() -> dict:
+    """Test images of one bright blob (centre row 60, column 90) on noise, by name:
+    ``(image, contrast limits or None)``; "grey" is 150 x 230 uint8."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:150, 0:230]
+    blob = np.exp(-((rows - 60) ** 2 + (cols - 90) ** 2) / 800.0)
+    grey = (200 * blob + 20 * rng.random(blob.shape)).astype(np.uint8)
+    rgb = np.stack([grey, 255 - grey, (grey // 2)], axis=-1)
+    deep = (3000 * blob + 500 * rng.random(blob.shape)).astype(np.uint16)
+    tall = np.ascontiguousarray(grey.T[:, :97])
+    return {
+        "grey": (grey, None),
+        "rgb": (rgb, None),
+        "uint16": (deep, (200.0, 3200.0)),
+        "tall-nonsquare": (tall, None),
+    }

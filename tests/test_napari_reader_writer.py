@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TOBII_PRO_LAB_COLUMNS
 
 from napari_gazeseg._napari.layers import GAZESEG, layer_kind
 from napari_gazeseg._napari.reader import get_reader
@@ -143,16 +144,6 @@ def test_manifest_is_valid_and_the_plugin_is_registered():
     assert {s.key for s in samples} == {"synthetic_cells", "skimage_cells"}
 
 
-TOBII_COLUMNS = [
-    "Recording timestamp [ms]", "Sensor", "Recording name", "Recording resolution width [px]",
-    "Recording resolution height [px]", "Gaze point X [DACS px]", "Gaze point Y [DACS px]",
-    "Validity left", "Validity right", "Eye movement type", "Presented Stimulus name",
-    "Presented Media name", "Presented Media width [px]", "Presented Media height [px]",
-    "Presented Media position X [DACS px]", "Presented Media position Y [DACS px]",
-    "Original Media width [px]", "Original Media height [px]",
-]
-
-
 def _tobii_export(path, n_per_stimulus: int = 40):
     """A Pro Lab export: 'cells' (400 x 300 shown at 2x at (560, 240)) then 'polyp' (100 x 50)."""
     rng = np.random.default_rng(1)
@@ -160,7 +151,7 @@ def _tobii_export(path, n_per_stimulus: int = 40):
         "cells": ("cells.png", 800, 600, 560, 240, 400, 300),
         "polyp": ("polyp.jpg", 100, 50, 10, 20, 100, 50),
     }
-    lines = ["\t".join(TOBII_COLUMNS)]
+    lines = ["\t".join(TOBII_PRO_LAB_COLUMNS)]
     for block, (stimulus, (name, pw, ph, px, py, ow, oh)) in enumerate(media.items()):
         for i in range(n_per_stimulus):
             x, y = px + rng.uniform(0, pw), py + rng.uniform(0, ph)

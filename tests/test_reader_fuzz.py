@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from conftest import TOBII_PRO_LAB_COLUMNS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +54,18 @@ SCREENS = st.sampled_from(
      "distance_mm": -650}, "big"]
 )
 NAMES = st.sampled_from([None, "", "cells.png", 5, "a/b\tc", "ü" * 3])
+
+
+def _text_file(name: str, lines: list[str]):
+    """What a file strategy draws: a function writing ``lines`` as ``name`` into a folder
+    and returning the path the reader is given."""
+
+    def write(folder: Path) -> Path:
+        path = folder / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    return write
 
 
 @st.composite
@@ -93,20 +106,10 @@ def native_files(draw):
     return write
 
 
-TOBII = [
-    "Recording timestamp [ms]", "Sensor", "Recording name", "Recording resolution width [px]",
-    "Recording resolution height [px]", "Gaze point X [DACS px]", "Gaze point Y [DACS px]",
-    "Validity left", "Validity right", "Eye movement type", "Presented Stimulus name",
-    "Presented Media name", "Presented Media width [px]", "Presented Media height [px]",
-    "Presented Media position X [DACS px]", "Presented Media position Y [DACS px]",
-    "Original Media width [px]", "Original Media height [px]",
-]
-
-
 @st.composite
 def tobii_files(draw):
     media = draw(st.lists(st.tuples(TEXT_NUMBER, TEXT_NUMBER, TEXT_NUMBER, TEXT_NUMBER), min_size=1, max_size=3))
-    lines = ["\t".join(TOBII)]
+    lines = ["\t".join(TOBII_PRO_LAB_COLUMNS)]
     time = 0.0
     for stimulus, (width, height, original_w, original_h) in enumerate(media):
         for _ in range(draw(st.integers(1, 5))):
@@ -120,13 +123,7 @@ def tobii_files(draw):
                 f"stimulus{stimulus}", f"image{stimulus}.png", width, height,
                 draw(TEXT_NUMBER), draw(TEXT_NUMBER), original_w, original_h,
             ]))
-
-    def write(folder: Path) -> Path:
-        path = folder / "export.tsv"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
-
-    return write
+    return _text_file("export.tsv", lines)
 
 
 @st.composite
@@ -138,13 +135,7 @@ def gazemedseg_files(draw):
         size = draw(st.sampled_from([("64", "80"), ("64", "80"), ("480", "640"), ("1", "1"), ("1000000000", "1000000000"), ("0", "5"), ("2.5", "4")]))
         values = [draw(TEXT_NUMBER) or "0" for _ in range(4)]
         rows.append(",".join([image, str(index + 1), values[0], values[1], values[2], "", values[3], *size]))
-
-    def write(folder: Path) -> Path:
-        path = folder / "fixations.csv"
-        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        return path
-
-    return write
+    return _text_file("fixations.csv", rows)
 
 
 @st.composite
@@ -160,13 +151,7 @@ def plain_files(draw):
         if header.endswith("valid"):
             fields[-1] = draw(st.sampled_from(["0", "1"]))
         lines.append(separator.join(fields))
-
-    def write(folder: Path) -> Path:
-        path = folder / "clicks.csv"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
-
-    return write
+    return _text_file("clicks.csv", lines)
 
 
 FILES = st.one_of(native_files(), tobii_files(), gazemedseg_files(), plain_files())

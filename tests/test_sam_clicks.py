@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sam_tiny import TINY_TYPE, tiny_checkpoint  # noqa: F401  (fixture)
-from segment_anything import SamPredictor
+from sam_tiny import blob_images, ours_and_stock, tiny_checkpoint  # noqa: F401  (fixture)
 
 from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.imaging import to_uint8_rgb
-from napari_gazeseg.models import GazeSam
-from napari_gazeseg.models.sam_loading import load_sam
 from napari_gazeseg.models.sam_prompts import SamPrompt, add_clicks, points_to_sam
 from napari_gazeseg.segmentation import paint_all, sam_object_masks
 
@@ -49,16 +46,12 @@ def test_no_clicks_leaves_the_prompt_as_it_is():
 
 @pytest.fixture(scope="module")
 def sams(tiny_checkpoint):  # noqa: F811
-    ours = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
-    stock = SamPredictor(load_sam(TINY_TYPE, tiny_checkpoint, "cpu").model)
-    return ours, stock
+    return ours_and_stock(tiny_checkpoint)
 
 
 def _image():
-    rng = np.random.default_rng(3)
-    rows, cols = np.mgrid[0 : SIZE[0], 0 : SIZE[1]]
-    blob = np.exp(-((rows - 60) ** 2 + (cols - 90) ** 2) / 800.0)
-    return (200 * blob + 20 * rng.random(blob.shape)).astype(np.uint8)
+    image, _ = blob_images()["grey"]  # SIZE
+    return image
 
 
 def test_gaze_plus_clicks_equals_the_stock_predictor_with_the_same_points(sams):

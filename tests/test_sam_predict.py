@@ -5,44 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sam_tiny import TINY_TYPE, no_user_checkpoints, tiny_checkpoint  # noqa: F401  (fixtures)
-from segment_anything import SamPredictor
+from sam_tiny import (  # noqa: F401  (fixtures)
+    TINY_TYPE,
+    blob_images,
+    no_user_checkpoints,
+    ours_and_stock,
+    tiny_checkpoint,
+)
 
 from napari_gazeseg.gaze.recording import Fixations
 from napari_gazeseg.imaging import to_uint8_rgb
 from napari_gazeseg.models import GazeSam
-from napari_gazeseg.models.sam_loading import load_sam
 from napari_gazeseg.models.sam_prompts import mask_input_from_map
 
 
 @pytest.fixture(scope="module")
 def sams(tiny_checkpoint):  # noqa: F811
-    ours = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu")
-    stock = SamPredictor(load_sam(TINY_TYPE, tiny_checkpoint, "cpu").model)
-    return ours, stock
+    return ours_and_stock(tiny_checkpoint)
 
 
-def _images():
-    rng = np.random.default_rng(3)
-    rows, cols = np.mgrid[0:150, 0:230]
-    blob = np.exp(-((rows - 60) ** 2 + (cols - 90) ** 2) / 800.0)
-    grey = (200 * blob + 20 * rng.random(blob.shape)).astype(np.uint8)
-    rgb = np.stack([grey, 255 - grey, (grey // 2)], axis=-1)
-    deep = (3000 * blob + 500 * rng.random(blob.shape)).astype(np.uint16)
-    tall = np.ascontiguousarray(grey.T[:, :97])
-    return {
-        "grey": (grey, None),
-        "rgb": (rgb, None),
-        "uint16": (deep, (200.0, 3200.0)),
-        "tall-nonsquare": (tall, None),
-    }
-
-
-@pytest.mark.parametrize("name", list(_images()))
+@pytest.mark.parametrize("name", list(blob_images()))
 @pytest.mark.parametrize("multimask", [True, False])
 def test_fixation_masks_equal_stock_predictor(sams, name, multimask):
     ours, stock = sams
-    image, limits = _images()[name]
+    image, limits = blob_images()[name]
     rows, cols = image.shape[:2]
     fixations_rc = np.array([[rows * 0.4, cols * 0.35], [rows * 0.45, cols * 0.5], [rows - 1, 0.0]])
     ours.set_image(image, limits)
@@ -61,7 +47,7 @@ def test_fixation_masks_equal_stock_predictor(sams, name, multimask):
 
 def test_mask_choice_picks_the_named_mask(sams):
     ours, stock = sams
-    image, _ = _images()["grey"]
+    image, _ = blob_images()["grey"]
     ours.set_image(image)
     stock.set_image(to_uint8_rgb(image))
     points = np.array([[60.0, 90.0]])
@@ -74,7 +60,7 @@ def test_mask_choice_picks_the_named_mask(sams):
 
 def test_fixations_object_and_box_prompt_equal_stock(sams):
     ours, stock = sams
-    image, _ = _images()["rgb"]
+    image, _ = blob_images()["rgb"]
     coords = np.array([[50.0, 80.0], [70.0, 100.0], [55.0, 120.0]])
     fixations = Fixations(start=[0.0, 0.3, 0.6], duration=[0.2, 0.25, 0.3], coords=coords)
     ours.set_image(image)
@@ -88,7 +74,7 @@ def test_fixations_object_and_box_prompt_equal_stock(sams):
 def test_bfloat16_embedding_decodes_in_float32(tiny_checkpoint):  # noqa: F811
     sam = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu", embed_precision="bfloat16")
     assert sam.uses_bfloat16
-    image, _ = _images()["grey"]
+    image, _ = blob_images()["grey"]
     embedding = sam.set_image(image)
     assert embedding.features.dtype == torch.float32
     reference = GazeSam(TINY_TYPE, tiny_checkpoint, device="cpu").embed(image).features
@@ -108,7 +94,7 @@ def test_segment_without_image_or_prompt_says_what_to_do(tiny_checkpoint):  # no
 
 def test_heatmap_argument_is_the_dense_prompt_as_stock_mask_input(sams):
     ours, stock = sams
-    image, _ = _images()["grey"]
+    image, _ = blob_images()["grey"]
     ours.set_image(image)
     stock.set_image(to_uint8_rgb(image))
     rows, cols = np.mgrid[0:150, 0:230]
@@ -129,7 +115,7 @@ def test_heatmap_argument_is_the_dense_prompt_as_stock_mask_input(sams):
 
 def test_decoding_stays_float32_inside_a_callers_bfloat16_autocast(sams):
     ours, _ = sams
-    image, _ = _images()["grey"]
+    image, _ = blob_images()["grey"]
     ours.set_image(image)
     points = np.array([[60.0, 90.0], [70.0, 100.0]])
     reference = ours.predict(ours.prompt_for("fixations", points))

@@ -8,6 +8,7 @@ import uuid
 
 import numpy as np
 import pytest
+from collector import Collector
 
 import pylsl
 
@@ -23,7 +24,7 @@ from napari_gazeseg.tracking.lsl import (  # noqa: E402
     guess_channel_map,
     load_pylsl,
 )
-from napari_gazeseg.tracking.source import GazeSource, SampleBatch, SourceError  # noqa: E402
+from napari_gazeseg.tracking.source import GazeSource, SourceError  # noqa: E402
 
 
 def make_outlet(name=None, stream_type="Gaze", rate=600.0, channels=(("x", "pixels"), ("y", "pixels")),
@@ -67,39 +68,6 @@ def wait_consumers(outlet, timeout=10.0) -> bool:
     while not outlet.have_consumers() and time.monotonic() < deadline:
         time.sleep(0.01)
     return outlet.have_consumers()
-
-
-class Collector:
-    def __init__(self):
-        self.batches, self.messages = [], []
-        self.lock = threading.Lock()
-
-    def on_batch(self, batch):
-        with self.lock:
-            self.batches.append(batch)
-
-    def on_message(self, text):
-        self.messages.append(text)
-
-    def count(self):
-        with self.lock:
-            return sum(len(b) for b in self.batches)
-
-    def wait_for(self, n, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while self.count() < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.count()
-
-    def wait_message(self, text, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while not any(text in m for m in self.messages) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return any(text in m for m in self.messages)
-
-    def batch(self):
-        with self.lock:
-            return SampleBatch.concatenate(list(self.batches))
 
 
 def _stream(labels, units=None, types=None, eyes=None, name="s"):
@@ -199,8 +167,7 @@ def test_every_pushed_sample_is_delivered_in_order_with_the_right_times(rate):
     outlet = make_outlet(rate=rate, channels=(("x", "normalized"), ("y", "normalized"), ("valid", "")))
     source = LslSource(outlet.get_info().name(), timeout_s=2.0)
     assert isinstance(source, GazeSource) and source.nominal_rate_hz == rate
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
+    sink = Collector.of(source)
     assert wait_consumers(outlet)
     n = int(rate * 1.5)
     index = np.arange(n, dtype=float)
@@ -253,8 +220,7 @@ def test_a_vanished_outlet_is_reconnected_and_the_gap_counted():
     values = np.column_stack([np.linspace(0, 1, 100), np.linspace(0, 1, 100)]).astype(np.float32)
     outlet = make_outlet(name=name, rate=rate, channels=(("x", "normalized"), ("y", "normalized")), source_id=sid)
     source = LslSource(name)
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
+    sink = Collector.of(source)
     assert wait_consumers(outlet)
     first = push_realtime(outlet, values, rate)
     sink.wait_for(100)
@@ -280,8 +246,7 @@ def test_gaps_in_the_outlet_stamps_are_counted_as_dropped():
     rate = 100.0
     outlet = make_outlet(rate=rate, channels=(("x", "normalized"), ("y", "normalized")))
     source = LslSource(outlet.get_info().name())
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
+    sink = Collector.of(source)
     assert wait_consumers(outlet)
     now = pylsl.local_clock()
     stamps = now + np.r_[np.arange(5), np.arange(15, 20)] / rate  # samples 5..14 never sent

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from collector import Collector, stream_then_blink
 from fakes import tittapy_v2 as fake
 from napari_gazeseg.tracking import titta as expected
-from napari_gazeseg.tracking.source import GazeSource, SampleBatch, SourceError
+from napari_gazeseg.tracking.source import GazeSource, SourceError
 from napari_gazeseg.tracking.titta import TittaSource, gaze_to_batch, load_titta
 
 if sys.version_info >= (3, 11):  # the wheels start at 3.11; `make test` installs it there
@@ -138,32 +139,6 @@ def test_stand_in_has_the_real_shape():
 
 
 # -- the adapter over the stand-in --------------------------------------------------------------------
-class Collector:
-    def __init__(self):
-        self.batches, self.messages, self.threads = [], [], []
-        self.lock = threading.Lock()
-
-    def on_batch(self, batch):
-        with self.lock:
-            self.batches.append(batch)
-            self.threads.append(threading.get_ident())
-
-    def on_message(self, text):
-        self.messages.append(text)
-
-    def count(self):
-        with self.lock:
-            return sum(len(b) for b in self.batches)
-
-    def wait_for(self, n, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while self.count() < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def batch(self):
-        return SampleBatch.concatenate(self.batches)
-
-
 @pytest.fixture
 def device(monkeypatch):
     device = fake.Device(frequency=600.0, offset=(0.0, 0.0), noise_sd=0.0)
@@ -205,13 +180,7 @@ def test_stream_is_pulled_off_the_caller_thread_with_every_sample_and_tracker_ti
     source = TittaSource(titta_module=fake)
     assert isinstance(source, GazeSource)
     assert source.nominal_rate_hz == 600.0
-    device.look_at(0.25, 0.75)
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
-    sink.wait_for(300)
-    device.close_eyes()
-    time.sleep(0.05)
-    source.stop()
+    sink = stream_then_blink(source, device)
     batch = sink.batch()
     assert threading.get_ident() not in sink.threads[:-1]  # only the remainder at stop() is ours
     assert len(batch) == device.samples_sent > 300
@@ -238,8 +207,7 @@ def test_sampling_rate_choice(device):
 
 def test_connection_loss_stream_errors_and_notifications_become_sentences(device):
     source = TittaSource(titta_module=fake)
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
+    sink = Collector.of(source)
     device.lose_connection()
     device.restore_connection()
     device.raise_stream_error()

@@ -10,36 +10,11 @@ import time
 import numpy as np
 import pytest
 
+from collector import Collector, stream_then_blink
 from fakes import tobii_research as fake_tr
 from napari_gazeseg.tracking import tobii_sdk as expected
 from napari_gazeseg.tracking.source import GazeSource, SourceError
 from napari_gazeseg.tracking.tobii import TobiiSource, _gaze_row, load_sdk
-
-
-class Collector:
-    def __init__(self):
-        self.batches = []
-        self.messages = []
-        self.threads = []
-        self.lock = threading.Lock()
-
-    def on_batch(self, batch):
-        with self.lock:
-            self.batches.append(batch)
-            self.threads.append(threading.get_ident())
-
-    def on_message(self, text):
-        self.messages.append(text)
-
-    def wait_for(self, n, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while self.count() < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.count()
-
-    def count(self):
-        with self.lock:
-            return sum(len(b) for b in self.batches)
 
 
 @pytest.fixture
@@ -100,14 +75,8 @@ def test_stream_arrives_in_batches_on_the_sdk_thread_with_tracker_timestamps(tra
     source = TobiiSource(sdk_module=fake_tr)
     assert isinstance(source, GazeSource)
     assert source.nominal_rate_hz == 600.0
-    tracker.look_at(0.25, 0.75)
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
-    sink.wait_for(300)
-    tracker.close_eyes()
-    time.sleep(0.05)
-    source.stop()
-    batch = type(sink.batches[0]).concatenate(sink.batches)
+    sink = stream_then_blink(source, tracker)
+    batch = sink.batch()
     # delivered on the SDK's thread; only the remainder held at stop() comes on the caller's
     assert threading.get_ident() not in sink.threads[:-1]
     assert len(batch) == tracker.samples_sent
@@ -124,8 +93,7 @@ def test_stream_arrives_in_batches_on_the_sdk_thread_with_tracker_timestamps(tra
 
 def test_connection_loss_and_stream_errors_become_messages(tracker):
     source = TobiiSource(sdk_module=fake_tr)
-    sink = Collector()
-    source.start(sink.on_batch, sink.on_message)
+    sink = Collector.of(source)
     tracker.lose_connection()
     tracker.restore_connection()
     tracker.raise_stream_error()
