@@ -109,14 +109,14 @@ class StreamingIVT:
 
     def __init__(self, params: dict, first: GazeRecording) -> None:
         from napari_gazeseg.gaze._detection import gaze_signal
-        from napari_gazeseg.gaze.ivt import _half_window, detect_fixations_ivt
+        from napari_gazeseg.gaze.fixations import FixationDetector
+        from napari_gazeseg.gaze.ivt import _half_window
 
         if params.get("eyes") is not None:
             raise ValueError("live fixations take no per-eye samples (eyes=...).")
-        from napari_gazeseg.gaze.fixations import FixationDetector
-
         # validated, with I-VT's defaults for the parameters not given
-        self.params = FixationDetector("ivt", **{k: v for k, v in params.items() if k != "eyes"}).params
+        detector = FixationDetector("ivt", **{k: v for k, v in params.items() if k != "eyes"})
+        self.params = detector.params
         self.meta = dict(first.meta)
         rate = self.meta.get("sampling_rate_hz")
         if not rate:
@@ -127,7 +127,7 @@ class StreamingIVT:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             # the detector's own meta (parameters, units) and the signal's kind
-            self._detector_meta = dict(detect_fixations_ivt(first, **self.params).meta["detector"])
+            self._detector_meta = dict(detector.detect(first).meta["detector"])
             signal = gaze_signal(first, self.params["px_per_degree"], "live fixations")
         self._unit, self._geometry, self._px_per_degree = signal.unit, signal.geometry, signal.px_per_degree
         self._half = _half_window(self.params["velocity_window"], self.rate)
