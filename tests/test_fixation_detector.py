@@ -196,7 +196,11 @@ def test_live_fixations_run_the_detector_given(detector):
 
 
 def test_gradtrack_supervision_detects_with_the_detector_given(scene, tmp_path):
-    from napari_gazeseg.models.gaze_supervision import SupervisionParams, cached_targets, supervision_targets
+    from napari_gazeseg.models.gaze_supervision import (
+        SupervisionParams,
+        cached_targets,
+        supervision_targets,
+    )
 
     idt = FixationDetector("idt", dispersion_threshold=1.5)
     params = SupervisionParams(size=32, beta=2.0, detector=idt)
