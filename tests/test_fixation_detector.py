@@ -212,3 +212,17 @@ def test_gradtrack_supervision_detects_with_the_detector_given(scene, tmp_path):
             np.testing.assert_array_equal(got[name], expected[name])
     default = supervision_targets(scene.image, scene.recording, SupervisionParams(size=32, beta=2.0))
     assert any(not np.array_equal(default[name], expected[name]) for name in expected)  # I-DT was used
+
+
+def test_a_detector_read_back_from_pixel_fixations_finds_them_again(recording_2d):
+    """Without screen geometry the meta holds the px_per_degree used: reading it back repeats the run."""
+    from napari_gazeseg.gaze.recording import GazeRecording
+
+    meta = {k: v for k, v in recording_2d.meta.items() if k != "screen"}
+    rec = GazeRecording(recording_2d.t, recording_2d.coords, recording_2d.valid, None, recording_2d.object_id, meta)
+    with pytest.warns(UserWarning, match="image pixels"):
+        found = FixationDetector(velocity_threshold=400.0).detect(rec)
+    again = FixationDetector.from_meta(found.meta["detector"])
+    assert again.velocity_threshold == 400.0 and again.px_per_degree == found.meta["detector"]["px_per_degree"]
+    assert len(found) > 0
+    np.testing.assert_array_equal(again.detect(rec).start, found.start)

@@ -201,8 +201,11 @@ class FixationDetector:
         Keys that are not parameters (``units``, ``off_image``, thresholds
         converted to pixels) are what the run found and are ignored; so is
         ``eye_selection`` when the recording held no per-eye samples
-        (``"as recorded"``). A name outside :data:`DETECTORS` (fixations from a
-        tracker's own filter, e.g. ``"Tobii Pro Lab"``) raises a ValueError.
+        (``"as recorded"``). Fixations found in image pixels (no screen
+        geometry) record the ``px_per_degree`` used, default or not, so the
+        detector read back finds the same fixations. A name outside
+        :data:`DETECTORS` (fixations from a tracker's own filter, e.g.
+        ``"Tobii Pro Lab"``) raises a ValueError.
         """
         if not isinstance(meta, Mapping) or "name" not in meta:
             raise ValueError(
