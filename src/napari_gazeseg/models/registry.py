@@ -145,25 +145,48 @@ _SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 _SAM2_HF = "https://huggingface.co/facebook/"
 _BIOIMAGEIO = "https://uk1s3.embassy.ebi.ac.uk/public-datasets/bioimage.io/"
 _NATURAL = "natural photographs; a general start for any image, weak on grey-level medical and microscopy images"
+_SAM2_RECORDED = "SHA-256 as recorded by a user of the official file (not published by Meta)"
+
+
+def _sam(architecture: str, file_name: str, sha256: str, size: int) -> ModelEntry:
+    """One of Meta's SAM checkpoints (SHA-256 published with them)."""
+    return ModelEntry(
+        f"sam_{architecture}", "SAM", architecture, file_name, (_SAM + file_name,), sha256, size,
+        "Apache-2.0", _NATURAL,
+    )
+
+
+def _micro_sam(kind: str, bioimageio_id: str, xxh128: str, images: str, notes: str) -> ModelEntry:
+    """One of micro-sam's ViT-B models v1.2, from BioImage.IO (``bioimageio_id``); micro-sam
+    publishes an xxh128 hash, no SHA-256."""
+    return ModelEntry(
+        f"micro_sam_vit_b_{kind}", "micro-sam", "vit_b", f"micro_sam_vit_b_{kind}.pt",
+        (_BIOIMAGEIO + f"{bioimageio_id}/1.2/files/vit_b.pt",),
+        None, None, f"see its BioImage.IO page ({bioimageio_id}); micro-sam itself is MIT", images,
+        layout="micro-sam", other_hash=f"xxh128:{xxh128}",
+        hash_note="no SHA-256 published; xxh128 from micro-sam 1.8.14's registry (micro_sam/util.py; needs xxhash)",
+        notes=notes,
+    )
+
+
+def _sam2(hiera: str, sha256: str | None, size: int, hash_note: str) -> ModelEntry:
+    """One of Meta's SAM 2.1 checkpoints (``hiera``: tiny, small, base_plus or large),
+    from Meta's server, else from Hugging Face."""
+    file_name = f"sam2.1_hiera_{hiera}.pt"
+    mirror = f"{_SAM2_HF}sam2.1-hiera-{hiera.replace('_', '-')}/resolve/main/{file_name}"
+    return ModelEntry(
+        f"sam2.1_hiera_{hiera}", "SAM 2", f"hiera_{hiera}", file_name, (_SAM2 + file_name, mirror),
+        sha256, size, "Apache-2.0", "video and 3D stacks (propagation through planes); natural images",
+        preprocessing="sam2", layout="sam2", hash_note=hash_note,
+    )
+
 
 #: The built-in entries. Sizes and hashes as published by the projects or recorded by
 #: independent users of the same files (sources in docs/models.md); never guessed.
 BUILTIN_ENTRIES: tuple[ModelEntry, ...] = (
-    ModelEntry(
-        "sam_vit_b", "SAM", "vit_b", "sam_vit_b_01ec64.pth", (_SAM + "sam_vit_b_01ec64.pth",),
-        "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383,
-        "Apache-2.0", _NATURAL,
-    ),
-    ModelEntry(
-        "sam_vit_l", "SAM", "vit_l", "sam_vit_l_0b3195.pth", (_SAM + "sam_vit_l_0b3195.pth",),
-        "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607,
-        "Apache-2.0", _NATURAL,
-    ),
-    ModelEntry(
-        "sam_vit_h", "SAM", "vit_h", "sam_vit_h_4b8939.pth", (_SAM + "sam_vit_h_4b8939.pth",),
-        "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879,
-        "Apache-2.0", _NATURAL,
-    ),
+    _sam("vit_b", "sam_vit_b_01ec64.pth", "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383),
+    _sam("vit_l", "sam_vit_l_0b3195.pth", "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607),
+    _sam("vit_h", "sam_vit_h_4b8939.pth", "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879),
     ModelEntry(
         "medsam_vit_b", "MedSAM", "vit_b", "medsam_vit_b.pth",
         ("https://zenodo.org/records/10689643/files/medsam_vit_b.pth",),
@@ -174,53 +197,20 @@ BUILTIN_ENTRIES: tuple[ModelEntry, ...] = (
         hash_note="no SHA-256 published; MD5 as published with MedSAM's download scripts",
         notes="SAM ViT-B fine-tuned on 1.5 M medical image-mask pairs; expects box prompts",
     ),
-    ModelEntry(
-        "micro_sam_vit_b_lm", "micro-sam", "vit_b", "micro_sam_vit_b_lm.pt",
-        (_BIOIMAGEIO + "diplomatic-bug/1.2/files/vit_b.pt",),
-        None, None, "see its BioImage.IO page (diplomatic-bug); micro-sam itself is MIT",
+    _micro_sam(
+        "lm", "diplomatic-bug", "fe9252a29f3f4ea53c15a06de471e186",
         "light microscopy: cells and nuclei in fluorescence, phase contrast, brightfield",
-        layout="micro-sam", other_hash="xxh128:fe9252a29f3f4ea53c15a06de471e186",
-        hash_note="no SHA-256 published; xxh128 from micro-sam 1.8.14's registry (micro_sam/util.py; needs xxhash)",
-        notes="micro-sam's generalist LM model v1.2; its extra instance decoder is separate and not used",
+        "micro-sam's generalist LM model v1.2; its extra instance decoder is separate and not used",
     ),
-    ModelEntry(
-        "micro_sam_vit_b_em_organelles", "micro-sam", "vit_b", "micro_sam_vit_b_em_organelles.pt",
-        (_BIOIMAGEIO + "noisy-ox/1.2/files/vit_b.pt",),
-        None, None, "see its BioImage.IO page (noisy-ox); micro-sam itself is MIT",
+    _micro_sam(
+        "em_organelles", "noisy-ox", "f3bf2ed83d691456bae2c3f9a05fb438",
         "electron microscopy: mitochondria, nuclei and other round organelles",
-        layout="micro-sam", other_hash="xxh128:f3bf2ed83d691456bae2c3f9a05fb438",
-        hash_note="no SHA-256 published; xxh128 from micro-sam 1.8.14's registry (micro_sam/util.py; needs xxhash)",
-        notes="micro-sam's EM organelles model v1.2",
+        "micro-sam's EM organelles model v1.2",
     ),
-    ModelEntry(
-        "sam2.1_hiera_tiny", "SAM 2", "hiera_tiny", "sam2.1_hiera_tiny.pt",
-        (_SAM2 + "sam2.1_hiera_tiny.pt", _SAM2_HF + "sam2.1-hiera-tiny/resolve/main/sam2.1_hiera_tiny.pt"),
-        "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69", 156_008_466,
-        "Apache-2.0", "video and 3D stacks (propagation through planes); natural images",
-        preprocessing="sam2", layout="sam2",
-        hash_note="SHA-256 as recorded by a user of the official file (not published by Meta)",
-    ),
-    ModelEntry(
-        "sam2.1_hiera_small", "SAM 2", "hiera_small", "sam2.1_hiera_small.pt",
-        (_SAM2 + "sam2.1_hiera_small.pt", _SAM2_HF + "sam2.1-hiera-small/resolve/main/sam2.1_hiera_small.pt"),
-        "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38", 184_416_285,
-        "Apache-2.0", "video and 3D stacks (propagation through planes); natural images",
-        preprocessing="sam2", layout="sam2",
-        hash_note="SHA-256 as recorded by a user of the official file (not published by Meta)",
-    ),
-    ModelEntry(
-        "sam2.1_hiera_base_plus", "SAM 2", "hiera_base_plus", "sam2.1_hiera_base_plus.pt",
-        (_SAM2 + "sam2.1_hiera_base_plus.pt",
-         _SAM2_HF + "sam2.1-hiera-base-plus/resolve/main/sam2.1_hiera_base_plus.pt"),
-        None, 323_606_802, "Apache-2.0", "video and 3D stacks (propagation through planes); natural images",
-        preprocessing="sam2", layout="sam2", hash_note="no hash known to us: size only",
-    ),
-    ModelEntry(
-        "sam2.1_hiera_large", "SAM 2", "hiera_large", "sam2.1_hiera_large.pt",
-        (_SAM2 + "sam2.1_hiera_large.pt", _SAM2_HF + "sam2.1-hiera-large/resolve/main/sam2.1_hiera_large.pt"),
-        None, 898_083_611, "Apache-2.0", "video and 3D stacks (propagation through planes); natural images",
-        preprocessing="sam2", layout="sam2", hash_note="no hash known to us: size only",
-    ),
+    _sam2("tiny", "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69", 156_008_466, _SAM2_RECORDED),
+    _sam2("small", "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38", 184_416_285, _SAM2_RECORDED),
+    _sam2("base_plus", None, 323_606_802, "no hash known to us: size only"),
+    _sam2("large", None, 898_083_611, "no hash known to us: size only"),
 )
 
 

@@ -40,7 +40,6 @@ holds at least N objects. Only rank 0 writes ``metrics.jsonl``, ``last.pt`` and
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -51,6 +50,7 @@ import torch
 
 from ..gaze.recording import GazeRecording
 from ..segmentation import fixations_of
+from ._atomic import save_atomic
 from .sam_gaze import GazeSam
 from .sam_losses import sam_loss
 from .sam_prompts import DENSE_LOGIT_SCALE, SamPrompt, build_prompt, parse_prompt_kind
@@ -336,16 +336,6 @@ def _restore(state: dict, sam: GazeSam, optimizer, scheduler, path: Path) -> int
     return state["epochs_done"]
 
 
-def _save_atomic(payload: dict, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    try:
-        torch.save(payload, partial)
-        os.replace(partial, path)
-    except BaseException:  # Ctrl-C or disk full: no half file left behind
-        partial.unlink(missing_ok=True)
-        raise
-
-
 def _all_finite(values: dict, parameters) -> bool:
     return all(math.isfinite(v) for v in values.values()) and all(
         bool(torch.isfinite(p).all()) for p in parameters
@@ -480,7 +470,7 @@ def _finetune(config, saved_state, out, last_path, metrics_path, cache_dir, grou
             )
         if group.is_main:
             append_metrics_line(metrics_path, metrics)
-            _save_atomic(_state(sam, optimizer, scheduler, config, epoch + 1), last_path)
+            save_atomic(_state(sam, optimizer, scheduler, config, epoch + 1), last_path, ".partial")
         group.barrier()
         if on_epoch is not None and group.is_main:
             on_epoch(metrics)

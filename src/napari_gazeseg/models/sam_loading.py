@@ -31,6 +31,7 @@ import torch
 from segment_anything import sam_model_registry
 from segment_anything.modeling import Sam
 
+from ._atomic import save_atomic
 from .devices import resolve_device
 
 __all__ = [
@@ -338,13 +339,7 @@ def save_finetuned(
         },
         "mask_decoder": {k: v.detach().cpu() for k, v in model.mask_decoder.state_dict().items()},
     }
-    partial = path.with_name(path.name + ".partial")
-    try:
-        torch.save(payload, partial)
-        os.replace(partial, path)
-    except BaseException:  # Ctrl-C or disk full: no half file left behind
-        partial.unlink(missing_ok=True)
-        raise
+    save_atomic(payload, path, ".partial")
     return path
 
 

@@ -221,13 +221,7 @@ class GazeRecorder:
         try:
             self.source.start(self._on_batch, self._messages.append)
         except Exception:
-            self._stopping.set()
-            self._wake.set()
-            self._writer_thread.join()
-            self._writer_thread = None
-            if self._timer is not None:
-                self._timer.stop()
-                self._timer = None
+            self._stop_writing()
             raise
         recorder_started.emit(self)
 
@@ -238,6 +232,13 @@ class GazeRecorder:
         if self._current_object != NO_OBJECT:
             self.stop_object()
         self.source.stop()
+        self._stop_writing()
+        self.drain()
+        self.finished.emit()
+
+    def _stop_writing(self) -> None:
+        """End the writer thread (it writes what is queued and closes the file) and the
+        UI timer."""
         self._stopping.set()
         self._wake.set()
         self._writer_thread.join()
@@ -245,8 +246,6 @@ class GazeRecorder:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.drain()
-        self.finished.emit()
 
     def start_object(self) -> int:
         """Begin a new object session now (source clock); returns its object id."""
