@@ -80,30 +80,9 @@ def naive_heatmap(points, shape, weights=None, kernel_size=100, sigma=100 / 6):
     return out
 
 
-def correlate_heatmap(points, shape, kernel_size=100, sigma=100 / 6):
-    """Exact separable direct convolution of the padded point-count grid."""
-    offsets = np.arange(kernel_size) - kernel_size // 2
-    g = np.exp(-(offsets**2) / (2 * sigma**2))
-    after = kernel_size - 1 - kernel_size // 2
-    canvas = (shape[0] + kernel_size - 1, shape[1] + kernel_size - 1)
-    pixels = np.floor(points + 0.5).astype(int) + after
-    inside = ((pixels >= 0) & (pixels < np.array(canvas))).all(axis=1)
-    grid = np.zeros(canvas)
-    np.add.at(grid, (pixels[inside, 0], pixels[inside, 1]), 1.0)
-    flipped = g[::-1]  # correlate with the reversed kernel = convolve
-    full = ndimage.correlate1d(
-        ndimage.correlate1d(grid, flipped, axis=0, mode="constant"),
-        flipped,
-        axis=1,
-        mode="constant",
-    )
-    start = kernel_size - 1 - (kernel_size - 1) // 2
-    return full[start : start + shape[0], start : start + shape[1]]
-
-
-def fftconvolve_heatmap(points, shape, weights=None, kernel_size=100, sigma=100 / 6):
-    """The peer: the (weighted) point histogram on a padded canvas, convolved with the
-    kernel by ``scipy.signal.fftconvolve``, cropped to the image."""
+def _padded_histogram(points, shape, kernel_size, sigma, weights=None):
+    """The peers' common start: ``(grid, g)``, the (weighted) point histogram on the image
+    padded by the kernel, and the 1D Gaussian kernel."""
     offsets = np.arange(kernel_size) - kernel_size // 2
     g = np.exp(-(offsets**2) / (2 * sigma**2))
     after = kernel_size - 1 - kernel_size // 2
@@ -112,9 +91,33 @@ def fftconvolve_heatmap(points, shape, weights=None, kernel_size=100, sigma=100 
     inside = ((pixels >= 0) & (pixels < np.array(canvas))).all(axis=1)
     grid = np.zeros(canvas)
     np.add.at(grid, (pixels[inside, 0], pixels[inside, 1]), 1.0 if weights is None else weights[inside])
-    full = signal.fftconvolve(grid, np.outer(g, g), mode="same")
+    return grid, g
+
+
+def _crop(full, shape, kernel_size):
+    """The image's part of a padded canvas."""
     start = kernel_size - 1 - (kernel_size - 1) // 2
     return full[start : start + shape[0], start : start + shape[1]]
+
+
+def correlate_heatmap(points, shape, kernel_size=100, sigma=100 / 6):
+    """Exact separable direct convolution of the padded point-count grid."""
+    grid, g = _padded_histogram(points, shape, kernel_size, sigma)
+    flipped = g[::-1]  # correlate with the reversed kernel = convolve
+    full = ndimage.correlate1d(
+        ndimage.correlate1d(grid, flipped, axis=0, mode="constant"),
+        flipped,
+        axis=1,
+        mode="constant",
+    )
+    return _crop(full, shape, kernel_size)
+
+
+def fftconvolve_heatmap(points, shape, weights=None, kernel_size=100, sigma=100 / 6):
+    """The peer: the (weighted) point histogram on a padded canvas, convolved with the
+    kernel by ``scipy.signal.fftconvolve``, cropped to the image."""
+    grid, g = _padded_histogram(points, shape, kernel_size, sigma, weights)
+    return _crop(signal.fftconvolve(grid, np.outer(g, g), mode="same"), shape, kernel_size)
 
 
 def bench_heatmap(repeats: int, n_points: int, n_naive: int) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import napari
+from _qt_wait import run_until
 from qtpy.QtWidgets import QApplication
 
 from napari_gazeseg._napari.layers import gaze_layers
@@ -33,12 +34,7 @@ def look(viewer, scene, name):
 
 def segment_and_wait(viewer):
     segment = viewer.window.dock_widgets["Segment with gaze"]
-    done = []
-    segment.finished.connect(lambda: done.append(True))
-    segment.segment()
-    app = QApplication.instance()
-    while not done:
-        app.processEvents()
+    run_until(segment.finished, segment.segment)
 
 
 def main(out: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import napari
+from _qt_wait import run_until
 from qtpy.QtWidgets import QApplication
 
 from napari_gazeseg._napari.layers import gaze_layers
@@ -30,12 +31,8 @@ def main(out: str) -> None:
     viewer.add_labels(scene.labels, name="AOIs (cells)", opacity=0.35)
     widget = GazeMetricsWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Gaze metrics", area="right")
-    done = []
-    widget.updated.connect(lambda: done.append(True))
-    widget.schedule()
+    run_until(widget.updated, widget.schedule)
     app = QApplication.instance()
-    while not done:
-        app.processEvents()
     widget._table.selectRow(1)
     for _ in range(20):
         app.processEvents()
