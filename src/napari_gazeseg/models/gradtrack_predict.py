@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .devices import resolve_device
 from .gradtrack import GradTrack
+from .gradtrack_checkpoint import TrainConfig, _autocast, read_checkpoint
 from .gradtrack_data import prepare_image
-from . import gradtrack_train
-from .gradtrack_train import TrainConfig, resolve_device
 
 __all__ = ["GradTrackPredictor", "default_checkpoint_path"]
 
@@ -57,7 +57,7 @@ class GradTrackPredictor:
         """Load ``model.pt`` written by ``gazeseg train`` (``None``: the bundled model)."""
         path = default_checkpoint_path() if path is None else Path(path)
         # checked (format, plan, shapes, finite weights, threshold) before anything is built
-        checkpoint = gradtrack_train.read_checkpoint(path)
+        checkpoint = read_checkpoint(path)
         model = GradTrack(checkpoint.unet, track_attention_blocks=checkpoint.track_attention_blocks)
         model.load_state_dict(checkpoint.state_dict)
         return cls(model, checkpoint.train_config, resolve_device(device), threshold=checkpoint.threshold)
@@ -70,7 +70,7 @@ class GradTrackPredictor:
         image = np.asarray(image)
         rows, cols = image.shape[:2]
         batch = prepare_image(image, self.size, contrast_limits)[None].to(self.device)
-        with gradtrack_train._autocast(self.device, True):  # bf16 on CUDA, as in training
+        with _autocast(self.device, True):  # bf16 on CUDA, as in training
             outputs = self.model(batch)
         probability = torch.softmax(outputs[max(outputs)].float(), dim=1)[:, 1:2]
         probability = F.interpolate(probability, size=(rows, cols), mode="bilinear", align_corners=False)

@@ -220,8 +220,13 @@ class UNet(nn.Module):
 
 
 def _init_weights(module: nn.Module) -> None:
-    """He (Kaiming) normal init for leaky ReLU, as nnU-Net does."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+    """He (Kaiming) normal init for leaky ReLU, as nnU-Net does.
+
+    Not on the ``meta`` device (a checkpoint's plan checked for its shapes): there
+    is nothing to draw, and torch would import its compiler (``torch._dynamo``,
+    seconds) to draw nothing.
+    """
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and not module.weight.is_meta:
         nn.init.kaiming_normal_(module.weight, a=1e-2)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
