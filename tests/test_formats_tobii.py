@@ -394,15 +394,13 @@ pixel = st.floats(-20, 420, allow_nan=False)
 
 @st.composite
 def exports(draw):
-    times = draw(export_times())
-    n = len(times)
     rows = []
-    for i in range(n):
+    for time in draw(export_times()):
         row, col = draw(pixel), draw(pixel)
         valid = draw(
             st.sampled_from([("Valid", "Valid"), ("Invalid", "Valid"), ("Invalid", "Invalid")])
         )
-        rows.append(sample(float(times[i]), CELLS, on_screen(CELLS, row, col), valid=valid))
+        rows.append(sample(float(time), CELLS, on_screen(CELLS, row, col), valid=valid))
     names = draw(st.sampled_from([CURRENT, OLDER]))
     return rows, names
 

@@ -205,15 +205,13 @@ pixel = st.floats(-20, 660, allow_nan=False)
 
 @st.composite
 def exports(draw):
-    times = draw(export_times())
-    n = len(times)
     rows, events = [], 0
-    for i in range(n):
+    for i, time in enumerate(draw(export_times())):
         if draw(st.booleans()) and draw(st.booleans()):
-            rows.append(event(float(times[i]), "ImageStart", "slide.png", IMAGE))
+            rows.append(event(float(time), "ImageStart", "slide.png", IMAGE))
             events += 1
         codes = draw(st.tuples(st.integers(0, 4), st.integers(0, 4)))
-        rows.append(gaze(i + 1, float(times[i]), IMAGE, (draw(pixel), draw(pixel)), codes=codes))
+        rows.append(gaze(i + 1, float(time), IMAGE, (draw(pixel), draw(pixel)), codes=codes))
     return rows, events
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["GazeFormatError", "format_error"]
+__all__ = ["GazeFormatError", "format_error", "quoted"]
 
 
 class GazeFormatError(ValueError):
@@ -21,3 +21,8 @@ def format_error(
     """Build the :class:`GazeFormatError` for ``problem`` in ``path`` (at ``line``)."""
     where = f"{path}" if line is None else f"{path}, line {line}"
     return GazeFormatError(f"{where}: {problem}; {remedy}.")
+
+
+def quoted(text: str) -> str:
+    """``text`` as a message quotes it: ``repr``, cut to 30 characters with "..." when longer."""
+    return repr(text if len(text) <= 30 else text[:27] + "...")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import format_error
+from ._errors import format_error, quoted
+from ._text import csv_rows
 
 __all__ = ["FAST_ENGINE", "header_fields", "parse_fast", "parse_numeric_table", "read_csv_columns"]
 
@@ -187,9 +188,8 @@ def _number(field: str, column: str, path, line: int, decimal: str) -> float:
             raise ValueError(text)
         return float(text)
     except ValueError:
-        shown = field if len(field) <= 30 else field[:27] + "..."
         raise format_error(
-            path, f"{shown!r} in column {column!r} is not a number", "fix or delete that line", line
+            path, f"{quoted(field)} in column {column!r} is not a number", "fix or delete that line", line
         ) from None
 
 
@@ -231,17 +231,7 @@ def read_csv_columns(
     texts = {k: [] for k in text_index}
     missing_set = set(missing)
     try:
-        for fields in reader:
-            line = reader.line_num
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if len(fields) != len(header):
-                raise format_error(
-                    path,
-                    f"{len(fields)} fields where the header names {len(header)}",
-                    "fix or delete that line",
-                    line,
-                )
+        for line, fields in csv_rows(reader, len(header), path):
             for key, index in num_index.items():
                 field = fields[index].strip()
                 if field in missing_set:
@@ -252,13 +242,8 @@ def read_csv_columns(
                 except ValueError:
                     value = None
                 if value is None or np.isinf(value) or "_" in field:
-                    shown = field if len(field) <= 30 else field[:27] + "..."
-                    raise format_error(
-                        path,
-                        f"{shown!r} in column {header[index]!r} is not a number",
-                        "fix or delete that line",
-                        line,
-                    )
+                    problem = f"{quoted(field)} in column {header[index]!r} is not a number"
+                    raise format_error(path, problem, "fix or delete that line", line)
                 numbers[key].append(value)
             for key, index in text_index.items():
                 texts[key].append(fields[index].strip())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._errors import format_error
 
-__all__ = ["GZIP_MAGIC", "is_gzip", "read_bytes", "read_text", "decode_text", "text_encoding"]
+__all__ = ["GZIP_MAGIC", "csv_rows", "is_gzip", "read_bytes", "read_text", "decode_text", "text_encoding"]
 
 #: The first two bytes of every gzip stream.
 GZIP_MAGIC = b"\x1f\x8b"
@@ -94,3 +94,17 @@ def decode_text(data: bytes, path: str | Path) -> str:
 def read_text(path: str | Path) -> str:
     """The text of the file at ``path``, gzip or not (see :func:`decode_text`)."""
     return decode_text(read_bytes(path), path)
+
+
+def csv_rows(reader, width: int, path: str | Path):
+    """``(line number, fields)`` of every row of a ``csv.reader`` but blank ones; a row
+    with other than ``width`` fields (the header's count) is refused, naming its line."""
+    for fields in reader:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != width:
+            raise format_error(
+                path, f"{len(fields)} fields where the header names {width}", "fix or delete that line",
+                reader.line_num,
+            )
+        yield reader.line_num, fields

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..recording import Fixations, GazeRecording
-from ._errors import format_error
+from ._errors import format_error, quoted
 from ._infer import warn, warn_off_image
 from ._table import parse_fast
 from ._text import read_text
@@ -100,8 +100,7 @@ def _float(token: str, path, line: int, what: str) -> float:
             raise ValueError(token)  # Python reads "1_0" as 10; no tracker writes it
         value = float(token)
     except ValueError:
-        shown = token if len(token) <= 30 else token[:27] + "..."
-        raise format_error(path, f"{shown!r} is not a number ({what})", "fix or delete that line", line) from None
+        raise format_error(path, f"{quoted(token)} is not a number ({what})", "fix or delete that line", line) from None
     if math.isinf(value):
         raise format_error(path, f"{what} is infinite", "fix or delete that line", line)
     return value

@@ -52,9 +52,9 @@ from pathlib import Path
 import numpy as np
 
 from ..recording import Fixations
-from ._errors import format_error
+from ._errors import format_error, quoted
 from ._infer import OFF_IMAGE_WARN_SHARE, looks_normalised, off_image_share, warn
-from ._text import read_text
+from ._text import csv_rows, read_text
 
 __all__ = ["COLUMNS", "read_gazemedseg_csv", "write_gazemedseg_csv"]
 
@@ -89,13 +89,8 @@ def _number(text: str, column: str, path, line: int, missing_ok: bool = False) -
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        shown = text if len(text) <= 30 else text[:27] + "..."
-        raise format_error(
-            path,
-            f"{shown!r} in column {column} is not a finite number",
-            "fix or delete that line",
-            line,
-        )
+        problem = f"{quoted(text)} in column {column} is not a finite number"
+        raise format_error(path, problem, "fix or delete that line", line)
     return value
 
 
@@ -159,17 +154,7 @@ def _read_rows(rows, header: list[str], path, image_shape) -> dict[str, Fixation
     records = []  # (session, name, line, start, duration, x, y, height, width)
     sizes: dict[tuple[str, str], tuple[float, float, int]] = {}
     unplaced = 0
-    for fields in rows:
-        line = rows.line_num
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        if len(fields) != len(header):
-            raise format_error(
-                path,
-                f"{len(fields)} fields where the header names {len(header)}",
-                "fix or delete that line",
-                line,
-            )
+    for line, fields in csv_rows(rows, len(header), path):
         name = fields[index[image_column or trial_column]].strip()
         if not name or name in _MISSING:
             raise format_error(
