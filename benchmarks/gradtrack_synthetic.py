@@ -303,7 +303,7 @@ def summarize(args, per_seed: dict, merged_args: dict | None, device) -> dict:
     total = d.n_images + d.n_test + d.n_val
     print(f"\nsupervision maps: {prepare:.1f} s per data set of {total} images (simulation included)")
     print(f"training: {per_epoch:.2f} s/epoch, {1000 * per_epoch / d.n_images:.1f} ms per image-step "
-          f"on {device} (torch threads {torch.get_num_threads()})")
+          + (f"on {device} (torch threads {torch.get_num_threads()})" if merged_args is None else "(as recorded)"))
     paper_step = None
     if args.time_paper_network:
         paper_step = time_paper_network(args.time_paper_network, device)
