@@ -79,12 +79,29 @@ def _widget(viewer):
 
 
 def test_medsam_segments_with_its_own_preprocessing_and_a_box_from_the_fixations(
-    make_napari_viewer, qtbot, models, tiny_checkpoint  # noqa: F811
+    make_napari_viewer, qtbot, models, tiny_checkpoint, monkeypatch  # noqa: F811
 ):
     from napari.layers import Layer
 
     from napari_gazeseg._napari.layers import gaze_layers
+    from napari_gazeseg.models import medsam as medsam_module
     from napari_gazeseg.models.medsam import MedSam, gaze_box
+
+    # spies on the real MedSAM code: what it was given and what it answered
+    preprocessed, decoded = [], []
+    preprocess, segment = medsam_module.medsam_preprocess, MedSam.segment
+
+    def spy_preprocess(image, contrast_limits=None):
+        preprocessed.append((np.array(image), contrast_limits))
+        return preprocess(image, contrast_limits)
+
+    def spy_segment(self, image, box, contrast_limits=None, embedding=None):
+        mask = segment(self, image, box, contrast_limits, embedding)
+        decoded.append((np.array(box), contrast_limits, embedding is not None, mask))
+        return mask
+
+    monkeypatch.setattr(medsam_module, "medsam_preprocess", spy_preprocess)
+    monkeypatch.setattr(MedSam, "segment", spy_segment)
 
     folder, register = models
     shutil.copy(tiny_checkpoint, folder / "tiny_medsam.pth")
@@ -107,17 +124,18 @@ def test_medsam_segments_with_its_own_preprocessing_and_a_box_from_the_fixations
     with qtbot.waitSignal(widget.finished, timeout=60_000):
         assert widget.segment() is not None
 
-    medsam = MedSam.from_registry("tiny_medsam", device="cpu")
-    limits = tuple(viewer.layers["cells"].contrast_limits)
-    embedding = medsam.embed(scene.image, limits)  # MedSAM's preprocessing (checked in test_medsam.py)
-    expected = [
-        ObjectMask(obj.object_id, (), medsam.segment(
-            scene.image, gaze_box(obj.fixations.coords[:, -2:], scene.image.shape, margin_px=6), limits,
-            embedding=embedding,
-        ))
-        for obj in objects_to_segment(fixations, scene.recording, image_ndim=2)
-    ]
-    assert [m.object_id for m in expected] == [1, 2]
+    limits = tuple(float(v) for v in viewer.layers["cells"].contrast_limits)
+    # MedSAM's preprocessing (itself checked against MedSAM's script in test_medsam.py), once
+    assert len(preprocessed) == 1 and preprocessed[0][1] == limits
+    np.testing.assert_array_equal(preprocessed[0][0], scene.image)
+    # one box per object: around its fixations, grown by the margin; one shared embedding
+    objects = objects_to_segment(fixations, scene.recording, image_ndim=2)
+    assert [o.object_id for o in objects] == [1, 2] and len(decoded) == 2
+    for obj, (box, used_limits, shared, _) in zip(objects, decoded):
+        expected_box = gaze_box(obj.fixations.coords[:, -2:], scene.image.shape, margin_px=6)
+        np.testing.assert_array_equal(box, expected_box)
+        assert used_limits == limits and shared
+    expected = [ObjectMask(o.object_id, (), d[3]) for o, d in zip(objects, decoded)]
     labels = viewer.layers["cells gaze masks"].data
     np.testing.assert_array_equal(labels, paint_all(expected, scene.image.shape))
     assert widget.held_sam is None  # SAM's gaze-prompt path was not used
@@ -128,15 +146,26 @@ def test_medsam_segments_with_its_own_preprocessing_and_a_box_from_the_fixations
     assert "MedSAM does not take" in failures[-1]
 
 
-@pytest.mark.slow
 def test_sam2_propagates_each_objects_gazed_planes_through_the_stack(
-    make_napari_viewer, qtbot, models, tmp_path
+    make_napari_viewer, qtbot, models, tmp_path, monkeypatch
 ):
     import torch
     from napari.layers import Layer
 
     from napari_gazeseg._napari.layers import gaze_layers
-    from napari_gazeseg.models.sam2_gaze import build_video_predictor, sam2_object_masks
+    from napari_gazeseg.models import sam2_gaze
+    from napari_gazeseg.models.sam2_gaze import build_video_predictor
+
+    calls = []  # the CLI's function, spied on: what the widget asked and what SAM 2 answered
+    real = sam2_gaze.sam2_object_masks
+
+    def spy(predictor, stack, fixations, **kwargs):
+        calls.append({"stack": np.array(stack), "fixations": fixations, "kwargs": kwargs, "items": []})
+        for item in real(predictor, stack, fixations, **kwargs):
+            calls[-1]["items"].append(item)
+            yield item
+
+    monkeypatch.setattr(sam2_gaze, "sam2_object_masks", spy)
 
     folder, register = models
     torch.manual_seed(0)
@@ -164,9 +193,12 @@ def test_sam2_propagates_each_objects_gazed_planes_through_the_stack(
     predictor = widget._sam2_holder._model
     assert predictor.image_size == 128  # the entry's configuration changes reached the model
     torch.testing.assert_close(predictor.state_dict(), built.state_dict())  # and its weights
-    limits = tuple(viewer.layers["vol"].contrast_limits)
-    items = [m for m in sam2_object_masks(predictor, stack, fixations, contrast_limits=limits)
-             if isinstance(m, ObjectMask)]
+    limits = tuple(float(v) for v in viewer.layers["vol"].contrast_limits)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(calls[0]["stack"], stack)
+    assert calls[0]["fixations"].equals(fixations)
+    assert calls[0]["kwargs"] == {"contrast_limits": limits, "object_ids": None, "stages": True}
+    items = [m for m in calls[0]["items"] if isinstance(m, ObjectMask)]
     assert [(m.slice_index, m.object_id) for m in items] == [((p,), i) for p in (0, 1, 2) for i in (2, 5)]
     labels = viewer.layers["vol gaze masks"].data
     assert labels.shape == stack.shape
