@@ -76,12 +76,12 @@ def bench_viewer():
     from qtpy.QtWidgets import QApplication
 
     from napari_gazeseg.gaze.geometry import ScreenGeometry
-    from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
+    from napari_gazeseg._napari._viewer import camera_of, snapshot_view
 
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(1000, 800)
     image = viewer.add_image(np.random.default_rng(0).random((512, 512)).astype(np.float32), name="bench")
-    viewer_camera(viewer).center = (256.0, 256.0)
+    camera_of(viewer).center = (256.0, 256.0)
     app = QApplication.instance()
     measure(app, 1.0)  # warm up
     view = snapshot_view(viewer, image)
@@ -94,7 +94,7 @@ def bench_recorder(source, folder, viewer, image, meta, live_layers: bool):
     """A recorder of ``source`` into ``folder``/bench.gaze.tsv, mapped through ``image``'s
     view; with ``live_layers`` also the live gaze layers it feeds. Returns (recorder, live or None)."""
     from napari_gazeseg._napari.record_widget import LiveGazeLayers
-    from napari_gazeseg.tracking.mapping import snapshot_view
+    from napari_gazeseg._napari._viewer import snapshot_view
     from napari_gazeseg.tracking.recorder import GazeRecorder
 
     recorder = GazeRecorder(source, Path(folder) / "bench.gaze.tsv", partial(snapshot_view, viewer, image), meta=meta)

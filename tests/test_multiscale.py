@@ -129,7 +129,7 @@ def test_cursor_gaze_over_a_multiscale_layer_lands_in_level0_and_picks_the_viewe
 
     from qtpy.QtCore import QPoint
 
-    from napari_gazeseg.tracking.mapping import napari_canvas, snapshot_view
+    from napari_gazeseg._napari._viewer import napari_canvas, snapshot_view
     from napari_gazeseg.tracking.mouse import CursorSource
     from napari_gazeseg.tracking.source import SampleBatch
 

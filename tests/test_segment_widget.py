@@ -238,13 +238,13 @@ def test_dense_prompts_work_live_with_the_objects_raw_samples(
 
 @pytest.fixture
 def recording_viewer(make_napari_viewer, qtbot, scene):
-    from napari_gazeseg.tracking.mapping import viewer_camera
+    from napari_gazeseg._napari._viewer import camera_of
 
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1200, 800)
     viewer.add_image(scene.image, name="cells")
-    viewer_camera(viewer).center = (64.0, 80.0)
-    viewer_camera(viewer).zoom = 3.0
+    camera_of(viewer).center = (64.0, 80.0)
+    camera_of(viewer).zoom = 3.0
     qtbot.wait(50)
     return viewer
 

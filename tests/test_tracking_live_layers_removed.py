@@ -10,7 +10,7 @@ import pytest
 from fakes import tobii_research as fake_tr
 from napari_gazeseg._napari.record_widget import SOURCES, RecordGazeWidget
 from napari_gazeseg.gaze.formats import read_gaze
-from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
+from napari_gazeseg._napari._viewer import camera_of, snapshot_view
 
 pytestmark = pytest.mark.gui
 
@@ -20,8 +20,8 @@ def recording_widget(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1200, 800)
     layer = viewer.add_image(np.random.default_rng(0).random((120, 160)), name="cells")
-    viewer_camera(viewer).center = (60.0, 80.0)
-    viewer_camera(viewer).zoom = 3.0
+    camera_of(viewer).center = (60.0, 80.0)
+    camera_of(viewer).zoom = 3.0
     qtbot.wait(50)
     tracker = fake_tr.EyeTracker(frequency=300.0, offset=(0.0, 0.0), noise_sd=0.0002)
     tracker.look_at(*snapshot_view(viewer, layer).display_of(np.array([[40.0, 90.0]]))[0])

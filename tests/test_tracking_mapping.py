@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_gazeseg.tracking.mapping import (
-    ViewNotMappableError,
-    ViewTransform,
-    snapshot_view,
-    viewer_camera,
-)
+from napari_gazeseg._napari._viewer import camera_of, snapshot_view
+from napari_gazeseg.tracking.mapping import ViewNotMappableError, ViewTransform
 
 pytestmark = pytest.mark.gui
 
@@ -38,8 +34,8 @@ def test_screen_points_land_on_the_expected_pixels(viewer, qtbot):
     layer = viewer.add_image(np.zeros((200, 300)))
     for zoom in (0.5, 1.0, 3.0):
         for pan in ((0.0, 0.0), (40.0, -25.0)):
-            viewer_camera(viewer).center = (100.0 + pan[0], 150.0 + pan[1])
-            viewer_camera(viewer).zoom = zoom
+            camera_of(viewer).center = (100.0 + pan[0], 150.0 + pan[1])
+            camera_of(viewer).zoom = zoom
             qtbot.wait(10)
             transform = snapshot_view(viewer, layer)
             # the canvas centre shows the camera centre; a pixel 30 right and 20 down is 30/zoom, 20/zoom away
@@ -63,8 +59,8 @@ def test_screen_points_land_on_the_expected_pixels(viewer, qtbot):
 
 def test_layer_scale_and_translate_give_data_coordinates(viewer, qtbot):
     layer = viewer.add_image(np.zeros((100, 80)), scale=(0.5, 2.0), translate=(10.0, -20.0))
-    viewer_camera(viewer).center = (30.0, 40.0)
-    viewer_camera(viewer).zoom = 2.0
+    camera_of(viewer).center = (30.0, 40.0)
+    camera_of(viewer).zoom = 2.0
     qtbot.wait(20)
     transform = snapshot_view(viewer, layer)
     display = _display_point_of_canvas_xy(transform, [transform.canvas_size / 2 + [10.0, 4.0]])
@@ -77,8 +73,8 @@ def test_layer_scale_and_translate_give_data_coordinates(viewer, qtbot):
 
 def test_points_off_the_image_or_off_the_canvas_are_invalid(viewer, qtbot):
     layer = viewer.add_image(np.zeros((50, 50)))
-    viewer_camera(viewer).center = (25.0, 25.0)
-    viewer_camera(viewer).zoom = 1.0
+    camera_of(viewer).center = (25.0, 25.0)
+    camera_of(viewer).zoom = 1.0
     qtbot.wait(20)
     transform = snapshot_view(viewer, layer)
     middle = transform.canvas_size / 2
@@ -93,8 +89,8 @@ def test_points_off_the_image_or_off_the_canvas_are_invalid(viewer, qtbot):
 def test_the_slice_on_screen_of_a_3d_image(viewer, qtbot):
     layer = viewer.add_image(np.zeros((20, 64, 64)), scale=(2.0, 1.0, 1.0))
     viewer.dims.set_point(0, 14.0)  # world z 14 -> plane 7
-    viewer_camera(viewer).center = (32.0, 32.0)
-    viewer_camera(viewer).zoom = 4.0
+    camera_of(viewer).center = (32.0, 32.0)
+    camera_of(viewer).zoom = 4.0
     qtbot.wait(20)
     transform = snapshot_view(viewer, layer)
     display = _display_point_of_canvas_xy(transform, [transform.canvas_size / 2 + [8.0, -4.0]])
@@ -115,7 +111,7 @@ def test_the_3d_view_is_refused_with_a_clear_message(viewer):
 
 def test_rotated_layer_and_flipped_camera_agree_with_napari(viewer, qtbot):
     layer = viewer.add_image(np.zeros((80, 80)), rotate=30.0, translate=(5.0, 40.0))
-    camera = viewer_camera(viewer)
+    camera = camera_of(viewer)
     camera.center = tuple(layer.data_to_world((40.0, 40.0)))  # the image's middle
     camera.zoom = 2.0
     for orientation in (("down", "right"), ("up", "right"), ("down", "left")):
@@ -209,7 +205,7 @@ def test_a_moved_window_and_a_second_monitor_agree_with_napari(viewer, qtbot):
     layer = viewer.add_image(np.zeros((200, 300)))
     viewer.window._qt_window.move(137, 91)  # napari away from the screen's corner
     qtbot.wait(50)
-    camera = viewer_camera(viewer)
+    camera = camera_of(viewer)
     camera.center, camera.zoom = (100.0, 150.0), 2.0
     qtbot.wait(10)
     monitor = _SecondMonitor()
@@ -233,7 +229,7 @@ def test_the_cursor_on_a_second_monitor_lands_on_the_image(viewer, qtbot):
     layer = viewer.add_image(np.zeros((200, 300)))
     viewer.window._qt_window.move(60, 40)
     qtbot.wait(50)
-    camera = viewer_camera(viewer)
+    camera = camera_of(viewer)
     camera.center, camera.zoom = (80.0, 120.0), 1.5
     qtbot.wait(10)
     monitor = _SecondMonitor(x=-1280, y=-200, width=1280, height=1024)

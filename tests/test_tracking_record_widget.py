@@ -13,7 +13,7 @@ from fakes import tobii_research as fake_tr
 from napari_gazeseg._napari.record_widget import SOURCES, RecordGazeWidget
 from napari_gazeseg.gaze.formats import read_gaze, write_gaze
 from napari_gazeseg.gaze.recording import GazeRecording
-from napari_gazeseg.tracking.mapping import snapshot_view, viewer_camera
+from napari_gazeseg._napari._viewer import camera_of, snapshot_view
 
 pytestmark = pytest.mark.gui
 
@@ -23,8 +23,8 @@ def viewer(make_napari_viewer, qtbot):
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1200, 800)
     viewer.add_image(np.random.default_rng(0).random((120, 160)), name="cells")
-    viewer_camera(viewer).center = (60.0, 80.0)
-    viewer_camera(viewer).zoom = 3.0
+    camera_of(viewer).center = (60.0, 80.0)
+    camera_of(viewer).zoom = 3.0
     qtbot.wait(50)
     return viewer
 

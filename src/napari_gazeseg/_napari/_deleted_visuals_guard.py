@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import weakref
 
-from ..tracking.mapping import napari_canvas
+from ._viewer import napari_canvas
 from .layers import GAZESEG
 
 __all__ = ["guard_current_viewer", "guard_deleted_visuals"]

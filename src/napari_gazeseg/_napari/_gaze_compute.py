@@ -137,6 +137,7 @@ class LayerJob:
     shape: tuple[int, ...] | None
     scale: Sequence[float] | None = None
     translate: Sequence[float] | None = None
+    affine: Any = None  # the image's rotate, shear and affine (``placement_of``)
     image: Any = None
     contrast_limits: Sequence[float] | None = None
 
@@ -149,7 +150,9 @@ def compute_layers(job: LayerJob) -> Iterator[dict[str, LayerDataTuple | Fixatio
     ``"fixations"`` and ``"scanpath"`` (``LayerDataTuple``), ``"detected"`` (the
     :class:`Fixations`) and ``"heatmap"``.
     """
-    common = {"name": job.name, "group": job.group, "scale": job.scale, "translate": job.translate}
+    common = {
+        "name": job.name, "group": job.group, "scale": job.scale, "translate": job.translate, "affine": job.affine
+    }
     fixations = job.fixations
     if job.redo_fixations and job.recording is not None:
         fixations = job.fixation_settings.detect(job.recording)

@@ -58,10 +58,10 @@ from .layers import (
     fixations_from_layer,
     label_colors_at,
     layer_kind,
-    placement_of,
     recording_from_layer,
     update_layer,
 )
+from ._viewer import image_data_shape, is_image, place_layer, placement_of, recording_layers
 
 if TYPE_CHECKING:
     import napari
@@ -77,13 +77,6 @@ HEATMAP_LABELS = {
 }
 #: Milliseconds of quiet after the last change before recomputing.
 DEBOUNCE_MS = 150
-
-
-def _image_data_shape(image_layer) -> tuple[int, ...]:
-    """Data shape of an image layer without the RGB(A) axis, level 0 if multiscale."""
-    data = image_layer.data[0] if image_layer.multiscale else image_layer.data
-    shape = tuple(int(s) for s in data.shape)
-    return shape[:-1] if image_layer.rgb else shape
 
 
 class _Lifetime:
@@ -184,12 +177,8 @@ class GazeLayersWidget(QWidget):
 
     # -- user interface ------------------------------------------------------------
     def _build_ui(self) -> None:
-        from napari.layers import Image
-
         viewer = self._viewer
-        self._image = LayerComboBox(
-            viewer, lambda lay: isinstance(lay, Image) and layer_kind(lay) is None, "no image layer"
-        )
+        self._image = LayerComboBox(viewer, is_image, "no image layer")
         self._image.setToolTip("The image the gaze was recorded on: the layers take its scale and size.")
         self._source = LayerComboBox(viewer, self._is_source, "no gaze layer")
         self._source.setToolTip("A gaze (or fixations) layer opened from a file, a sample or a recording.")
@@ -356,11 +345,7 @@ class GazeLayersWidget(QWidget):
             return True
         if kind != "fixations":
             return False
-        group = layer.metadata[GAZESEG]["group"]
-        return not any(
-            layer_kind(other) == "gaze" and other.metadata[GAZESEG]["group"] == group
-            for other in self._viewer.layers
-        )
+        return "gaze" not in recording_layers(self._viewer, layer)
 
     def _set_row_visible(self, form: QFormLayout, field: QWidget, visible: bool) -> None:
         form.labelForField(field).setVisible(visible)
@@ -432,16 +417,7 @@ class GazeLayersWidget(QWidget):
 
     def group_layers(self) -> dict[str, object]:
         """The layers of the chosen recording, by kind (only those in the viewer)."""
-        source = self._source.current_layer()
-        if source is None:
-            return {}
-        group = source.metadata[GAZESEG]["group"]
-        found = {}
-        for layer in self._viewer.layers:
-            entry = layer.metadata.get(GAZESEG)
-            if isinstance(entry, dict) and entry.get("group") == group:
-                found.setdefault(entry["kind"], layer)
-        return found
+        return recording_layers(self._viewer, self._source.current_layer())
 
     def _on_inserting(self, event=None) -> None:
         self._insertions += 1
@@ -574,15 +550,13 @@ class GazeLayersWidget(QWidget):
         self._schedule(heatmap=True)
 
     def _place_layers(self, image) -> None:
-        """Put the recording's layers over the image: its scale and translate, and
+        """Put the recording's layers over the image (its whole transform), and
         fixation numbers in the colour that reads on it."""
         if image is None:
             return
-        placement = placement_of(image)
         layers = self.group_layers()
         for layer in layers.values():
-            layer.scale = placement["scale"][-layer.ndim:]
-            layer.translate = placement["translate"][-layer.ndim:]
+            place_layer(layer, image)
         if "fixations" in layers:
             self._color_numbers(layers["fixations"], image)
 
@@ -647,7 +621,7 @@ class GazeLayersWidget(QWidget):
     def _shape(self, source, ndim: int) -> tuple[int, ...] | None:
         image = self._image.current_layer()
         if image is not None:
-            shape = _image_data_shape(image)
+            shape = image_data_shape(image)
             return shape[-ndim:] if len(shape) >= ndim else None
         meta_shape = source.metadata[GAZESEG].get("meta", {}).get("image", {}).get("shape")
         return tuple(int(s) for s in meta_shape[:ndim]) if meta_shape else None
@@ -679,9 +653,7 @@ class GazeLayersWidget(QWidget):
             elif redo_heatmap:
                 redo_fixations = True
         image = self._image.current_layer()
-        placement = placement_of(image) if image is not None else {
-            "scale": tuple(source.scale), "translate": tuple(source.translate)
-        }
+        placement = placement_of(image if image is not None else source)
         entry = source.metadata[GAZESEG]
         return LayerJob(
             recording=recording,
@@ -695,6 +667,7 @@ class GazeLayersWidget(QWidget):
             shape=self._shape(source, source.ndim),
             scale=placement["scale"],
             translate=placement["translate"],
+            affine=placement["affine"],
             # the fixation numbers' colours are read off the image in the worker
             image=None if image is None else (image.data[0] if image.multiscale else image.data),
             contrast_limits=None if image is None else tuple(image.contrast_limits),
@@ -847,7 +820,7 @@ class GazeLayersWidget(QWidget):
         image = self._image.current_layer()
         kwargs = {"detector": self.fixation_detector}  # the fixations the controls show
         if image is not None:
-            kwargs.update(placement_of(image), image_shape=_image_data_shape(image))
+            kwargs.update(placement_of(image), image_shape=image_data_shape(image))
         worker = create_worker(
             gaze_file_layers, path, stimuli=chosen, contents=contents, own_fixations=True, **kwargs,
             _progress={"desc": "Building gaze layers"}, _ignore_errors=True,

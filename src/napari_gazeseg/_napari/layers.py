@@ -57,8 +57,9 @@ Coordinates
 -----------
 Layer data are image data coordinates in napari axis order (``(row, col)`` or
 ``(plane, row, col)``), pixel centres at integers, exactly as in the recording.
-Give ``scale`` and ``translate`` (e.g. :func:`placement_of` an image layer) so the
-layers overlay an image that has them; the data stay in image data coordinates.
+Give ``scale``, ``translate`` and ``affine`` (:func:`placement_of` an image layer:
+its rotate, shear and extra affine folded into ``affine``) so the layers overlay
+the image's pixels; the data stay in image data coordinates.
 nD points lie on their plane and napari shows them on that slice only.
 """
 
@@ -229,20 +230,27 @@ def _object_colors_compact(object_id: np.ndarray, alpha: float) -> np.ndarray | 
     return colors
 
 
-def placement_of(image_layer) -> dict[str, tuple[float, ...]]:
-    """``{"scale": ..., "translate": ...}`` of an image layer, for the builders.
+def placement_of(image_layer) -> dict[str, Any]:
+    """``{"scale", "translate", "affine"}`` of an image layer, for the builders.
 
-    Builders take the last ``D`` entries, ``D`` being the recording's number of
+    The image's whole data -> world transform (rotate, shear and extra affine
+    folded into ``affine``): see :func:`napari_gazeseg._napari._viewer.placement_of`.
+    Builders take the last ``D`` axes, ``D`` being the recording's number of
     coordinate columns, so a 2D recording fits the displayed plane of a stack.
     """
-    return {
-        "scale": tuple(float(s) for s in image_layer.scale),
-        "translate": tuple(float(s) for s in image_layer.translate),
-    }
+    from ._viewer import placement_of as whole_placement
+
+    return whole_placement(image_layer)
 
 
-def _transform(ndim: int, scale, translate) -> dict:
+def _transform(ndim: int, scale, translate, affine=None) -> dict:
     kwargs: dict[str, Any] = {}
+    if affine is not None:  # (N + 1, N + 1): its last ndim axes and the homogeneous one
+        matrix = np.asarray(affine, dtype=np.float64)
+        if matrix.shape[0] - 1 < ndim:
+            raise ValueError(f"affine is {matrix.shape} but the gaze data have {ndim} dimensions.")
+        keep = list(range(matrix.shape[0] - 1 - ndim, matrix.shape[0]))
+        kwargs["affine"] = matrix[np.ix_(keep, keep)]
     for key, value in (("scale", scale), ("translate", translate)):
         if value is not None:
             value = tuple(float(v) for v in value)
@@ -295,6 +303,7 @@ def gaze_layer(
     group: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    affine: np.ndarray | None = None,
     image_shape: Sequence[int] | None = None,
 ) -> LayerDataTuple:
     """Raw gaze samples as a Points layer (see the module docstring).
@@ -354,7 +363,7 @@ def gaze_layer(
             has_screen=has_screen,
             ndim=recording.ndim,
         ),
-        **_transform(recording.ndim, scale, translate),
+        **_transform(recording.ndim, scale, translate, affine),
     }
     return recording.coords[valid], kwargs, "points"  # boolean indexing copies
 
@@ -391,6 +400,7 @@ def fixations_layer(
     group: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    affine: np.ndarray | None = None,
     image_shape: Sequence[int] | None = None,
     text_color: str | np.ndarray = "white",
 ) -> LayerDataTuple:
@@ -423,7 +433,7 @@ def fixations_layer(
         "border_width_is_relative": True,
         "text": text,
         "metadata": _gazeseg_meta("fixations", fixations.meta, group, base),
-        **_transform(fixations.ndim, scale, translate),
+        **_transform(fixations.ndim, scale, translate, affine),
     }
     return fixations.coords.copy(), kwargs, "points"
 
@@ -444,6 +454,7 @@ def scanpath_layer(
     group: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    affine: np.ndarray | None = None,
     image_shape: Sequence[int] | None = None,
 ) -> LayerDataTuple:
     """The scanpath as Vectors line segments (see the module docstring).
@@ -481,7 +492,7 @@ def scanpath_layer(
         "edge_width": max(0.5, extent / 400.0),
         "opacity": 0.8,
         "metadata": _gazeseg_meta("scanpath", fixations.meta, group, base),
-        **_transform(ndim, scale, translate),
+        **_transform(ndim, scale, translate, affine),
     }
     return data, kwargs, "vectors"
 
@@ -585,6 +596,7 @@ def heatmap_layer(
     group: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    affine: np.ndarray | None = None,
 ) -> LayerDataTuple:
     """A heatmap (:func:`heatmap_map`) as an Image layer: inferno, additive.
 
@@ -606,12 +618,13 @@ def heatmap_layer(
         "sigma": float(sigma),
         "pixel_size": [float(f) for f in pixel_size],
     }
-    placement = _transform(len(shape), scale, translate)
+    placement = _transform(len(shape), scale, translate, affine)
     if any(f != 1.0 for f in pixel_size):
         image_scale = np.asarray(placement.get("scale", (1.0,) * len(shape)), dtype=np.float64)
         image_translate = np.asarray(placement.get("translate", (0.0,) * len(shape)), dtype=np.float64)
         size = np.asarray(pixel_size, dtype=np.float64)
         placement = {
+            **placement,
             "scale": tuple(float(v) for v in image_scale * size),
             "translate": tuple(float(v) for v in image_translate + image_scale * (size - 1.0) / 2.0),
         }
@@ -643,6 +656,7 @@ def gaze_layers(
     name: str | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    affine: np.ndarray | None = None,
     visible: Sequence[str] | None = None,
     text_color: str | np.ndarray = "white",
 ) -> list[LayerDataTuple]:
@@ -662,7 +676,7 @@ def gaze_layers(
     source = recording if recording is not None else fixations
     base = _base_name(source.meta, name)
     group = new_group(base)
-    common = {"name": base, "group": group, "scale": scale, "translate": translate}
+    common = {"name": base, "group": group, "scale": scale, "translate": translate, "affine": affine}
     shape = tuple(image_shape) if image_shape is not None else source.image_shape
     ndim = source.ndim
     layers: list[LayerDataTuple] = []
@@ -725,7 +739,7 @@ def update_layer(layer, layer_data: LayerDataTuple) -> None:
     for key in _STYLE_KEYS[layer_type]:
         setattr(layer, key, kwargs[key])
     if layer_type == "image":
-        for key in ("scale", "translate"):  # a coarser heatmap than the image has its own
+        for key in ("affine", "scale", "translate"):  # a coarser heatmap than the image has its own
             if key in kwargs:
                 setattr(layer, key, kwargs[key])
         layer.reset_contrast_limits_range()

@@ -38,7 +38,8 @@ from qtpy.QtWidgets import (
 
 from ..gaze.aoi import TABLE_COLUMNS, AOISet, metrics_table, transition_matrix
 from ._layer_combo import LayerComboBox
-from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
+from ._viewer import recording_layers
+from .layers import fixations_from_layer, layer_kind, recording_from_layer
 
 if TYPE_CHECKING:
     import napari
@@ -104,11 +105,7 @@ class MetricsSettings:
 
 
 def _group_gaze_layer(viewer, fixations_layer):
-    group = fixations_layer.metadata[GAZESEG].get("group")
-    for layer in viewer.layers:
-        if layer_kind(layer) == "gaze" and layer.metadata[GAZESEG].get("group") == group:
-            return layer
-    return None
+    return recording_layers(viewer, fixations_layer).get("gaze")
 
 
 def _compute(inputs, aois: AOISet, settings: MetricsSettings):

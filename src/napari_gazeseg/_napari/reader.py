@@ -214,6 +214,7 @@ def gaze_file_layers(
     image_shape: Sequence[int] | None = None,
     scale: Sequence[float] | None = None,
     translate: Sequence[float] | None = None,
+    affine=None,
     stimuli: Sequence[str] | None = None,
     contents: Mapping[str, GazeRecording | Fixations] | None = None,
     own_fixations: bool = False,
@@ -222,8 +223,8 @@ def gaze_file_layers(
     """The layers of every recording (or fixation report) in one gaze file.
 
     ``image_shape`` (default: each recording's ``meta["image"]["shape"]``) sizes
-    the heatmap and the points; ``scale`` and ``translate`` place the layers over
-    an image layer that has them. Layer names start with the stimulus name.
+    the heatmap and the points; ``scale``, ``translate`` and ``affine`` place the
+    layers over an image layer (``placement_of(image)``). Layer names start with the stimulus name.
     ``stimuli`` picks the recordings to open by name (default: all);
     ``contents`` passes what :func:`~napari_gazeseg.gaze.formats.read_gaze_all`
     already read from ``path``. ``own_fixations``: for a Tobii Pro Lab export,
@@ -263,11 +264,12 @@ def gaze_file_layers(
                 name=name,
                 scale=scale,
                 translate=translate,
+                affine=affine,
             )
         )
         if recording is not None and len(theirs.get(name, ())):
             _check_coordinates(path, name, theirs[name])
-            layers.append(_pro_lab_layer(theirs[name], name, image_shape, scale, translate))
+            layers.append(_pro_lab_layer(theirs[name], name, image_shape, scale, translate, affine))
     return layers
 
 
@@ -284,7 +286,7 @@ def _pro_lab_fixations(path: str) -> Mapping[str, Fixations]:
     return {name: item for name, item in found.items() if isinstance(item, Fixations)}
 
 
-def _pro_lab_layer(fixations: Fixations, name: str, image_shape, scale, translate) -> LayerDataTuple:
+def _pro_lab_layer(fixations: Fixations, name: str, image_shape, scale, translate, affine=None) -> LayerDataTuple:
     """``NAME Pro Lab fixations``: a fixations Points layer in a group of its own."""
     from .layers import GAZESEG, fixations_layer
 
@@ -294,6 +296,7 @@ def _pro_lab_layer(fixations: Fixations, name: str, image_shape, scale, translat
         image_shape=image_shape or fixations.image_shape,
         scale=scale,
         translate=translate,
+        affine=affine,
     )
     kwargs["metadata"][GAZESEG]["classified_by"] = "Tobii Pro Lab"
     return data, kwargs, layer_type

@@ -49,11 +49,19 @@ from qtpy.QtWidgets import (
 )
 
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
-from ..tracking.mapping import ViewNotMappableError, snapshot_view
+from ..tracking.mapping import ViewNotMappableError
 from ..tracking.recorder import new_recording_path, recording_stem, recordings_folder
 from ..tracking.source import SourceError
 from . import layers as gaze_layers
 from ._deleted_visuals_guard import guard_deleted_visuals
+from ._viewer import (
+    image_data_shape,
+    is_image,
+    last_axes,
+    napari_canvas,
+    placement_of,
+    snapshot_view,
+)
 
 __all__ = ["RecordGazeWidget", "LiveGazeLayers"]
 
@@ -125,7 +133,7 @@ class LiveGazeLayers:
     def __init__(self, viewer, image_layer, meta: dict) -> None:
         self._viewer = viewer
         self._image = image_layer
-        self._placement = gaze_layers.placement_of(image_layer)
+        self._placement = placement_of(image_layer)
         self._shape = tuple(int(s) for s in meta["image"]["shape"])
         self._meta = meta
         self._group = gaze_layers.new_group(f"{image_layer.name} live")
@@ -191,7 +199,7 @@ class LiveGazeLayers:
             self.gaze = self._viewer.add_points(
                 coords, ndim=tail.ndim, name=f"{self._image.name} live gaze", size=max(2.0, max(self._shape[-2:]) / 150),
                 metadata={gaze_layers.GAZESEG: {"live": True}},  # no kind: not a recording's layer
-                face_color=colors, border_width=0, **self._placement_for(tail.ndim),
+                face_color=colors, border_width=0, **last_axes(self._placement, tail.ndim),
             )
         else:
             self.gaze.data = coords
@@ -211,9 +219,6 @@ class LiveGazeLayers:
             name=f"{self._image.name} live", group=self._group, **self._placement,
         )
         self._add_or_update("heatmap", heat)
-
-    def _placement_for(self, ndim: int) -> dict:
-        return {key: tuple(value)[-ndim:] for key, value in self._placement.items() if value is not None}
 
     def _all_fixations(self) -> Fixations:
         everything = Fixations.concatenate(list(self._fixations_by_object.values()))
@@ -347,9 +352,7 @@ class RecordGazeWidget(QWidget):
     # -- choices ----------------------------------------------------------------
     def _refresh_images(self, event=None) -> None:
         current = self.image_box.currentText()
-        from napari.layers import Image
-
-        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        names = [layer.name for layer in self.viewer.layers if is_image(layer, ours=None)]
         self.image_box.clear()
         self.image_box.addItems(names)
         if current in names:
@@ -435,8 +438,6 @@ class RecordGazeWidget(QWidget):
         return self.viewer.layers[name]
 
     def _screen(self):
-        from ..tracking.mapping import napari_canvas
-
         canvas = napari_canvas(self.viewer)
         return None if canvas is None else canvas.native.screen()
 
@@ -536,9 +537,7 @@ class RecordGazeWidget(QWidget):
         if path is None:
             self._say("Not recording: no file was chosen.")
             return
-        data_shape = image_layer.level_shapes[0] if image_layer.multiscale else image_layer.data.shape
-        if image_layer.rgb:
-            data_shape = data_shape[:-1]
+        data_shape = image_data_shape(image_layer)
         geometry = screen_geometry_of(self._screen(), self.distance_box.value())
         meta = {
             "image": {"shape": [int(s) for s in data_shape], "name": image_layer.name},

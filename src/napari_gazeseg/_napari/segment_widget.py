@@ -98,7 +98,9 @@ from ..segmentation import (
 )
 from ._deleted_visuals_guard import guard_deleted_visuals
 from ._layer_combo import LayerComboBox
-from .layers import GAZESEG, fixations_from_layer, layer_kind, recording_from_layer
+from ._viewer import displayed_slice, is_image, is_labels, placement_of, recording_layers
+from ._viewer import image_data_shape as _data_shape
+from .layers import fixations_from_layer, layer_kind, recording_from_layer
 
 __all__ = [
     "DEVICE_CHOICES",
@@ -847,13 +849,7 @@ class SegmentWithGazeWidget(QWidget):
             raise ValueError(
                 "open a gaze recording (File > Open, or a sample) and choose its layer."
             )
-        group = layer.metadata[GAZESEG].get("group")
-        siblings = {
-            layer_kind(other): other
-            for other in self._viewer.layers
-            if layer_kind(other) and other.metadata[GAZESEG].get("group") == group
-        }
-        siblings[layer_kind(layer)] = layer
+        siblings = recording_layers(self._viewer, layer)
         recording = recording_from_layer(siblings["gaze"]) if "gaze" in siblings else None
         if "fixations" in siblings:
             fixations = fixations_from_layer(siblings["fixations"])
@@ -889,19 +885,8 @@ class SegmentWithGazeWidget(QWidget):
         return image_layer.data[0] if image_layer.multiscale else image_layer.data
 
     def _current_leading(self, image_layer, n_leading: int) -> tuple[int, ...]:
-        """The image's displayed slice: its leading data indices at the viewer's current point.
-
-        napari aligns layers on their last axes and places them by scale and
-        translate, so the point goes through the layer's world-to-data transform.
-        """
-        if n_leading == 0:
-            return ()
-        data_point = np.asarray(image_layer.world_to_data(self._viewer.dims.point), float)
-        shape = self._spatial(image_layer).shape
-        return tuple(
-            int(np.clip(np.round(data_point[axis]), 0, shape[axis] - 1))
-            for axis in range(n_leading)
-        )
+        """The image's displayed slice: its leading data indices at the viewer's current point."""
+        return displayed_slice(self._viewer, image_layer, n_leading)
 
     def _sam_job(self, image_layer, clicks: dict | None = None) -> _SamJob | None:
         fixations, recording, meta = self._gaze_data()
@@ -1025,8 +1010,7 @@ class SegmentWithGazeWidget(QWidget):
         layer = self._viewer.add_labels(
             np.zeros(shape, dtype=np.int32),
             name=f"{image_layer.name} gaze masks",
-            scale=image_layer.scale,
-            translate=image_layer.translate,
+            **placement_of(image_layer),  # rotate, shear and affine too
         )
         self._output.setCurrentText(layer.name)
         return layer
@@ -1485,13 +1469,6 @@ def _paint_undoable(
     return pixels
 
 
-def _data_shape(image_layer) -> tuple[int, ...]:
-    """An image layer's data shape without the RGB(A) axis (level 0 when multiscale)."""
-    data = image_layer.data[0] if image_layer.multiscale else image_layer.data
-    shape = tuple(int(s) for s in data.shape)
-    return shape[:-1] if image_layer.rgb else shape
-
-
 def _docked_widgets(viewer) -> list:
     """The widgets docked in the viewer's window (napari's ``window.dock_widgets``)."""
     window = getattr(viewer, "window", None)
@@ -1502,9 +1479,7 @@ def _docked_widgets(viewer) -> list:
 
 
 def _is_image(layer) -> bool:
-    from napari.layers import Image
-
-    return isinstance(layer, Image) and layer_kind(layer) is None
+    return is_image(layer)
 
 
 def _is_gaze(layer) -> bool:
@@ -1512,9 +1487,7 @@ def _is_gaze(layer) -> bool:
 
 
 def _is_labels(layer) -> bool:
-    from napari.layers import Labels
-
-    return isinstance(layer, Labels)
+    return is_labels(layer)
 
 
 def _with_browse(line: QLineEdit, parent: QWidget, title: str) -> QWidget:

@@ -15,9 +15,10 @@ The chain, for normalised display-area gaze ``(x, y)``:
 4. **data**: the image layer's world -> data transform (scale, translate,
    rotate, shear, affine), an affine map taken from ``layer.world_to_data``.
 
-:class:`ViewTransform` is an immutable snapshot of all of this, taken on the UI
-thread (:func:`snapshot_view`) and applied to whole batches on any thread
-(:meth:`ViewTransform.map`). Samples off the canvas or off the image come back
+:class:`ViewTransform` is an immutable snapshot of all of this, taken from the
+viewer on the UI thread (``napari_gazeseg._napari._viewer.snapshot_view``: this
+package imports no napari; the Record widget hands the recorder a function that
+takes it) and applied to whole batches on any thread (:meth:`ViewTransform.map`). Samples off the canvas or off the image come back
 invalid with NaN coordinates; their screen coordinates are kept by the caller.
 Pixel centres are at integers, so the image covers ``-0.5 .. shape - 0.5``.
 """
@@ -28,30 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ViewTransform", "snapshot_view", "viewer_camera", "ViewNotMappableError"]
+__all__ = ["ViewNotMappableError", "ViewTransform"]
 
 
 class ViewNotMappableError(ValueError):
     """The viewer shows the image in a way gaze cannot be mapped to (3D view)."""
-
-
-def napari_canvas(viewer):
-    """napari's vispy canvas of ``viewer`` (``.native`` is its Qt widget), or None.
-
-    napari has no public API for the canvas widget, whose position on the screen
-    the screen-to-image mapping needs; it lives at ``viewer.window._qt_viewer``.
-    Plugin widgets get a proxy of the viewer that warns on private attributes
-    (napari 0.9: a FutureWarning, "unavailable no earlier than 0.10"); the one
-    access is made here, without that warning, and returns None where it fails.
-    """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            return viewer.window._qt_viewer.canvas
-        except AttributeError:
-            return None
 
 
 @dataclass(frozen=True)
@@ -144,72 +126,3 @@ class ViewTransform:
         valid = on_canvas & on_image & np.isfinite(coords).all(axis=1)
         coords[~valid] = np.nan
         return coords, valid
-
-
-def _world_to_data_matrix(layer, world_ndim: int) -> np.ndarray:
-    """The layer's world -> data map as a ``(D, W + 1)`` affine matrix.
-
-    ``layer.world_to_data`` is affine, so its values at the origin and the unit
-    vectors determine it exactly.
-    """
-    origin = np.zeros(world_ndim)
-    b = np.asarray(layer.world_to_data(origin), dtype=float)
-    columns = [np.asarray(layer.world_to_data(np.eye(world_ndim)[i]), dtype=float) - b for i in range(world_ndim)]
-    return np.column_stack(columns + [b])
-
-
-def viewer_camera(viewer):
-    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, else ``viewer.camera``)."""
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None else viewer.camera
-
-
-def snapshot_view(viewer, layer, screen=None) -> ViewTransform:
-    """Take the current screen, canvas, camera, slice and layer transform (UI thread).
-
-    Parameters
-    ----------
-    viewer : napari.Viewer
-    layer : napari.layers.Image (or any layer with ``world_to_data``)
-        The image the gaze is recorded over.
-    screen : QScreen or None
-        The screen the tracker's display area covers; None takes the screen
-        showing napari's canvas.
-    """
-    if viewer.dims.ndisplay != 2:
-        raise ViewNotMappableError(
-            "Gaze can only be mapped in the 2D view; switch napari to 2D (Ctrl+Y) to record."
-        )
-    vispy_canvas = napari_canvas(viewer)
-    if vispy_canvas is None:
-        raise ViewNotMappableError(
-            "this napari version does not expose its canvas to plugins; gaze cannot be mapped."
-        )
-    canvas = vispy_canvas.native
-    from qtpy.QtCore import QPoint
-
-    if screen is None:
-        screen = canvas.screen()
-    geometry = screen.geometry()
-    top_left = canvas.mapToGlobal(QPoint(0, 0))
-    camera = viewer_camera(viewer)
-    orientation = tuple(str(o) for o in getattr(camera, "orientation2d", ("down", "right")))
-    flip = np.array([-1.0 if orientation[0] == "up" else 1.0, -1.0 if orientation[1] == "left" else 1.0])
-    world_ndim = viewer.dims.ndim
-    shape = layer.level_shapes[0] if getattr(layer, "multiscale", False) else layer.data.shape
-    if getattr(layer, "rgb", False):
-        shape = shape[:-1]
-    return ViewTransform(
-        screen_origin=np.array([geometry.x(), geometry.y()], dtype=float),
-        screen_size=np.array([geometry.width(), geometry.height()], dtype=float),
-        canvas_origin=np.array([top_left.x(), top_left.y()], dtype=float),
-        canvas_size=np.array([canvas.width(), canvas.height()], dtype=float),
-        center=np.asarray(camera.center, dtype=float)[-2:],
-        zoom=float(camera.zoom),
-        flip=flip,
-        world_point=np.asarray(viewer.dims.point, dtype=float),
-        displayed=np.asarray(viewer.dims.displayed, dtype=int)[-2:],
-        world_to_data=_world_to_data_matrix(layer, world_ndim),
-        data_shape=np.asarray(shape, dtype=float),
-        device_pixel_ratio=float(screen.devicePixelRatio()),
-    )

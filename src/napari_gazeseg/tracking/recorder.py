@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 import numpy as np
-from psygnal import Signal, SignalInstance
+from psygnal import Signal
 
 from napari_gazeseg.gaze.recording import NO_OBJECT, Fixations, GazeRecording
 
@@ -56,11 +56,7 @@ from .mapping import ViewNotMappableError, ViewTransform
 from .quality import QualityReport, StreamQuality
 from .source import GazeSource, SampleBatch
 
-__all__ = ["GazeRecorder", "new_recording_path", "recorder_started", "recordings_folder"]
-
-#: Emitted (UI thread) with each :class:`GazeRecorder` that starts; live SAM follows it.
-recorder_started = SignalInstance((object,), name="recorder_started")
-
+__all__ = ["GazeRecorder", "new_recording_path", "recordings_folder"]
 
 ViewProvider = Union[ViewTransform, Callable[[], ViewTransform], None]
 
@@ -223,7 +219,6 @@ class GazeRecorder:
         except Exception:
             self._stop_writing()
             raise
-        recorder_started.emit(self)
 
     def stop(self) -> None:
         """Stop the source, write and close the file, emit what is left (UI thread)."""
