@@ -67,6 +67,17 @@ def make_recording(ndim: int = 2, n: int = 240, seed: int = 0) -> GazeRecording:
     )
 
 
+def image_folder(folder, images, stem: str):
+    """``folder``, made, holding ``images`` as ``STEM0.png``, ``STEM1.png``, ... (a series
+    of images to annotate)."""
+    import imageio.v3 as iio
+
+    folder.mkdir()
+    for k, image in enumerate(images):
+        iio.imwrite(folder / f"{stem}{k}.png", image)
+    return folder
+
+
 def make_fixations(ndim: int = 2) -> Fixations:
     """Nine fixations: objects 1, 1, 1, 0, 2, 2, 2, 2, 1 with growing durations.
 

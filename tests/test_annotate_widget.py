@@ -7,6 +7,7 @@ import json
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from conftest import image_folder
 
 from sam_tiny import tiny_checkpoint  # noqa: F401  (fixture)
 
@@ -33,11 +34,7 @@ def scenes():
 
 @pytest.fixture
 def folder(tmp_path, scenes):
-    src = tmp_path / "series"
-    src.mkdir()
-    for k, scene in enumerate(scenes):
-        iio.imwrite(src / f"cells{k}.png", scene.image)
-    return src
+    return image_folder(tmp_path / "series", [scene.image for scene in scenes], "cells")
 
 
 def key(text):

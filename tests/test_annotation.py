@@ -8,6 +8,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
+from conftest import image_folder
 
 from napari_gazeseg.annotation import DEFAULT_OUTPUT, LOG_NAME, AnnotationSeries
 from napari_gazeseg.gaze.dataset import load_dataset
@@ -22,10 +23,7 @@ def scenes():
 
 @pytest.fixture
 def folder(tmp_path, scenes):
-    src = tmp_path / "slides"
-    src.mkdir()
-    for k, scene in enumerate(scenes):
-        iio.imwrite(src / f"img{k}.png", scene.image)
+    src = image_folder(tmp_path / "slides", [scene.image for scene in scenes], "img")
     (src / "notes.txt").write_text("not an image")
     return src
 

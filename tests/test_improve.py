@@ -7,6 +7,7 @@ import json
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from conftest import image_folder
 
 from napari_gazeseg.annotation import AnnotationSeries
 from napari_gazeseg.gaze.simulate import simulate_observer
@@ -19,10 +20,7 @@ pytestmark = pytest.mark.slow
 def test_improve_model_raises_dice_on_images_it_never_saw(tmp_path):
     # Polyps: outside the bundled model's domain (fluorescent cells), as a new user's series is.
     scenes = [simulate_observer("polyp", shape=(128, 128), n_objects=1, seed=s) for s in range(11)]
-    src = tmp_path / "series"
-    src.mkdir()
-    for k, scene in enumerate(scenes[:8]):
-        iio.imwrite(src / f"p{k}.png", scene.image)
+    src = image_folder(tmp_path / "series", [scene.image for scene in scenes[:8]], "p")
     series = AnnotationSeries(src)
     for k, scene in enumerate(scenes[:8]):
         series.accept(f"p{k}", scene.labels, scene.recording)

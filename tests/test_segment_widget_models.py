@@ -10,16 +10,14 @@ all real. The user cache folder is a temporary one.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import threading
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from sam_tiny import TINY_TYPE, tiny_checkpoint  # noqa: F401  (fixture)
-from test_model_registry import _Handler
+from test_model_registry import server  # noqa: F401  (fixture: the local HTTP server)
 
 from napari_gazeseg.gaze.fixations import detect_fixations_ivt
 from napari_gazeseg.gaze.simulate import simulate_observer
@@ -39,18 +37,6 @@ def no_unexpected_questions(monkeypatch):
         raise AssertionError(f"unexpected question: {text}")
 
     monkeypatch.setattr(QMessageBox, "question", unexpected)
-
-
-@pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.files, httpd.log, httpd.cuts, httpd.ranges = {}, [], 0, True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture
