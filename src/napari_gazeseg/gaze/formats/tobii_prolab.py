@@ -74,6 +74,7 @@ from ._tobii import (
     label_mask,
     make_recording,
     needs_movement,
+    release_free_memory,
     row_dtype,
     sampling_rate,
     screen_geometry,
@@ -537,9 +538,11 @@ def read_tobii_pro_lab(
             )
             continue
         coords, valid, screen_xy = _sample_arrays(media, gaze, rows, eyes_ok, screen)
-        del rows
         contents[key] = make_recording(path, key, t, coords, valid, screen_xy, meta)
         del t, seconds, coords, valid, screen_xy
+        if len(rows) >= TobiiTable.TRIM_ROWS:
+            release_free_memory()  # this recording's working arrays, before the next
+        del rows
     return contents
 
 

@@ -50,6 +50,7 @@ from ._tobii import (
     label_mask,
     make_recording,
     needs_movement,
+    release_free_memory,
     sampling_rate,
     screen_geometry,
 )
@@ -266,9 +267,11 @@ def read_tobii_studio(
                 screen[at, 0] = screen_px[0][part] / resolution[0]
                 screen[at, 1] = screen_px[1][part] / resolution[1]
         coords[~ok] = np.nan
-        del rows
         contents[key] = make_recording(path, key, t, coords, ok, screen, meta)
         del t, seconds, coords, ok, screen
+        if len(rows) >= TobiiTable.TRIM_ROWS:
+            release_free_memory()  # this recording's working arrays, before the next
+        del rows
     return contents
 
 
