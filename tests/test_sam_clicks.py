@@ -88,3 +88,82 @@ def test_clicks_reach_only_their_object(sams):
     np.testing.assert_array_equal(corrected[1].mask, expected)
     labels = paint_all(corrected, image.shape)
     assert labels.shape == image.shape
+
+
+# -- the annotator's box (micro-sam: points and a box per object) ----------------------------
+
+
+def _napari_rectangle(r0, c0, r1, c1):
+    """The four vertices napari's rectangle tool stores, ``(row, col)``."""
+    return np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], dtype=float)
+
+
+@pytest.mark.parametrize("size", [(150, 230), (230, 150), (64, 64), (1024, 1024), (37, 2000),
+                                  (3000, 101)])
+def test_a_box_replaces_the_gaze_box_in_sams_input_frame(size):
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    rows, cols = size
+    r0, c0, r1, c1 = 0.2 * rows, 0.3 * cols, 0.7 * rows, 0.9 * cols
+    gaze = SamPrompt(point_coords=np.array([[5.0, 6.0]]), point_labels=np.ones(1, dtype=np.int64),
+                     box=np.array([1.0, 2.0, 3.0, 4.0]), mask_input=np.zeros((1, 256, 256)))
+    # drawn from the lower right to the upper left: the corners' order does not matter
+    got = add_clicks(gaze, None, None, _napari_rectangle(r1, c1, r0, c0), original_size=size)
+    scale = 1024 / max(rows, cols)
+    new_h, new_w = int(rows * scale + 0.5), int(cols * scale + 0.5)
+    expected = np.array([c0 * new_w / cols, r0 * new_h / rows, c1 * new_w / cols, r1 * new_h / rows])
+    np.testing.assert_allclose(got.box, expected, rtol=1e-12)
+    stock = ResizeLongestSide(1024).apply_boxes(np.array([[c0, r0, c1, r1]]), size)[0]
+    np.testing.assert_allclose(got.box, stock, rtol=1e-12)
+    # the gaze points and dense prompt stay; clicks join them in the same prompt
+    assert got.point_coords is gaze.point_coords and got.mask_input is gaze.mask_input
+    both = add_clicks(gaze, [[1.0, 2.0]], None, box=[[r0, c0], [r1, c1]], original_size=size)
+    np.testing.assert_allclose(both.box, expected, rtol=1e-12)
+    assert both.point_labels.tolist() == [1, 1] and both.mask_input is gaze.mask_input
+
+
+def test_a_box_is_clipped_to_the_image_and_refused_rotated_or_off_the_image():
+    rows = SIZE[0]
+    got = add_clicks(SamPrompt(), None, None, [[-20.0, 10.0], [rows + 30.0, 40.0]],
+                     original_size=SIZE)
+    np.testing.assert_allclose(got.box, points_to_sam([[-0.5, 10.0], [rows - 0.5, 40.0]], SIZE)
+                               .reshape(4))
+    rotated = np.array([[10.0, 30.0], [30.0, 50.0], [50.0, 30.0], [30.0, 10.0]])  # a diamond
+    with pytest.raises(ValueError, match="rotated"):
+        add_clicks(SamPrompt(), None, None, rotated, original_size=SIZE)
+    with pytest.raises(ValueError, match="outside the image"):
+        add_clicks(SamPrompt(), None, None, [[rows + 5.0, 1.0], [rows + 9.0, 9.0]],
+                   original_size=SIZE)
+    with pytest.raises(ValueError, match="no finite position"):
+        add_clicks(SamPrompt(), None, None, [[np.nan, 1.0], [3.0, 4.0]], original_size=SIZE)
+
+
+def test_gaze_plus_a_box_equals_the_stock_predictor_and_changes_the_mask(sams):
+    ours, stock = sams
+    image = _image()
+    gaze = np.array([[60.0, 90.0], [65.0, 100.0]])
+    box_rc = _napari_rectangle(20.0, 30.0, 110.0, 160.0)
+    ours.set_image(image)
+    stock.set_image(to_uint8_rgb(image))
+    masks, scores, _ = stock.predict(point_coords=gaze[:, ::-1], point_labels=np.ones(2),
+                                     box=np.array([30.0, 20.0, 160.0, 110.0]))
+    got = ours.segment(gaze, prompt="fixations+box", clicks=(None, None, box_rc))
+    np.testing.assert_array_equal(got, masks[int(np.argmax(scores))])
+    assert not np.array_equal(got, ours.segment(gaze, prompt="fixations+box"))  # the gaze box's
+
+
+def test_a_box_reaches_only_its_object(sams):
+    ours, _ = sams
+    image = _image()
+    fixations = Fixations(
+        start=[0.0, 0.3, 1.0, 1.3], duration=[0.2] * 4,
+        coords=[[60.0, 90.0], [62.0, 95.0], [120.0, 40.0], [125.0, 45.0]], object_id=[1, 1, 2, 2],
+    )
+    plain = list(sam_object_masks(ours, image, fixations))
+    box = _napari_rectangle(40.0, 60.0, 90.0, 130.0)
+    corrected = list(sam_object_masks(ours, image, fixations, clicks={1: (None, None, box)}))
+    np.testing.assert_array_equal(corrected[1].mask, plain[1].mask)  # object 2 untouched
+    ours.set_image(image)
+    expected = ours.segment(fixations.for_object(1), clicks=(None, None, box), mask="best")
+    np.testing.assert_array_equal(corrected[0].mask, expected)
+    assert not np.array_equal(corrected[0].mask, plain[0].mask)

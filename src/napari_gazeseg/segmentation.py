@@ -255,8 +255,10 @@ def sam_masks_for(
     """SAM's mask for each of ``objects`` (from :func:`objects_to_segment`), in order.
 
     ``clicks`` maps an object id to its correction clicks ``(positive, negative)``
-    (``(K, 2)`` ``(row, col)`` on the object's slice, or None), combined with the
-    object's gaze prompt.
+    (``(K, 2)`` ``(row, col)`` on the object's slice, or None), or to
+    ``(positive, negative, box)`` with the annotator's rectangle (its ``(row, col)``
+    corners, or None), combined with the object's gaze prompt in one SAM prompt
+    (the box replaces the gaze box; :func:`~napari_gazeseg.models.sam_prompts.add_clicks`).
 
     ``image`` is the whole image (any array-like indexable by slice indices);
     ``mask`` is SAM's mask choice (``"best"``, ``"single"``, ``0``, ``1``, ``2``;

@@ -352,9 +352,10 @@ class GazeSam:
         of SAM's three masks is returned, or the one ``mask_choice`` names.
         ``mask`` (:data:`MASK_CHOICES`, see :func:`parse_mask_choice`) names both at
         once and, when given, replaces ``multimask_output`` and ``mask_choice``.
-        ``clicks`` is ``(positive, negative)``: the annotator's correction clicks,
-        ``(K, 2)`` ``(row, col)`` each or None, added to the gaze prompt
-        (:func:`~napari_gazeseg.models.sam_prompts.add_clicks`).
+        ``clicks`` is ``(positive, negative)`` or ``(positive, negative, box)``: the
+        annotator's correction clicks, ``(K, 2)`` ``(row, col)`` each or None, added to
+        the gaze prompt, and a rectangle's ``(row, col)`` corners (or None) that
+        replaces the gaze box (:func:`~napari_gazeseg.models.sam_prompts.add_clicks`).
         """
         if mask is not None:
             multimask_output, mask_choice = parse_mask_choice(mask)

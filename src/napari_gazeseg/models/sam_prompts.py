@@ -57,6 +57,7 @@ __all__ = [
     "points_to_sam",
     "prompt_from_mask",
     "sam_frame_size",
+    "user_box",
 ]
 
 #: Dense prompt kinds (SAM meets Gaze, sec. 2.2-2.3): the gaze maps' canonical names.
@@ -121,15 +122,20 @@ def add_clicks(
     prompt: SamPrompt,
     positive=None,
     negative=None,
+    box=None,
     *,
     original_size: tuple[int, int],
     long_side: int = 1024,
 ) -> SamPrompt:
-    """``prompt`` with the annotator's clicks added as points, as micro-sam corrects.
+    """``prompt`` with the annotator's clicks and box added, as micro-sam corrects.
 
     ``positive`` / ``negative`` are ``(K, 2)`` ``(row, col)`` image coordinates of
-    foreground (SAM label 1) and background (label 0) clicks on the slice; the
-    gaze points, box and dense prompt already in ``prompt`` are kept.
+    foreground (SAM label 1) and background (label 0) clicks on the slice, added
+    after the gaze points. ``box`` is the annotator's rectangle on the slice: its
+    ``(K, 2)`` ``(row, col)`` corners as drawn (napari's four vertices, or two
+    opposite corners), along the image axes, clipped to the image's extent
+    (``-0.5 .. size - 0.5``); it replaces the gaze-extent box (:func:`user_box`).
+    The gaze points and dense prompt already in ``prompt`` are kept: one prompt.
     """
     coords, labels = [], []
     for points, label in ((positive, 1), (negative, 0)):
@@ -141,17 +147,45 @@ def add_clicks(
         if len(points):
             coords.append(points_to_sam(points, original_size, long_side))
             labels.append(np.full(len(points), label, dtype=np.int64))
-    if not coords:
+    sam_box = None if box is None else user_box(box, original_size, long_side)
+    if not coords and sam_box is None:
         return prompt
-    if prompt.point_coords is not None:
+    if coords and prompt.point_coords is not None:
         coords.insert(0, np.asarray(prompt.point_coords, dtype=np.float64))
         labels.insert(0, np.asarray(prompt.point_labels, dtype=np.int64))
     return SamPrompt(
-        point_coords=np.concatenate(coords),
-        point_labels=np.concatenate(labels),
-        box=prompt.box,
+        point_coords=np.concatenate(coords) if coords else prompt.point_coords,
+        point_labels=np.concatenate(labels) if coords else prompt.point_labels,
+        box=prompt.box if sam_box is None else sam_box,
         mask_input=prompt.mask_input,
     )
+
+
+def user_box(corners_rc, original_size: tuple[int, int], long_side: int = 1024) -> np.ndarray:
+    """An annotator's rectangle -> SAM's box ``(x0, y0, x1, y1)`` in the input frame.
+
+    ``corners_rc`` ``(K, 2)``, ``K >= 2``: the ``(row, col)`` corners as drawn
+    (their order does not matter), taken as they are, as micro-sam takes napari's
+    rectangles. Every corner must share its row or column with the extreme ones
+    (a rectangle along the image axes); the box is clipped to the image's extent
+    ``-0.5 .. size - 0.5``. ValueError says what to do otherwise.
+    """
+    corners = np.asarray(corners_rc, dtype=np.float64).reshape(-1, 2)
+    if len(corners) < 2 or not np.isfinite(corners).all():
+        raise ValueError("a correction box has no finite position; draw it on the image.")
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    span = np.maximum(high - low, 1.0)
+    on_edge = np.isclose(corners, low, atol=1e-6 * span) | np.isclose(corners, high, atol=1e-6 * span)
+    if not on_edge.all():
+        raise ValueError(
+            "a correction box is rotated; SAM takes boxes along the image axes: draw it again "
+            "with the rectangle tool, unrotated."
+        )
+    extent_high = np.array(original_size, dtype=np.float64) - 0.5
+    if (high < -0.5).any() or (low > extent_high).any():
+        raise ValueError("a correction box lies outside the image; draw it on the object.")
+    low, high = np.clip(low, -0.5, extent_high), np.clip(high, -0.5, extent_high)
+    return points_to_sam(np.stack([low, high]), original_size, long_side).reshape(4)
 
 
 def prompt_from_mask(
