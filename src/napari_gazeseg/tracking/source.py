@@ -21,11 +21,24 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["SampleBatch", "GazeSource", "SourceError", "BatchSink", "MessageSink", "backend_problem"]
+__all__ = [
+    "SampleBatch", "GazeSource", "SourceError", "BatchSink", "MessageSink", "backend_problem", "first_tobii_tracker",
+]
 
 
 class SourceError(RuntimeError):
     """A source cannot start (no tracker, no SDK, unreadable file)."""
+
+
+def first_tobii_tracker(trackers: list):
+    """The first of the Tobii trackers a backend found (Titta or tobii-research); none
+    is one sentence."""
+    if not trackers:
+        raise SourceError(
+            "No Tobii eye tracker was found; connect it, check it in Tobii Pro "
+            "Eye Tracker Manager, then try again."
+        )
+    return trackers[0]
 
 
 @dataclass(frozen=True)

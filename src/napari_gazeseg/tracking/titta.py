@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from .source import BatchSink, MessageSink, SampleBatch, SourceError
+from .source import BatchSink, MessageSink, SampleBatch, SourceError, first_tobii_tracker
 
 __all__ = [
     "TittaSource",
@@ -201,13 +201,7 @@ class TittaSource:
                  titta_module=None, poll_interval_s: float = _POLL_INTERVAL_S) -> None:
         self._titta = load_titta() if titta_module is None else titta_module
         if address is None:
-            trackers = find_trackers(self._titta)
-            if not trackers:
-                raise SourceError(
-                    "No Tobii eye tracker was found; connect it, check it in Tobii Pro "
-                    "Eye Tracker Manager, then try again."
-                )
-            address = trackers[0]["address"]
+            address = first_tobii_tracker(find_trackers(self._titta))["address"]
         try:
             self.tracker = self._titta.EyeTracker(address)
         except RuntimeError as err:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import tobii_sdk as sdk
-from .source import BatchSink, MessageSink, SampleBatch, SourceError
+from .source import BatchSink, MessageSink, SampleBatch, SourceError, first_tobii_tracker
 
 __all__ = [
     "TobiiSource",
@@ -180,13 +180,7 @@ class TobiiSource:
     def __init__(self, tracker=None, sdk_module=None) -> None:
         self._tr = load_sdk() if sdk_module is None else sdk_module
         if tracker is None:
-            trackers = find_trackers(self._tr)
-            if not trackers:
-                raise SourceError(
-                    "No Tobii eye tracker was found; connect it, check it in Tobii Pro "
-                    "Eye Tracker Manager, then try again."
-                )
-            tracker = trackers[0]
+            tracker = first_tobii_tracker(find_trackers(self._tr))
         self.tracker = tracker
         self.nominal_rate_hz = float(tracker.get_gaze_output_frequency())
         self._lock = threading.Lock()
