@@ -30,15 +30,26 @@ import time
 
 import numpy as np
 
+#: UI-thread CPU seconds inside each largest gap measured by :func:`_ticks_during`, in
+#: order: less sensitive than the gap itself to other jobs on a shared machine (but
+#: without the software OpenGL's own threads, which draw the canvas).
+GAP_CPU: list[float] = []
+
 
 def _ticks_during(app, run, until) -> float:
     """Largest gap (s) between 5 ms timer ticks on the UI thread while ``run()`` works."""
     from qtpy.QtCore import QTimer
 
     stamps = [time.perf_counter()]
+    cpu = [time.thread_time()]
+
+    def tick():
+        stamps.append(time.perf_counter())
+        cpu.append(time.thread_time())
+
     timer = QTimer()
     timer.setInterval(5)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer.timeout.connect(tick)
     timer.start()
     run()
     deadline = time.perf_counter() + 60
@@ -48,8 +59,10 @@ def _ticks_during(app, run, until) -> float:
     for _ in range(5):
         app.processEvents()
     timer.stop()
-    stamps.append(time.perf_counter())
-    return float(np.max(np.diff(stamps)))
+    tick()
+    largest = int(np.argmax(np.diff(stamps)))
+    GAP_CPU.append(cpu[largest + 1] - cpu[largest])
+    return float(stamps[largest + 1] - stamps[largest])
 
 
 def _best(function, repeats: int = 3) -> float:
@@ -139,6 +152,7 @@ def _widget(viewer, app, recording) -> None:
     widget._apply = timed_apply
     updates = []
     widget.updated.connect(lambda: updates.append(time.perf_counter()))
+    GAP_CPU.clear()
     threaded_gaps = []
     for value in (45.0, 60.0, 90.0):
         count = len(updates)
@@ -148,6 +162,8 @@ def _widget(viewer, app, recording) -> None:
     threaded = float(np.median(threaded_gaps))
     applied_shown, applied[:] = list(applied), []
     widget.group_layers()["gaze"].visible = False  # as gaze_layers opens recordings this long
+    cpu_shown = list(GAP_CPU)
+    GAP_CPU.clear()
     hidden_gaps = []
     for value in (50.0, 70.0, 95.0):
         count = len(updates)
@@ -155,7 +171,21 @@ def _widget(viewer, app, recording) -> None:
             _ticks_during(app, lambda v=value: widget._velocity.setValue(v), lambda c=count: len(updates) > c)
         )
     hidden = float(np.median(hidden_gaps))
+    cpu_hidden = list(GAP_CPU)
     applied_hidden = list(applied)
+    numbers = widget.group_layers()["fixations"].text
+    numbers_hidden = not numbers.visible  # above FIXATION_NUMBERS_SHOWN_MAX fixations
+    numbers_gaps, numbers_cpu = [], []
+    if numbers_hidden:  # the same with the user switching the numbers on
+        numbers.visible = True
+        GAP_CPU.clear()
+        for value in (55.0, 75.0, 100.0):
+            count = len(updates)
+            numbers_gaps.append(
+                _ticks_during(app, lambda v=value: widget._velocity.setValue(v), lambda c=count: len(updates) > c)
+            )
+        numbers_cpu = list(GAP_CPU)
+        numbers.visible = False
     widget.group_layers()["gaze"].visible = True
 
     def naive(value: float) -> None:
@@ -179,6 +209,15 @@ def _widget(viewer, app, recording) -> None:
           f"{threaded / hidden:.1f}x less than with it shown")
     print(f"  largest blocks per move, shown: {', '.join(f'{g * 1e3:.0f}' for g in threaded_gaps)} ms; "
           f"hidden: {', '.join(f'{g * 1e3:.0f}' for g in hidden_gaps)} ms")
+    print(f"  UI-thread CPU inside those blocks, shown: {', '.join(f'{c * 1e3:.0f}' for c in cpu_shown)} ms; "
+          f"hidden: {', '.join(f'{c * 1e3:.0f}' for c in cpu_hidden)} ms (load average {os.getloadavg()[0]:.1f})")
+    if numbers_hidden:
+        print(f"  the fixation numbers start hidden (more than FIXATION_NUMBERS_SHOWN_MAX); switched on, raw gaze "
+              f"hidden: {float(np.median(numbers_gaps)) * 1e3:.0f} ms (blocks "
+              f"{', '.join(f'{g * 1e3:.0f}' for g in numbers_gaps)} ms, UI-thread CPU "
+              f"{', '.join(f'{c * 1e3:.0f}' for c in numbers_cpu)} ms)")
+    else:
+        print("  the fixation numbers are shown in both")
     print(f"  of which the widget's layer updates (largest _apply call, no paint): shown "
           f"{max(applied_shown) * 1e3:.0f} ms, hidden {max(applied_hidden) * 1e3:.0f} ms; the rest is "
           "the canvas paint (software OpenGL under Xvfb, and vispy laying out the fixation numbers)")

@@ -51,6 +51,7 @@ from ._gaze_compute import (
 from ..gaze.maps import map_uses_kernel, needs_raw_gaze
 from ._layer_combo import LayerComboBox
 from ._deleted_visuals_guard import guard_deleted_visuals
+from ._text_layout_cache import install as cache_text_layout
 from .layers import (
     GAZESEG,
     HEATMAP_KINDS,
@@ -154,6 +155,7 @@ class GazeLayersWidget(QWidget):
         super().__init__(parent)
         self._viewer = napari_viewer
         guard_deleted_visuals(napari_viewer)
+        cache_text_layout()  # fixation numbers redrawn after a slider move: most laid out before
         self._generation = 0
         self._worker = None
         self._pending = {"fixations": False, "heatmap": False}

@@ -17,7 +17,8 @@ Layers and what they show
 ``"fixations"`` (Points)
     One point per fixation, area proportional to its duration, face coloured by
     order (same colormap as the gaze: both encode time), border by object id,
-    the 1-based order as text. Features: ``order`` (1-based), ``start``,
+    the 1-based order as text (hidden above :data:`FIXATION_NUMBERS_SHOWN_MAX`
+    fixations). Features: ``order`` (1-based), ``start``,
     ``duration`` (s), ``object_id``.
 ``"scanpath"`` (Vectors, lines)
     Fixations joined in time order: one line segment per saccade inside a run of
@@ -84,6 +85,7 @@ __all__ = [
     "HEATMAP_MAX_SIDE",
     "LAYER_KINDS",
     "RAW_GAZE_SHOWN_MAX",
+    "FIXATION_NUMBERS_SHOWN_MAX",
     "fixations_from_layer",
     "fixations_layer",
     "gaze_layer",
@@ -124,6 +126,12 @@ HEATMAP_MAX_PIXELS = 2**25
 #: them about 0.2 s (``benchmarks/bench_gaze_layers.py``), so longer recordings
 #: open with the raw gaze hidden, one tick away, and their fixations shown.
 RAW_GAZE_SHOWN_MAX = 20_000
+#: Most fixations whose order numbers :func:`fixations_layer` shows: more start
+#: with the numbers hidden (the layer's "display text" box shows them). Without a
+#: GPU the 867 numbers of an 11-minute recording cost about 0.5 s of every
+#: redraw, a slider move's or a pan's (``benchmarks/bench_gaze_layers.py``), and
+#: that many overlap into a blur at a view of the whole image.
+FIXATION_NUMBERS_SHOWN_MAX = 300
 #: Colormap for time (gaze samples by time, fixations by order).
 TIME_COLORMAP = "viridis"
 #: Okabe-Ito colour-blind-safe palette for object ids 1, 2, ... (cycled).
@@ -407,7 +415,8 @@ def fixations_layer(
     """Fixations as a Points layer: size from duration, colour by order, order as text.
 
     ``text_color`` colours the order numbers: one colour, or one per fixation
-    (:func:`label_colors_at`).
+    (:func:`label_colors_at`). The numbers start hidden when there are more than
+    :data:`FIXATION_NUMBERS_SHOWN_MAX` fixations.
     """
     base = _base_name(fixations.meta, name)
     extent = _extent(image_shape or fixations.image_shape, fixations.coords)
@@ -421,6 +430,7 @@ def fixations_layer(
         }
     )
     text = _fixation_text(extent, text_color)
+    text["visible"] = len(fixations) <= FIXATION_NUMBERS_SHOWN_MAX
     if fixations.ndim > 2:
         text["translation"] = [0.0] * (fixations.ndim - 2) + text["translation"]
     kwargs = {
@@ -716,6 +726,18 @@ _STYLE_KEYS = {
 }
 
 
+#: Settings that usually stay the same from one update to the next: set only when changed.
+_UNCHANGED_SKIPPED = ("edge_width",)
+
+
+def _same(old, new) -> bool:
+    """Whether a layer setting ``old`` already equals ``new`` (numbers or sequences of them)."""
+    try:
+        return bool(np.array_equal(np.asarray(old, dtype=np.float64), np.asarray(new, dtype=np.float64)))
+    except (TypeError, ValueError):
+        return False
+
+
 def update_layer(layer, layer_data: LayerDataTuple) -> None:
     """Put a builder's output into an existing layer of the same kind, in place.
 
@@ -737,10 +759,12 @@ def update_layer(layer, layer_data: LayerDataTuple) -> None:
     if "face_colormap" in kwargs:  # before face_color names the feature it maps
         layer.face_colormap = kwargs["face_colormap"]
     for key in _STYLE_KEYS[layer_type]:
+        if key in _UNCHANGED_SKIPPED and _same(getattr(layer, key), kwargs[key]):
+            continue  # napari redraws (and re-thumbnails) the layer at each set
         setattr(layer, key, kwargs[key])
     if layer_type == "image":
         for key in ("affine", "scale", "translate"):  # a coarser heatmap than the image has its own
-            if key in kwargs:
+            if key in kwargs and not _same(getattr(layer, key), kwargs[key]):
                 setattr(layer, key, kwargs[key])
         layer.reset_contrast_limits_range()
         layer.contrast_limits = kwargs["contrast_limits"]
