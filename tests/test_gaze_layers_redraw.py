@@ -14,7 +14,13 @@ from napari.layers import Layer
 from napari_gazeseg._napari import _text_layout_cache
 from napari_gazeseg._napari import layers as gazeseg_layers
 from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
-from napari_gazeseg._napari.layers import fixations_layer, gaze_layers, layer_kind, scanpath_layer, update_layer
+from napari_gazeseg._napari.layers import (
+    fixations_layer,
+    gaze_layers,
+    layer_kind,
+    scanpath_layer,
+    update_layer,
+)
 from napari_gazeseg.gaze.fixations import detect_fixations_ivt
 from napari_gazeseg.gaze.simulate import simulate_observer
 

@@ -79,13 +79,13 @@ from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..imaging import label_colors_at  # re-exported: the fixation numbers' colours
 
 __all__ = [
+    "FIXATION_NUMBERS_SHOWN_MAX",
     "GAZESEG",
     "HEATMAP_KINDS",
     "HEATMAP_MAX_PIXELS",
     "HEATMAP_MAX_SIDE",
     "LAYER_KINDS",
     "RAW_GAZE_SHOWN_MAX",
-    "FIXATION_NUMBERS_SHOWN_MAX",
     "fixations_from_layer",
     "fixations_layer",
     "gaze_layer",
