@@ -3,7 +3,8 @@
 The widgets, the reader and the sample data ask the viewer the same questions;
 the answers live here so that each is written (and tested) once:
 
-- :func:`image_data_shape`: an image layer's data shape, level 0 when
+- :func:`full_resolution` (level 0 of a multiscale layer) and
+  :func:`image_data_shape`: an image layer's data shape, level 0 when
   multiscale, without the RGB(A) axis (the shape gaze coordinates index);
 - :func:`displayed_slice`: the leading data indices of the plane the viewer
   shows of an image (through the layer's world -> data transform);
@@ -38,6 +39,7 @@ from .layers import GAZESEG, layer_kind
 __all__ = [
     "camera_of",
     "displayed_slice",
+    "full_resolution",
     "image_data_shape",
     "is_image",
     "is_labels",
@@ -82,10 +84,14 @@ def is_shapes(layer) -> bool:
     return isinstance(layer, Shapes)
 
 
+def full_resolution(layer):
+    """A layer's data at full resolution: level 0 of a multiscale layer, else its data."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
 def image_data_shape(image_layer) -> tuple[int, ...]:
     """An image layer's data shape without the RGB(A) axis (level 0 when multiscale)."""
-    multiscale = getattr(image_layer, "multiscale", False)
-    data = image_layer.data[0] if multiscale else image_layer.data
+    data = full_resolution(image_layer)
     shape = tuple(int(s) for s in data.shape)
     return shape[:-1] if getattr(image_layer, "rgb", False) else shape
 

@@ -23,7 +23,15 @@ by plane as micro-sam's 3D annotator does
 (:func:`napari_gazeseg.stack_propagation.propagate_mask`); it runs in a worker
 with a progress bar and paints each plane as one undoable edit (other objects'
 pixels kept); Accept & next saves the 3D mask as it saves a 2D one.
-**Improve model** fine-tunes the GradTrack model on the
+**Correction** as micro-sam users expect: each image gets a prompts Points layer
+(``NAME prompts``: positive and background clicks) and a boxes Shapes layer
+(``NAME boxes``: rectangles), each click and box belonging to the object chosen
+in the panel (a feature ``object_id``; boxes drawn in that object's label colour).
+**Re-segment with clicks** has *Segment with gaze* decode the clicked objects again,
+each from ONE SAM prompt: its gaze prompt, its clicks and its last box, which
+replaces the gaze box (:func:`napari_gazeseg.models.sam_prompts.add_clicks`);
+shapes that are not rectangles along the image axes are refused. The accept row
+counts the clicks and boxes. **Improve model** fine-tunes the GradTrack model on the
 accepted images in the background and reports the Dice before and after on the
 accepted images it held out (:func:`napari_gazeseg.models.improve.improve_gradtrack`).
 """
@@ -49,8 +57,10 @@ from qtpy.QtWidgets import (
 )
 
 from ..annotation import AnnotationSeries
+from ..imaging import is_rgb
 from ..segmentation import ObjectMask, Stage
 from ..stack_propagation import DEFAULT_IOU_THRESHOLD, PropagationEnd, propagation_planes
+from ._viewer import displayed_slice
 from .layers import GAZESEG, layer_kind, recording_from_layer
 
 __all__ = ["AnnotateSeriesWidget", "ACCEPT_KEY", "SKIP_KEY"]
@@ -59,6 +69,8 @@ ACCEPT_KEY = "Shift-A"
 SKIP_KEY = "Shift-S"
 IMAGE_LAYER = "annotate: image"
 _STATE_MARK = {"todo": "•", "accepted": "✓", "skipped": "–"}
+#: Face colour of a correction click: positive (object) and background.
+_CLICK_COLOURS = {True: "#30d030", False: "#ff3030"}
 
 
 def _dock_widget(viewer, name: str):
@@ -166,7 +178,10 @@ class AnnotateSeriesWidget(QWidget):
         self._click_object = QSpinBox()
         self._click_object.setRange(1, 2**31 - 1)
         self._click_object.setPrefix("object ")
-        self._click_object.setToolTip("The label id of the object your next click corrects.")
+        self._click_object.setToolTip(
+            "The label id of the object your next click or box corrects (boxes take its "
+            "label colour)."
+        )
         self._click_object.valueChanged.connect(self._on_click_kind)
         self._negative = QCheckBox("background click")
         self._negative.setToolTip(
@@ -177,7 +192,9 @@ class AnnotateSeriesWidget(QWidget):
         self._resegment = QPushButton("Re-segment with clicks")
         self._resegment.setToolTip(
             "Decode the clicked objects again with SAM: their gaze prompt plus your clicks "
-            "(add clicks to the prompts layer with napari's add-points tool)."
+            "(prompts layer, napari's add-points tool) and box (boxes layer, napari's rectangle "
+            "tool; it replaces the gaze box). With several boxes for one object, the last one "
+            "drawn is used."
         )
         self._resegment.clicked.connect(self.resegment_with_clicks)
         self._propagate_object = QSpinBox()
@@ -210,6 +227,7 @@ class AnnotateSeriesWidget(QWidget):
         self._status = QLabel("")
         self._status.setWordWrap(True)
         self.prompts_layer = None
+        self.boxes_layer = None
 
         clicks = QHBoxLayout()
         clicks.addWidget(self._click_object)
@@ -300,7 +318,7 @@ class AnnotateSeriesWidget(QWidget):
             self._say(str(err), error=True)
             return
         self.index = index
-        rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+        rgb = is_rgb(image)
         shape = image.shape[:-1] if rgb else image.shape
         # The previous image's layers go (its files are in the series when accepted,
         # and every recording stays in the Record panel's own file); the image and
@@ -310,7 +328,7 @@ class AnnotateSeriesWidget(QWidget):
                 meta_name = layer.metadata[GAZESEG].get("meta", {}).get("image", {}).get("name")
                 if meta_name != name:
                     self._viewer.layers.remove(layer)
-        for old in (self.prompts_layer, self.labels_layer, self.image_layer):
+        for old in (self.boxes_layer, self.prompts_layer, self.labels_layer, self.image_layer):
             if old is not None and old in self._viewer.layers:
                 self._viewer.layers.remove(old)
         self.image_layer = self._viewer.add_image(image, name=name, rgb=rgb)
@@ -321,6 +339,10 @@ class AnnotateSeriesWidget(QWidget):
         self.prompts_layer = self._viewer.add_points(
             np.zeros((0, len(shape))), ndim=len(shape), name=f"{name} prompts", size=6,
             features={"object_id": np.zeros(0, dtype=np.int64), "positive": np.zeros(0, dtype=bool)},
+        )
+        self.boxes_layer = self._viewer.add_shapes(
+            None, ndim=len(shape), name=f"{name} boxes", shape_type="rectangle", edge_width=2,
+            face_color="transparent", features={"object_id": np.zeros(0, dtype=np.int64)},
         )
         self._on_click_kind()
         self._viewer.layers.selection.active = self.labels_layer
@@ -346,52 +368,110 @@ class AnnotateSeriesWidget(QWidget):
 
     # -- correction clicks ------------------------------------------------------------
 
+    def _alive(self, layer) -> bool:
+        return layer is not None and layer in self._viewer.layers
+
     def _on_click_kind(self, *args) -> None:
+        # The next click / box takes the chosen object (and kind) and its colour. napari
+        # also paints the current colour onto the selected (e.g. just added) ones, so
+        # every click and box is painted again from its own features afterwards.
+        object_id = int(self._click_object.value())
         layer = self.prompts_layer
-        if layer is None or layer not in self._viewer.layers:
-            return
-        positive = not self._negative.isChecked()
-        layer.feature_defaults = {"object_id": int(self._click_object.value()), "positive": positive}
-        layer.current_face_color = "#30d030" if positive else "#ff3030"
+        if self._alive(layer):
+            positive = not self._negative.isChecked()
+            layer.feature_defaults = {"object_id": object_id, "positive": positive}
+            layer.current_face_color = _CLICK_COLOURS[positive]
+            if len(layer.data):
+                layer.face_color = [_CLICK_COLOURS[bool(p)] for p in layer.features["positive"]]
+        boxes = self.boxes_layer
+        if self._alive(boxes) and self._alive(self.labels_layer):
+            boxes.feature_defaults = {"object_id": object_id}
+            boxes.current_edge_color = self.labels_layer.get_color(object_id)
+            if len(boxes.data):
+                boxes.edge_color = [self.labels_layer.get_color(int(oid))
+                                    for oid in boxes.features["object_id"]]
 
     def clicks(self) -> dict:
-        """The prompts layer's clicks per object: ``{id: (positive (K, 2), negative (M, 2))}``."""
-        layer = self.prompts_layer
-        if layer is None or layer not in self._viewer.layers or len(layer.data) == 0:
-            return {}
-        points = np.asarray(layer.data, dtype=np.float64)[:, -2:]
-        ids = layer.features["object_id"].to_numpy(np.int64)
-        positive = layer.features["positive"].to_numpy(bool)
+        """The clicks and boxes per object: ``{id: (positive (K, 2) | None, negative (M, 2) | None)}``,
+        or ``(positive, negative, box)`` for an object with a box (its last rectangle's
+        ``(4, 2)`` ``(row, col)`` vertices). ValueError names a box SAM cannot take."""
         out = {}
-        for oid in np.unique(ids):
-            mine = ids == oid
-            pos, neg = points[mine & positive], points[mine & ~positive]
-            out[int(oid)] = (pos if len(pos) else None, neg if len(neg) else None)
+        layer = self.prompts_layer
+        if self._alive(layer) and len(layer.data):
+            points = np.asarray(layer.data, dtype=np.float64)[:, -2:]
+            ids = layer.features["object_id"].to_numpy(np.int64)
+            positive = layer.features["positive"].to_numpy(bool)
+            for oid in np.unique(ids):
+                mine = ids == oid
+                pos, neg = points[mine & positive], points[mine & ~positive]
+                out[int(oid)] = (pos if len(pos) else None, neg if len(neg) else None)
+        for oid, box in self._boxes().items():
+            out[oid] = (*out.get(oid, (None, None)), box)
         return out
+
+    def _boxes(self) -> dict[int, np.ndarray]:
+        """Each object's last rectangle in the boxes layer, checked: ``{id: (4, 2) (row, col)}``."""
+        from ..models.sam_prompts import user_box
+
+        layer = self.boxes_layer
+        if not self._alive(layer) or len(layer.data) == 0:
+            return {}
+        ids = layer.features["object_id"].to_numpy(np.int64)
+        plane = self.labels_layer.data.shape[-2:]
+        out = {}
+        for k, (kind, vertices) in enumerate(zip(layer.shape_type, layer.data)):
+            corners = np.asarray(vertices, dtype=np.float64)[:, -2:]
+            try:
+                if kind != "rectangle":
+                    raise ValueError(f"is {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+                user_box(corners, plane)
+            except ValueError as err:
+                why = str(err) if str(err).startswith("is ") else "is rotated or off the image"
+                raise ValueError(
+                    f"Box {k + 1} of {layer.name} {why}: SAM takes rectangles along the image "
+                    "axes on the image; delete it and draw one with the rectangle tool."
+                ) from None
+            out[int(ids[k])] = corners  # the last one drawn for an object wins
+        return out
+
+    def add_box(self, row0: float, col0: float, row1: float, col1: float, object_id: int) -> None:
+        """Add one correction box (what the rectangle tool does with the mouse)."""
+        self._click_object.setValue(int(object_id))
+        self._on_click_kind()
+        ndim = self.boxes_layer.ndim
+        lead = list(self._viewer.dims.current_step[-ndim:-2]) if ndim > 2 else []
+        corners = np.array([[*lead, row0, col0], [*lead, row1, col1]], dtype=float)
+        self.boxes_layer.add_rectangles(corners)
 
     def add_click(self, row: float, col: float, object_id: int, positive: bool = True) -> None:
         """Add one correction click (what the add-points tool does with the mouse)."""
         self._click_object.setValue(int(object_id))
         self._negative.setChecked(not positive)
         ndim = self.prompts_layer.ndim
-        lead = list(self._viewer.dims.current_step[-ndim:-2]) if ndim > 2 else []
+        lead = list(displayed_slice(self._viewer, self.labels_layer, ndim - 2))
         self.prompts_layer.add(np.array([[*lead, row, col]], dtype=float))
 
     def resegment_with_clicks(self):
         """Have Segment with gaze decode the clicked objects again: gaze prompt + clicks (SAM)."""
         segment = _dock_widget(self._viewer, "Segment with gaze")
-        clicks = self.clicks()
+        try:
+            clicks = self.clicks()
+        except ValueError as err:
+            self._say(str(err), error=True)
+            return None
         if segment is None:
             self._say("Open the Segment with gaze panel (SAM) to re-segment with clicks.", error=True)
             return None
         if not clicks:
-            self._say("Add clicks to the prompts layer first (object id and background choice above).")
+            self._say("Add clicks to the prompts layer or a box to the boxes layer first "
+                      "(object id and background choice above).")
             return None
         worker = segment.segment(clicks=clicks)
         if worker is None:
             self._say(f"Not re-segmented: {segment.status}", error=True)
             return None
-        self._say(f"Re-segmenting object(s) {', '.join(map(str, sorted(clicks)))} with your clicks.")
+        self._say(f"Re-segmenting object(s) {', '.join(map(str, sorted(clicks)))} with your clicks "
+                  "and boxes.")
         return worker
 
     # -- 3D stacks: propagation -------------------------------------------------------
@@ -404,10 +484,7 @@ class AnnotateSeriesWidget(QWidget):
         self._iou.setValue(float(iou_threshold))
 
     def _displayed_leading(self, n_leading: int) -> tuple[int, ...]:
-        layer = self.labels_layer
-        point = np.asarray(layer.world_to_data(self._viewer.dims.point), float)
-        return tuple(int(np.clip(np.round(point[axis]), 0, layer.data.shape[axis] - 1))
-                     for axis in range(n_leading))
+        return displayed_slice(self._viewer, self.labels_layer, n_leading)
 
     def propagate(self):
         """Carry the chosen object's mask from the displayed plane through the stack (a worker).
@@ -535,13 +612,14 @@ class AnnotateSeriesWidget(QWidget):
                    if layer.name == f"{name} prompts" and hasattr(layer, "data")]
         if prompts:
             clicks = int(len(prompts[0].data))
+        boxes = int(len(self.boxes_layer.data)) if self._alive(self.boxes_layer) else 0
         try:
             row = self.series.accept(
                 name, np.asarray(self.labels_layer.data), recording,
                 seconds=round(time.monotonic() - self._shown_at, 3),
                 object_seconds=object_seconds(recording),
                 model=model if isinstance(model, str) else None,
-                corrections=self._corrections, clicks=clicks,
+                corrections=self._corrections, clicks=clicks, boxes=boxes,
                 gaze=recording is not None,
             )
         except (OSError, ValueError) as err:

@@ -62,7 +62,14 @@ from .layers import (
     recording_from_layer,
     update_layer,
 )
-from ._viewer import image_data_shape, is_image, place_layer, placement_of, recording_layers
+from ._viewer import (
+    full_resolution,
+    image_data_shape,
+    is_image,
+    place_layer,
+    placement_of,
+    recording_layers,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -565,14 +572,14 @@ class GazeLayersWidget(QWidget):
     @staticmethod
     def _color_numbers(fixations, image) -> None:
         """Fixation numbers in black or white, whichever reads on the image at each."""
-        data = image.data[0] if image.multiscale else image.data
+        data = full_resolution(image)
         colors = label_colors_at(data, fixations.data, image.contrast_limits)
         fixations.text.color = {"array": colors, "default": "white"}
 
     @staticmethod
     def _numbers_colored_for(job: LayerJob, image) -> bool:
         """Whether the worker coloured the numbers for this image as it is shown now."""
-        data = image.data[0] if image.multiscale else image.data
+        data = full_resolution(image)
         return (
             job.image is data
             and job.contrast_limits is not None
@@ -671,7 +678,7 @@ class GazeLayersWidget(QWidget):
             translate=placement["translate"],
             affine=placement["affine"],
             # the fixation numbers' colours are read off the image in the worker
-            image=None if image is None else (image.data[0] if image.multiscale else image.data),
+            image=None if image is None else full_resolution(image),
             contrast_limits=None if image is None else tuple(image.contrast_limits),
         )
 

@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 
 from ..gaze.aoi import TABLE_COLUMNS, AOISet, metrics_table, transition_matrix
 from ._layer_combo import LayerComboBox
-from ._viewer import recording_layers
+from ._viewer import full_resolution, recording_layers
 from .layers import fixations_from_layer, layer_kind, recording_from_layer
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def aoi_set_from_layer(layer) -> AOISet:
     from napari.layers import Labels, Shapes
 
     if isinstance(layer, Labels):
-        data = layer.data[0] if layer.multiscale else layer.data
+        data = full_resolution(layer)
         return AOISet.from_labels(np.asarray(data))
     if isinstance(layer, Shapes):
         polys, ids, names = [], [], []

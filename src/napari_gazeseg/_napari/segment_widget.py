@@ -98,7 +98,14 @@ from ..segmentation import (
 )
 from ._deleted_visuals_guard import guard_deleted_visuals
 from ._layer_combo import LayerComboBox
-from ._viewer import displayed_slice, is_image, is_labels, placement_of, recording_layers
+from ._viewer import (
+    displayed_slice,
+    full_resolution,
+    is_image,
+    is_labels,
+    placement_of,
+    recording_layers,
+)
 from ._viewer import image_data_shape as _data_shape
 from .layers import fixations_from_layer, layer_kind, recording_from_layer
 
@@ -882,7 +889,7 @@ class SegmentWithGazeWidget(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
     def _spatial(self, image_layer):
-        return image_layer.data[0] if image_layer.multiscale else image_layer.data
+        return full_resolution(image_layer)
 
     def _current_leading(self, image_layer, n_leading: int) -> tuple[int, ...]:
         """The image's displayed slice: its leading data indices at the viewer's current point."""
