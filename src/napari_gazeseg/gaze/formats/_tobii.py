@@ -13,6 +13,7 @@
   :class:`RowsOf`) builds float64 numbers for some rows only, so readers map a
   recording a block of rows at a time rather than holding whole-file columns.
 * :func:`keyed_rows` groups sample rows by (recording, stimulus) a block at a time.
+* :func:`release_free_memory` gives the parse's freed heap back to the system (glibc).
 * :func:`split_header` splits ``Name [unit]`` / ``Name (unit)`` in linear time.
 * :func:`fixation_runs` turns per-sample event labels (``Fixation`` runs of one
   index) into :class:`Fixations`, durations clipped at stimulus and export
