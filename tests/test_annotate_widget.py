@@ -189,15 +189,39 @@ def test_six_images_end_to_end_with_replay_and_live_panels(make_napari_viewer, q
         assert len(recorded) == len(scenes[k].recording)
 
 
-def test_a_negative_click_re_decodes_the_object_with_sam(make_napari_viewer, qtbot, folder, scenes,
-                                                         tiny_checkpoint):  # noqa: F811
+def _spy_on_sam_prompts(monkeypatch) -> list:
+    """``[[object id, SamPrompt], ...]`` as the real GazeSam.segment / predict see them."""
+    from napari_gazeseg.models import GazeSam
+
+    decoded = []
+    segment_real, predict_real = GazeSam.segment, GazeSam.predict
+
+    def segment_spy(self, fixations=None, *args, **kwargs):
+        decoded.append([int(np.unique(fixations.object_id)[0]), None])
+        return segment_real(self, fixations, *args, **kwargs)
+
+    def predict_spy(self, prompt, *args, **kwargs):
+        decoded[-1][1] = prompt
+        return predict_real(self, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(GazeSam, "segment", segment_spy)
+    monkeypatch.setattr(GazeSam, "predict", predict_spy)
+    return decoded
+
+
+def test_a_negative_click_then_a_box_re_decode_the_object_with_sam(make_napari_viewer, qtbot, folder,
+                                                                   scenes, tiny_checkpoint,  # noqa: F811
+                                                                   monkeypatch):
     """Correction as micro-sam users expect: a background click on a wrongly included pixel of
     object 1; SAM decodes object 1 again from its gaze plus the click (tiny random SAM), the
-    other object is untouched, and the accepted row counts the click."""
+    other object is untouched. Then a rectangle drawn for object 1 (the last of two counts)
+    replaces its gaze box in the one SamPrompt the real GazeSam decodes, with its gaze points
+    and click; object 2, re-decoded for a click of its own, gets no box; the row counts both."""
     from sam_tiny import TINY_TYPE
 
     from napari_gazeseg._napari.segment_widget import SegmentWithGazeWidget
     from napari_gazeseg.models import GazeSam
+    from napari_gazeseg.models.sam_prompts import points_to_sam
     from napari_gazeseg.segmentation import fixations_of
 
     viewer = make_napari_viewer()
@@ -224,8 +248,38 @@ def test_a_negative_click_re_decodes_the_object_with_sam(make_napari_viewer, qtb
     np.testing.assert_array_equal(after == 1, expected & ~(before == 2) | ((after == 1) & (before == 2)))
     assert not np.array_equal(after == 1, before == 1)  # the click changed object 1
     np.testing.assert_array_equal(after == 2, (before == 2) & (after != 1))  # object 2 kept
+
+    decoded = _spy_on_sam_prompts(monkeypatch)
+    boxes = widget.boxes_layer
+    assert boxes.name == "cells0 boxes" and len(boxes.data) == 0
+    widget.add_box(5.0, 5.0, 15.0, 20.0, object_id=1)  # superseded by the next one
+    widget._click_object.setValue(1)  # what the rectangle tool then draws with
+    boxes.add_rectangles(np.array([[60.0, 70.0], [20.0, 30.0]]))  # dragged up and to the left
+    assert boxes.features["object_id"].tolist() == [1, 1]
+    np.testing.assert_allclose(boxes.edge_color[-1], widget.labels_layer.get_color(1))
+    widget.add_click(40.0, 50.0, object_id=2, positive=True)
+    np.testing.assert_allclose(widget.prompts_layer.face_color[0], [1.0, 48 / 255, 48 / 255, 1.0])
+    boxes.add_ellipses(np.array([[30.0, 30.0], [50.0, 60.0]]))  # refused, and then deleted
+    assert widget.resegment_with_clicks() is None
+    assert widget._status.text().startswith("Box 3 of cells0 boxes is an ellipse: SAM takes")
+    boxes.selected_data = {2}
+    boxes.remove_selected()
+    with qtbot.waitSignal(segment.finished, timeout=WAIT_MS):
+        assert widget.resegment_with_clicks() is not None, widget._status.text()
+    prompts = dict(decoded)
+    assert sorted(prompts) == [1, 2] and len(decoded) == 2, decoded
+    size = before.shape
+    np.testing.assert_allclose(prompts[1].box,
+                               points_to_sam([[20.0, 30.0], [60.0, 70.0]], size).reshape(4))
+    gaze_points = fixations_of(rec).for_object(1).coords
+    np.testing.assert_allclose(prompts[1].point_coords,
+                               points_to_sam(np.concatenate([gaze_points, wrong[None]]), size))
+    assert prompts[1].point_labels.tolist() == [1] * len(gaze_points) + [0]
+    assert prompts[2].box is None  # the panel's prompt is "fixations": no box for object 2
+    assert prompts[2].point_labels.tolist()[-1] == 1  # object 2: its gaze plus its click
     row = widget.accept()
-    assert row["clicks"] == 1
+    logged = AnnotationSeries(folder).rows()[-1]
+    assert row["clicks"] == logged["clicks"] == 2 and row["boxes"] == logged["boxes"] == 2
 
 
 def test_propagate_an_objects_mask_through_a_stack_undo_and_accept(make_napari_viewer, qtbot, tmp_path,

@@ -158,3 +158,20 @@ def test_export_labels_stack_and_bids_gaze(folder, scenes, tmp_path):
     assert len(back) == len(scenes[2].recording)
     with pytest.raises(FileExistsError):
         series.export(tmp_path / "export")
+
+
+def test_correction_counts_read_new_rows_and_rows_from_before_boxes(folder, scenes):
+    from napari_gazeseg.annotation import correction_counts
+
+    series = AnnotationSeries(folder)
+    series.output.mkdir(parents=True, exist_ok=True)
+    old = {"image": "img1", "state": "skipped", "corrections": 3, "clicks": 2}  # no "boxes" yet
+    series.log_path.write_text(json.dumps(old) + "\n")
+    row = series.accept("img0", scenes[0].labels, corrections=1, clicks=4, boxes=2)
+    rows = AnnotationSeries(folder).rows()
+    assert rows[-1] == row
+    assert [correction_counts(r) for r in rows] == [
+        {"corrections": 3, "clicks": 2, "boxes": 0},
+        {"corrections": 1, "clicks": 4, "boxes": 2},
+    ]
+    assert correction_counts({"image": "x"}) == {"corrections": 0, "clicks": 0, "boxes": 0}

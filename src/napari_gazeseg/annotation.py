@@ -26,6 +26,10 @@ Contracts
   files exist), ``"skipped"``, or ``"todo"`` without a row. Resuming starts at
   :meth:`AnnotationSeries.first_unfinished`: the first image that is neither
   accepted nor skipped.
+* An accept row counts the corrections made on the image: ``corrections``
+  (brush, eraser and fill strokes), ``clicks`` (prompt clicks) and ``boxes``
+  (prompt boxes); :func:`correction_counts` reads them, as 0 in rows written
+  before a count existed.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ import numpy as np
 
 from .gaze.recording import GazeRecording
 
-__all__ = ["AnnotationSeries", "ImageEntry", "IMAGE_SUFFIXES", "LOG_NAME"]
+__all__ = ["CORRECTION_COUNTS", "IMAGE_SUFFIXES", "LOG_NAME", "AnnotationSeries", "ImageEntry",
+           "correction_counts"]
 
 #: Image files a series may hold (lower case).
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
@@ -52,6 +57,13 @@ LOG_NAME = "annotations.jsonl"
 #: Where a plain image folder's annotations go, inside it, by default.
 DEFAULT_OUTPUT = "gazeseg-annotations"
 STATES = ("todo", "accepted", "skipped")
+#: The correction counts of an accept row: brush/eraser/fill strokes, prompt clicks, prompt boxes.
+CORRECTION_COUNTS = ("corrections", "clicks", "boxes")
+
+
+def correction_counts(row: dict[str, Any]) -> dict[str, int]:
+    """A log row's :data:`CORRECTION_COUNTS`; a count the row lacks (older rows: no boxes) is 0."""
+    return {key: int(row.get(key) or 0) for key in CORRECTION_COUNTS}
 
 
 @dataclass
@@ -235,7 +247,7 @@ class AnnotationSeries:
 
         ``mask`` is the label image (the image's shape without an RGB axis).
         ``info`` goes into the row (e.g. ``seconds``, ``object_seconds``,
-        ``model``, ``corrections``, ``clicks``). A previous accept's files move
+        ``model``, ``corrections``, ``clicks``, ``boxes``). A previous accept's files move
         to ``backup/STAMP/`` first.
         """
         import imageio.v3 as iio

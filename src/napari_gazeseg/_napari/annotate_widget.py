@@ -439,7 +439,7 @@ class AnnotateSeriesWidget(QWidget):
         self._click_object.setValue(int(object_id))
         self._on_click_kind()
         ndim = self.boxes_layer.ndim
-        lead = list(self._viewer.dims.current_step[-ndim:-2]) if ndim > 2 else []
+        lead = list(displayed_slice(self._viewer, self.labels_layer, ndim - 2))
         corners = np.array([[*lead, row0, col0], [*lead, row1, col1]], dtype=float)
         self.boxes_layer.add_rectangles(corners)
 
