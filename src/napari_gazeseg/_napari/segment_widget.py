@@ -636,8 +636,9 @@ class SegmentWithGazeWidget(QWidget):
         """Segment every object of the chosen gaze (SAM) or the displayed slice (GradTrack).
 
         ``clicks`` maps object ids to correction clicks ``(positive, negative)``
-        (``(K, 2)`` ``(row, col)`` arrays or None), added to those objects' gaze
-        prompts (SAM only); with clicks, only the clicked objects are segmented
+        (``(K, 2)`` ``(row, col)`` arrays or None), or ``(positive, negative, box)``
+        with a rectangle's ``(row, col)`` corners replacing the gaze box, added to
+        those objects' gaze prompts (SAM only); with clicks, only the clicked objects are segmented
         again (the Objects field's choice is not changed).
         Returns the started worker, or None when the inputs are not usable (the
         reason is reported; nothing is created then).
