@@ -600,3 +600,33 @@ def test_live_follows_a_record_panel_opened_again(make_napari_viewer, qtbot, sce
     with qtbot.waitSignal(widget.finished, timeout=60_000):
         recorder.fixations_changed.emit(1, fixations.for_object(1))
     assert widget.status.startswith("Live: ")
+
+
+def test_without_a_fixations_layer_the_tuned_detector_finds_the_fixations(
+    make_napari_viewer, qtbot, scene, tiny_checkpoint, monkeypatch  # noqa: F811
+):
+    """Gaze whose fixations layer was deleted: the Segment widget detects with the
+    detector set in the Gaze layers panel, not I-VT's defaults."""
+    from napari_gazeseg._napari import segment_widget as module
+    from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
+    from napari_gazeseg.gaze.fixations import FixationDetector
+
+    viewer = make_napari_viewer()
+    _open_scene(viewer, scene)
+    viewer.layers.remove(next(layer for layer in viewer.layers if layer.name.endswith("fixations")))
+    gaze_panel = GazeLayersWidget(viewer)
+    viewer.window.add_dock_widget(gaze_panel)
+    gaze_panel.fixation_detector = FixationDetector("ivt", velocity_threshold=80.0)
+    found = []
+    real = module.fixations_of
+
+    def spy(gaze, detector=None):
+        found.append(real(gaze, detector))
+        return found[-1]
+
+    monkeypatch.setattr(module, "fixations_of", spy)
+    widget = _widget(viewer, tiny_checkpoint)
+    assert widget.segment() is not None
+    with qtbot.waitSignal(widget.finished, timeout=60_000):
+        pass
+    assert found and {fix.meta["detector"]["velocity_threshold"] for fix in found} == {80.0}

@@ -50,6 +50,7 @@ __all__ = [
     "placement_of",
     "recording_layers",
     "snapshot_view",
+    "tuned_fixation_detector",
 ]
 
 
@@ -130,6 +131,18 @@ def recording_layers(viewer, layer) -> dict[str, Any]:
             found.setdefault(theirs["kind"], other)
     found[entry["kind"]] = layer
     return found
+
+
+def tuned_fixation_detector(viewer):
+    """The :class:`~napari_gazeseg.gaze.fixations.FixationDetector` the user tuned in a
+    docked Gaze layers panel (napari's ``dock_widgets``), else I-VT with its defaults."""
+    from ..gaze.fixations import FixationDetector
+    from .gaze_layers_widget import GazeLayersWidget
+
+    window = getattr(viewer, "window", None)
+    docked = getattr(window, "dock_widgets", None) or {}
+    tuned = next((w for w in docked.values() if isinstance(w, GazeLayersWidget)), None)
+    return FixationDetector() if tuned is None else tuned.fixation_detector
 
 
 # -- placement -------------------------------------------------------------------------

@@ -61,6 +61,7 @@ from ._viewer import (
     napari_canvas,
     placement_of,
     snapshot_view,
+    tuned_fixation_detector,
 )
 
 __all__ = ["RecordGazeWidget", "LiveGazeLayers"]
@@ -643,12 +644,7 @@ class RecordGazeWidget(QWidget):
     def _fixation_detector(self):
         """The :class:`~napari_gazeseg.gaze.fixations.FixationDetector` the user tuned in a
         docked Gaze layers panel, else I-VT's defaults."""
-        from ..gaze.fixations import FixationDetector
-        from .gaze_layers_widget import GazeLayersWidget
-
-        docked = getattr(self.viewer.window, "dock_widgets", {})
-        tuned = next((w for w in docked.values() if isinstance(w, GazeLayersWidget)), None)
-        return FixationDetector() if tuned is None else tuned.fixation_detector
+        return tuned_fixation_detector(self.viewer)
 
     def toggle_object(self) -> None:
         if self.recorder is None:

@@ -105,6 +105,7 @@ from ._viewer import (
     is_labels,
     placement_of,
     recording_layers,
+    tuned_fixation_detector,
 )
 from ._viewer import image_data_shape as _data_shape
 from .layers import fixations_from_layer, layer_kind, recording_from_layer
@@ -862,7 +863,7 @@ class SegmentWithGazeWidget(QWidget):
         if "fixations" in siblings:
             fixations = fixations_from_layer(siblings["fixations"])
         else:
-            fixations = fixations_of(recording)
+            fixations = fixations_of(recording, tuned_fixation_detector(self._viewer))
         meta = recording.meta if recording is not None else fixations.meta
         return fixations, recording, meta
 
