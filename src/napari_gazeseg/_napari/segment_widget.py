@@ -409,9 +409,10 @@ class SegmentWithGazeWidget(QWidget):
         self._method.addItems(["SAM", "GradTrack"])
         self._method.setToolTip(
             "SAM: zero-shot masks from gaze prompts. GradTrack: a U-Net trained from gaze "
-            "(gazeseg train). On our synthetic benchmarks over 3 data seeds GradTrack was not "
-            "better than the simpler GazeMedSeg-style training (docs/gradtrack.md): check it "
-            "on a few masked images of your own data before relying on it."
+            "(gazeseg train). On our synthetic benchmarks it was never the best gaze training: "
+            "GazeMedSeg-style was ahead on single large objects, VAM + D-CRF on several small "
+            "cells (where GradTrack needs --track-ratios 0.5 0.75 0.75; docs/gradtrack.md). "
+            "Check it on a few masked images of your own data before relying on it."
         )
         self._model = QComboBox()
         self._model.setToolTip(
