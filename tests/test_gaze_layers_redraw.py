@@ -4,8 +4,6 @@ unchanged settings alone (benchmarks/bench_gaze_layers.py measures the time)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,14 +90,46 @@ def test_text_layout_cache_lays_out_each_string_once_and_draws_the_same(make_nap
     assert len(laid_out) == 80
 
 
-def test_an_update_in_place_sets_only_the_settings_that_changed(fixations_2d):
-    layer = Layer.create(*scanpath_layer(fixations_2d, image_shape=(400, 400)))
-    widths = []
-    layer.events.edge_width.connect(lambda event: widths.append(layer.edge_width))
-    moved = fixations_2d.coords.copy()
-    moved[:, 0] += 1.0
-    update_layer(layer, scanpath_layer(dataclasses.replace(fixations_2d, coords=moved), image_shape=(400, 400)))
-    assert widths == []  # same width: napari is not asked to redraw (and re-thumbnail) for it
-    np.testing.assert_array_equal(layer.data[:, 0], scanpath_layer(fixations_2d)[0][:, 0] + [1.0, 0.0])
-    update_layer(layer, scanpath_layer(fixations_2d, image_shape=(4000, 4000)))
-    assert widths == [10.0] and layer.edge_width == 10.0
+@pytest.mark.parametrize("build", [scanpath_layer, fixations_layer])
+def test_an_update_in_place_refreshes_napari_once(fixations_2d, build):
+    """Each setter would re-slice, redraw and re-thumbnail the layer: an update does it once."""
+    layer = Layer.create(*build(fixations_2d, image_shape=(400, 400)))
+    redraws, thumbnails, data_events, widths = [], [], [], []
+    if build is scanpath_layer:
+        layer.events.edge_width.connect(lambda event: widths.append(1))  # the controls' width box
+    layer.events.set_data.connect(lambda event: redraws.append(1))
+    layer.events.thumbnail.connect(lambda event: thumbnails.append(1))
+    layer.events.data.connect(lambda event: data_events.append(event.action))
+    fewer = fixations_2d.select(np.arange(len(fixations_2d) - 1))
+    update_layer(layer, build(fewer, image_shape=(4000, 4000)))
+    assert (len(redraws), len(thumbnails), data_events) == (1, 1, ["changed"])
+    fresh = Layer.create(*build(fewer, image_shape=(4000, 4000)))
+    np.testing.assert_array_equal(layer.data, fresh.data)
+    np.testing.assert_array_equal(layer.thumbnail, fresh.thumbnail)
+    assert len(widths) == (build is scanpath_layer)  # changed with the image size, announced once
+    key = "edge_width" if build is scanpath_layer else "size"
+    np.testing.assert_allclose(getattr(layer, key), getattr(fresh, key))  # changed with the image size
+
+
+def test_an_update_in_place_draws_what_a_fresh_layer_draws(make_napari_viewer, fixations_2d):
+    """The batched update (one refresh) leaves the canvas as building the layers anew does,
+    numbers shown in per-fixation colours included."""
+    fewer = fixations_2d.select(np.arange(len(fixations_2d) - 1))
+
+    def built(fixations, shade):
+        colors = np.tile([shade, shade, shade, 1.0], (len(fixations), 1))
+        return [scanpath_layer(fixations, image_shape=(160, 192)),
+                fixations_layer(fixations, image_shape=(160, 192), text_color=colors)]
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((160, 192), 0.5), contrast_limits=(0, 1))
+    updated = [viewer.add_layer(Layer.create(*data)) for data in built(fixations_2d, 1.0)]
+    viewer.screenshot(canvas_only=True)
+    for layer, data in zip(updated, built(fewer, 0.0)):
+        update_layer(layer, data)
+    after_update = viewer.screenshot(canvas_only=True)
+    for layer in updated:
+        viewer.layers.remove(layer)
+    for data in built(fewer, 0.0):
+        viewer.add_layer(Layer.create(*data))
+    np.testing.assert_array_equal(after_update, viewer.screenshot(canvas_only=True))

@@ -66,6 +66,7 @@ nD points lie on their plane and napari shows them on that slice only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import uuid
@@ -738,6 +739,42 @@ def _same(old, new) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _one_refresh(layer, batched: bool = True):
+    """Set a Points or Vectors layer's styles with one napari refresh, not one per setter.
+
+    Each style setter makes napari re-slice the layer, recompute its thumbnail
+    (a Python loop per segment for Vectors) and redraw its vispy visual. Inside,
+    napari's refresh and the layer's and its colour/text managers' events are
+    held; after, ``data`` (action "changed", all indices) and ``features`` are
+    announced once, and one ``refresh()`` re-slices, redraws and re-thumbnails
+    from the final state.
+    """
+    block_refresh = getattr(layer, "_block_refresh", None)  # napari >= 0.5
+    if not batched or block_refresh is None:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(block_refresh())
+        stack.enter_context(layer.events.blocker_all())
+        for name in ("_face", "_border", "_edge", "text"):
+            manager = getattr(layer, name, None)
+            if manager is not None and hasattr(manager, "events"):
+                stack.enter_context(manager.events.blocker_all())
+        yield
+    if not layer.visible:
+        # napari does not re-slice hidden layers; shown again, the text of the new
+        # features would be looked up with the old slice's indices
+        layer.set_view_slice()
+    n = len(layer.data)
+    layer.events.data(  # as napari's own setter ends: the viewer's extent, other listeners
+        value=layer.data, action="changed", data_indices=tuple(range(n)), vertex_indices=((),)
+    )
+    if hasattr(layer.events, "features"):
+        layer.events.features()
+    layer.refresh()
+
+
 def update_layer(layer, layer_data: LayerDataTuple) -> None:
     """Put a builder's output into an existing layer of the same kind, in place.
 
@@ -749,19 +786,27 @@ def update_layer(layer, layer_data: LayerDataTuple) -> None:
     kind = type(layer).__name__.lower()  # napari's layer classes: Points, Shapes, Image, ...
     if kind != layer_type:
         raise ValueError(f"cannot put {layer_type} data into the {kind} layer {layer.name!r}.")
-    layer.data = data
-    if not layer.visible:
-        # napari does not re-slice hidden layers; the text of the new features
-        # would be looked up with the old slice's indices
-        layer.set_view_slice()
-    if "features" in kwargs:
-        layer.features = kwargs["features"]
-    if "face_colormap" in kwargs:  # before face_color names the feature it maps
-        layer.face_colormap = kwargs["face_colormap"]
-    for key in _STYLE_KEYS[layer_type]:
-        if key in _UNCHANGED_SKIPPED and _same(getattr(layer, key), kwargs[key]):
-            continue  # napari redraws (and re-thumbnails) the layer at each set
-        setattr(layer, key, kwargs[key])
+    batched = layer_type != "image"
+    if not batched:
+        layer.data = data
+    with _one_refresh(layer, batched=batched):
+        if batched:
+            layer.data = data
+        if "features" in kwargs:
+            layer.features = kwargs["features"]
+        if "face_colormap" in kwargs:  # before face_color names the feature it maps
+            layer.face_colormap = kwargs["face_colormap"]
+        changed = []
+        for key in _STYLE_KEYS[layer_type]:
+            if key in _UNCHANGED_SKIPPED and _same(getattr(layer, key), kwargs[key]):
+                continue  # napari redraws (and re-thumbnails) the layer at each set
+            setattr(layer, key, kwargs[key])
+            changed.append(key)
+        text_color = kwargs.get("text", {}).get("color") if isinstance(kwargs.get("text"), Mapping) else None
+        if text_color is not None and not isinstance(text_color, str):
+            layer.text.color = text_color  # per-fixation colours from the worker, for the new fixations
+    if "edge_width" in changed:
+        layer.events.edge_width()  # held above: the layer controls' width box follows
     if layer_type == "image":
         for key in ("affine", "scale", "translate"):  # a coarser heatmap than the image has its own
             if key in kwargs and not _same(getattr(layer, key), kwargs[key]):
