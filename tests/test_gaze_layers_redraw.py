@@ -128,6 +128,7 @@ def test_an_update_in_place_draws_what_a_fresh_layer_draws(make_napari_viewer, f
     for layer, data in zip(updated, built(fewer, 0.0)):
         update_layer(layer, data)
     after_update = viewer.screenshot(canvas_only=True)
+    np.testing.assert_array_equal(updated[1].text.color.array[:, :3], 0.0)  # the new numbers' colours
     for layer in updated:
         viewer.layers.remove(layer)
     for data in built(fewer, 0.0):
