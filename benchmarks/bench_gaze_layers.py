@@ -29,6 +29,7 @@ import sys
 import time
 
 import numpy as np
+from _common import best_time
 
 #: UI-thread CPU seconds inside each largest gap measured by :func:`_ticks_during`, in
 #: order: less sensitive than the gap itself to other jobs on a shared machine (but
@@ -65,15 +66,6 @@ def _ticks_during(app, run, until) -> float:
     return float(stamps[largest + 1] - stamps[largest])
 
 
-def _best(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
@@ -107,17 +99,17 @@ def _raw_gaze(viewer, recording, decimated, pan) -> None:
 
     from napari_gazeseg._napari.layers import gaze_layer
 
-    baseline = _best(pan, repeats=5)
+    baseline = best_time(pan, repeats=5)
     print(f"image only: redraw {baseline * 1e3:6.1f} ms")
     results = {}
     for label, rec in (("all samples", recording), ("every 4th", decimated)):
-        build = _best(lambda: gaze_layer(rec, name=label))
+        build = best_time(lambda: gaze_layer(rec, name=label))
         data = gaze_layer(rec, name=label)
         start = time.perf_counter()
         layer = viewer.add_layer(Layer.create(*data))
         viewer.screenshot(canvas_only=True)
         add = time.perf_counter() - start
-        redraw = _best(pan, repeats=5)
+        redraw = best_time(pan, repeats=5)
         viewer.layers.remove(layer)
         results[label] = (build, add, redraw)
         print(f"{label:>12}: build {build * 1e3:7.1f} ms, add+draw {add * 1e3:7.1f} ms, "

@@ -33,6 +33,7 @@ import tempfile
 import time
 
 import numpy as np
+from _common import best_time
 
 
 def _largest_gap(app, run, settle_s: float = 0.3) -> float:
@@ -53,15 +54,6 @@ def _largest_gap(app, run, settle_s: float = 0.3) -> float:
     timer.stop()
     stamps.append(time.perf_counter())
     return float(np.max(np.diff(stamps)))
-
-
-def _best(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -123,12 +115,12 @@ def main() -> None:
         theirs.append(_largest_gap(app, opened(peer, "napari")))
         clear()
 
-    read = _best(lambda: read_gaze_all(path), args.repeats)
+    read = best_time(lambda: read_gaze_all(path), args.repeats)
     contents = read_gaze_all(path)
-    fixations = _best(lambda: detect_fixations_ivt(next(iter(contents.values()))), args.repeats)
+    fixations = best_time(lambda: detect_fixations_ivt(next(iter(contents.values()))), args.repeats)
     layer_data = read_gaze_layers(path)
-    reader = _best(lambda: read_gaze_layers(path), args.repeats)
-    create = _best(lambda: [Layer.create(*data) for data in layer_data], args.repeats)
+    reader = best_time(lambda: read_gaze_layers(path), args.repeats)
+    create = best_time(lambda: [Layer.create(*data) for data in layer_data], args.repeats)
     viewer.close()
     shutil.rmtree(folder, ignore_errors=True)
 
