@@ -71,13 +71,18 @@ def test_gaze_plus_clicks_equals_the_stock_predictor_with_the_same_points(sams):
     np.testing.assert_array_equal(ours.segment(gaze), without[int(np.argmax(without_scores))])
 
 
-def test_clicks_reach_only_their_object(sams):
-    ours, _ = sams
-    image = _image()
-    fixations = Fixations(
+def _two_objects() -> Fixations:
+    """Two fixations on object 1 near (61, 92), two on object 2 near (122, 42)."""
+    return Fixations(
         start=[0.0, 0.3, 1.0, 1.3], duration=[0.2] * 4,
         coords=[[60.0, 90.0], [62.0, 95.0], [120.0, 40.0], [125.0, 45.0]], object_id=[1, 1, 2, 2],
     )
+
+
+def test_clicks_reach_only_their_object(sams):
+    ours, _ = sams
+    image = _image()
+    fixations = _two_objects()
     plain = list(sam_object_masks(ours, image, fixations))
     negative = np.array([[120.0, 40.0]])  # a background click on object 2's own fixation
     corrected = list(sam_object_masks(ours, image, fixations, clicks={2: (None, negative)}))
@@ -155,10 +160,7 @@ def test_gaze_plus_a_box_equals_the_stock_predictor_and_changes_the_mask(sams):
 def test_a_box_reaches_only_its_object(sams):
     ours, _ = sams
     image = _image()
-    fixations = Fixations(
-        start=[0.0, 0.3, 1.0, 1.3], duration=[0.2] * 4,
-        coords=[[60.0, 90.0], [62.0, 95.0], [120.0, 40.0], [125.0, 45.0]], object_id=[1, 1, 2, 2],
-    )
+    fixations = _two_objects()
     plain = list(sam_object_masks(ours, image, fixations))
     box = _napari_rectangle(40.0, 60.0, 90.0, 130.0)
     corrected = list(sam_object_masks(ours, image, fixations, clicks={1: (None, None, box)}))
