@@ -438,3 +438,100 @@ def test_fixations_too_far_out_to_draw_give_one_sentence_and_the_others_open(tmp
     assert [kwargs["name"] for _d, kwargs, _t in layers] == ["a.jpg heatmap", "a.jpg scanpath", "a.jpg fixations"]
     warned = [n.message for n in _notifications_since(before) if str(n.severity) == "warning"]
     assert len(warned) == 1 and "'c.jpg' lies 1e+300 pixels out" in warned[0]
+
+
+# -- issue 11: opening from napari's running window does not freeze it --------------------
+def _open_in_the_running_window(viewer, path, expected_layers: int, timeout_ms: int = 60_000) -> dict:
+    """``viewer.open(path)`` called the way a drop or File > Open calls it: from inside
+    Qt's running event loop. Records how many layers existed when it returned and how
+    many event-loop turns (ticks of a 0 ms timer) had passed at each layer's arrival."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    seen: dict = {"ticks": 0, "at_insert": []}
+    loop = QEventLoop()
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: seen.__setitem__("ticks", seen["ticks"] + 1))
+
+    def inserted(event=None):
+        seen["at_insert"].append(seen["ticks"])
+        if len(viewer.layers) >= expected_layers:
+            QTimer.singleShot(300, loop.quit)  # let the last layer's widgets settle
+
+    def open_now():
+        seen["returned"] = viewer.open(str(path), plugin=PLUGIN)
+        seen["layers_at_return"] = len(viewer.layers)
+
+    viewer.layers.events.inserted.connect(inserted)
+    ticker.start()
+    QTimer.singleShot(0, open_now)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    ticker.stop()
+    viewer.layers.events.inserted.disconnect(inserted)
+    return seen
+
+
+def test_opening_in_the_running_window_reads_off_the_ui_thread_and_adds_a_layer_a_turn(
+    make_napari_viewer, tmp_path, recording_2d
+):
+    from napari_gazeseg._napari.reader import read_gaze_layers
+
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording_2d, path)
+    expected = read_gaze_layers(str(path))  # outside the event loop: the layers themselves
+    viewer = make_napari_viewer()
+    seen = _open_in_the_running_window(viewer, path, len(expected))
+    # viewer.open returned before any layer existed: nothing was read on the UI thread's turn
+    assert seen["layers_at_return"] == 0 and seen["returned"] == []
+    # and each layer came on a later turn of the event loop than the one before it
+    assert len(seen["at_insert"]) == len(expected) == 4
+    assert all(b > a for a, b in zip(seen["at_insert"], seen["at_insert"][1:])), seen["at_insert"]
+    assert [layer.name for layer in viewer.layers] == [kwargs["name"] for _d, kwargs, _t in expected]
+    for layer, (data, kwargs, layer_type) in zip(viewer.layers, expected):
+        assert type(layer).__name__.lower() == layer_type
+        np.testing.assert_array_equal(np.asarray(layer.data), np.asarray(data))
+        assert layer.visible == kwargs.get("visible", True)
+
+
+def test_a_broken_file_opened_in_the_running_window_is_one_sentence_and_no_layer(
+    make_napari_viewer, tmp_path, recording_2d
+):
+    path = tmp_path / "broken.gaze.tsv"
+    write_gaze(recording_2d, path)
+    lines = path.read_text().splitlines()
+    lines[6] = lines[6].replace("\t", "\tnot-a-number\t", 1)
+    path.write_text("\n".join(lines) + "\n")
+    viewer = make_napari_viewer()
+    before = _notification_count()
+    seen = _open_in_the_running_window(viewer, path, expected_layers=1, timeout_ms=3000)
+    assert seen["layers_at_return"] == 0 and len(viewer.layers) == 0
+    errors = [n for n in _notifications_since(before) if str(n.severity) == "error"]
+    assert len(errors) == 1, [n.message for n in errors]
+    assert errors[0].message.startswith(f"{path}, line 7: ") and errors[0].message.count("; ") == 1
+
+
+def test_the_gaze_layers_widget_waits_for_a_file_still_arriving(
+    make_napari_viewer, tmp_path, recording_2d, monkeypatch
+):
+    """With the widget open, a file opened from the window gets its own four layers and no
+    layer the widget made for a recording it saw half-arrived (its layers arriving slower
+    than the widget's debounce, as on a loaded machine)."""
+    from napari_gazeseg._napari import _viewer
+    from napari_gazeseg._napari.gaze_layers_widget import DEBOUNCE_MS, GazeLayersWidget
+
+    monkeypatch.setattr(_viewer, "TURN_PAUSE_MS", 2 * DEBOUNCE_MS)
+
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording_2d, path)
+    viewer = make_napari_viewer()
+    widget = GazeLayersWidget(viewer)
+    widget._show["heatmap"].setChecked(True)  # noqa: SLF001 - the widget would make a heatmap when missing
+    _open_in_the_running_window(viewer, path, expected_layers=4)
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(1500, loop.quit)  # past the widget's debounce and any job it starts
+    loop.exec()
+    kinds = [layer_kind(layer) for layer in viewer.layers]
+    assert sorted(kinds) == sorted(["heatmap", "gaze", "scanpath", "fixations"]), kinds

@@ -15,6 +15,10 @@ the answers live here so that each is written (and tested) once:
   world transform (scale, translate, rotate, shear and its extra affine) for
   the layers drawn over it, so overlays land on the pixels the recording maps
   gaze to (:func:`snapshot_view` maps through the same full transform);
+- :func:`add_layers_in_turns` / :func:`layers_arriving`: layer-data tuples
+  added one per turn of Qt's event loop (the reader's background open), and
+  whether a viewer is still receiving them (widgets wait before filling a
+  recording's missing layers);
 - :func:`camera_of` and :func:`napari_canvas`: the camera (public) and
   napari's vispy canvas, the one private access of the plugin, which the
   screen -> image mapping (:func:`snapshot_view`) and the crash guard
@@ -23,7 +27,7 @@ the answers live here so that each is written (and tested) once:
   :class:`~napari_gazeseg.tracking.mapping.ViewTransform`, which the recorder
   (``tracking/``, no napari) applies to gaze batches on any thread.
 
-Read on the UI thread.
+Read (and :func:`add_layers_in_turns` called) on the UI thread.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ..tracking.mapping import ViewNotMappableError, ViewTransform
 from .layers import GAZESEG, layer_kind
 
 __all__ = [
+    "add_layers_in_turns",
     "camera_of",
     "displayed_slice",
     "full_resolution",
@@ -45,6 +50,7 @@ __all__ = [
     "is_labels",
     "is_points",
     "is_shapes",
+    "layers_arriving",
     "napari_canvas",
     "place_layer",
     "placement_of",
@@ -209,6 +215,61 @@ def place_layer(layer, image_layer) -> None:
     layer.affine = placement["affine"]
     layer.scale = placement["scale"]
     layer.translate = placement["translate"]
+
+
+# -- adding layers without freezing the window -----------------------------------------
+#: id(viewer) -> how many layers add_layers_in_turns still has to add to it
+_ARRIVING: dict[int, int] = {}
+#: Pause between two layers of add_layers_in_turns (ms); 0: the next turn of the event loop
+TURN_PAUSE_MS = 0
+
+
+def layers_arriving(viewer) -> bool:
+    """Whether :func:`add_layers_in_turns` is still adding layers to ``viewer``."""
+    return _ARRIVING.get(id(viewer), 0) > 0
+
+
+def add_layers_in_turns(viewer, layer_data, done=None) -> None:
+    """Add napari layer-data tuples to ``viewer`` in order, one per turn of Qt's event loop.
+
+    Each turn builds one layer (``Layer.create``) and adds it, and the canvas
+    paints before the next: the window answers between layers instead of
+    freezing for the whole set (each layer costs napari its visual, controls and
+    first draw; opening a long recording's four layers in one turn blocked for
+    seconds under a software OpenGL). ``done(layers)`` is called after the last
+    with the layers added. When the viewer's window closes meanwhile, the rest is
+    dropped quietly. Call on the UI thread.
+    """
+    from napari.layers import Layer
+    from qtpy.QtCore import QTimer
+
+    pending = list(layer_data)
+    added: list = []
+    key = id(viewer)
+    _ARRIVING[key] = _ARRIVING.get(key, 0) + len(pending)
+
+    def finish() -> None:
+        _ARRIVING[key] = _ARRIVING.get(key, 0) - len(pending)
+        if _ARRIVING[key] <= 0:
+            _ARRIVING.pop(key, None)
+        pending.clear()
+
+    def step() -> None:
+        if not pending:
+            finish()
+            if done is not None:
+                done(added)
+            return
+        data, kwargs, layer_type = pending.pop(0)
+        _ARRIVING[key] -= 1
+        try:
+            added.append(viewer.add_layer(Layer.create(data, kwargs, layer_type)))
+        except RuntimeError:  # the window (its Qt objects) went away meanwhile
+            finish()
+            return
+        QTimer.singleShot(TURN_PAUSE_MS, step)
+
+    QTimer.singleShot(TURN_PAUSE_MS, step)
 
 
 # -- camera and canvas -----------------------------------------------------------------

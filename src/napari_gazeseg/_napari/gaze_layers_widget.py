@@ -63,9 +63,11 @@ from .layers import (
     update_layer,
 )
 from ._viewer import (
+    add_layers_in_turns,
     full_resolution,
     image_data_shape,
     is_image,
+    layers_arriving,
     place_layer,
     placement_of,
     recording_layers,
@@ -685,6 +687,10 @@ class GazeLayersWidget(QWidget):
     def _start_job(self) -> None:
         from napari.qt.threading import create_worker
 
+        if layers_arriving(self._viewer):  # a file's layers are still being added: wait for all
+            self._debounce.start()
+            return
+
         if self._worker is not None:
             # the running job's results will be dropped: the new one redoes its work too
             for kind, redo in self._in_flight.items():
@@ -841,15 +847,15 @@ class GazeLayersWidget(QWidget):
         worker.start()
 
     def _add_file_layers(self, layer_data: list, path: str) -> None:
-        from napari.layers import Layer
-
         if self._when_layers_settle(lambda: self._add_file_layers(layer_data, path)):
             return
-        first_source = None
-        for data, kwargs, layer_type in layer_data:
-            layer = self._viewer.add_layer(Layer.create(data, kwargs, layer_type))
-            if first_source is None and layer_kind(layer) in ("gaze", "fixations"):
-                first_source = layer
+        self._status.setText(f"Adding the layers of {os.path.basename(path)}...")
+        add_layers_in_turns(self._viewer, layer_data, self._lifetime.guard(
+            lambda layers: self._file_layers_added(layers, layer_data, path)
+        ))
+
+    def _file_layers_added(self, layers: list, layer_data: list, path: str) -> None:
+        first_source = next((layer for layer in layers if layer_kind(layer) in ("gaze", "fixations")), None)
         if first_source is not None:
             self._source.set_current_layer(first_source)
         entries = [kwargs["metadata"][GAZESEG] for _data, kwargs, _type in layer_data]

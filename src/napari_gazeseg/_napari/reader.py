@@ -9,7 +9,12 @@ npe2 semantics, as napari applies them:
   so napari tries its other readers. ``NAME.gaze.tsv`` files, files with a
   native sidecar and the sidecar ``NAME.gaze.json`` itself (which opens its
   recording) are always taken;
-* the function it returns reads the whole file and builds every layer. It
+* the function it returns reads the whole file and builds every layer. In
+  napari's running window (a drop, File > Open) it does so off the UI thread,
+  returns napari's "no layers to add" sentinel ``[(None,)]`` at once and adds
+  the layers itself, one per turn of the event loop
+  (:func:`open_in_background`): a long recording no longer freezes the window.
+  Outside a running event loop (scripts, tests) it returns the layers. It
   raises nothing but the formats' :class:`~napari_gazeseg.gaze.formats.GazeFormatError`,
   one sentence naming the file (or its sidecar), the line and what to do: for a
   broken file, and for one whose contents cannot be shown (an image size in the
@@ -48,6 +53,7 @@ __all__ = [
     "READER_MAX_RECORDINGS",
     "get_reader",
     "gaze_file_layers",
+    "open_in_background",
     "gaze_file_names",
     "pick_recordings",
     "read_gaze_layers",
@@ -385,15 +391,28 @@ def _chosen(path: str, names: list[str]) -> list[str]:
 def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """Read gaze files into layers (the function :func:`get_reader` hands to napari).
 
+    In napari's running window (a drop, File > Open, the console) the files are
+    read and their layers built off the UI thread (:func:`open_in_background`,
+    with a progress bar), and napari gets its "opened, no layers to add"
+    sentinel at once; the layers arrive one per turn of the event loop. Called
+    outside a running event loop (a script's ``viewer.open`` before
+    ``napari.run()``, tests) the layers are returned, as napari's reader
+    contract has it.
+
     A file that cannot be read or shown raises :class:`GazeFormatError` after
     showing its sentence as an error notification (napari's own message about
-    the failed reader follows it).
+    the failed reader follows it); in the background, the sentence is the one
+    notification.
     """
     from ..gaze.formats import GazeFormatError, read_gaze_all
     from ..gaze.formats._errors import format_error
     from ._deleted_visuals_guard import guard_current_viewer
 
     guard_current_viewer()
+    viewer = _live_viewer()
+    if viewer is not None:
+        open_in_background(viewer, _paths(path))
+        return [(None,)]
     layers: list[LayerDataTuple] = []
     try:
         for one in _paths(path):
@@ -413,9 +432,110 @@ def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     return layers
 
 
-def _layers_of_each(path: str, contents: Mapping, chosen: list[str]) -> list[LayerDataTuple]:
+def _live_viewer():
+    """napari's current viewer when its window runs Qt's event loop on this thread, else None."""
+    import napari
+    from qtpy.QtCore import QCoreApplication, QThread
+
+    app = QCoreApplication.instance()
+    thread = QThread.currentThread()
+    if app is None or thread is not app.thread() or thread.loopLevel() < 1:
+        return None
+    viewer = napari.current_viewer()
+    return viewer if getattr(getattr(viewer, "window", None), "_qt_window", None) is not None else None
+
+
+def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | None, list[str]]]:
+    """Per file (off the UI thread): its contents, and its layers with the warnings
+    met building them, or None for the layers when the user must pick recordings."""
+    from ..gaze.formats import read_gaze_all
+    from ..gaze.formats._errors import format_error
+
+    out = []
+    for one in paths:
+        contents = read_gaze_all(one)
+        if not contents:
+            raise format_error(
+                one, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
+            )
+        if len(contents) > READER_MAX_RECORDINGS:
+            out.append((one, contents, None, []))
+        else:
+            warnings: list[str] = []
+            out.append((one, contents, _layers_of_each(one, contents, list(contents), warn=warnings.append), warnings))
+    return out
+
+
+def _build_for_background(files: list[tuple[str, Mapping, list[str]]]) -> tuple[list, list[str]]:
+    """The layers of each file's chosen recordings (off the UI thread), and the warnings."""
+    layers: list = []
+    warnings: list[str] = []
+    for one, contents, chosen in files:
+        layers.extend(_layers_of_each(one, contents, chosen, warn=warnings.append))
+    return layers, warnings
+
+
+def open_in_background(viewer, paths: Sequence[str], done=None) -> None:
+    """Open gaze files into ``viewer`` without freezing its window.
+
+    Reading, fixation detection and the layers' data run in a napari worker
+    with a progress bar; a file holding more than :data:`READER_MAX_RECORDINGS`
+    recordings asks which in the reader's dialog; the layers are then added one
+    per turn of the event loop (:func:`~._viewer.add_layers_in_turns`), and
+    ``done(layers)`` is called with them. A file that cannot be read is its one
+    sentence as an error notification; other failures too, naming the file.
+    Call on the UI thread.
+    """
+    from napari.qt.threading import create_worker
+    from napari.utils.notifications import show_error, show_warning
+
+    from ..gaze.formats import GazeFormatError
+    from ._viewer import add_layers_in_turns
+
+    paths = [os.fspath(p) for p in paths]
+    label = os.path.basename(paths[0]) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+    def failed(err: Exception) -> None:
+        if isinstance(err, GazeFormatError):
+            show_error(str(err))
+        else:
+            show_error(f"Could not open {label}: {type(err).__name__}: {err}")
+
+    def add(layers: list, warnings: list[str]) -> None:
+        for warning in warnings:
+            show_warning(warning)
+        if layers:
+            add_layers_in_turns(viewer, layers, done)
+        elif done is not None:
+            done([])
+
+    def read(found: list) -> None:
+        ready = [layer for _one, _contents, layers, _w in found if layers is not None for layer in layers]
+        warnings = [w for _one, _contents, _layers, found_warnings in found for w in found_warnings]
+        to_pick = [(one, contents) for one, contents, layers, _w in found if layers is None]
+        if not to_pick:
+            add(ready, warnings)
+            return
+        chosen = [(one, contents, _chosen(one, list(contents))) for one, contents in to_pick]
+        worker = create_worker(
+            _build_for_background, chosen, _progress={"desc": f"Building the layers of {label}"}, _ignore_errors=True
+        )
+        worker.returned.connect(lambda built: add(ready + built[0], warnings + built[1]))
+        worker.errored.connect(failed)
+        worker.start()
+
+    worker = create_worker(
+        _read_for_background, paths, _progress={"desc": f"Opening {label}"}, _ignore_errors=True
+    )
+    worker.returned.connect(read)
+    worker.errored.connect(failed)
+    worker.start()
+
+
+def _layers_of_each(path: str, contents: Mapping, chosen: list[str], warn=None) -> list[LayerDataTuple]:
     """The layers of every chosen recording; one that cannot be shown is left out with
-    its sentence as a warning, unless none can (then its sentence is raised)."""
+    its sentence as a warning (``warn``, default napari's), unless none can (then its
+    sentence is raised)."""
     from ..gaze.formats import GazeFormatError
 
     layers: list[LayerDataTuple] = []
@@ -428,10 +548,10 @@ def _layers_of_each(path: str, contents: Mapping, chosen: list[str]) -> list[Lay
     if failed and not layers:
         raise failed[0]
     if failed:
-        from napari.utils.notifications import show_warning
-
+        if warn is None:
+            from napari.utils.notifications import show_warning as warn
         for err in failed[:3]:
-            show_warning(str(err))
+            warn(str(err))
         if len(failed) > 3:
-            show_warning(f"{path}: {len(failed) - 3} more recordings could not be shown either; fix them as the warnings above say.")
+            warn(f"{path}: {len(failed) - 3} more recordings could not be shown either; fix them as the warnings above say.")
     return layers
