@@ -8,6 +8,8 @@ and files must keep the original order exactly.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,22 @@ def branches():
     counts.need()
     yield counts
     counts.at_least(**counts.needed)
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a test file's last test: collect, then freeze what survived.
+
+    napari's ``make_napari_viewer`` runs a full ``gc.collect()`` in most
+    teardowns (to check that no ``QtViewer`` leaked). Its cost grows with every
+    object alive in the process, and each viewer test leaves ~14 000 behind
+    (napari's and vispy's caches), so by the Record widget tests each teardown
+    took ~4 s. Objects that outlive a whole test file (modules, caches, pytest's
+    items) are moved out of the collector's sight with ``gc.freeze()``; only what
+    the next file creates is scanned. Module-scoped fixtures are finalised
+    before this runs, so none of them is frozen.
+    """
+    yield
+    if nextitem is None or nextitem.module is not item.module:
+        gc.collect()
+        gc.freeze()
