@@ -220,8 +220,10 @@ def place_layer(layer, image_layer) -> None:
 # -- adding layers without freezing the window -----------------------------------------
 #: id(viewer) -> how many layers add_layers_in_turns still has to add to it
 _ARRIVING: dict[int, int] = {}
-#: Pause between two layers of add_layers_in_turns (ms); 0: the next turn of the event loop
-TURN_PAUSE_MS = 0
+#: Pause between two layers of add_layers_in_turns (ms). Not 0: Qt ran a 0 ms timer
+#: queued from a timer in the same pass, so two layers went in without a paint or any
+#: other timer between them (measured, benchmarks/bench_open.py).
+TURN_PAUSE_MS = 1
 
 
 def layers_arriving(viewer) -> bool:
@@ -230,40 +232,54 @@ def layers_arriving(viewer) -> bool:
 
 
 def add_layers_in_turns(viewer, layer_data, done=None) -> None:
-    """Add napari layer-data tuples to ``viewer`` in order, one per turn of Qt's event loop.
+    """Add layers (napari ``Layer`` objects, or layer-data tuples) to ``viewer`` in order,
+    over several turns of Qt's event loop.
 
-    Each turn builds one layer (``Layer.create``) and adds it, and the canvas
-    paints before the next: the window answers between layers instead of
-    freezing for the whole set (each layer costs napari its visual, controls and
-    first draw; opening a long recording's four layers in one turn blocked for
-    seconds under a software OpenGL). ``done(layers)`` is called after the last
-    with the layers added. When the viewer's window closes meanwhile, the rest is
+    Each turn adds one layer (building it first from a tuple; a worker can build
+    them off the UI thread instead, as :func:`~.reader.open_in_background` does).
+    A layer to be shown is added hidden and shown on the next turn, so that napari
+    adding it (its vispy visual, layer controls and list row) and its first draw
+    (vispy preparing the shaders, llvmpipe compiling them) are two blocks, not one.
+    The window answers between turns instead of freezing for the whole set:
+    opening a long recording's four layers in one go blocked for about a second
+    under a software OpenGL. ``done(layers)`` is called after the last turn with
+    the layers added. When the viewer's window closes meanwhile, the rest is
     dropped quietly. Call on the UI thread.
     """
     from napari.layers import Layer
     from qtpy.QtCore import QTimer
 
-    pending = list(layer_data)
     added: list = []
+    turns: list = []
+    for item in layer_data:
+        turns.append(("add", item))
+        shown = item.visible if isinstance(item, Layer) else item[1].get("visible", True)
+        if shown:
+            turns.append(("show", None))
     key = id(viewer)
-    _ARRIVING[key] = _ARRIVING.get(key, 0) + len(pending)
+    _ARRIVING[key] = _ARRIVING.get(key, 0) + len(turns)
 
     def finish() -> None:
-        _ARRIVING[key] = _ARRIVING.get(key, 0) - len(pending)
+        _ARRIVING[key] = _ARRIVING.get(key, 0) - len(turns)
         if _ARRIVING[key] <= 0:
             _ARRIVING.pop(key, None)
-        pending.clear()
+        turns.clear()
 
     def step() -> None:
-        if not pending:
+        if not turns:
             finish()
             if done is not None:
                 done(added)
             return
-        data, kwargs, layer_type = pending.pop(0)
+        what, item = turns.pop(0)
         _ARRIVING[key] -= 1
         try:
-            added.append(viewer.add_layer(Layer.create(data, kwargs, layer_type)))
+            if what == "show":
+                added[-1].visible = True
+            else:
+                layer = item if isinstance(item, Layer) else Layer.create(*item)
+                layer.visible = False  # shown on the next turn, if it is to be
+                added.append(viewer.add_layer(layer))
         except RuntimeError:  # the window (its Qt objects) went away meanwhile
             finish()
             return

@@ -772,7 +772,33 @@ def _one_refresh(layer, batched: bool = True):
     )
     if hasattr(layer.events, "features"):
         layer.events.features()
-    layer.refresh()
+    if type(layer).__name__ == "Vectors":
+        layer.refresh(thumbnail=False)
+        _thumbnail_later(layer)
+    else:
+        layer.refresh()
+
+
+def _thumbnail_later(layer) -> None:
+    """Recompute a layer's thumbnail on the next turn of Qt's event loop (now without one).
+
+    napari draws a Vectors thumbnail with a Python loop over its segments: 30-35 ms
+    of every scanpath update of a long recording (benchmarks/bench_gaze_layers.py),
+    a fifth of a slider move's block. On its own turn the window answers in between.
+    """
+    import weakref
+
+    from qtpy.QtCore import QCoreApplication, QTimer
+
+    def thumbnail(ref=weakref.ref(layer)) -> None:
+        alive = ref()
+        if alive is not None:
+            alive.refresh(data_displayed=False, highlight=False, extent=False)
+
+    if QCoreApplication.instance() is None:
+        thumbnail()
+    else:
+        QTimer.singleShot(0, thumbnail)
 
 
 def update_layer(layer, layer_data: LayerDataTuple) -> None:

@@ -445,8 +445,16 @@ def _live_viewer():
     return viewer if getattr(getattr(viewer, "window", None), "_qt_window", None) is not None else None
 
 
+def _built(layer_data: list[LayerDataTuple]) -> list:
+    """napari layers built from layer-data tuples: in the worker, so that the UI thread
+    only adds them (building the Points of 81 000 samples took 0.3 s)."""
+    from napari.layers import Layer
+
+    return [Layer.create(*item) for item in layer_data]
+
+
 def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | None, list[str]]]:
-    """Per file (off the UI thread): its contents, and its layers with the warnings
+    """Per file (off the UI thread): its contents, and its napari layers with the warnings
     met building them, or None for the layers when the user must pick recordings."""
     from ..gaze.formats import read_gaze_all
     from ..gaze.formats._errors import format_error
@@ -462,17 +470,18 @@ def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | No
             out.append((one, contents, None, []))
         else:
             warnings: list[str] = []
-            out.append((one, contents, _layers_of_each(one, contents, list(contents), warn=warnings.append), warnings))
+            layers = _layers_of_each(one, contents, list(contents), warn=warnings.append)
+            out.append((one, contents, _built(layers), warnings))
     return out
 
 
 def _build_for_background(files: list[tuple[str, Mapping, list[str]]]) -> tuple[list, list[str]]:
-    """The layers of each file's chosen recordings (off the UI thread), and the warnings."""
+    """The napari layers of each file's chosen recordings (off the UI thread), and the warnings."""
     layers: list = []
     warnings: list[str] = []
     for one, contents, chosen in files:
         layers.extend(_layers_of_each(one, contents, chosen, warn=warnings.append))
-    return layers, warnings
+    return _built(layers), warnings
 
 
 def open_in_background(viewer, paths: Sequence[str], done=None) -> None:
