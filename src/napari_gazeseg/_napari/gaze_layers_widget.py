@@ -56,6 +56,7 @@ from .layers import (
     GAZESEG,
     HEATMAP_KINDS,
     LAYER_KINDS,
+    create_layers,
     fixations_from_layer,
     label_colors_at,
     layer_kind,
@@ -836,29 +837,31 @@ class GazeLayersWidget(QWidget):
         kwargs = {"detector": self.fixation_detector}  # the fixations the controls show
         if image is not None:
             kwargs.update(placement_of(image), image_shape=image_data_shape(image))
-        worker = create_worker(
-            gaze_file_layers, path, stimuli=chosen, contents=contents, own_fixations=True, **kwargs,
-            _progress={"desc": "Building gaze layers"}, _ignore_errors=True,
-        )
-        worker.returned.connect(self._lifetime.guard(lambda layer_data: self._add_file_layers(layer_data, path)))
+        def build():  # the napari layers too, so that the UI thread only adds them
+            return create_layers(
+                gaze_file_layers(path, stimuli=chosen, contents=contents, own_fixations=True, **kwargs)
+            )
+
+        worker = create_worker(build, _progress={"desc": "Building gaze layers"}, _ignore_errors=True)
+        worker.returned.connect(self._lifetime.guard(lambda layers: self._add_file_layers(layers, path)))
         worker.errored.connect(self._lifetime.guard(lambda err: self._report(str(err))))
         self._open_worker = worker
         self._lifetime.track(worker)
         worker.start()
 
-    def _add_file_layers(self, layer_data: list, path: str) -> None:
-        if self._when_layers_settle(lambda: self._add_file_layers(layer_data, path)):
+    def _add_file_layers(self, layers: list, path: str) -> None:
+        if self._when_layers_settle(lambda: self._add_file_layers(layers, path)):
             return
         self._status.setText(f"Adding the layers of {os.path.basename(path)}...")
-        add_layers_in_turns(self._viewer, layer_data, self._lifetime.guard(
-            lambda layers: self._file_layers_added(layers, layer_data, path)
+        add_layers_in_turns(self._viewer, layers, self._lifetime.guard(
+            lambda added: self._file_layers_added(added, path)
         ))
 
-    def _file_layers_added(self, layers: list, layer_data: list, path: str) -> None:
+    def _file_layers_added(self, layers: list, path: str) -> None:
         first_source = next((layer for layer in layers if layer_kind(layer) in ("gaze", "fixations")), None)
         if first_source is not None:
             self._source.set_current_layer(first_source)
-        entries = [kwargs["metadata"][GAZESEG] for _data, kwargs, _type in layer_data]
+        entries = [layer.metadata[GAZESEG] for layer in layers]
         recordings = len({entry["group"] for entry in entries if "classified_by" not in entry})
         theirs = len({entry["group"] for entry in entries if "classified_by" in entry})
         also = ", with Pro Lab's own fixations as '... Pro Lab fixations'" if theirs else ""

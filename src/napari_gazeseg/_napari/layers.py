@@ -87,6 +87,7 @@ __all__ = [
     "HEATMAP_MAX_SIDE",
     "LAYER_KINDS",
     "RAW_GAZE_SHOWN_MAX",
+    "create_layers",
     "fixations_from_layer",
     "fixations_layer",
     "gaze_layer",
@@ -798,7 +799,20 @@ def _thumbnail_later(layer) -> None:
     if QCoreApplication.instance() is None:
         thumbnail()
     else:
-        QTimer.singleShot(0, thumbnail)
+        QTimer.singleShot(1, thumbnail)  # 1, not 0: after the paint, in a pass of its own
+
+
+def create_layers(layer_data: Sequence[LayerDataTuple]) -> list:
+    """napari layers built from layer-data tuples (``Layer.create``).
+
+    Workers call it, so that the UI thread only adds the layers: building the
+    Points layer of an 11-minute recording (81 000 samples) took 0.3 s. A layer
+    not yet in a viewer is plain Python; napari builds its visual and controls
+    when it is added, on the UI thread.
+    """
+    from napari.layers import Layer
+
+    return [Layer.create(*item) for item in layer_data]
 
 
 def update_layer(layer, layer_data: LayerDataTuple) -> None:

@@ -47,7 +47,7 @@ import re
 from typing import Callable, Mapping, Sequence
 
 from ..gaze.recording import Fixations, GazeRecording
-from .layers import LayerDataTuple, gaze_layers
+from .layers import LayerDataTuple, create_layers, gaze_layers
 
 __all__ = [
     "READER_MAX_RECORDINGS",
@@ -445,14 +445,6 @@ def _live_viewer():
     return viewer if getattr(getattr(viewer, "window", None), "_qt_window", None) is not None else None
 
 
-def _built(layer_data: list[LayerDataTuple]) -> list:
-    """napari layers built from layer-data tuples: in the worker, so that the UI thread
-    only adds them (building the Points of 81 000 samples took 0.3 s)."""
-    from napari.layers import Layer
-
-    return [Layer.create(*item) for item in layer_data]
-
-
 def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | None, list[str]]]:
     """Per file (off the UI thread): its contents, and its napari layers with the warnings
     met building them, or None for the layers when the user must pick recordings."""
@@ -471,7 +463,7 @@ def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | No
         else:
             warnings: list[str] = []
             layers = _layers_of_each(one, contents, list(contents), warn=warnings.append)
-            out.append((one, contents, _built(layers), warnings))
+            out.append((one, contents, create_layers(layers), warnings))
     return out
 
 
@@ -481,7 +473,7 @@ def _build_for_background(files: list[tuple[str, Mapping, list[str]]]) -> tuple[
     warnings: list[str] = []
     for one, contents, chosen in files:
         layers.extend(_layers_of_each(one, contents, chosen, warn=warnings.append))
-    return _built(layers), warnings
+    return create_layers(layers), warnings
 
 
 def open_in_background(viewer, paths: Sequence[str], done=None) -> None:
