@@ -373,15 +373,21 @@ def test_tables_and_json_that_are_not_gaze_are_left_to_other_readers(tmp_path):
         assert get_reader(str(path)) is None, path.name
 
 
+def _broken_native_file(tmp_path, recording):
+    """A native file whose line 7 holds a value that is no number."""
+    path = tmp_path / "broken.gaze.tsv"
+    write_gaze(recording, path)
+    lines = path.read_text().splitlines()
+    lines[6] = lines[6].replace("\t", "\tnot-a-number\t", 1)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_a_dropped_broken_gaze_file_shows_our_sentence_first(make_napari_viewer, tmp_path, recording_2d):
     from napari.errors import ReaderPluginError
     from qtpy.QtCore import QUrl
 
-    path = tmp_path / "broken.gaze.tsv"
-    write_gaze(recording_2d, path)
-    lines = path.read_text().splitlines()
-    lines[6] = lines[6].replace("\t", "\tnot-a-number\t", 1)
-    path.write_text("\n".join(lines) + "\n")
+    path = _broken_native_file(tmp_path, recording_2d)
     viewer = make_napari_viewer()
     before = _notification_count()
     # what napari's QtViewer.dropEvent does with the dropped file's URL
@@ -497,11 +503,7 @@ def test_opening_in_the_running_window_reads_off_the_ui_thread_and_adds_a_layer_
 def test_a_broken_file_opened_in_the_running_window_is_one_sentence_and_no_layer(
     make_napari_viewer, tmp_path, recording_2d
 ):
-    path = tmp_path / "broken.gaze.tsv"
-    write_gaze(recording_2d, path)
-    lines = path.read_text().splitlines()
-    lines[6] = lines[6].replace("\t", "\tnot-a-number\t", 1)
-    path.write_text("\n".join(lines) + "\n")
+    path = _broken_native_file(tmp_path, recording_2d)
     viewer = make_napari_viewer()
     before = _notification_count()
     seen = _open_in_the_running_window(viewer, path, expected_layers=1, timeout_ms=3000)
@@ -535,3 +537,49 @@ def test_the_gaze_layers_widget_waits_for_a_file_still_arriving(
     loop.exec()
     kinds = [layer_kind(layer) for layer in viewer.layers]
     assert sorted(kinds) == sorted(["heatmap", "gaze", "scanpath", "fixations"]), kinds
+
+
+def test_a_file_of_many_images_opened_in_the_running_window_asks_then_builds_off_the_ui_thread(
+    make_napari_viewer, tmp_path, fixations_2d
+):
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QListWidget
+
+    from napari_gazeseg.gaze.formats import write_gazemedseg_csv
+
+    path = tmp_path / "kvasir_fixation.csv"
+    write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
+    viewer = make_napari_viewer()
+
+    def pick():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
+            QTimer.singleShot(50, pick)
+            return
+        listing = dialog.findChild(QListWidget)
+        listing.clearSelection()
+        listing.item(3).setSelected(True)
+        dialog.accept()
+
+    QTimer.singleShot(50, pick)
+    seen = _open_in_the_running_window(viewer, path, expected_layers=3)
+    assert seen["layers_at_return"] == 0
+    assert [layer.name for layer in viewer.layers] == [
+        "image003.jpg heatmap", "image003.jpg scanpath", "image003.jpg fixations",
+    ]
+
+
+def test_closing_the_viewer_while_a_file_arrives_drops_the_rest_quietly(
+    make_napari_viewer, qtbot, tmp_path, recording_2d, monkeypatch
+):
+    from napari_gazeseg._napari import _viewer
+
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording_2d, path)
+    viewer = make_napari_viewer()
+    monkeypatch.setattr(_viewer, "TURN_PAUSE_MS", 200)
+    _open_in_the_running_window(viewer, path, expected_layers=1, timeout_ms=20_000)
+    assert 1 <= len(viewer.layers) < 4 and _viewer.layers_arriving(viewer)
+    viewer.close()
+    qtbot.wait(2000)  # the remaining turns run against the closed window
+    assert not _viewer.layers_arriving(viewer)

@@ -57,6 +57,7 @@ __all__ = [
     "recording_layers",
     "snapshot_view",
     "tuned_fixation_detector",
+    "window_open",
 ]
 
 
@@ -226,6 +227,11 @@ _ARRIVING: dict[int, int] = {}
 TURN_PAUSE_MS = 1
 
 
+def window_open(viewer) -> bool:
+    """Whether ``viewer`` has its Qt window, not yet closed (``Viewer.close`` deletes it)."""
+    return getattr(getattr(viewer, "window", None), "_qt_window", None) is not None
+
+
 def layers_arriving(viewer) -> bool:
     """Whether :func:`add_layers_in_turns` is still adding layers to ``viewer``."""
     return _ARRIVING.get(id(viewer), 0) > 0
@@ -270,6 +276,9 @@ def add_layers_in_turns(viewer, layer_data, done=None) -> None:
             finish()
             if done is not None:
                 done(added)
+            return
+        if not window_open(viewer):  # closed meanwhile: napari's controls are gone
+            finish()
             return
         what, item = turns.pop(0)
         _ARRIVING[key] -= 1

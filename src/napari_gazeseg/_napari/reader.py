@@ -441,8 +441,10 @@ def _live_viewer():
     thread = QThread.currentThread()
     if app is None or thread is not app.thread() or thread.loopLevel() < 1:
         return None
+    from ._viewer import window_open
+
     viewer = napari.current_viewer()
-    return viewer if getattr(getattr(viewer, "window", None), "_qt_window", None) is not None else None
+    return viewer if window_open(viewer) else None
 
 
 def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | None, list[str]]]:
