@@ -561,3 +561,27 @@ def test_callers_use_the_dispatcher(kind, recording_3d, fixations_3d):
     assert HeatmapSettings(kind=alias).kind == alias and HeatmapSettings(kind=kind).kind == kind
     with pytest.raises(ValueError, match="is unknown"):
         HeatmapSettings(kind="heatmap")
+
+
+def test_a_fifth_gaze_map_is_offered_as_a_prompt_by_the_widget_and_both_commands():
+    """Issue 11: adding a map touches one file. With a fifth name in GAZE_MAPS (set before
+    anything else reads it, in a fresh interpreter), the Segment widget's prompt list and
+    the --prompt help of `gazeseg segment` and `gazeseg train-sam` all offer it."""
+    import subprocess
+    import sys
+
+    code = """
+import argparse
+import napari_gazeseg.gaze.maps as maps
+maps.GAZE_MAPS = (*maps.GAZE_MAPS, "fifth_map")
+from napari_gazeseg._napari.segment_widget import PROMPT_CHOICES
+from napari_gazeseg.commands import segment, train_sam
+helps = []
+for command in (segment, train_sam):
+    parser = command.add_parser(argparse.ArgumentParser().add_subparsers())
+    helps.append(next(a.help for a in parser._actions if "--prompt" in a.option_strings))
+print("fifth_map" in PROMPT_CHOICES, ["fifth_map" in h for h in helps])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "[True,", "True]"], out.stdout

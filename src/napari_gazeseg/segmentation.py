@@ -38,6 +38,7 @@ from pathlib import PurePath
 
 import numpy as np
 
+from .gaze import maps as _maps
 from .gaze.recording import NO_OBJECT, Fixations, GazeRecording
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "MOST_OF_IMAGE",
     "OFF_IMAGE_SHARE",
     "ObjectGaze",
+    "PROMPT_CHOICES",
     "ObjectMask",
     "Stage",
     "check_gaze_fits",
@@ -66,6 +68,13 @@ __all__ = [
     "sam_masks_for",
     "sam_object_masks",
 ]
+
+#: The SAM prompts offered by name (the Segment widget's list, the commands' --prompt help):
+#: the fixations as points, with their box, each gaze map of gaze.maps.GAZE_MAPS alone, and
+#: the points with the blurred gaze. Any '+'-combination models.sam_prompts.parse_prompt_kind
+#: accepts works too. Read from GAZE_MAPS when this module is imported, so a new map is
+#: offered everywhere by adding it there.
+PROMPT_CHOICES = ("fixations", "fixations+box", *_maps.GAZE_MAPS, "fixations+blurred_gaze")
 
 #: A mask covering more than this share of its slice is reported as not credible.
 MOST_OF_IMAGE = 0.75

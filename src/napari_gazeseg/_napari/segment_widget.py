@@ -82,6 +82,7 @@ from qtpy.QtWidgets import (
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..segmentation import (
     BUNDLED_GRADTRACK_CARD,
+    PROMPT_CHOICES,
     ObjectGaze,
     ObjectMask,
     Stage,
@@ -120,16 +121,6 @@ __all__ = [
     "embeddings_dir",
 ]
 
-#: Prompts offered in the widget (see models.sam_prompts.parse_prompt_kind).
-PROMPT_CHOICES = (
-    "fixations",
-    "fixations+box",
-    "heatmap_fixations_duration",
-    "heatmap_fixations",
-    "heatmap_gaze",
-    "blurred_gaze",
-    "fixations+blurred_gaze",
-)
 #: The SAM mask choices as shown -> as ``GazeSam.segment(mask=...)`` takes them.
 _MASK_CHOICES = {
     "best score": "best",

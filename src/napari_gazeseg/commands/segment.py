@@ -32,6 +32,8 @@ from . import add_shared, command_parser
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from ..segmentation import PROMPT_CHOICES
+
     parser = command_parser(
         subparsers, "segment",
         "segment a dataset folder's images from gaze (SAM) or with GradTrack", __doc__,
@@ -50,9 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--prompt",
         default=None,
-        help="SAM prompt: fixations, fixations+box, heatmap_gaze, heatmap_fixations, "
-        "heatmap_fixations_duration, blurred_gaze, or '+'-combinations (default: what --finetuned "
-        "was trained on, else fixations)",
+        help=f"SAM prompt: {', '.join(PROMPT_CHOICES)}, or another '+'-combination (default: what "
+        "--finetuned was trained on, else fixations)",
     )
     parser.add_argument(
         "--mask-choice",

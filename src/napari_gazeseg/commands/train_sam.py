@@ -27,6 +27,8 @@ from .train import add_run_folder_arguments, check_run_folder, interrupted_note
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from ..segmentation import PROMPT_CHOICES
+
     parser = command_parser(
         subparsers, "train-sam", "fine-tune SAM's prompt encoder and mask decoder on gaze prompts",
         __doc__,
@@ -42,8 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--prompt",
         default="fixations",
-        help="prompt type to train: fixations, fixations+box, heatmap_gaze, heatmap_fixations, "
-        "heatmap_fixations_duration, blurred_gaze, or a '+'-combination",
+        help=f"prompt type to train: {', '.join(PROMPT_CHOICES)}, or another '+'-combination",
     )
     parser.add_argument(
         "--epochs", type=int, default=55, help="epochs (paper: 55 Cellpose 500, 75 PascalVOC)"
