@@ -262,16 +262,13 @@ def test_a_file_of_many_images_opens_a_bounded_number_and_says_so(tmp_path, fixa
     assert str(warnings[0].severity) == "warning"
 
 
-def test_a_file_of_many_images_asks_which_to_open(make_napari_viewer, qtbot, tmp_path, fixations_2d):
+def _pick_when_asked(rows: list[int]) -> dict:
+    """When the reader's recording picker opens, tick only ``rows`` and press Open.
+    Returns what the dialog showed: how many rows it listed and had ticked at first."""
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication, QListWidget
 
-    from napari_gazeseg.gaze.formats import write_gazemedseg_csv
-
-    path = tmp_path / "kvasir_fixation.csv"
-    write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
-    viewer = make_napari_viewer()
-    seen = {}
+    seen: dict = {}
 
     def pick():
         dialog = QApplication.activeModalWidget()
@@ -282,11 +279,21 @@ def test_a_file_of_many_images_asks_which_to_open(make_napari_viewer, qtbot, tmp
         seen["preselected"] = len(listing.selectedItems())
         seen["listed"] = listing.count()
         listing.clearSelection()
-        listing.item(39).setSelected(True)
-        listing.item(7).setSelected(True)
+        for row in rows:
+            listing.item(row).setSelected(True)
         dialog.accept()
 
     QTimer.singleShot(50, pick)
+    return seen
+
+
+def test_a_file_of_many_images_asks_which_to_open(make_napari_viewer, qtbot, tmp_path, fixations_2d):
+    from napari_gazeseg.gaze.formats import write_gazemedseg_csv
+
+    path = tmp_path / "kvasir_fixation.csv"
+    write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
+    viewer = make_napari_viewer()
+    seen = _pick_when_asked([39, 7])
     viewer.open(str(path), plugin=PLUGIN)
     assert seen == {"preselected": 12, "listed": 40}
     assert [layer.name for layer in viewer.layers] == [
@@ -528,7 +535,7 @@ def test_the_gaze_layers_widget_waits_for_a_file_still_arriving(
     write_gaze(recording_2d, path)
     viewer = make_napari_viewer()
     widget = GazeLayersWidget(viewer)
-    widget._show["heatmap"].setChecked(True)  # noqa: SLF001 - the widget would make a heatmap when missing
+    widget._show["heatmap"].setChecked(True)  # the widget would make a heatmap when missing
     _open_in_the_running_window(viewer, path, expected_layers=4)
     from qtpy.QtCore import QEventLoop, QTimer
 
@@ -542,26 +549,12 @@ def test_the_gaze_layers_widget_waits_for_a_file_still_arriving(
 def test_a_file_of_many_images_opened_in_the_running_window_asks_then_builds_off_the_ui_thread(
     make_napari_viewer, tmp_path, fixations_2d
 ):
-    from qtpy.QtCore import QTimer
-    from qtpy.QtWidgets import QApplication, QListWidget
-
     from napari_gazeseg.gaze.formats import write_gazemedseg_csv
 
     path = tmp_path / "kvasir_fixation.csv"
     write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
     viewer = make_napari_viewer()
-
-    def pick():
-        dialog = QApplication.activeModalWidget()
-        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
-            QTimer.singleShot(50, pick)
-            return
-        listing = dialog.findChild(QListWidget)
-        listing.clearSelection()
-        listing.item(3).setSelected(True)
-        dialog.accept()
-
-    QTimer.singleShot(50, pick)
+    _pick_when_asked([3])
     seen = _open_in_the_running_window(viewer, path, expected_layers=3)
     assert seen["layers_at_return"] == 0
     assert [layer.name for layer in viewer.layers] == [

@@ -794,9 +794,9 @@ class GazeLayersWidget(QWidget):
         their layers over the chosen image."""
         from napari.qt.threading import create_worker
 
-        from ..gaze.formats import read_gaze_all
+        from .reader import gaze_file_contents
 
-        worker = create_worker(read_gaze_all, path, _progress={"desc": "Reading gaze"}, _ignore_errors=True)
+        worker = create_worker(gaze_file_contents, path, _progress={"desc": "Reading gaze"}, _ignore_errors=True)
         worker.returned.connect(self._lifetime.guard(lambda contents: self._on_file_read(path, contents)))
         worker.errored.connect(self._lifetime.guard(lambda err: self._report(str(err))))
         self._open_worker = worker
@@ -818,15 +818,9 @@ class GazeLayersWidget(QWidget):
         """Pick the recordings to open, then build their layers off the UI thread."""
         from napari.qt.threading import create_worker
 
-        from ..gaze.formats._errors import format_error
         from .reader import gaze_file_layers, pick_recordings
 
-        names = list(contents)
-        if not names:
-            self._report(str(format_error(
-                path, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
-            )))
-            return
+        names = list(contents)  # never empty: gaze_file_contents refuses such a file
         chosen = names
         if len(names) > 1:
             chosen = pick_recordings(self, path, names, [self._preferred(names, contents)])

@@ -791,7 +791,9 @@ def _thumbnail_later(layer) -> None:
 
     from qtpy.QtCore import QCoreApplication, QTimer
 
-    def thumbnail(ref=weakref.ref(layer)) -> None:
+    ref = weakref.ref(layer)
+
+    def thumbnail() -> None:
         alive = ref()
         if alive is not None:
             alive.refresh(data_displayed=False, highlight=False, extent=False)

@@ -52,6 +52,7 @@ from .layers import LayerDataTuple, create_layers, gaze_layers
 __all__ = [
     "READER_MAX_RECORDINGS",
     "get_reader",
+    "gaze_file_contents",
     "gaze_file_layers",
     "open_in_background",
     "gaze_file_names",
@@ -205,6 +206,19 @@ def _fixations_of(path: str, name: str, recording: GazeRecording, detector=None)
             f"the fixations of {name!r} cannot be detected ({str(err).rstrip('.').replace('; ', ', ')})",
             "fix the recording's meta",
         ) from None
+
+
+def gaze_file_contents(path: str) -> dict:
+    """Every recording (or fixation report) of a gaze file by name
+    (:func:`~napari_gazeseg.gaze.formats.read_gaze_all`); a file holding none is
+    refused with its :class:`GazeFormatError` sentence."""
+    from ..gaze.formats import read_gaze_all
+    from ..gaze.formats._errors import format_error
+
+    contents = read_gaze_all(path)
+    if not contents:
+        raise format_error(path, "the file holds no gaze for any stimulus", "export the recording with its gaze data")
+    return contents
 
 
 def gaze_file_names(path: str) -> list[str]:
@@ -404,8 +418,7 @@ def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     the failed reader follows it); in the background, the sentence is the one
     notification.
     """
-    from ..gaze.formats import GazeFormatError, read_gaze_all
-    from ..gaze.formats._errors import format_error
+    from ..gaze.formats import GazeFormatError
     from ._deleted_visuals_guard import guard_current_viewer
 
     guard_current_viewer()
@@ -416,11 +429,7 @@ def read_gaze_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     layers: list[LayerDataTuple] = []
     try:
         for one in _paths(path):
-            contents = read_gaze_all(one)
-            if not contents:
-                raise format_error(
-                    one, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
-                )
+            contents = gaze_file_contents(one)
             layers.extend(_layers_of_each(one, contents, _chosen(one, list(contents))))
     except GazeFormatError as err:
         from napari.utils.notifications import show_error
@@ -450,16 +459,9 @@ def _live_viewer():
 def _read_for_background(paths: list[str]) -> list[tuple[str, Mapping, list | None, list[str]]]:
     """Per file (off the UI thread): its contents, and its napari layers with the warnings
     met building them, or None for the layers when the user must pick recordings."""
-    from ..gaze.formats import read_gaze_all
-    from ..gaze.formats._errors import format_error
-
     out = []
     for one in paths:
-        contents = read_gaze_all(one)
-        if not contents:
-            raise format_error(
-                one, "the file holds no gaze for any stimulus", "export the recording with its gaze data"
-            )
+        contents = gaze_file_contents(one)
         if len(contents) > READER_MAX_RECORDINGS:
             out.append((one, contents, None, []))
         else:
@@ -478,14 +480,13 @@ def _build_for_background(files: list[tuple[str, Mapping, list[str]]]) -> tuple[
     return create_layers(layers), warnings
 
 
-def open_in_background(viewer, paths: Sequence[str], done=None) -> None:
+def open_in_background(viewer, paths: Sequence[str]) -> None:
     """Open gaze files into ``viewer`` without freezing its window.
 
     Reading, fixation detection and the layers' data run in a napari worker
     with a progress bar; a file holding more than :data:`READER_MAX_RECORDINGS`
     recordings asks which in the reader's dialog; the layers are then added one
-    per turn of the event loop (:func:`~._viewer.add_layers_in_turns`), and
-    ``done(layers)`` is called with them. A file that cannot be read is its one
+    per turn of the event loop (:func:`~._viewer.add_layers_in_turns`). A file that cannot be read is its one
     sentence as an error notification; other failures too, naming the file.
     Call on the UI thread.
     """
@@ -508,9 +509,7 @@ def open_in_background(viewer, paths: Sequence[str], done=None) -> None:
         for warning in warnings:
             show_warning(warning)
         if layers:
-            add_layers_in_turns(viewer, layers, done)
-        elif done is not None:
-            done([])
+            add_layers_in_turns(viewer, layers)
 
     def read(found: list) -> None:
         ready = [layer for _one, _contents, layers, _w in found if layers is not None for layer in layers]
