@@ -576,3 +576,35 @@ def test_closing_the_viewer_while_a_file_arrives_drops_the_rest_quietly(
     viewer.close()
     qtbot.wait(2000)  # the remaining turns run against the closed window
     assert not _viewer.layers_arriving(viewer)
+
+
+_UI_THREAD_IMPORTS_PROBE = """
+import json, sys
+import napari, napari.layers, napari.qt.threading  # what napari's running window has loaded
+before = set(sys.modules)
+from napari_gazeseg._napari import reader
+reader.get_reader(sys.argv[1])  # napari's question, on its UI thread
+from napari_gazeseg._napari import _deleted_visuals_guard, _viewer  # read_gaze_layers' first lines
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_the_ui_thread_part_of_an_open_imports_no_pandas_or_scipy(tmp_path, recording_2d):
+    """napari asks ``get_reader`` and calls ``read_gaze_layers`` on its UI thread: in a new
+    napari process, whatever they import freezes the window at the first drop. pandas (with
+    pyarrow) and scipy.ndimage took ~0.5 s there (``-X importtime``); they load in the worker
+    that reads the file."""
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "fixture.gaze.tsv"
+    write_gaze(recording_2d, path)
+    result = subprocess.run(
+        [sys.executable, "-c", _UI_THREAD_IMPORTS_PROBE, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    added = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "napari_gazeseg._napari.reader" in added  # the probe saw our imports
+    heavy = [name for name in added if name.split(".")[0] in ("pandas", "pyarrow", "scipy", "torch", "skimage")]
+    assert heavy == []

@@ -70,14 +70,18 @@ import contextlib
 import copy
 import math
 import uuid
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..gaze.maps import HEATMAP_SPELLINGS, needs_raw_gaze
 from ..gaze.recording import NO_OBJECT, Fixations, GazeRecording
 from ..imaging import label_colors_at  # re-exported: the fixation numbers' colours
+
+# pandas (~0.4 s to import, with pyarrow) is imported where features are built: napari
+# itself imports it only then, and a file opened from the window builds them in a worker.
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FIXATION_NUMBERS_SHOWN_MAX",
@@ -341,6 +345,7 @@ def gaze_layer(
         screen_x, screen_y = recording.screen[valid, 0], recording.screen[valid, 1]
     else:  # no screen positions: NaN, as small as a NaN can be stored
         screen_x = screen_y = np.full(len(t), np.nan, dtype=np.float32)
+    import pandas as pd
     features = pd.DataFrame(
         {"sample": samples, "t": t, "object_id": ids, "screen_x": screen_x, "screen_y": screen_y},
         copy=False,
@@ -423,6 +428,7 @@ def fixations_layer(
     base = _base_name(fixations.meta, name)
     extent = _extent(image_shape or fixations.image_shape, fixations.coords)
     order = np.arange(1, len(fixations) + 1, dtype=np.int64)
+    import pandas as pd
     features = pd.DataFrame(
         {
             "order": order,
@@ -486,6 +492,7 @@ def scanpath_layer(
     run_first = np.concatenate([np.full(run.size - 1, run[0]) for run in runs]) if runs else leaves
     run_size = np.concatenate([np.full(run.size - 1, run.size) for run in runs]) if runs else leaves
     object_id = np.asarray(fixations.object_id, dtype=np.int64)[leaves]
+    import pandas as pd
     features = pd.DataFrame(
         {
             "object_id": object_id,
@@ -883,6 +890,7 @@ def recording_from_layer_data(
     entry = _entry(metadata, "gaze", layer_name)
     coords = np.asarray(data, dtype=np.float64)
     n_valid = coords.shape[0]
+    import pandas as pd
     features = pd.DataFrame(features)
     required = {"sample", "t", "object_id"} | ({"screen_x", "screen_y"} if entry.get("has_screen") else set())
     missing = required - set(features.columns)

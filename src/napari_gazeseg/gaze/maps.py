@@ -32,9 +32,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage  # scipy.fft is imported where used: most maps never need it
 
 from .recording import Fixations, GazeRecording
+
+# scipy.ndimage and scipy.fft (~0.2 s to import) are imported where a map is made, so
+# napari's UI thread, which imports this module for the map names, does not wait for them.
 
 __all__ = [
     "GAZEMEDSEG_CANVAS",
@@ -209,6 +211,8 @@ def _splat_separable(pixels, weights, shape, kernel_1d: np.ndarray) -> np.ndarra
     grid = _canvas_grid(pixels, weights, k, (rows + k - 1, cols + k - 1))
     reversed_kernel = kernel_1d[::-1]
     centre = k // 2  # correlate1d centres the window there; take the full windows
+    from scipy import ndimage
+
     along_rows = ndimage.correlate1d(grid, reversed_kernel, axis=0, mode="constant")
     along_rows = along_rows[centre : centre + rows]
     both = ndimage.correlate1d(along_rows, reversed_kernel, axis=1, mode="constant")
@@ -322,6 +326,8 @@ def blurred_gaze(points, shape: Sequence[int], radius: int = 3, sigma: float = 5
     pixels = _pixels_near(pts, (rows, cols), radius, radius)[0] + radius
     padded = np.zeros((rows + 2 * radius, cols + 2 * radius))
     padded[pixels[:, 0], pixels[:, 1]] = 1.0
+    from scipy import ndimage
+
     blurred = ndimage.gaussian_filter(padded, sigma, radius=radius, mode="constant", cval=0.0)
     return np.clip(blurred[radius : radius + rows, radius : radius + cols], 0.0, 1.0)
 
@@ -585,6 +591,8 @@ def visual_attention_map(
     pixels, on_image = _gazemedseg_canvas_pixels(pts, (rows, cols), canvas_size)
     canvas = np.zeros((canvas_size, canvas_size))
     np.add.at(canvas, (pixels[:, 0], pixels[:, 1]), w[on_image])
+    from scipy import ndimage
+
     canvas = ndimage.gaussian_filter(canvas, sigma)
     low, high = canvas.min(), canvas.max()
     if not high > low:
