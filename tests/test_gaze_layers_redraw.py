@@ -138,3 +138,34 @@ def test_an_update_in_place_draws_what_a_fresh_layer_draws(make_napari_viewer, f
     for data in built(fewer, 0.0):
         viewer.add_layer(Layer.create(*data))
     np.testing.assert_array_equal(after_update, viewer.screenshot(canvas_only=True))
+
+
+def test_a_slider_move_updates_each_layer_on_a_turn_of_its_own(make_napari_viewer, qtbot, scene):
+    """The fixations', scanpath's and heatmap's updates each get a turn of the event loop
+    (and so a paint) of their own: done in one turn, with one paint, they were a slider
+    move's largest UI block (benchmarks/bench_gaze_layers.py). ``updated`` comes after all."""
+    from qtpy.QtCore import QTimer
+
+    viewer = make_napari_viewer()
+    viewer.add_image(scene.image, name="cells")
+    fixations = detect_fixations_ivt(scene.recording)
+    for layer_data in gaze_layers(scene.recording, fixations, name="cells", visible=("fixations", "scanpath", "heatmap")):
+        viewer._add_layer_from_data(*layer_data)
+    widget = GazeLayersWidget(viewer)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=WAIT_MS)
+    layers = widget.group_layers()
+    ticks = [0]
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    updated_at: dict[str, int] = {}
+    for kind in ("fixations", "scanpath", "heatmap"):
+        layers[kind].events.data.connect(lambda event, kind=kind: updated_at.setdefault(kind, ticks[0]))
+    ticker.start()
+    with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
+        widget._velocity.setValue(120.0)
+    ticker.stop()
+    assert sorted(updated_at) == ["fixations", "heatmap", "scanpath"]
+    assert len(set(updated_at.values())) == 3, updated_at  # three turns, not one or two
+    expected = detect_fixations_ivt(scene.recording, velocity_threshold=120.0)
+    np.testing.assert_array_equal(layers["fixations"].data, expected.coords)  # all in before ``updated``

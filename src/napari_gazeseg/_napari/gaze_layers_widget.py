@@ -182,6 +182,8 @@ class GazeLayersWidget(QWidget):
         # controls, in the middle of inserting the layer; layers must not be
         # added or changed then, so results wait until insertions are done
         self._insertions = 0
+        self._queued: list[tuple[dict, int, LayerJob]] = []  # results waiting for their turn
+        self._turn_scheduled = False
         napari_viewer.layers.events.inserting.connect(self._on_inserting)
         napari_viewer.layers.events.inserted.connect(self._on_inserted)
         self._build_ui()
@@ -438,8 +440,8 @@ class GazeLayersWidget(QWidget):
         self._insertions = max(0, self._insertions - 1)
 
     def _when_layers_settle(self, callback) -> bool:
-        """Run ``callback`` later if a layer is being inserted; True when deferred."""
-        if self._insertions:
+        """Run ``callback`` later if a layer is being inserted or updates wait for their turn; True when deferred."""
+        if self._insertions or self._queued:
             QTimer.singleShot(20, self._lifetime.guard(callback))
             return True
         return False
@@ -716,18 +718,46 @@ class GazeLayersWidget(QWidget):
             compute_layers, job, _progress={"desc": "Updating gaze layers"}, _ignore_errors=True
         )
         guard = self._lifetime.guard
-        worker.yielded.connect(guard(lambda result: self._apply(result, generation, job)))
+        worker.yielded.connect(guard(lambda result: self._queue_results(result, generation, job)))
         worker.errored.connect(guard(lambda err: self._on_error(err, generation)))
         worker.finished.connect(guard(lambda: self._on_finished(generation)))
         self._worker = worker
         self._lifetime.track(worker)
         worker.start()
 
+    def _queue_results(self, result: dict, generation: int, job: LayerJob) -> None:
+        """Queue a worker's results, one layer's update per turn of the event loop.
+
+        Each update then has a paint of its own and the window answers in between:
+        the fixations', scanpath's and heatmap's updates done in one turn, with one
+        paint, were a slider move's largest UI block (``benchmarks/bench_gaze_layers.py``).
+        ``updated`` waits until the queue is empty (:meth:`_when_layers_settle`).
+        """
+        items = [{kind: result[kind]} for kind in ("fixations", "scanpath", "heatmap") if kind in result]
+        if "detected" in result:
+            items = items or [{}]
+            items[0]["detected"] = result["detected"]
+        self._queued.extend((item, generation, job) for item in items)
+        self._next_turn()
+
+    def _next_turn(self, delay_ms: int = 1) -> None:
+        if self._queued and not self._turn_scheduled:
+            self._turn_scheduled = True
+            QTimer.singleShot(delay_ms, self._lifetime.guard(self._turn))  # 1, not 0: 0 ran in the paint's pass
+
+    def _turn(self) -> None:
+        self._turn_scheduled = False
+        if self._insertions:  # napari is inserting a layer: its controls are half built
+            self._next_turn(delay_ms=20)
+            return
+        try:
+            self._apply(*self._queued.pop(0))
+        finally:
+            self._next_turn()  # an update that raised (napari shows it) does not stall the rest
+
     def _apply(self, result: dict, generation: int, job: LayerJob) -> None:
         if generation != self._generation:
             return  # superseded by a newer change
-        if self._when_layers_settle(lambda: self._apply(result, generation, job)):
-            return
         source = self._source.current_layer()
         if source is None or source.metadata[GAZESEG]["group"] != job.group:
             return  # the recording's layers were removed meanwhile
