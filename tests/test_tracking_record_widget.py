@@ -441,3 +441,13 @@ def test_titta_sampling_rate_chosen_in_the_widget(viewer, widget, qtbot, monkeyp
     recording = read_gaze(tmp_path / "widget.gaze.tsv")
     assert recording.meta["sampling_rate_hz"] == 1200.0 == device.frequency
     assert np.all(np.abs(np.diff(recording.t) * 1e6 - 1e6 / 1200) <= 1.0)
+
+
+def test_a_renamed_image_is_still_the_one_recorded_on(viewer, widget, qtbot, tmp_path):
+    """The Image box follows a rename in the layer list (it listed the old name, and
+    Start recording then said no image was open)."""
+    viewer.layers["cells"].name = "cells, stained"
+    qtbot.wait(20)
+    assert [widget.image_box.itemText(i) for i in range(widget.image_box.count())] == ["cells, stained"]
+    path = _record_briefly(widget, qtbot)
+    assert read_gaze(path).meta["image"]["name"] == "cells, stained"

@@ -54,6 +54,7 @@ from ..tracking.recorder import new_recording_path, recording_stem, recordings_f
 from ..tracking.source import SourceError
 from . import layers as gaze_layers
 from ._deleted_visuals_guard import guard_deleted_visuals
+from ._layer_combo import LayerComboBox
 from ._viewer import (
     image_data_shape,
     is_image,
@@ -274,7 +275,7 @@ class RecordGazeWidget(QWidget):
             "Off: the file's image coordinates land on the same pixels of this image. On: its "
             "screen positions, wherever the image is now."
         )
-        self.image_box = QComboBox()
+        self.image_box = LayerComboBox(napari_viewer, is_image, "no image layer")  # the user's images, renames followed
         self.rate_box = QDoubleSpinBox(minimum=10.0, maximum=1000.0, value=120.0, suffix=" Hz")
         self.speed_box = QDoubleSpinBox(minimum=0.1, maximum=100.0, value=1.0, suffix=" ×")
         self.replay_edit = QLineEdit()
@@ -337,8 +338,6 @@ class RecordGazeWidget(QWidget):
         self.source_box.currentIndexChanged.connect(self._show_backend)
         self.replay_edit.editingFinished.connect(self._refresh_stimuli)
         self._outlet = None
-        self.viewer.layers.events.inserted.connect(self._refresh_images)
-        self.viewer.layers.events.removed.connect(self._refresh_images)
         self._hotkeys = {TOGGLE_OBJECT_KEY: self._object_hotkey, TOGGLE_RECORDING_KEY: self._recording_hotkey}
         self._docked = False
         self._closed = False
@@ -347,18 +346,9 @@ class RecordGazeWidget(QWidget):
         self._quality_timer = QTimer(self)
         self._quality_timer.setInterval(500)
         self._quality_timer.timeout.connect(self._show_quality)
-        self._refresh_images()
         self._update_enabled()
 
     # -- choices ----------------------------------------------------------------
-    def _refresh_images(self, event=None) -> None:
-        current = self.image_box.currentText()
-        names = [layer.name for layer in self.viewer.layers if is_image(layer, ours=None)]
-        self.image_box.clear()
-        self.image_box.addItems(names)
-        if current in names:
-            self.image_box.setCurrentText(current)
-
     def _update_enabled(self) -> None:
         source = self.source_box.currentText()
         idle = self.recorder is None
@@ -433,10 +423,10 @@ class RecordGazeWidget(QWidget):
             self.save_edit.setText(path)
 
     def _image_layer(self):
-        name = self.image_box.currentText()
-        if not name or name not in self.viewer.layers:
+        layer = self.image_box.current_layer()
+        if layer is None:
             raise SourceError("Open an image and choose it under Image before recording gaze.")
-        return self.viewer.layers[name]
+        return layer
 
     def _screen(self):
         canvas = napari_canvas(self.viewer)
