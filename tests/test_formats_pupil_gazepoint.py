@@ -197,6 +197,11 @@ def rows(draw, kind):
 HEADERS = {
     "pupil": "gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y,base_data,gaze_point_3d_x,gaze_point_3d_y,gaze_point_3d_z",
     "gazepoint": "TIME,TIMETICK,FPOGX,FPOGY,FPOGD,FPOGV,",
+    # Pupil Cloud enrichments: the random-bytes fuzz below reads these headers too
+    "cloud reference image": "section id,recording id,timestamp [ns],gaze detected in reference image,"
+    "gaze position in reference image x [px],gaze position in reference image y [px],fixation id,blink id",
+    "cloud marker mapper": "section id,recording id,timestamp [ns],gaze detected on surface,"
+    "gaze position on surface x [normalized],gaze position on surface y [normalized],fixation id,blink id",
 }
 
 
@@ -231,3 +236,90 @@ def test_fuzz_random_bytes_raise_only_gaze_format_errors(tmp_path, content, head
     path = tmp_path / "random.csv"
     path.write_bytes(header.encode() + b"\n" + content)
     read_or_none(path)
+
+
+# -- Pupil Cloud (Neon, Invisible) enrichment exports ---------------------------------
+# Reference Image Mapper gaze.csv, as Pupil Cloud's export documentation lays it out:
+# two recordings (sections), positions in reference-image pixels, empty when not mapped.
+CLOUD_REFERENCE_IMAGE = """\
+section id,recording id,timestamp [ns],gaze detected in reference image,gaze position in reference image x [px],gaze position in reference image y [px],fixation id,blink id
+aaaa1111-0000,rec-one-0000,1700000000000000000,true,100.5,40.5,1,
+aaaa1111-0000,rec-one-0000,1700000000005000000,true,101.5,41.5,1,
+aaaa1111-0000,rec-one-0000,1700000000010000000,false,,,,1
+aaaa1111-0000,rec-one-0000,1700000000015000000,true,900.0,50.0,,
+bbbb2222-0000,rec-two-0000,1700000123000000000,true,10.5,20.5,1,
+bbbb2222-0000,rec-two-0000,1700000123005000001,true,11.5,21.5,1,
+"""
+CLOUD_SECTIONS = """\
+section id,recording id,recording name,wearer id,wearer name,section start time [ns],section end time [ns],start event name,end event name
+aaaa1111-0000,rec-one-0000,reader 1,w1,Ana,1700000000000000000,1700000001000000000,recording.begin,recording.end
+bbbb2222-0000,rec-two-0000,reader 2,w2,Ben,1700000123000000000,1700000124000000000,recording.begin,recording.end
+"""
+# Marker Mapper gaze.csv: surface coordinates, (0, 0) top left, (1, 1) bottom right.
+CLOUD_MARKER_MAPPER = """\
+section id,recording id,timestamp [ns],gaze detected on surface,gaze position on surface x [normalized],gaze position on surface y [normalized],fixation id,blink id
+cccc3333-0000,rec-three-000,1700000000000000000,true,0.5,0.25,1,
+cccc3333-0000,rec-three-000,1700000000005000000,true,0.1,0.9,1,
+cccc3333-0000,rec-three-000,1700000000010000000,false,1.3,0.5,,
+"""
+
+
+def test_pupil_cloud_reference_image_mapper_gaze_lies_on_the_reference_image(tmp_path):
+    import imageio.v3 as iio
+
+    folder = tmp_path / "Reference_Image_Mapper_export"
+    folder.mkdir()
+    path = folder / "gaze.csv"
+    path.write_text(CLOUD_REFERENCE_IMAGE)
+    (folder / "sections.csv").write_text(CLOUD_SECTIONS)
+    iio.imwrite(folder / "reference_image.png", np.zeros((120, 800, 3), np.uint8))
+    assert detect_format(path) == "pupil-labs"
+    with pytest.warns(GazeFormatWarning, match="lies off the 800 x 120 px image"):
+        contents = read_gaze_all(path)
+    assert list(contents) == ["reader 1", "reader 2"]  # sections.csv's recording names
+    one, two = contents["reader 1"], contents["reader 2"]
+    assert one.image_shape == (120, 800) and one.meta["image"]["name"] == "reference_image.png"
+    # pixels from the image's top-left corner: (row, col) = (y - 0.5, x - 0.5)
+    np.testing.assert_allclose(one.coords[:2], [[40.0, 100.0], [41.0, 101.0]])
+    assert one.valid.tolist() == [True, True, False, False]  # not detected; off the image
+    np.testing.assert_array_equal(one.t, [0.0, 0.005, 0.010, 0.015])
+    assert one.meta["sampling_rate_hz"] == 200.0
+    np.testing.assert_array_equal(two.t, [0.0, 0.005000001])  # nanoseconds kept, not float-rounded
+    assert two.meta["pupil_cloud"] == {"enrichment": "reference-image-mapper", "section_id": "bbbb2222-0000",
+                                       "recording_id": "rec-two-0000"}
+
+
+def test_pupil_cloud_gaze_without_its_sections_or_image_is_keyed_by_recording(tmp_path):
+    path = tmp_path / "gaze.csv"
+    path.write_text(CLOUD_REFERENCE_IMAGE)
+    contents = read_gaze_all(path)
+    assert list(contents) == ["rec-one-0000", "rec-two-0000"]
+    assert "image" not in contents["rec-one-0000"].meta  # size unknown: pick the image in napari
+    assert contents["rec-one-0000"].valid.tolist() == [True, True, False, True]
+    sized = read_gaze_all(path, image_shape=(100, 1000))["rec-one-0000"]
+    assert sized.image_shape == (100, 1000) and sized.valid.tolist() == [True, True, False, True]
+
+
+def test_pupil_cloud_marker_mapper_surface_is_the_image(tmp_path):
+    path = tmp_path / "gaze.csv"
+    path.write_text(CLOUD_MARKER_MAPPER)
+    assert detect_format(path) == "pupil-labs"
+    recording = read_gaze(path, image_shape=(600, 800))
+    np.testing.assert_allclose(recording.coords[:2], [[0.25 * 600 - 0.5, 0.5 * 800 - 0.5], [0.9 * 600 - 0.5, 79.5]])
+    assert recording.valid.tolist() == [True, True, False]
+    with pytest.warns(GazeFormatWarning, match="1000 x 1000"):
+        nominal = read_gaze(path)
+    assert nominal.meta["image"]["shape_assumed"] is True and nominal.image_shape == (1000, 1000)
+
+
+def test_napari_opens_a_pupil_cloud_export_one_recording_per_section(tmp_path):
+    from napari_gazeseg._napari.reader import get_reader
+
+    path = tmp_path / "gaze.csv"
+    path.write_text(CLOUD_REFERENCE_IMAGE)
+    (tmp_path / "sections.csv").write_text(CLOUD_SECTIONS)
+    reader = get_reader(str(path))
+    assert reader is not None
+    names = [kwargs["name"] for _data, kwargs, _kind in reader(str(path))]
+    # no image size known: no heatmap until the user picks the image (Gaze layers widget)
+    assert names == [f"{who} {kind}" for who in ("reader 1", "reader 2") for kind in ("gaze", "scanpath", "fixations")]

@@ -18,7 +18,8 @@ Formats (``docs/formats.md`` describes each column and convention):
 * ``"eyelink-asc"``: EyeLink ASC, one recording per block (:mod:`.eyelink_asc`);
 * ``"eyelink-samples"``: EyeLink Data Viewer sample reports, one recording per
   trial (:mod:`.eyelink`);
-* ``"pupil-labs"``: Pupil Player gaze exports, world or surface (:mod:`.pupil`);
+* ``"pupil-labs"``: Pupil Player gaze exports, world or surface, and Pupil Cloud's
+  Reference Image Mapper and Marker Mapper ``gaze.csv`` (:mod:`.pupil`);
 * ``"gazepoint"``: Gazepoint Analysis all_gaze / fixations CSV (:mod:`.gazepoint`);
 * ``"bids"``: BIDS eye-tracking physio, read and written by
   :func:`write_bids_physio` (:mod:`.bids`).

@@ -29,7 +29,7 @@ FORMATS = {
     "csv": "plain CSV/TSV with a time column and x, y or row, col columns",
     "eyelink-asc": "EyeLink ASC (edf2asc): samples, EFIX fixations, messages",
     "eyelink-samples": "EyeLink Data Viewer sample report (TIMESTAMP, AVERAGE_GAZE_X, ...)",
-    "pupil-labs": "Pupil Player gaze_positions.csv / gaze_positions_on_surface_NAME.csv",
+    "pupil-labs": "Pupil Player gaze_positions.csv / gaze_positions_on_surface_NAME.csv, Pupil Cloud enrichment gaze.csv",
     "gazepoint": "Gazepoint Analysis all_gaze / fixations CSV",
     "bids": "BIDS eye-tracking physio (NAME_physio.tsv.gz + NAME_physio.json)",
 }

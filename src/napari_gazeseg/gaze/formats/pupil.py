@@ -1,4 +1,6 @@
-"""Pupil Labs (Pupil Player) exports: ``gaze_positions.csv`` and ``gaze_positions_on_surface_*.csv``.
+"""Pupil Labs exports: Pupil Player's ``gaze_positions.csv`` and
+``gaze_positions_on_surface_*.csv``, and Pupil Cloud's (Neon, Invisible)
+enrichment ``gaze.csv`` of the Reference Image Mapper and the Marker Mapper.
 
 Columns, as Pupil Player's raw data exporter and surface tracker write them
 (Pupil Labs documentation, "Raw Data Exporter" and "Surface Tracker"):
@@ -28,6 +30,25 @@ on the world video, read as a stack of frames: ``(frame, row, col) =
 a sample is valid when its confidence is at least 0.6 (Pupil Player's default
 minimum data confidence), it is on the surface (``on_surf``) and on the image.
 Key: the surface name, or ``"world"``.
+
+**Pupil Cloud enrichments** (Pupil Labs' export documentation, "Reference Image
+Mapper" and "Marker Mapper"): ``gaze.csv`` with ``section id``, ``recording id``,
+``timestamp [ns]`` (UTC nanoseconds), and either ``gaze detected in reference
+image`` with ``gaze position in reference image x/y [px]`` (pixels of the
+reference image from its top-left corner, as Pupil's scene-camera pixels; ``(row,
+col) = (y - 0.5, x - 0.5)``) or ``gaze detected on surface`` with ``gaze position
+on surface x/y [normalized]`` (``(0, 0)`` the surface's top-left corner, ``(1,
+1)`` its bottom-right; ``(row, col) = (y * height - 0.5, x * width - 0.5)``).
+One recording per section, keyed by its ``recording name`` from the export's
+``sections.csv`` beside the file (the recording id without it; a name two
+sections share gets the section id's first 8 characters). Time: nanoseconds
+from the section's first sample, converted to seconds exactly (the integers are
+subtracted before the division). A sample is valid when mapped (``gaze detected
+...`` true, positions present) and on the image. The image size: ``image_shape``;
+else, for the Reference Image Mapper, the export's ``reference_image.jpeg|png``;
+else none (napari asks for the image), and for the Marker Mapper the nominal
+1000 x 1000 surface, with a warning, as for a Pupil Player surface without size.
+``meta["pupil_cloud"]`` keeps the enrichment, section and recording ids.
 """
 
 from __future__ import annotations
@@ -53,8 +74,28 @@ NOMINAL_SURFACE = (1000, 1000)
 _SURFACE_NAME = re.compile(r"^gaze_positions_on_surface_(?P<name>.+?)(?:_\d+(?:\.\d+)?)?\.csv$", re.IGNORECASE)
 
 
+#: Pupil Cloud enrichment kinds: (detected column, x column, y column), lower case.
+_CLOUD_COLUMNS = {
+    "reference-image-mapper": (
+        "gaze detected in reference image",
+        "gaze position in reference image x [px]",
+        "gaze position in reference image y [px]",
+    ),
+    "marker-mapper": (
+        "gaze detected on surface",
+        "gaze position on surface x [normalized]",
+        "gaze position on surface y [normalized]",
+    ),
+}
+_REFERENCE_IMAGES = ("reference_image.jpeg", "reference_image.jpg", "reference_image.png")
+
+
 def is_pupil_header(names: set[str]) -> str | None:
-    """``"world"`` or ``"surface"`` for a Pupil export header (lower-case names), else None."""
+    """``"world"``, ``"surface"``, ``"reference-image-mapper"`` or ``"marker-mapper"`` for a
+    Pupil export header (lower-case names), else None."""
+    for kind, (_detected, x, y) in _CLOUD_COLUMNS.items():
+        if {"timestamp [ns]", x, y} <= names:
+            return kind
     if {"norm_pos_x", "norm_pos_y", "confidence"} <= names:
         return "world"
     if {"x_norm", "y_norm", "gaze_timestamp"} <= names and names & {"on_surf", "on_srf"}:
@@ -77,6 +118,8 @@ def read_pupil(path: str | Path, image_shape: tuple[int, int] | None = None) -> 
             "export gaze_positions.csv or gaze_positions_on_surface_NAME.csv with Pupil Player",
             1,
         )
+    if kind in _CLOUD_COLUMNS:
+        return _read_cloud(path, text, kind, image_shape)
     if kind == "world":
         _, num, _ = read_csv_columns(
             text, path,
@@ -156,3 +199,102 @@ def _surface_shape(num: dict, image_shape) -> tuple[tuple[int, int], bool]:
     if all(abs(size - 1.0) < 1e-6 for size in sizes) or min(sizes) < 2:
         return NOMINAL_SURFACE, True
     return (int(round(sizes[0])), int(round(sizes[1]))), False
+
+
+def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, GazeRecording]:
+    """A Pupil Cloud enrichment's ``gaze.csv`` (see the module docstring), one recording per section."""
+    detected_name, x_name, y_name = _CLOUD_COLUMNS[kind]
+    _, num, txt = read_csv_columns(
+        text, path, {"x": (x_name,), "y": (y_name,)},
+        {"t": ("timestamp [ns]",), "section": ("section id",), "recording": ("recording id",),
+         "detected": (detected_name,)},
+    )
+    n = len(num["x"])
+    t_ns = np.empty(n, dtype=np.int64)
+    for row, value in enumerate(txt["t"]):
+        try:
+            t_ns[row] = int(value)
+        except (ValueError, OverflowError):
+            raise format_error(path, f"the timestamp {value!r} is not whole nanoseconds", "fix or delete that line",
+                               row + 2) from None
+    detected = np.array([v.strip().lower() in ("true", "1", "1.0") for v in txt.get("detected", ["true"] * n)])
+    sections = txt.get("section") or txt.get("recording") or [""] * n
+    recordings = txt.get("recording") or sections
+    shape, assumed, image_name = _cloud_shape(path, kind, image_shape)
+    names = _cloud_names(path, sections, recordings)
+    out: dict[str, GazeRecording] = {}
+    for section in dict.fromkeys(sections):
+        rows = np.flatnonzero(np.array([s == section for s in sections]))
+        rows = rows[np.argsort(t_ns[rows], kind="stable")]
+        t = (t_ns[rows] - t_ns[rows[0]]) / 1e9
+        x, y = num["x"][rows], num["y"][rows]
+        if kind == "marker-mapper":
+            height, width = shape
+            coords = np.column_stack([y * height - 0.5, x * width - 0.5])
+        else:
+            coords = np.column_stack([y - 0.5, x - 0.5])
+        valid = detected[rows] & np.isfinite(coords).all(axis=1)
+        meta: dict = {
+            "source": "pupil-labs",
+            "pupil_cloud": {"enrichment": kind, "section_id": section, "recording_id": recordings[rows[0]]},
+        }
+        step = typical_step(t)
+        if step is not None:
+            meta["sampling_rate_hz"] = round(1.0 / step, 1)
+        if shape is not None:
+            height, width = shape
+            warn_off_image(path, coords[valid], shape)
+            valid &= (coords[:, 0] >= -0.5) & (coords[:, 0] < height - 0.5)
+            valid &= (coords[:, 1] >= -0.5) & (coords[:, 1] < width - 0.5)
+            meta["image"] = {"name": image_name or names[section], "shape": [height, width]}
+            if assumed:
+                meta["image"]["shape_assumed"] = True
+        screen = np.column_stack([x, y]) if kind == "marker-mapper" else None
+        out[names[section]] = GazeRecording(t=t, coords=coords, valid=valid, screen=screen, meta=meta)
+    if assumed:
+        warn(
+            path,
+            f"a Marker Mapper surface has no size in its export, so positions are placed on a "
+            f"{shape[0]} x {shape[1]} image; pass image_shape=(height, width) to place them on yours",
+        )
+    return out
+
+
+def _cloud_shape(path: Path, kind: str, image_shape) -> tuple[tuple[int, int] | None, bool, str | None]:
+    """(height, width) of the enrichment's image, whether it was assumed, and the reference image's file name."""
+    if image_shape is not None:
+        return (int(image_shape[-2]), int(image_shape[-1])), False, None
+    if kind == "marker-mapper":
+        return NOMINAL_SURFACE, True, None
+    for name in _REFERENCE_IMAGES:
+        image = path.parent / name
+        if image.is_file():
+            import imageio.v3 as iio
+
+            try:
+                shape = iio.improps(image).shape
+            except Exception:  # noqa: BLE001 - an unreadable image: its size stays unknown
+                warn(path, f"the reference image {name} could not be read, so its size is unknown")
+                return None, False, None
+            return (int(shape[0]), int(shape[1])), False, name
+    return None, False, None
+
+
+def _cloud_names(path: Path, sections: list[str], recordings: list[str]) -> dict[str, str]:
+    """Each section's recording name from ``sections.csv`` beside ``path``, else its recording id."""
+    names: dict[str, str] = {}
+    listing = path.parent / "sections.csv"
+    if listing.is_file():
+        try:
+            _, _, found = read_csv_columns(
+                read_text(listing), listing, {}, {"section": ("section id",), "name": ("recording name",)}
+            )
+            names = dict(zip(found.get("section", []), found.get("name", [])))
+        except Exception:  # noqa: BLE001 - another table named sections.csv: keep the ids
+            names = {}
+    first = dict(zip(sections, recordings))
+    chosen = {section: names.get(section) or first[section] for section in dict.fromkeys(sections)}
+    counts: dict[str, int] = {}
+    for name in chosen.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {section: name if counts[name] == 1 else f"{name} {section[:8]}" for section, name in chosen.items()}
