@@ -69,6 +69,32 @@ def make_recording(ndim: int = 2, n: int = 240, seed: int = 0) -> GazeRecording:
     )
 
 
+def answer_recording_picker(choose: list[str]) -> dict:
+    """When the recording picker (``reader.pick_recordings``) opens, note what it offers and
+    pick the names ``choose`` (Open), or Cancel when ``choose`` is empty. Returns what the
+    dialog showed: ``{"listed": [names], "preselected": [names]}``, filled when it opened."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QListWidget
+
+    seen: dict = {}
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
+            QTimer.singleShot(50, answer)
+            return
+        listing = dialog.findChild(QListWidget)
+        seen["listed"] = [listing.item(row).text() for row in range(listing.count())]
+        seen["preselected"] = [item.text() for item in listing.selectedItems()]
+        listing.clearSelection()
+        for name in choose:
+            listing.item(seen["listed"].index(name)).setSelected(True)
+        dialog.accept() if choose else dialog.reject()
+
+    QTimer.singleShot(50, answer)
+    return seen
+
+
 def image_folder(folder, images, stem: str):
     """``folder``, made, holding ``images`` as ``STEM0.png``, ``STEM1.png``, ... (a series
     of images to annotate)."""

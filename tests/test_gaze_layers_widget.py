@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import answer_recording_picker
 
 from napari_gazeseg._napari.gaze_layers_widget import GazeLayersWidget
 from napari_gazeseg._napari.layers import (
@@ -328,27 +329,6 @@ def _pro_lab_export(path, names=None):
     return export(path, rows, names or CURRENT)
 
 
-def _pick(qtbot, seen, choose):
-    """Answer the recordings dialog once it is shown: note what it offers, pick ``choose``."""
-    from qtpy.QtCore import QTimer
-    from qtpy.QtWidgets import QApplication, QListWidget
-
-    def answer():
-        dialog = QApplication.activeModalWidget()
-        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
-            QTimer.singleShot(50, answer)
-            return
-        listing = dialog.findChild(QListWidget)
-        seen["listed"] = [listing.item(row).text() for row in range(listing.count())]
-        seen["preselected"] = [item.text() for item in listing.selectedItems()]
-        listing.clearSelection()
-        for name in choose:
-            listing.item(seen["listed"].index(name)).setSelected(True)
-        dialog.accept() if choose else dialog.reject()
-
-    QTimer.singleShot(50, answer)
-
-
 def test_a_file_of_several_recordings_asks_which_and_opens_only_those(make_napari_viewer, qtbot, tmp_path):
     from napari_gazeseg.gaze.formats import read_gaze_all
 
@@ -356,13 +336,12 @@ def test_a_file_of_several_recordings_asks_which_and_opens_only_those(make_napar
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((50, 100)), name="polyp")
     widget = GazeLayersWidget(viewer)
-    seen = {}
-    _pick(qtbot, seen, [])  # Cancel: nothing opens
+    seen = answer_recording_picker([])  # Cancel: nothing opens
     widget.open_file(str(path))
     qtbot.waitUntil(lambda: widget._status.text() == "Opened nothing from export.tsv.", timeout=WAIT_MS)
     assert seen == {"listed": ["cells", "polyp"], "preselected": ["polyp"]}  # the image's recording
     assert [layer.name for layer in viewer.layers] == ["polyp"]
-    _pick(qtbot, seen, ["polyp"])
+    answer_recording_picker(["polyp"])
     with qtbot.waitSignal(widget.updated, timeout=WAIT_MS):
         widget.open_file(str(path))
     names = [layer.name for layer in viewer.layers]

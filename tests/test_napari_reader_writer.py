@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TOBII_PRO_LAB_COLUMNS
+from conftest import TOBII_PRO_LAB_COLUMNS, answer_recording_picker
 
 from napari_gazeseg._napari.layers import GAZESEG, layer_kind
 from napari_gazeseg._napari.reader import get_reader
@@ -262,40 +262,15 @@ def test_a_file_of_many_images_opens_a_bounded_number_and_says_so(tmp_path, fixa
     assert str(warnings[0].severity) == "warning"
 
 
-def _pick_when_asked(rows: list[int]) -> dict:
-    """When the reader's recording picker opens, tick only ``rows`` and press Open.
-    Returns what the dialog showed: how many rows it listed and had ticked at first."""
-    from qtpy.QtCore import QTimer
-    from qtpy.QtWidgets import QApplication, QListWidget
-
-    seen: dict = {}
-
-    def pick():
-        dialog = QApplication.activeModalWidget()
-        if dialog is None or dialog.objectName() != "gazeseg_pick_recordings":
-            QTimer.singleShot(50, pick)
-            return
-        listing = dialog.findChild(QListWidget)
-        seen["preselected"] = len(listing.selectedItems())
-        seen["listed"] = listing.count()
-        listing.clearSelection()
-        for row in rows:
-            listing.item(row).setSelected(True)
-        dialog.accept()
-
-    QTimer.singleShot(50, pick)
-    return seen
-
-
 def test_a_file_of_many_images_asks_which_to_open(make_napari_viewer, qtbot, tmp_path, fixations_2d):
     from napari_gazeseg.gaze.formats import write_gazemedseg_csv
 
     path = tmp_path / "kvasir_fixation.csv"
     write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
     viewer = make_napari_viewer()
-    seen = _pick_when_asked([39, 7])
+    seen = answer_recording_picker(["image039.jpg", "image007.jpg"])
     viewer.open(str(path), plugin=PLUGIN)
-    assert seen == {"preselected": 12, "listed": 40}
+    assert len(seen["listed"]) == 40 and seen["preselected"] == [f"image{i:03d}.jpg" for i in range(12)]
     assert [layer.name for layer in viewer.layers] == [
         "image007.jpg heatmap", "image007.jpg scanpath", "image007.jpg fixations",
         "image039.jpg heatmap", "image039.jpg scanpath", "image039.jpg fixations",
@@ -554,7 +529,7 @@ def test_a_file_of_many_images_opened_in_the_running_window_asks_then_builds_off
     path = tmp_path / "kvasir_fixation.csv"
     write_gazemedseg_csv({f"image{i:03d}.jpg": fixations_2d for i in range(40)}, path)
     viewer = make_napari_viewer()
-    _pick_when_asked([3])
+    answer_recording_picker(["image003.jpg"])
     seen = _open_in_the_running_window(viewer, path, expected_layers=3)
     assert seen["layers_at_return"] == 0
     assert [layer.name for layer in viewer.layers] == [
