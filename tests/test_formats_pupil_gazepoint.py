@@ -202,6 +202,7 @@ HEADERS = {
     "gaze position in reference image x [px],gaze position in reference image y [px],fixation id,blink id",
     "cloud marker mapper": "section id,recording id,timestamp [ns],gaze detected on surface,"
     "gaze position on surface x [normalized],gaze position on surface y [normalized],fixation id,blink id",
+    "neon scene camera": "section id,recording id,timestamp [ns],gaze x [px],gaze y [px],worn,fixation id,blink id",
 }
 
 
@@ -323,3 +324,47 @@ def test_napari_opens_a_pupil_cloud_export_one_recording_per_section(tmp_path):
     names = [kwargs["name"] for _data, kwargs, _kind in reader(str(path))]
     # no image size known: no heatmap until the user picks the image (Gaze layers widget)
     assert names == [f"{who} {kind}" for who in ("reader 1", "reader 2") for kind in ("gaze", "scanpath", "fixations")]
+
+
+# The Timeseries export of a Neon recording: gaze.csv on the scene camera, and the scene
+# video's frame times in world_timestamps.csv beside it (Pupil Cloud's documented layout).
+NEON_GAZE = """\
+section id,recording id,timestamp [ns],gaze x [px],gaze y [px],worn,fixation id,blink id,azimuth [deg],elevation [deg]
+dddd4444-0000,rec-four-0000,1700000000000000000,800.5,600.5,1.0,1,,0.1,0.2
+dddd4444-0000,rec-four-0000,1700000000040000000,10.5,20.5,1.0,1,,0.1,0.2
+dddd4444-0000,rec-four-0000,1700000000060000000,10.5,20.5,0.0,,,0.1,0.2
+dddd4444-0000,rec-four-0000,1700000000100000000,30.5,40.5,1.0,,,0.1,0.2
+dddd4444-0000,rec-four-0000,1700000000105000000,2000.0,20.5,1.0,,,0.1,0.2
+"""
+NEON_WORLD = """\
+section id,recording id,timestamp [ns]
+dddd4444-0000,rec-four-0000,1700000000010000000
+dddd4444-0000,rec-four-0000,1700000000040000000
+dddd4444-0000,rec-four-0000,1700000000090000000
+"""
+
+
+def test_pupil_neon_scene_gaze_lies_on_the_scene_video_frames(tmp_path):
+    path = tmp_path / "gaze.csv"
+    path.write_text(NEON_GAZE)
+    (tmp_path / "world_timestamps.csv").write_text(NEON_WORLD)
+    assert detect_format(path) == "pupil-labs"
+    with pytest.warns(GazeFormatWarning, match="1200 x 1600"):
+        recording = read_gaze(path)
+    # (frame, y - 0.5, x - 0.5), the frame the last one shown at or before the sample
+    assert recording.valid.tolist() == [False, True, False, True, False]  # before the video; not worn; off
+    np.testing.assert_allclose(recording.coords[[1, 3]], [[1.0, 20.0, 10.0], [2.0, 40.0, 30.0]])
+    assert recording.meta["image"] == {"name": "scene video", "shape": [3, 1200, 1600], "shape_assumed": True}
+    np.testing.assert_array_equal(recording.t, [0.0, 0.04, 0.06, 0.1, 0.105])
+    invisible = read_gaze(path, image_shape=(1080, 1088))
+    assert invisible.image_shape == (3, 1080, 1088)
+
+
+def test_pupil_neon_scene_gaze_without_its_frame_times_is_one_sentence(tmp_path):
+    path = tmp_path / "gaze.csv"
+    path.write_text(NEON_GAZE)
+    with pytest.raises(GazeFormatError, match="world_timestamps.csv is not beside it"):
+        read_gaze(path)
+    (tmp_path / "world_timestamps.csv").write_text(NEON_WORLD.replace("dddd4444", "eeee5555"))
+    with pytest.raises(GazeFormatError, match="no scene frame of section 'dddd4444-0000'"):
+        read_gaze(path)

@@ -49,6 +49,13 @@ else, for the Reference Image Mapper, the export's ``reference_image.jpeg|png``;
 else none (napari asks for the image), and for the Marker Mapper the nominal
 1000 x 1000 surface, with a warning, as for a Pupil Player surface without size.
 ``meta["pupil_cloud"]`` keeps the enrichment, section and recording ids.
+
+The Timeseries export's scene-camera ``gaze.csv`` (``gaze x [px]``, ``gaze y
+[px]``, ``worn``) is read the same way onto the scene video as a stack of frames,
+``(frame, y - 0.5, x - 0.5)``: the frame is the last one shown at or before the
+sample, from ``world_timestamps.csv`` beside the file (required); valid when worn,
+after the first frame and on the frame, of ``image_shape`` or else Neon's 1200 x
+1600 (warned).
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ MIN_CONFIDENCE = 0.6
 #: Pupil Core's default world-camera frame (height, width).
 WORLD_FRAME = (720, 1280)
 NOMINAL_SURFACE = (1000, 1000)
+#: Neon's scene-camera frame (height, width); Pupil Invisible's is 1080 x 1088.
+NEON_SCENE_FRAME = (1200, 1600)
 _SURFACE_NAME = re.compile(r"^gaze_positions_on_surface_(?P<name>.+?)(?:_\d+(?:\.\d+)?)?\.csv$", re.IGNORECASE)
 
 
@@ -91,11 +100,13 @@ _REFERENCE_IMAGES = ("reference_image.jpeg", "reference_image.jpg", "reference_i
 
 
 def is_pupil_header(names: set[str]) -> str | None:
-    """``"world"``, ``"surface"``, ``"reference-image-mapper"`` or ``"marker-mapper"`` for a
-    Pupil export header (lower-case names), else None."""
+    """``"world"``, ``"surface"``, ``"reference-image-mapper"``, ``"marker-mapper"`` or
+    ``"scene-camera"`` for a Pupil export header (lower-case names), else None."""
     for kind, (_detected, x, y) in _CLOUD_COLUMNS.items():
         if {"timestamp [ns]", x, y} <= names:
             return kind
+    if {"timestamp [ns]", "gaze x [px]", "gaze y [px]"} <= names:
+        return "scene-camera"
     if {"norm_pos_x", "norm_pos_y", "confidence"} <= names:
         return "world"
     if {"x_norm", "y_norm", "gaze_timestamp"} <= names and names & {"on_surf", "on_srf"}:
@@ -118,7 +129,7 @@ def read_pupil(path: str | Path, image_shape: tuple[int, int] | None = None) -> 
             "export gaze_positions.csv or gaze_positions_on_surface_NAME.csv with Pupil Player",
             1,
         )
-    if kind in _CLOUD_COLUMNS:
+    if kind in _CLOUD_COLUMNS or kind == "scene-camera":
         return _read_cloud(path, text, kind, image_shape)
     if kind == "world":
         _, num, _ = read_csv_columns(
@@ -203,23 +214,18 @@ def _surface_shape(num: dict, image_shape) -> tuple[tuple[int, int], bool]:
 
 def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, GazeRecording]:
     """A Pupil Cloud enrichment's ``gaze.csv`` (see the module docstring), one recording per section."""
-    detected_name, x_name, y_name = _CLOUD_COLUMNS[kind]
+    detected_name, x_name, y_name = _CLOUD_COLUMNS.get(kind, ("worn", "gaze x [px]", "gaze y [px]"))
     _, num, txt = read_csv_columns(
         text, path, {"x": (x_name,), "y": (y_name,)},
         {"t": ("timestamp [ns]",), "section": ("section id",), "recording": ("recording id",),
          "detected": (detected_name,)},
     )
     n = len(num["x"])
-    t_ns = np.empty(n, dtype=np.int64)
-    for row, value in enumerate(txt["t"]):
-        try:
-            t_ns[row] = int(value)
-        except (ValueError, OverflowError):
-            raise format_error(path, f"the timestamp {value!r} is not whole nanoseconds", "fix or delete that line",
-                               row + 2) from None
+    t_ns = _nanoseconds(path, txt["t"])
     detected = np.array([v.strip().lower() in ("true", "1", "1.0") for v in txt.get("detected", ["true"] * n)])
     sections = txt.get("section") or txt.get("recording") or [""] * n
     recordings = txt.get("recording") or sections
+    frame_times = _scene_frame_times(path) if kind == "scene-camera" else None
     shape, assumed, image_name = _cloud_shape(path, kind, image_shape)
     names = _cloud_names(path, sections, recordings)
     out: dict[str, GazeRecording] = {}
@@ -234,6 +240,16 @@ def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, Gaze
         else:
             coords = np.column_stack([y - 0.5, x - 0.5])
         valid = detected[rows] & np.isfinite(coords).all(axis=1)
+        if frame_times is not None:
+            frames = _frames_of(frame_times, section, recordings[rows[0]])
+            if not len(frames):
+                raise format_error(
+                    path, f"world_timestamps.csv beside it has no scene frame of section {section!r}",
+                    "keep the gaze.csv and world_timestamps.csv of one Timeseries export together",
+                )
+            frame = np.searchsorted(frames, t_ns[rows], side="right") - 1  # the frame shown at the sample
+            valid &= frame >= 0
+            coords = np.column_stack([frame.astype(np.float64), coords])
         meta: dict = {
             "source": "pupil-labs",
             "pupil_cloud": {"enrichment": kind, "section_id": section, "recording_id": recordings[rows[0]]},
@@ -243,21 +259,68 @@ def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, Gaze
             meta["sampling_rate_hz"] = round(1.0 / step, 1)
         if shape is not None:
             height, width = shape
-            warn_off_image(path, coords[valid], shape)
-            valid &= (coords[:, 0] >= -0.5) & (coords[:, 0] < height - 0.5)
-            valid &= (coords[:, 1] >= -0.5) & (coords[:, 1] < width - 0.5)
+            warn_off_image(path, coords[valid][:, -2:], shape)
+            valid &= (coords[:, -2] >= -0.5) & (coords[:, -2] < height - 0.5)
+            valid &= (coords[:, -1] >= -0.5) & (coords[:, -1] < width - 0.5)
             meta["image"] = {"name": image_name or names[section], "shape": [height, width]}
+            if frame_times is not None:
+                meta["image"] = {"name": "scene video", "shape": [len(frames), height, width]}
             if assumed:
                 meta["image"]["shape_assumed"] = True
         screen = np.column_stack([x, y]) if kind == "marker-mapper" else None
         out[names[section]] = GazeRecording(t=t, coords=coords, valid=valid, screen=screen, meta=meta)
     if assumed:
+        what = "the scene camera's frame size is not in the export" if kind == "scene-camera" else (
+            "a Marker Mapper surface has no size in its export")
         warn(
             path,
-            f"a Marker Mapper surface has no size in its export, so positions are placed on a "
-            f"{shape[0]} x {shape[1]} image; pass image_shape=(height, width) to place them on yours",
+            f"{what}, so positions are placed on a {shape[0]} x {shape[1]} image; "
+            "pass image_shape=(height, width) to place them on yours",
         )
     return out
+
+
+def _nanoseconds(path: Path, values: list[str], first_line: int = 2) -> np.ndarray:
+    """Whole-nanosecond timestamps as int64; a field that is none is our sentence naming its line."""
+    out = np.empty(len(values), dtype=np.int64)
+    for row, value in enumerate(values):
+        try:
+            out[row] = int(value)
+        except (ValueError, OverflowError):
+            raise format_error(path, f"the timestamp {value!r} is not whole nanoseconds", "fix or delete that line",
+                               row + first_line) from None
+    return out
+
+
+def _scene_frame_times(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """The scene video's frame times from ``world_timestamps.csv`` beside a scene-camera
+    ``gaze.csv``: (section ids, recording ids, nanoseconds)."""
+    listing = path.parent / "world_timestamps.csv"
+    if not listing.is_file():
+        raise format_error(
+            path,
+            "scene-camera gaze needs the scene video's frame times, and world_timestamps.csv is not beside it",
+            "keep the Timeseries export's world_timestamps.csv in the same folder",
+        )
+    _, _, found = read_csv_columns(
+        read_text(listing), listing, {}, {"t": ("timestamp [ns]",), "section": ("section id",),
+                                          "recording": ("recording id",)}
+    )
+    if "t" not in found:
+        raise format_error(listing, "it has no 'timestamp [ns]' column", "use the Timeseries export's own file", 1)
+    times = _nanoseconds(listing, found["t"])
+    n = len(times)
+    return found.get("section", [""] * n), found.get("recording", [""] * n), times
+
+
+def _frames_of(frame_times, section: str, recording: str) -> np.ndarray:
+    """The sorted frame times of one section (or, without section ids, of its recording)."""
+    sections, recordings, times = frame_times
+    if any(sections):
+        mine = np.array([s == section for s in sections])
+    else:
+        mine = np.array([r == recording or not r for r in recordings])
+    return np.sort(times[mine])
 
 
 def _cloud_shape(path: Path, kind: str, image_shape) -> tuple[tuple[int, int] | None, bool, str | None]:
@@ -266,6 +329,8 @@ def _cloud_shape(path: Path, kind: str, image_shape) -> tuple[tuple[int, int] | 
         return (int(image_shape[-2]), int(image_shape[-1])), False, None
     if kind == "marker-mapper":
         return NOMINAL_SURFACE, True, None
+    if kind == "scene-camera":
+        return NEON_SCENE_FRAME, True, None
     for name in _REFERENCE_IMAGES:
         image = path.parent / name
         if image.is_file():
