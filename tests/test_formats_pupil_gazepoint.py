@@ -203,6 +203,8 @@ HEADERS = {
     "cloud marker mapper": "section id,recording id,timestamp [ns],gaze detected on surface,"
     "gaze position on surface x [normalized],gaze position on surface y [normalized],fixation id,blink id",
     "neon scene camera": "section id,recording id,timestamp [ns],gaze x [px],gaze y [px],worn,fixation id,blink id",
+    "cloud fixations": "section id,recording id,fixation id,start timestamp [ns],end timestamp [ns],duration [ms],"
+    "fixation detected in reference image,fixation x [px],fixation y [px]",
 }
 
 
@@ -368,3 +370,38 @@ def test_pupil_neon_scene_gaze_without_its_frame_times_is_one_sentence(tmp_path)
     (tmp_path / "world_timestamps.csv").write_text(NEON_WORLD.replace("dddd4444", "eeee5555"))
     with pytest.raises(GazeFormatError, match="no scene frame of section 'dddd4444-0000'"):
         read_gaze(path)
+
+
+# The Reference Image Mapper's fixations.csv beside its gaze.csv (Pupil Cloud's layout).
+CLOUD_RIM_FIXATIONS = """\
+section id,recording id,fixation id,start timestamp [ns],end timestamp [ns],duration [ms],fixation detected in reference image,fixation x [px],fixation y [px]
+aaaa1111-0000,rec-one-0000,1,1700000000000000000,1700000000250000000,250,true,100.5,40.5
+aaaa1111-0000,rec-one-0000,2,1700000000300000000,1700000000500000000,200,false,,
+aaaa1111-0000,rec-one-0000,3,1700000000600000000,1700000000900000000,300,true,300.5,80.5
+"""
+
+
+def test_pupil_cloud_fixations_are_pupils_own_on_the_gazes_clock(tmp_path):
+    fixations_path = tmp_path / "fixations.csv"
+    fixations_path.write_text(CLOUD_RIM_FIXATIONS)
+    (tmp_path / "gaze.csv").write_text(CLOUD_REFERENCE_IMAGE)
+    (tmp_path / "sections.csv").write_text(CLOUD_SECTIONS)
+    assert detect_format(fixations_path) == "pupil-labs"
+    for what in ("samples", "fixations"):  # a fixation-only file, as GazeMedSeg's
+        fixations = read_gaze_all(fixations_path, what=what)["reader 1"]
+        np.testing.assert_allclose(fixations.coords, [[40.0, 100.0], [80.0, 300.0]])  # not mapped: left out
+        np.testing.assert_allclose(fixations.start, [0.0, 0.6])  # seconds from the section's first gaze sample
+        np.testing.assert_allclose(fixations.duration, [0.25, 0.3])
+        assert fixations.meta["fixations_off_image"] == 1
+    with pytest.raises(GazeFormatError, match="holds gaze samples, not fixations"):
+        read_gaze_all(tmp_path / "gaze.csv", what="fixations")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "fixations.csv").write_text(CLOUD_RIM_FIXATIONS)
+    own_clock = read_gaze_all(alone / "fixations.csv")["rec-one-0000"]
+    np.testing.assert_allclose(own_clock.start, [0.0, 0.6])  # no gaze.csv: from the first fixation
+    assert own_clock.meta["pupil_cloud"]["clock"] == "first fixation"
+    from napari_gazeseg._napari.reader import get_reader
+
+    names = [kwargs["name"] for _data, kwargs, _kind in get_reader(str(fixations_path))(str(fixations_path))]
+    assert names == ["reader 1 scanpath", "reader 1 fixations"]  # no size known: no heatmap

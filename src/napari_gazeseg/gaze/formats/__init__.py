@@ -134,6 +134,8 @@ def read_gaze_all(
         return read_eyelink_asc(path, what=what, image_shape=image_shape)
     if format == "gazepoint":
         return read_gazepoint(path, what=what, image_shape=image_shape)
+    if format == "pupil-labs":
+        return read_pupil(path, image_shape=image_shape, what=what)
     if what == "fixations":
         raise format_error(
             path,
@@ -142,8 +144,6 @@ def read_gaze_all(
         )
     if format == "eyelink-samples":
         return read_sample_report(path, image_shape=image_shape)
-    if format == "pupil-labs":
-        return read_pupil(path, image_shape=image_shape)
     if format == "bids":
         return read_bids_physio(path, image_shape=image_shape)
     if format == "tobii-sdk":

@@ -50,6 +50,12 @@ else none (napari asks for the image), and for the Marker Mapper the nominal
 1000 x 1000 surface, with a warning, as for a Pupil Player surface without size.
 ``meta["pupil_cloud"]`` keeps the enrichment, section and recording ids.
 
+The same enrichments' ``fixations.csv`` (``start timestamp [ns]``, ``duration
+[ms]``, ``fixation detected ...``, ``fixation x/y``) gives Pupil's own
+:class:`Fixations` per section, mapped as their gaze, on the clock of the
+``gaze.csv`` beside it (seconds from the section's first gaze sample; from the
+first fixation without one); fixations not mapped onto the image are left out.
+
 The Timeseries export's scene-camera ``gaze.csv`` (``gaze x [px]``, ``gaze y
 [px]``, ``worn``) is read the same way onto the scene video as a stack of frames,
 ``(frame, y - 0.5, x - 0.5)``: the frame is the last one shown at or before the
@@ -65,7 +71,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..recording import GazeRecording
+from ..recording import Fixations, GazeRecording
 from ._errors import format_error
 from ._infer import PLAUSIBLE_RATE_HZ, typical_step, warn, warn_off_image
 from ._table import read_csv_columns
@@ -97,6 +103,11 @@ _CLOUD_COLUMNS = {
     ),
 }
 _REFERENCE_IMAGES = ("reference_image.jpeg", "reference_image.jpg", "reference_image.png")
+#: The same enrichments' fixations.csv: (detected column, x column, y column), lower case.
+_CLOUD_FIXATION_COLUMNS = {
+    "reference-image-mapper": ("fixation detected in reference image", "fixation x [px]", "fixation y [px]"),
+    "marker-mapper": ("fixation detected on surface", "fixation x [normalized]", "fixation y [normalized]"),
+}
 
 
 def is_pupil_header(names: set[str]) -> str | None:
@@ -107,6 +118,9 @@ def is_pupil_header(names: set[str]) -> str | None:
             return kind
     if {"timestamp [ns]", "gaze x [px]", "gaze y [px]"} <= names:
         return "scene-camera"
+    for kind, (detected, x, y) in _CLOUD_FIXATION_COLUMNS.items():
+        if {"start timestamp [ns]", "duration [ms]", detected, x, y} <= names:
+            return kind + " fixations"
     if {"norm_pos_x", "norm_pos_y", "confidence"} <= names:
         return "world"
     if {"x_norm", "y_norm", "gaze_timestamp"} <= names and names & {"on_surf", "on_srf"}:
@@ -114,8 +128,14 @@ def is_pupil_header(names: set[str]) -> str | None:
     return None
 
 
-def read_pupil(path: str | Path, image_shape: tuple[int, int] | None = None) -> dict[str, GazeRecording]:
-    """Read a Pupil Player gaze export (see the module docstring); raises :class:`GazeFormatError`."""
+def read_pupil(
+    path: str | Path, image_shape: tuple[int, int] | None = None, what: str = "samples"
+) -> dict[str, GazeRecording | Fixations]:
+    """Read a Pupil Labs export (see the module docstring); raises :class:`GazeFormatError`.
+
+    A Pupil Cloud ``fixations.csv`` gives Pupil's own :class:`Fixations` for either
+    ``what``; the gaze exports refuse ``what="fixations"``.
+    """
     path = Path(path)
     text = read_text(path)
     if not text.strip():
@@ -128,6 +148,13 @@ def read_pupil(path: str | Path, image_shape: tuple[int, int] | None = None) -> 
             "the header is not a Pupil Player gaze export (norm_pos_x, norm_pos_y or x_norm, y_norm, on_surf)",
             "export gaze_positions.csv or gaze_positions_on_surface_NAME.csv with Pupil Player",
             1,
+        )
+    if kind.endswith(" fixations"):
+        return _read_cloud_fixations(path, text, kind.removesuffix(" fixations"), image_shape)
+    if what == "fixations":
+        raise format_error(
+            path, "this file holds gaze samples, not fixations",
+            "open the export's fixations.csv (Pupil Cloud) or find fixations with detect_fixations_ivt",
         )
     if kind in _CLOUD_COLUMNS or kind == "scene-camera":
         return _read_cloud(path, text, kind, image_shape)
@@ -363,3 +390,72 @@ def _cloud_names(path: Path, sections: list[str], recordings: list[str]) -> dict
     for name in chosen.values():
         counts[name] = counts.get(name, 0) + 1
     return {section: name if counts[name] == 1 else f"{name} {section[:8]}" for section, name in chosen.items()}
+
+
+def _read_cloud_fixations(path: Path, text: str, kind: str, image_shape) -> dict[str, Fixations]:
+    """A Pupil Cloud enrichment's ``fixations.csv``: Pupil's own fixations per section, on
+    the clock of the ``gaze.csv`` beside it (seconds from the section's first gaze sample;
+    from its first fixation without one). Fixations not mapped onto the image are left out
+    (counted in ``meta["fixations_off_image"]``)."""
+    detected_name, x_name, y_name = _CLOUD_FIXATION_COLUMNS[kind]
+    _, num, txt = read_csv_columns(
+        text, path, {"x": (x_name,), "y": (y_name,), "duration_ms": ("duration [ms]",)},
+        {"start": ("start timestamp [ns]",), "section": ("section id",), "recording": ("recording id",),
+         "detected": (detected_name,)},
+    )
+    n = len(num["x"])
+    start_ns = _nanoseconds(path, txt["start"])
+    detected = np.array([v.strip().lower() in ("true", "1", "1.0") for v in txt.get("detected", ["true"] * n)])
+    sections = txt.get("section") or txt.get("recording") or [""] * n
+    recordings = txt.get("recording") or sections
+    origins = _gaze_origins(path)
+    shape, assumed, image_name = _cloud_shape(path, kind, image_shape)
+    names = _cloud_names(path, sections, recordings)
+    out: dict[str, Fixations] = {}
+    for section in dict.fromkeys(sections):
+        rows = np.flatnonzero(np.array([s == section for s in sections]))
+        rows = rows[np.argsort(start_ns[rows], kind="stable")]
+        origin = origins.get(section, start_ns[rows[0]])
+        x, y = num["x"][rows], num["y"][rows]
+        if kind == "marker-mapper":
+            coords = np.column_stack([y * shape[0] - 0.5, x * shape[1] - 0.5])
+        else:
+            coords = np.column_stack([y - 0.5, x - 0.5])
+        keep = detected[rows] & np.isfinite(coords).all(axis=1) & np.isfinite(num["duration_ms"][rows])
+        meta: dict = {
+            "source": "pupil-labs",
+            "classified_by": "Pupil Cloud",
+            "pupil_cloud": {"enrichment": kind, "section_id": section, "recording_id": recordings[rows[0]],
+                            "clock": "gaze.csv" if section in origins else "first fixation"},
+            "fixations_off_image": int((~keep).sum()),
+        }
+        if shape is not None:
+            meta["image"] = {"name": image_name or names[section], "shape": [int(shape[0]), int(shape[1])]}
+            if assumed:
+                meta["image"]["shape_assumed"] = True
+        out[names[section]] = Fixations(
+            start=(start_ns[rows][keep] - origin) / 1e9,
+            duration=num["duration_ms"][rows][keep] / 1000.0,
+            coords=coords[keep],
+            meta=meta,
+        )
+    if assumed:
+        warn(path, f"a Marker Mapper surface has no size in its export, so positions are placed on a "
+                   f"{shape[0]} x {shape[1]} image; pass image_shape=(height, width) to place them on yours")
+    return out
+
+
+def _gaze_origins(path: Path) -> dict[str, int]:
+    """Each section's first gaze timestamp (ns) from the ``gaze.csv`` beside ``path``; {} without one."""
+    gaze = path.parent / "gaze.csv"
+    if gaze.resolve() == path.resolve() or not gaze.is_file():
+        return {}
+    try:
+        _, _, found = read_csv_columns(read_text(gaze), gaze, {}, {"t": ("timestamp [ns]",), "section": ("section id",)})
+        times = _nanoseconds(gaze, found["t"])
+    except Exception:  # noqa: BLE001 - not a readable gaze.csv: the fixations keep their own clock
+        return {}
+    origins: dict[str, int] = {}
+    for section, t in zip(found.get("section", [""] * len(times)), times):
+        origins[section] = min(origins.get(section, int(t)), int(t))
+    return origins
