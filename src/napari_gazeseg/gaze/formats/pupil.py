@@ -241,31 +241,16 @@ def _surface_shape(num: dict, image_shape) -> tuple[tuple[int, int], bool]:
 
 def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, GazeRecording]:
     """A Pupil Cloud enrichment's ``gaze.csv`` (see the module docstring), one recording per section."""
-    detected_name, x_name, y_name = _CLOUD_COLUMNS.get(kind, ("worn", "gaze x [px]", "gaze y [px]"))
-    _, num, txt = read_csv_columns(
-        text, path, {"x": (x_name,), "y": (y_name,)},
-        {"t": ("timestamp [ns]",), "section": ("section id",), "recording": ("recording id",),
-         "detected": (detected_name,)},
-    )
-    n = len(num["x"])
-    t_ns = _nanoseconds(path, txt["t"])
-    detected = np.array([v.strip().lower() in ("true", "1", "1.0") for v in txt.get("detected", ["true"] * n)])
-    sections = txt.get("section") or txt.get("recording") or [""] * n
-    recordings = txt.get("recording") or sections
+    columns = _CLOUD_COLUMNS.get(kind, ("worn", "gaze x [px]", "gaze y [px]"))
+    num, t_ns, detected, sections, recordings = _cloud_table(path, text, columns, "timestamp [ns]")
     frame_times = _scene_frame_times(path) if kind == "scene-camera" else None
     shape, assumed, image_name = _cloud_shape(path, kind, image_shape)
     names = _cloud_names(path, sections, recordings)
     out: dict[str, GazeRecording] = {}
-    for section in dict.fromkeys(sections):
-        rows = np.flatnonzero(np.array([s == section for s in sections]))
-        rows = rows[np.argsort(t_ns[rows], kind="stable")]
+    for section, rows in _by_section(sections, t_ns):
         t = (t_ns[rows] - t_ns[rows[0]]) / 1e9
         x, y = num["x"][rows], num["y"][rows]
-        if kind == "marker-mapper":
-            height, width = shape
-            coords = np.column_stack([y * height - 0.5, x * width - 0.5])
-        else:
-            coords = np.column_stack([y - 0.5, x - 0.5])
+        coords = _cloud_coords(kind, x, y, shape)
         valid = detected[rows] & np.isfinite(coords).all(axis=1)
         if frame_times is not None:
             frames = _frames_of(frame_times, section, recordings[rows[0]])
@@ -297,14 +282,49 @@ def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, Gaze
         screen = np.column_stack([x, y]) if kind == "marker-mapper" else None
         out[names[section]] = GazeRecording(t=t, coords=coords, valid=valid, screen=screen, meta=meta)
     if assumed:
-        what = "the scene camera's frame size is not in the export" if kind == "scene-camera" else (
-            "a Marker Mapper surface has no size in its export")
-        warn(
-            path,
-            f"{what}, so positions are placed on a {shape[0]} x {shape[1]} image; "
-            "pass image_shape=(height, width) to place them on yours",
-        )
+        _warn_size_assumed(path, kind, shape)
     return out
+
+
+def _cloud_table(path: Path, text: str, columns: tuple[str, str, str], time_name: str, numeric=None):
+    """What every Pupil Cloud table holds: positions (``columns``: detected, x, y; and
+    ``numeric``), whole-nanosecond times, the detected flags, each row's section and recording."""
+    detected_name, x_name, y_name = columns
+    _, num, txt = read_csv_columns(
+        text, path, {"x": (x_name,), "y": (y_name,), **(numeric or {})},
+        {"t": (time_name,), "section": ("section id",), "recording": ("recording id",),
+         "detected": (detected_name,)},
+    )
+    n = len(num["x"])
+    t_ns = _nanoseconds(path, txt["t"])
+    detected = np.array([v.strip().lower() in ("true", "1", "1.0") for v in txt.get("detected", ["true"] * n)])
+    sections = txt.get("section") or txt.get("recording") or [""] * n
+    recordings = txt.get("recording") or sections
+    return num, t_ns, detected, sections, recordings
+
+
+def _by_section(sections: list[str], t_ns: np.ndarray):
+    """Each section (in file order) with its rows in time order."""
+    for section in dict.fromkeys(sections):
+        rows = np.flatnonzero(np.array([s == section for s in sections]))
+        yield section, rows[np.argsort(t_ns[rows], kind="stable")]
+
+
+def _cloud_coords(kind: str, x: np.ndarray, y: np.ndarray, shape) -> np.ndarray:
+    """Image ``(row, col)`` of Pupil Cloud positions: normalised surface ones scaled to ``shape``."""
+    if kind == "marker-mapper":
+        return np.column_stack([y * shape[0] - 0.5, x * shape[1] - 0.5])
+    return np.column_stack([y - 0.5, x - 0.5])
+
+
+def _warn_size_assumed(path: Path, kind: str, shape) -> None:
+    what = "the scene camera's frame size is not in the export" if kind == "scene-camera" else (
+        "a Marker Mapper surface has no size in its export")
+    warn(
+        path,
+        f"{what}, so positions are placed on a {shape[0]} x {shape[1]} image; "
+        "pass image_shape=(height, width) to place them on yours",
+    )
 
 
 def _nanoseconds(path: Path, values: list[str], first_line: int = 2) -> np.ndarray:
@@ -397,30 +417,16 @@ def _read_cloud_fixations(path: Path, text: str, kind: str, image_shape) -> dict
     the clock of the ``gaze.csv`` beside it (seconds from the section's first gaze sample;
     from its first fixation without one). Fixations not mapped onto the image are left out
     (counted in ``meta["fixations_off_image"]``)."""
-    detected_name, x_name, y_name = _CLOUD_FIXATION_COLUMNS[kind]
-    _, num, txt = read_csv_columns(
-        text, path, {"x": (x_name,), "y": (y_name,), "duration_ms": ("duration [ms]",)},
-        {"start": ("start timestamp [ns]",), "section": ("section id",), "recording": ("recording id",),
-         "detected": (detected_name,)},
+    num, start_ns, detected, sections, recordings = _cloud_table(
+        path, text, _CLOUD_FIXATION_COLUMNS[kind], "start timestamp [ns]", {"duration_ms": ("duration [ms]",)}
     )
-    n = len(num["x"])
-    start_ns = _nanoseconds(path, txt["start"])
-    detected = np.array([v.strip().lower() in ("true", "1", "1.0") for v in txt.get("detected", ["true"] * n)])
-    sections = txt.get("section") or txt.get("recording") or [""] * n
-    recordings = txt.get("recording") or sections
     origins = _gaze_origins(path)
     shape, assumed, image_name = _cloud_shape(path, kind, image_shape)
     names = _cloud_names(path, sections, recordings)
     out: dict[str, Fixations] = {}
-    for section in dict.fromkeys(sections):
-        rows = np.flatnonzero(np.array([s == section for s in sections]))
-        rows = rows[np.argsort(start_ns[rows], kind="stable")]
+    for section, rows in _by_section(sections, start_ns):
         origin = origins.get(section, start_ns[rows[0]])
-        x, y = num["x"][rows], num["y"][rows]
-        if kind == "marker-mapper":
-            coords = np.column_stack([y * shape[0] - 0.5, x * shape[1] - 0.5])
-        else:
-            coords = np.column_stack([y - 0.5, x - 0.5])
+        coords = _cloud_coords(kind, num["x"][rows], num["y"][rows], shape)
         keep = detected[rows] & np.isfinite(coords).all(axis=1) & np.isfinite(num["duration_ms"][rows])
         meta: dict = {
             "source": "pupil-labs",
@@ -440,8 +446,7 @@ def _read_cloud_fixations(path: Path, text: str, kind: str, image_shape) -> dict
             meta=meta,
         )
     if assumed:
-        warn(path, f"a Marker Mapper surface has no size in its export, so positions are placed on a "
-                   f"{shape[0]} x {shape[1]} image; pass image_shape=(height, width) to place them on yours")
+        _warn_size_assumed(path, kind, shape)
     return out
 
 
