@@ -47,14 +47,20 @@ import numpy as np
 from _common import best_time
 
 
-def _largest_gap(app, run, settle_s: float = 0.3) -> float:
-    """Largest gap (s) between 5 ms timer ticks while ``run()`` works and the events it posts settle."""
+def _ticker():
+    """A 5 ms Qt timer (not started) and the list of times it ticked at, the creation time first."""
     from qtpy.QtCore import QTimer
 
     stamps = [time.perf_counter()]
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    return timer, stamps
+
+
+def _largest_gap(app, run, settle_s: float = 0.3) -> float:
+    """Largest gap (s) between 5 ms timer ticks while ``run()`` works and the events it posts settle."""
+    timer, stamps = _ticker()
     timer.start()
     app.processEvents()
     run()
@@ -72,10 +78,7 @@ def _largest_gap_in_window(app, run, done, settle_s: float = 0.3, timeout_s: flo
     running event loop (as a drop or File > Open calls napari's open), until ``done()``."""
     from qtpy.QtCore import QEventLoop, QTimer
 
-    stamps = [time.perf_counter()]
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer, stamps = _ticker()
     loop = QEventLoop()
 
     def check():
@@ -252,16 +255,18 @@ def main() -> None:
     print(f"UI thread blocked, opening from the running window until every layer is drawn: ours "
           f"{min(ours) * 1e3:.0f} ms (runs: {', '.join(f'{g * 1e3:.0f}' for g in ours)}), napari's points CSV "
           f"of the same samples {min(theirs) * 1e3:.0f} ms, ratio ours/peer {min(ours) / min(theirs):.2f}x")
+
     def runs(found):
         return ", ".join(f"{gap:.0f} ({count} full gc, {collected:.0f} ms)" for gap, count, collected in found)
 
-    best_first = min(gap for gap, _c, _t in first_ours)
-    best_first_theirs = min(gap for gap, _c, _t in first_theirs)
-    print(f"  the first open of a new napari process (nothing of ours imported before): ours {best_first:.0f} ms "
-          f"(runs: {runs(first_ours)}), napari's points CSV {best_first_theirs:.0f} ms (runs: {runs(first_theirs)}), "
-          f"ratio {best_first / best_first_theirs:.2f}x")
+    def best(found):
+        return min(gap for gap, _count, _collected in found)
+
+    print(f"  the first open of a new napari process (nothing of ours imported before): ours {best(first_ours):.0f} ms "
+          f"(runs: {runs(first_ours)}), napari's points CSV {best(first_theirs):.0f} ms (runs: {runs(first_theirs)}), "
+          f"ratio {best(first_ours) / best(first_theirs):.2f}x")
     print(f"  napari's floor there: the process's first Points layer, one point by viewer.add_points (pandas imported "
-          f"before, as our worker does): {min(gap for gap, _c, _t in first_floor):.0f} ms (runs: {runs(first_floor)})")
+          f"before, as our worker does): {best(first_floor):.0f} ms (runs: {runs(first_floor)})")
     print(f"  ours in one call (a script's viewer.open; what a drop did before issue 11's background open): "
           f"{block * 1e3:.0f} ms (runs: {', '.join(f'{g * 1e3:.0f}' for g in one_call)}), "
           f"ratio one call/running window {block / min(ours):.1f}x")

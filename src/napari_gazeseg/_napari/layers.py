@@ -780,7 +780,9 @@ def _one_refresh(layer, batched: bool = True):
     )
     if hasattr(layer.events, "features"):
         layer.events.features()
-    if type(layer).__name__ == "Vectors":
+    from napari.layers import Vectors
+
+    if isinstance(layer, Vectors):
         layer.refresh(thumbnail=False)
         _thumbnail_later(layer)
     else:

@@ -67,6 +67,7 @@ after the first frame and on the frame, of ``image_shape`` or else Neon's 1200 x
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -274,9 +275,10 @@ def _read_cloud(path: Path, text: str, kind: str, image_shape) -> dict[str, Gaze
             warn_off_image(path, coords[valid][:, -2:], shape)
             valid &= (coords[:, -2] >= -0.5) & (coords[:, -2] < height - 0.5)
             valid &= (coords[:, -1] >= -0.5) & (coords[:, -1] < width - 0.5)
-            meta["image"] = {"name": image_name or names[section], "shape": [height, width]}
             if frame_times is not None:
                 meta["image"] = {"name": "scene video", "shape": [len(frames), height, width]}
+            else:
+                meta["image"] = {"name": image_name or names[section], "shape": [height, width]}
             if assumed:
                 meta["image"]["shape_assumed"] = True
         screen = np.column_stack([x, y]) if kind == "marker-mapper" else None
@@ -305,9 +307,10 @@ def _cloud_table(path: Path, text: str, columns: tuple[str, str, str], time_name
 
 def _by_section(sections: list[str], t_ns: np.ndarray):
     """Each section (in file order) with its rows in time order."""
-    for section in dict.fromkeys(sections):
-        rows = np.flatnonzero(np.array([s == section for s in sections]))
-        yield section, rows[np.argsort(t_ns[rows], kind="stable")]
+    labels, first, which = np.unique(np.asarray(sections, dtype=str), return_index=True, return_inverse=True)
+    for index in np.argsort(first):
+        rows = np.flatnonzero(which == index)
+        yield str(labels[index]), rows[np.argsort(t_ns[rows], kind="stable")]
 
 
 def _cloud_coords(kind: str, x: np.ndarray, y: np.ndarray, shape) -> np.ndarray:
@@ -327,7 +330,7 @@ def _warn_size_assumed(path: Path, kind: str, shape) -> None:
     )
 
 
-def _nanoseconds(path: Path, values: list[str], first_line: int = 2) -> np.ndarray:
+def _nanoseconds(path: Path, values: list[str]) -> np.ndarray:
     """Whole-nanosecond timestamps as int64; a field that is none is our sentence naming its line."""
     out = np.empty(len(values), dtype=np.int64)
     for row, value in enumerate(values):
@@ -335,7 +338,7 @@ def _nanoseconds(path: Path, values: list[str], first_line: int = 2) -> np.ndarr
             out[row] = int(value)
         except (ValueError, OverflowError):
             raise format_error(path, f"the timestamp {value!r} is not whole nanoseconds", "fix or delete that line",
-                               row + first_line) from None
+                               row + 2) from None
     return out
 
 
@@ -364,9 +367,10 @@ def _frames_of(frame_times, section: str, recording: str) -> np.ndarray:
     """The sorted frame times of one section (or, without section ids, of its recording)."""
     sections, recordings, times = frame_times
     if any(sections):
-        mine = np.array([s == section for s in sections])
+        mine = np.asarray(sections, dtype=str) == section
     else:
-        mine = np.array([r == recording or not r for r in recordings])
+        ids = np.asarray(recordings, dtype=str)
+        mine = (ids == recording) | (ids == "")
     return np.sort(times[mine])
 
 
@@ -406,9 +410,7 @@ def _cloud_names(path: Path, sections: list[str], recordings: list[str]) -> dict
             names = {}
     first = dict(zip(sections, recordings))
     chosen = {section: names.get(section) or first[section] for section in dict.fromkeys(sections)}
-    counts: dict[str, int] = {}
-    for name in chosen.values():
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(chosen.values())
     return {section: name if counts[name] == 1 else f"{name} {section[:8]}" for section, name in chosen.items()}
 
 
